@@ -1,0 +1,1 @@
+"""Deployment: the embedded dev stack runner and command line, production compose/Kubernetes files."""

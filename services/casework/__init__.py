@@ -1,0 +1,1 @@
+"""Soziales Fallmanagement: cases, assignment, integration plans, review cycle, referrals."""

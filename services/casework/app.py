@@ -1,0 +1,22 @@
+"""Composition root of the casework service."""
+
+from services.casework import consumers, handlers, store
+from services.casework.api import router
+from services.casework.settings import CaseworkSettings
+from services.kit.service import ServiceSpec
+from workflows.review_cycle import ReviewCycle
+
+
+def build() -> ServiceSpec:
+    return ServiceSpec(
+        name="casework",
+        title="ankommen · casework (Soziales Fallmanagement)",
+        description="Cases, caseworkers, integration plans, review cycles and referrals.",
+        metadata=store.metadata,
+        tables=store.kit,
+        settings=CaseworkSettings(),
+        routers=[router],
+        subscriptions=consumers.subscriptions,
+        workflows=[ReviewCycle],
+        activities=handlers.activities,
+    )

@@ -1,0 +1,4 @@
+from services.casework.store import metadata
+from services.kit.migrations import run_env
+
+run_env(metadata)

@@ -1,0 +1,62 @@
+"""Activity names, workflow names and their input/output models.
+
+Workflows in `workflows/` call activities by these names with these models; each service registers
+its activity implementations under the same names. Task queues are the owning service's name.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TaskQueues:
+    INTAKE = "intake"
+    CASEWORK = "casework"
+    FUNDING = "funding"
+    REPORTING = "reporting"
+
+
+# --- casework: review cycle -------------------------------------------------------------------
+
+REVIEW_CYCLE_WORKFLOW = "ReviewCycle"
+RECORD_REVIEW_DUE = "casework.record_review_due"
+
+
+def review_cycle_workflow_id(case_id: uuid.UUID) -> str:
+    """Business key: one review cycle per case (ARCHITECTURE.md "Where workflows sit")."""
+    return f"review-cycle-{case_id}"
+
+
+class ReviewCycleInput(_Model):
+    case_id: uuid.UUID
+    tenant: str
+    interval_days: int = Field(ge=1, description="Days between two reviews (default 90, a setting).")
+    cycle: int = Field(default=1, ge=1)
+
+
+class RecordReviewDueInput(_Model):
+    case_id: uuid.UUID
+    tenant: str
+    cycle: int
+    due_on: date
+
+
+class RecordReviewDueResult(_Model):
+    case_open: bool
+
+
+# --- bare baseline used by the benchmark ------------------------------------------------------
+
+PING_WORKFLOW = "Ping"
+PING_ACTIVITY = "bench.ping"
+
+
+class PingInput(_Model):
+    n: int

@@ -1,0 +1,1 @@
+"""Hardship fund (Härtefallfonds) and discretionary fund (Verfügungsfonds): applications, decisions, budget ledger."""

@@ -1,0 +1,1 @@
+"""Front desk: intake interview (Erstgespräch), routing, ABRA pre-registration clearing, registration gate."""

@@ -1,0 +1,34 @@
+"""Audit trail: every read or write of personal data records who (user and role), what record,
+when and with what outcome (DOMAIN.md "Data protection"; SGB X §67 ff.)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.kit import telemetry
+from services.kit.db import KitTables, utc_now
+
+
+async def record(
+    conn: AsyncConnection,
+    tables: KitTables,
+    *,
+    actor: str,
+    role: str,
+    action: str,
+    record_type: str,
+    record_id: object | None,
+    outcome: str = "ok",
+) -> None:
+    await conn.execute(
+        tables.audit.insert().values(
+            at=utc_now(),
+            actor=actor,
+            role=role,
+            action=action,
+            record_type=record_type,
+            record_id=str(record_id) if record_id is not None else None,
+            outcome=outcome,
+            trace_id=telemetry.current_trace_id(),
+        )
+    )

@@ -1,0 +1,179 @@
+"""Event consumption over Redis Streams with FastStream.
+
+Each subscription gets one consumer group per service (created at id 0, so events published before
+the first subscriber started are not skipped), a primary subscriber reading new entries with bounded
+concurrency, and a reclaimer (XAUTOCLAIM) that takes over entries left pending by a dead or stuck
+consumer. A handler failure leaves the entry pending; on its last allowed delivery (default 5) the entry
+moves to `<stream>.dlq`, so a poison event never blocks the events behind it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from faststream.redis import RedisBroker, StreamSub
+from faststream.redis.annotations import RedisStreamMessage
+from opentelemetry.trace import TracerProvider
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from services.contracts import Event
+from services.kit import deadletters, inbox, telemetry
+from services.kit.outbox import Outbox, Tx
+from services.kit.settings import PlatformSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Delivery:
+    """What a handler gets with its event: the delivery count, the inbox check and a unit of work
+    that records the event id together with the handler's effects."""
+
+    event: Event
+    deliveries: int
+    consumer: str
+    outbox: Outbox
+
+    async def already_handled(self) -> bool:
+        return await inbox.was_handled(self.outbox.db, self.outbox.tables, self.consumer, self.event.event_id)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        async with self.outbox.transaction() as tx:
+            await inbox.record(tx.conn, self.outbox.tables, self.consumer, self.event.event_id)
+            yield tx
+
+
+Handler = Callable[[Any, Delivery], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A service consumes `event` with `handler`. `name` identifies the handler in the inbox."""
+
+    event: type[Event]
+    handler: Handler
+    name: str = ""
+    concurrency: int | None = None
+
+    @property
+    def stream(self) -> str:
+        return self.event.stream
+
+
+def make_broker(settings: PlatformSettings, provider: TracerProvider | None) -> RedisBroker:
+    from faststream.redis.opentelemetry import RedisTelemetryMiddleware
+
+    middlewares = [RedisTelemetryMiddleware(tracer_provider=provider)] if provider is not None else []
+    return RedisBroker(settings.redis_url, middlewares=middlewares, logger=logging.getLogger("faststream"))
+
+
+async def ensure_group(redis: Redis, stream: str, group: str) -> None:
+    try:
+        await redis.xgroup_create(stream, group, id="0", mkstream=True)
+    except ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+@dataclass
+class Consumers:
+    """Registers a service's subscriptions on a broker and keeps counters for health and tests."""
+
+    service: str
+    settings: PlatformSettings
+    outbox: Outbox
+    broker: RedisBroker
+    handled: int = 0
+    duplicates: int = 0
+    failures: int = 0
+    dead: int = 0
+    _subscriptions: list[Subscription] = field(default_factory=list)
+
+    def add(self, sub: Subscription) -> None:
+        self._subscriptions.append(sub)
+        process = self._processor(sub)
+        group = self.service
+        base = f"{self.service}-{self.settings.consumer_name}"
+        workers = sub.concurrency or self.settings.consumer_concurrency
+
+        async def primary(msg: RedisStreamMessage) -> None:
+            await process(msg)
+
+        async def reclaimer(msg: RedisStreamMessage) -> None:
+            await process(msg)
+
+        self.broker.subscriber(
+            stream=StreamSub(sub.stream, group=group, consumer=base, polling_interval=1000, max_records=workers),
+            max_workers=workers,
+            title=f"{self.service}:{sub.stream}",
+        )(primary)
+        self.broker.subscriber(
+            stream=StreamSub(
+                sub.stream,
+                group=group,
+                consumer=f"{base}-reclaimer",
+                min_idle_time=self.settings.reclaim_idle_ms,
+                polling_interval=self.settings.reclaim_poll_ms,
+            ),
+            title=f"{self.service}:{sub.stream}:reclaim",
+            include_in_schema=False,
+        )(reclaimer)
+
+    async def ensure_groups(self, redis: Redis) -> None:
+        for sub in self._subscriptions:
+            await ensure_group(redis, sub.stream, self.service)
+
+    @property
+    def streams(self) -> list[str]:
+        return [s.stream for s in self._subscriptions]
+
+    def _processor(self, sub: Subscription) -> Callable[[Any], Awaitable[None]]:
+        consumer = f"{self.service}:{sub.name or sub.handler.__name__}"
+        max_deliveries = self.settings.max_deliveries
+
+        async def process(msg: Any) -> None:
+            deliveries = await msg.get_delivery_count()
+            headers = msg.headers or {}
+            event_id = str(headers.get("event_id", ""))
+            event_type = str(headers.get("event_type", sub.event.__name__))
+            telemetry.mark(event_id=event_id or "unknown", deliveries=deliveries)
+            try:
+                event = sub.event.model_validate_json(msg.body)
+                event_id = str(event.event_id)
+                delivery = Delivery(event=event, deliveries=deliveries, consumer=consumer, outbox=self.outbox)
+                try:
+                    await sub.handler(event, delivery)
+                except inbox.AlreadyHandled:
+                    self.duplicates += 1
+                    return
+                self.handled += 1
+            except Exception as exc:
+                self.failures += 1
+                if deliveries < max_deliveries:
+                    log.warning(
+                        "handler %s failed on delivery %d of %s (event %s): %s",
+                        consumer, deliveries, sub.stream, event_id, type(exc).__name__,
+                    )
+                    raise
+                self.dead += 1
+                log.error("event %s on %s dead-lettered after %d deliveries", event_id, sub.stream, deliveries)
+                await deadletters.dead_letter(
+                    msg.consumer,
+                    stream=sub.stream,
+                    group=self.service,
+                    entry_id=msg.raw_message["message_ids"][0],
+                    fields=msg.raw_message["data"],
+                    event_id=event_id or str(uuid.UUID(int=0)),
+                    event_type=event_type,
+                    deliveries=deliveries,
+                    error=deadletters.describe_error(exc),
+                )
+
+        return process

@@ -1,0 +1,35 @@
+"""Idempotent inbox: a consumer records the event id in the same transaction as the event's effect,
+so a redelivery (reclaimed entry, replayed dead letter, outbox re-publish) changes nothing."""
+
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.kit.db import Database, KitTables, utc_now
+
+
+class AlreadyHandled(Exception):
+    """The event was handled before (found in the inbox, or recorded concurrently by another delivery)."""
+
+
+async def was_handled(db: Database, tables: KitTables, consumer: str, event_id: uuid.UUID) -> bool:
+    inbox = tables.inbox
+    async with db.engine.connect() as conn:
+        found = (
+            await conn.execute(sa.select(inbox.c.event_id).where(inbox.c.consumer == consumer, inbox.c.event_id == event_id))
+        ).first()
+        await conn.rollback()
+    return found is not None
+
+
+async def record(conn: AsyncConnection, tables: KitTables, consumer: str, event_id: uuid.UUID) -> None:
+    """Claims the event for this transaction; raises AlreadyHandled if another delivery got there first.
+    Runs first in the transaction, so a duplicate fails before any effect is written."""
+    try:
+        await conn.execute(tables.inbox.insert().values(consumer=consumer, event_id=event_id, processed_at=utc_now()))
+    except IntegrityError as exc:
+        raise AlreadyHandled(str(event_id)) from exc

@@ -1,0 +1,156 @@
+"""Transactional outbox: a state change and the events it causes are written in one transaction;
+the relay publishes them afterwards and marks them sent.
+
+A crash between commit and publish loses nothing (the relay finds the row on restart); a crash between
+publish and mark publishes the event again, which consumers absorb through their inbox (idempotent on
+the event id). The trace context of the writing request travels with the row, so the publish span and
+everything downstream join the request's trace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from opentelemetry import context as otel_context
+from opentelemetry import propagate
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.contracts import Event
+from services.kit.db import Database, KitTables, utc_now
+
+if TYPE_CHECKING:
+    from faststream.redis import RedisBroker
+
+log = logging.getLogger(__name__)
+
+
+def event_headers(event: Event) -> dict[str, str]:
+    """Message headers: the envelope's routing facts and the W3C trace context (values are strings)."""
+    headers = {
+        "event_id": str(event.event_id),
+        "event_type": event.event_type,
+        "schema_version": str(event.schema_version),
+        "correlation_id": str(event.correlation_id),
+    }
+    propagate.inject(headers)
+    return headers
+
+
+async def enqueue(conn: AsyncConnection, tables: KitTables, event: Event) -> None:
+    await conn.execute(
+        tables.outbox.insert().values(
+            event_id=event.event_id,
+            stream=event.stream,
+            event_type=event.event_type,
+            payload=event.model_dump_json(),
+            headers=json.dumps(event_headers(event)),
+            created_at=utc_now(),
+        )
+    )
+
+
+class Tx:
+    """One unit of work: a connection inside a transaction, and the events it emits through the outbox."""
+
+    def __init__(self, conn: AsyncConnection, tables: KitTables) -> None:
+        self.conn = conn
+        self._tables = tables
+        self.emitted: list[Event] = []
+
+    async def emit(self, event: Event) -> None:
+        await enqueue(self.conn, self._tables, event)
+        self.emitted.append(event)
+
+
+class Outbox:
+    """Opens units of work and relays what they emitted."""
+
+    def __init__(self, db: Database, tables: KitTables, *, batch: int = 200, poll_s: float = 0.5) -> None:
+        self.db = db
+        self.tables = tables
+        self.batch = batch
+        self.poll_s = poll_s
+        self._wake = asyncio.Event()
+        self.published = 0
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        async with self.db.begin() as conn:
+            tx = Tx(conn, self.tables)
+            yield tx
+        if tx.emitted:
+            self._wake.set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def relay_forever(self, broker: RedisBroker) -> None:
+        while True:
+            try:
+                sent = await self.relay_once(broker)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox relay failed; retrying")
+                await asyncio.sleep(1.0)
+                continue
+            if sent < self.batch:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll_s)
+                except TimeoutError:
+                    pass
+                self._wake.clear()
+
+    async def relay_once(self, broker: RedisBroker) -> int:
+        """Publishes the oldest unsent events in order and marks them sent; returns how many."""
+        outbox = self.tables.outbox
+        query = (
+            sa.select(outbox.c.seq, outbox.c.stream, outbox.c.payload, outbox.c.headers)
+            .where(outbox.c.published_at.is_(None))
+            .order_by(outbox.c.seq)
+            .limit(self.batch)
+        )
+        if self.db.dialect == "postgresql":
+            # several replicas may relay the same database: each claims rows the others don't hold
+            async with self.db.begin() as conn:
+                rows = (await conn.execute(query.with_for_update(skip_locked=True))).all()
+                await self._publish(broker, rows)
+                await self._mark(conn, [r.seq for r in rows])
+            return len(rows)
+        async with self.db.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+            await conn.rollback()
+        if not rows:
+            return 0
+        await self._publish(broker, rows)
+        async with self.db.begin() as conn:
+            await self._mark(conn, [r.seq for r in rows])
+        return len(rows)
+
+    async def _publish(self, broker: RedisBroker, rows: list[sa.Row]) -> None:
+        for row in rows:
+            headers = json.loads(row.headers)
+            token = otel_context.attach(propagate.extract(headers))
+            try:
+                await broker.publish(row.payload.encode(), stream=row.stream, headers=headers)
+            finally:
+                otel_context.detach(token)
+        self.published += len(rows)
+
+    async def _mark(self, conn: AsyncConnection, seqs: list[int]) -> None:
+        if seqs:
+            outbox = self.tables.outbox
+            await conn.execute(outbox.update().where(outbox.c.seq.in_(seqs)).values(published_at=utc_now()))
+
+    async def pending(self) -> int:
+        outbox = self.tables.outbox
+        async with self.db.engine.connect() as conn:
+            count = (await conn.execute(sa.select(sa.func.count()).where(outbox.c.published_at.is_(None)))).scalar_one()
+            await conn.rollback()
+        return int(count)

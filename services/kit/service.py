@@ -1,0 +1,203 @@
+"""The composition root shared by the four services. One process runs a service's HTTP API, its
+FastStream subscribers (with reclaimers), its Temporal worker and its outbox relay. Nothing connects
+at import time: `create_app` builds the app, its lifespan opens and closes every connection."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+import uvicorn
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from faststream.redis import RedisBroker
+from redis.asyncio import Redis
+from temporalio.client import Client
+
+from services.kit import audit, telemetry
+from services.kit.auth import Authenticator, Principal, UserDirectory, token_router
+from services.kit.broker import Consumers, Subscription, make_broker
+from services.kit.db import Database, KitTables
+from services.kit.errors import DomainError, Forbidden
+from services.kit.outbox import Outbox
+from services.kit.settings import PlatformSettings, ServiceSettings
+from services.kit.temporal import connect, make_worker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """What routes, consumers and activities of a service work with."""
+
+    name: str
+    platform: PlatformSettings
+    settings: Any
+    db: Database
+    tables: KitTables
+    outbox: Outbox
+    broker: RedisBroker
+    redis: Redis
+    temporal: Client | None = None
+    consumers: Consumers | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    async def audit(self, conn: Any, principal: Principal, allowed: Sequence[str], action: str, record_type: str, record_id: object, outcome: str = "ok") -> None:
+        await audit.record(
+            conn, self.tables, actor=principal.username, role=principal.acting_role(tuple(allowed)),
+            action=action, record_type=record_type, record_id=record_id, outcome=outcome,
+        )
+
+
+@dataclass
+class ServiceSpec:
+    """Everything that makes one service: its name, tables, routes, subscriptions, workflows, activities."""
+
+    name: str
+    title: str
+    description: str
+    metadata: sa.MetaData
+    tables: KitTables
+    settings: ServiceSettings
+    routers: Sequence[APIRouter] = ()
+    subscriptions: Callable[[Runtime], Sequence[Subscription]] = lambda rt: ()
+    workflows: Sequence[type] = ()
+    activities: Callable[[Runtime], Sequence[Callable[..., Any]]] = lambda rt: ()
+    on_start: Callable[[Runtime], Awaitable[None]] | None = None
+
+
+def runtime_of(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
+
+
+def create_app(spec: ServiceSpec, platform: PlatformSettings | None = None) -> FastAPI:
+    platform = platform or PlatformSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from opentelemetry import trace
+        from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+        provider = trace.get_tracer_provider()
+        db = Database(spec.settings.resolved_database_url(platform, spec.name))
+        SQLAlchemyInstrumentor().instrument(engine=db.engine.sync_engine, tracer_provider=provider, enable_commenter=False)
+        outbox = Outbox(db, spec.tables, batch=platform.relay_batch, poll_s=platform.relay_poll_s)
+        broker = make_broker(platform, provider)  # type: ignore[arg-type]
+        redis = Redis.from_url(platform.redis_url)
+        rt = Runtime(spec.name, platform, spec.settings, db, spec.tables, outbox, broker, redis)
+        rt.consumers = Consumers(spec.name, platform, outbox, broker)
+        for sub in spec.subscriptions(rt):
+            rt.consumers.add(sub)
+        app.state.runtime = rt
+        app.state.authenticator = Authenticator(platform, UserDirectory.load(platform.users_file))
+
+        await rt.consumers.ensure_groups(redis)
+        rt.temporal = await connect(platform)
+        activities = spec.activities(rt)
+        worker = None
+        if spec.workflows or activities:  # a worker needs something to run; its task queue is the service name
+            worker = make_worker(rt.temporal, spec.name, workflows=spec.workflows, activities=activities)
+            worker_task = asyncio.create_task(worker.run(), name=f"{spec.name}-worker")
+        if spec.on_start is not None:
+            await spec.on_start(rt)
+        await broker.start()
+        relay_task = asyncio.create_task(outbox.relay_forever(broker), name=f"{spec.name}-relay")
+        log.info("service %s started", spec.name)
+        try:
+            yield
+        finally:
+            relay_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await relay_task
+            await broker.stop()
+            if worker is not None:
+                await worker.shutdown()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await worker_task
+            await redis.aclose()
+            await db.dispose()
+            log.info("service %s stopped", spec.name)
+
+    app = FastAPI(
+        title=spec.title,
+        description=spec.description,
+        version="0.1.0",
+        lifespan=lifespan,
+        swagger_ui_parameters={"persistAuthorization": True},
+    )
+    app.add_exception_handler(DomainError, _domain_error_handler)  # type: ignore[arg-type]
+    app.include_router(token_router())
+    app.include_router(_health_router(spec.name))
+    for router in spec.routers:
+        app.include_router(router)
+
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="health,docs,openapi.json")
+    return app
+
+
+async def _domain_error_handler(request: Request, exc: DomainError) -> JSONResponse:
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if isinstance(exc, Forbidden) and principal is not None:
+        rt: Runtime = request.app.state.runtime
+        async with rt.db.begin() as conn:
+            await audit.record(
+                conn, rt.tables, actor=principal.username, role=",".join(sorted(principal.roles)) or "-",
+                action=f"{request.method} {request.scope.get('route').path if request.scope.get('route') else request.url.path}",
+                record_type="endpoint", record_id=request.path_params.get("id") or None, outcome="denied",
+            )
+    return JSONResponse(status_code=exc.status_code, content=exc.to_body())
+
+
+def _health_router(service: str) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/health", summary="Liveness and readiness (no personal data)")
+    async def health(rt: RuntimeDep) -> dict[str, Any]:
+        async with rt.db.engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+            await conn.rollback()
+        await rt.redis.ping()
+        consumers = rt.consumers
+        return {
+            "status": "ok",
+            "service": service,
+            "outbox_pending": await rt.outbox.pending(),
+            "outbox_published": rt.outbox.published,
+            "consumed": {
+                "handled": consumers.handled if consumers else 0,
+                "duplicates": consumers.duplicates if consumers else 0,
+                "failures": consumers.failures if consumers else 0,
+                "dead_lettered": consumers.dead if consumers else 0,
+            },
+        }
+
+    return router
+
+
+def run(spec_factory: Callable[[], ServiceSpec]) -> None:
+    """Process entry point: telemetry first (before any client exists), then the app under uvicorn."""
+    platform = PlatformSettings()
+    spec = spec_factory()
+    provider = telemetry.setup(spec.name, platform)
+    try:
+        uvicorn.run(
+            create_app(spec, platform),
+            host=spec.settings.host,
+            port=spec.settings.port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        provider.shutdown()

@@ -1,0 +1,64 @@
+"""One way to reach Temporal: pydantic payloads, tracing, explicit retry policies.
+
+Workflow code lives in `workflows/` and imports only temporalio and services.contracts; the sandbox
+passes contracts and pydantic through instead of re-importing them per workflow run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.common import RetryPolicy
+from temporalio.contrib.opentelemetry import TracingInterceptor
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from services.kit.settings import PlatformSettings
+
+#: Activities that touch a database or publish: a handful of attempts with backoff, then the workflow
+#: sees the failure (never the SDK default of retrying forever). Domain errors are not retried.
+ACTIVITY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=10,
+    non_retryable_error_types=["DomainError", "NotFound", "Conflict", "Invalid", "Forbidden"],
+)
+
+
+async def connect(settings: PlatformSettings, *, lazy: bool = False) -> Client:
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+        interceptors=[TracingInterceptor()],
+        lazy=lazy,
+    )
+
+
+def sandbox_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules("pydantic", "services.contracts")
+    )
+
+
+def make_worker(
+    client: Client,
+    task_queue: str,
+    *,
+    workflows: Sequence[type] = (),
+    activities: Sequence[Callable[..., Any]] = (),
+    max_concurrent_activities: int = 20,
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=list(workflows),
+        activities=list(activities),
+        workflow_runner=sandbox_runner(),
+        max_concurrent_activities=max_concurrent_activities,
+    )

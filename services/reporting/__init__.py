@@ -1,0 +1,1 @@
+"""Projections from events, measures catalogue, KPIs and funder reports."""
