@@ -29,7 +29,7 @@ def consumers() -> dict[str, list[type[Event]]]:
 
 
 def document() -> dict[str, Any]:
-    events = all_events()
+    events = {k: v for k, v in all_events().items() if v.__module__.startswith("services.contracts")}
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}

@@ -1,0 +1,99 @@
+"""Transactional outbox against a real database (SQLite and PostgreSQL) and real Redis."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from faststream.redis import RedisBroker
+from faststream.redis.parser.binary import BinaryMessageFormatV1
+from redis.asyncio import Redis
+
+from services.kit.outbox import Outbox
+from tests.integration.backbone import ThingHappened, effects, make_outbox, thing
+
+
+async def stream_events(redis: Redis, stream: str) -> list[dict]:
+    import json
+
+    entries = await redis.xrange(stream)
+    return [json.loads(BinaryMessageFormatV1.parse(fields[b"__data__"])[0]) for _, fields in entries]
+
+
+@pytest.fixture
+async def broker(redis_url: str):  # type: ignore[no-untyped-def]
+    b = RedisBroker(redis_url)
+    await b.connect()
+    yield b
+    await b.stop()
+
+
+@pytest.fixture
+async def redis(redis_url: str):  # type: ignore[no-untyped-def]
+    r = Redis.from_url(redis_url)
+    await r.delete(ThingHappened.stream)
+    yield r
+    await r.aclose()
+
+
+class TestOutbox:
+    async def test_event_committed_before_a_crash_is_published_by_the_next_relay(self, database_url: str, broker: RedisBroker, redis: Redis) -> None:
+        writer = await make_outbox(database_url)
+        event = thing()
+        async with writer.transaction() as tx:
+            await tx.conn.execute(effects.insert().values(thing_id=event.thing_id))
+            await tx.emit(event)
+        await writer.db.dispose()  # the process dies before its relay ran
+
+        restarted = await make_outbox(database_url)
+        assert await restarted.pending() == 1
+        assert await restarted.relay_once(broker) == 1
+        assert await restarted.pending() == 0
+        published = await stream_events(redis, ThingHappened.stream)
+        assert [e["event_id"] for e in published] == [str(event.event_id)]
+        assert await restarted.relay_once(broker) == 0
+        await restarted.db.dispose()
+
+    async def test_rolled_back_state_change_publishes_nothing(self, database_url: str, broker: RedisBroker, redis: Redis) -> None:
+        outbox = await make_outbox(database_url)
+        with pytest.raises(RuntimeError):
+            async with outbox.transaction() as tx:
+                await tx.conn.execute(effects.insert().values(thing_id=uuid.uuid4()))
+                await tx.emit(thing())
+                raise RuntimeError("validation failed after the write")
+        assert await outbox.pending() == 0
+        assert await outbox.relay_once(broker) == 0
+        assert await redis.xlen(ThingHappened.stream) == 0
+        async with outbox.db.begin() as conn:
+            assert (await conn.execute(sa.select(sa.func.count()).select_from(effects))).scalar_one() == 0
+        await outbox.db.dispose()
+
+    async def test_relay_publishes_in_commit_order(self, database_url: str, broker: RedisBroker, redis: Redis) -> None:
+        outbox = await make_outbox(database_url)
+        events = [thing() for _ in range(120)]
+        for e in events:
+            async with outbox.transaction() as tx:
+                await tx.emit(e)
+        while await outbox.relay_once(broker):
+            pass
+        published = await stream_events(redis, ThingHappened.stream)
+        assert [p["event_id"] for p in published] == [str(e.event_id) for e in events]
+        await outbox.db.dispose()
+
+    async def test_trace_context_of_the_writer_travels_with_the_event(self, database_url: str, broker: RedisBroker, redis: Redis) -> None:
+        from opentelemetry.sdk.trace import TracerProvider
+
+        outbox = await make_outbox(database_url)
+        tracer = TracerProvider().get_tracer("test")
+        with tracer.start_as_current_span("request") as span:
+            async with outbox.transaction() as tx:
+                await tx.emit(thing())
+            trace_id = format(span.get_span_context().trace_id, "032x")
+        await outbox.relay_once(broker)
+        (_, fields), = await redis.xrange(ThingHappened.stream)
+        _, headers = BinaryMessageFormatV1.parse(fields[b"__data__"])
+        assert trace_id in headers["traceparent"]
+        await outbox.db.dispose()
+
+

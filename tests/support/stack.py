@@ -1,0 +1,77 @@
+"""Drive the embedded stack as a user would: `ankommen up --detach`, HTTP with tokens, `ankommen down`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+FAST_RECLAIM = {"ANKOMMEN_RECLAIM_IDLE_MS": "1500", "ANKOMMEN_RECLAIM_POLL_MS": "200"}
+
+
+def cli(data_dir: Path, *args: str, env: dict[str, str] | None = None, check: bool = True, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "deploy.cli", "--data-dir", str(data_dir), *args],
+        env={**os.environ, **(env or {})}, capture_output=True, text=True, check=check, timeout=timeout,
+    )
+
+
+@dataclass
+class RunningStack:
+    data_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def up(self) -> None:
+        result = cli(self.data_dir, "up", "--detach", env=self.env, check=False)
+        if result.returncode != 0:
+            log = (self.data_dir / "logs" / "stack.log")
+            raise RuntimeError(f"ankommen up failed: {result.stderr}\n{log.read_text() if log.exists() else ''}")
+
+    def down(self) -> None:
+        cli(self.data_dir, "down", check=False)
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return json.loads((self.data_dir / "stack.json").read_text())
+
+    def url(self, service: str) -> str:
+        return self.state["services"][service]["url"]
+
+    @property
+    def redis_url(self) -> str:
+        return self.state["redis"]["url"]
+
+    @property
+    def temporal_address(self) -> str:
+        return self.state["temporal"]["address"]
+
+    def token(self, user: str) -> str:
+        if user not in self.tokens:
+            self.tokens[user] = cli(self.data_dir, "token", "--user", user).stdout.strip()
+        return self.tokens[user]
+
+    def client(self, service: str, user: str | None = "service", timeout: float = 10.0) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {self.token(user)}"} if user else {}
+        return httpx.AsyncClient(base_url=self.url(service), headers=headers, timeout=timeout)
+
+    def pids(self) -> list[int]:
+        s = self.state
+        return [s["supervisor_pid"], s["redis"]["pid"], s["temporal"]["pid"], *(v["pid"] for v in s["services"].values())]
+
+
+def person(given: str = "Ivana", family: str = "Petrova", born: str = "1990-04-02", nationality: str = "BG", **extra: Any) -> dict[str, Any]:
+    return {
+        "given_name": given, "family_name": family, "date_of_birth": born, "nationality": nationality,
+        "residence_status": "eu_free_movement", "move_in_date": "2026-11-02", **extra,
+    }
+
+
+def intake_payload(*persons: dict[str, Any], district: str = "Westen") -> dict[str, Any]:
+    return {"household": {"district": district, "persons": list(persons) or [person()]}}
