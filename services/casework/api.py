@@ -33,7 +33,7 @@ async def list_cases(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> CaseList:
-    async with rt.db.begin() as conn:
+    async with rt.db.read() as conn:
         rows, total = await store.list_cases(conn, intake_id=intake_id, limit=limit, offset=offset)
     return CaseList(cases=[_out(r) for r in rows], total=total)
 

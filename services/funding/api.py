@@ -26,7 +26,7 @@ async def current_budget(fund: Fund, rt: RuntimeDep, principal: Annotated[Princi
 @router.get("/budgets/{fund}/{year}", response_model=BudgetOut, summary="A fund's budget for a fiscal year")
 async def budget(fund: Fund, year: int, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(*READ))]) -> BudgetOut:
     b = store.budgets
-    async with rt.db.begin() as conn:
+    async with rt.db.read() as conn:
         row = (await conn.execute(sa.select(b).where(b.c.fund == fund.value, b.c.fiscal_year == year))).first()
     if row is None:
         raise NotFound(f"no budget for fund {fund.value} in {year}")

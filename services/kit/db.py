@@ -1,11 +1,14 @@
 """Database engine per service: SQLite file by default, PostgreSQL by URL (SQLAlchemy 2 async, Core).
 
-SQLite runs in WAL mode and every transaction starts with BEGIN IMMEDIATE, so concurrent writers queue
-on the busy timeout instead of failing with "database is locked" on a lock upgrade.
+SQLite runs in WAL mode. A SQLite database belongs to one service process, so write transactions
+queue on an in-process lock (first come, first served) and start with BEGIN IMMEDIATE; SQLite's own
+busy handler would make concurrent writers sleep and retry, which collapses under load. Reads use a
+deferred BEGIN and run beside the writer (WAL). PostgreSQL needs neither: it locks rows itself.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -115,13 +118,17 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE")
+
+
+_READ_ONLY = "ankommen_read_only"
 
 
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = create_engine(url)
+        self._writer = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
 
     @property
     def dialect(self) -> str:
@@ -129,8 +136,23 @@ class Database:
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.begin() as conn:
+        """A write transaction: commits on success, rolls back on error."""
+        if self._writer is None:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._writer, self.engine.begin() as conn:
             yield conn
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only transaction that never waits for the writer (a consistent snapshot)."""
+        async with self.engine.connect() as conn:
+            await conn.execution_options(**{_READ_ONLY: True})
+            try:
+                yield conn
+            finally:
+                await conn.rollback()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -18,11 +18,10 @@ class AlreadyHandled(Exception):
 
 async def was_handled(db: Database, tables: KitTables, consumer: str, event_id: uuid.UUID) -> bool:
     inbox = tables.inbox
-    async with db.engine.connect() as conn:
+    async with db.read() as conn:
         found = (
             await conn.execute(sa.select(inbox.c.event_id).where(inbox.c.consumer == consumer, inbox.c.event_id == event_id))
         ).first()
-        await conn.rollback()
     return found is not None
 
 

@@ -123,9 +123,8 @@ class Outbox:
                 await self._publish(broker, rows)
                 await self._mark(conn, [r.seq for r in rows])
             return len(rows)
-        async with self.db.engine.connect() as conn:
+        async with self.db.read() as conn:
             rows = (await conn.execute(query)).all()
-            await conn.rollback()
         if not rows:
             return 0
         await self._publish(broker, rows)
@@ -150,7 +149,6 @@ class Outbox:
 
     async def pending(self) -> int:
         outbox = self.tables.outbox
-        async with self.db.engine.connect() as conn:
+        async with self.db.read() as conn:
             count = (await conn.execute(sa.select(sa.func.count()).where(outbox.c.published_at.is_(None)))).scalar_one()
-            await conn.rollback()
         return int(count)

@@ -164,9 +164,8 @@ def _health_router(service: str) -> APIRouter:
 
     @router.get("/health", summary="Liveness and readiness (no personal data)")
     async def health(rt: RuntimeDep) -> dict[str, Any]:
-        async with rt.db.engine.connect() as conn:
+        async with rt.db.read() as conn:
             await conn.execute(sa.text("SELECT 1"))
-            await conn.rollback()
         await rt.redis.ping()
         consumers = rt.consumers
         return {

@@ -118,7 +118,7 @@ def _setup_logging(service: str, settings: PlatformSettings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [file_handler, stream_handler]
     root.setLevel(settings.log_level)
-    for noisy in ("uvicorn.access", "httpx", "temporalio.activity", "temporalio.workflow"):
+    for noisy in ("uvicorn.access", "httpx", "temporalio.activity", "temporalio.workflow", "faststream"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # uvicorn installs its own handlers; route its loggers through ours
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "faststream"):

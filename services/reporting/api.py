@@ -20,7 +20,7 @@ async def kpis(
     rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.REPORTING_OFFICER, Role.OPERATOR, Role.TEAM_LEAD))]
 ) -> KpiReport:
     t = store.monthly_counts
-    async with rt.db.begin() as conn:
+    async with rt.db.read() as conn:
         rows = (await conn.execute(sa.select(t).order_by(t.c.month))).all()
     months: dict[str, dict[str, int]] = {}
     for r in rows:
