@@ -7,7 +7,6 @@ import contextlib
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,6 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from deploy.stack import _binary, _redis_ready, free_port
+
+
+def wait_until(ready, proc: subprocess.Popen, what: str, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise RuntimeError(f"{what} did not start")
+        time.sleep(0.05)
 
 
 def docker_available() -> bool:
@@ -44,11 +51,7 @@ def redis_server() -> Iterator[str]:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 20
-        while not _redis_ready(port):
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("redis-server did not start")
-            time.sleep(0.05)
+        wait_until(lambda: _redis_ready(port), proc, "redis-server")
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         proc.terminate()
@@ -104,19 +107,8 @@ def postgres_server() -> Iterator[str | None]:
         user=user, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=str(workdir),
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("postgres did not start")
-            time.sleep(0.1)
-        ready = time.monotonic() + 30
-        while subprocess.run([str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True).returncode != 0:
-            if time.monotonic() > ready:
-                raise RuntimeError("postgres not ready")
-            time.sleep(0.1)
+        isready = [str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)]
+        wait_until(lambda: subprocess.run(isready, capture_output=True).returncode == 0, proc, "postgres")
         yield f"postgresql+asyncpg://ankommen@127.0.0.1:{port}/postgres"
     finally:
         proc.terminate()
