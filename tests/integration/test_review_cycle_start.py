@@ -1,0 +1,46 @@
+"""Starting a case's review cycle is idempotent on a real Temporal dev server: the casework consumer
+relies on it when an event is redelivered after a crash."""
+
+from __future__ import annotations
+
+import uuid
+from types import SimpleNamespace
+
+from temporalio.client import WorkflowExecutionStatus
+
+from services.casework.handlers import start_review_cycle
+from services.contracts.activities import review_cycle_workflow_id
+from services.kit.settings import PlatformSettings
+from tests.support.eventually import eventually
+
+
+def runtime(client) -> SimpleNamespace:  # type: ignore[no-untyped-def]
+    return SimpleNamespace(temporal=client, platform=PlatformSettings(), settings=SimpleNamespace(review_interval_days=90))
+
+
+class TestReviewCycleStart:
+    async def test_a_repeated_start_joins_the_running_cycle(self, temporal_env) -> None:  # type: ignore[no-untyped-def]
+        client = temporal_env.client
+        case_id = uuid.uuid4()
+        await start_review_cycle(runtime(client), case_id)
+        first = await client.get_workflow_handle(review_cycle_workflow_id(case_id)).describe()
+        await start_review_cycle(runtime(client), case_id)
+        second = await client.get_workflow_handle(review_cycle_workflow_id(case_id)).describe()
+        assert second.run_id == first.run_id
+
+    async def test_a_redelivery_after_the_cycle_ended_starts_no_second_cycle(self, temporal_env) -> None:  # type: ignore[no-untyped-def]
+        client = temporal_env.client
+        case_id = uuid.uuid4()
+        await start_review_cycle(runtime(client), case_id)
+        handle = client.get_workflow_handle(review_cycle_workflow_id(case_id))
+        await handle.terminate("case closed")  # no worker in this test: end it from outside
+        first = await handle.describe()
+
+        async def ended() -> None:
+            assert (await handle.describe()).status == WorkflowExecutionStatus.TERMINATED
+
+        await eventually(ended)
+        await start_review_cycle(runtime(client), case_id)
+        after = await client.get_workflow_handle(review_cycle_workflow_id(case_id)).describe()
+        assert after.run_id == first.run_id
+        assert after.status == WorkflowExecutionStatus.TERMINATED
