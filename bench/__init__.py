@@ -1,0 +1,1 @@
+"""Benchmarks of the ankommen stack (not part of the installed package)."""
