@@ -8,7 +8,6 @@ import glob
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -114,7 +113,3 @@ def postgres_server() -> Iterator[str | None]:
         proc.terminate()
         proc.wait(20)
         shutil.rmtree(workdir, ignore_errors=True)
-
-
-def python() -> str:
-    return sys.executable
