@@ -1,8 +1,7 @@
 """The bare Temporal baseline of bench/intake_pipeline.py: one workflow that runs one activity.
 
 This module imports only temporalio: the workflow sandbox re-imports workflow modules on every run,
-so anything heavier here would be measured as well. The names match PING_WORKFLOW and PING_ACTIVITY
-in services.contracts.activities (repeated here so the sandbox does not import the contracts).
+so anything heavier here would be measured as well. The names belong to the benchmark alone.
 """
 
 from datetime import timedelta

@@ -31,7 +31,6 @@ import httpx
 from services.kit.migrations import SERVICES
 
 SEED_USERS = Path(__file__).with_name("seed_users.json")
-SERVICE_PORT_BASE = {"intake": 8101, "casework": 8102, "funding": 8103, "reporting": 8104}
 
 
 def default_data_dir() -> Path:
@@ -137,6 +136,11 @@ class Child:
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def terminate(self) -> None:
+        """Asks the process to shut down, without waiting."""
+        if self.proc is not None and self.alive():
+            self.proc.terminate()
 
     def stop(self, timeout: float = 15.0) -> None:
         if not self.alive():
@@ -310,12 +314,11 @@ class Stack:
 
     def stop(self) -> None:
         self._stopping = True
-        for svc in SERVICES:
-            if svc in self.children:
-                self.children[svc].proc and self.children[svc].alive() and self.children[svc].proc.terminate()
-        for svc in SERVICES:
-            if svc in self.children:
-                self.children[svc].stop()
+        services = [self.children[svc] for svc in SERVICES if svc in self.children]
+        for child in services:  # all shut down in parallel, then each is waited for
+            child.terminate()
+        for child in services:
+            child.stop()
         for name in ("temporal", "redis"):
             if name in self.children:
                 self.children[name].stop()

@@ -50,13 +50,3 @@ class RecordReviewDueInput(_Model):
 
 class RecordReviewDueResult(_Model):
     case_open: bool
-
-
-# --- bare baseline used by the benchmark ------------------------------------------------------
-
-PING_WORKFLOW = "Ping"
-PING_ACTIVITY = "bench.ping"
-
-
-class PingInput(_Model):
-    n: int
