@@ -44,7 +44,7 @@ def document() -> dict[str, Any]:
         messages[cls.__name__] = {
             "name": cls.__name__,
             "title": cls.__name__,
-            "summary": (cls.__doc__ or "").strip().splitlines()[0],
+            "summary": (cls.__doc__ or cls.__name__).strip().splitlines()[0],
             "contentType": "application/json",
             "headers": {"$ref": "#/components/schemas/EventHeaders"},
             "payload": {"$ref": f"#/components/schemas/{cls.__name__}"},

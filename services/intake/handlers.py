@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from datetime import date
 
-from services.contracts.events import IntakeCompleted
+from services.contracts.events import IntakeCompleted, PersonProfile
+from services.contracts.vocab import AgeGroup, Prospect, ResidenceStatus, Route, Sex
 from services.intake import store
-from services.intake.domain import IntakeCreated, IntakeIn
+from services.intake.domain import IntakeCreated, IntakeIn, PersonIn
 from services.kit import telemetry
 from services.kit.auth import Principal
 from services.kit.db import utc_now
@@ -15,6 +17,17 @@ from services.kit.errors import Conflict
 from services.kit.service import Runtime
 
 WRITE_ROLES = ("front_desk",)
+
+
+def _profile(person_id: uuid.UUID, person: PersonIn, today: date) -> PersonProfile:
+    """Walking-skeleton profile; the routing rules of DOMAIN.md flow 1 replace this in the intake issue."""
+    age = today.year - person.date_of_birth.year - ((today.month, today.day) < (person.date_of_birth.month, person.date_of_birth.day))
+    group = next(g for limit, g in ((6, AgeGroup.UNDER_6), (18, AgeGroup.AGE_6_17), (25, AgeGroup.AGE_18_24), (45, AgeGroup.AGE_25_44), (65, AgeGroup.AGE_45_64), (10**6, AgeGroup.AGE_65_PLUS)) if age < limit)
+    return PersonProfile(
+        person_id=person_id, adult=age >= 18, age_group=group, sex=Sex.UNSPECIFIED,
+        residence_status=ResidenceStatus(person.residence_status.value), prospect=Prospect.UNCLEAR,
+        employable=15 <= age <= 64, routes=[Route.CASEWORK], german_level="none",
+    )
 
 
 async def complete_intake(rt: Runtime, principal: Principal, command: IntakeIn, idempotency_key: str | None) -> tuple[IntakeCreated, bool]:
@@ -46,8 +59,10 @@ async def complete_intake(rt: Runtime, principal: Principal, command: IntakeIn, 
         await tx.emit(
             IntakeCompleted(
                 tenant=rt.platform.tenant, correlation_id=intake_id, occurred_at=now,
-                intake_id=intake_id, household_id=household_id, person_ids=person_ids,
+                intake_id=intake_id, household_id=household_id,
                 district=command.household.district,
+                move_in_date=min(p.move_in_date for p in command.household.persons),
+                persons=[_profile(p["id"], person, now.date()) for p, person in zip(people, command.household.persons, strict=True)],
             )
         )
     return IntakeCreated(intake_id=intake_id, household_id=household_id, person_ids=person_ids), True

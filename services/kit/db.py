@@ -50,16 +50,17 @@ def new_id() -> uuid.UUID:
 
 
 class KitTables:
-    """The tables every service database has: outbox, inbox and audit log."""
+    """The tables every service database has: outbox, inbox, audit log and staff alerts."""
 
     def __init__(self, metadata: sa.MetaData) -> None:
         self.outbox = metadata.tables["outbox"]
         self.inbox = metadata.tables["inbox"]
         self.audit = metadata.tables["audit_log"]
+        self.alerts = metadata.tables["alerts"]
 
 
 def add_kit_tables(metadata: sa.MetaData) -> KitTables:
-    """Adds outbox, inbox and audit log to a service's metadata (each service owns its copies)."""
+    """Adds outbox, inbox, audit log and alerts to a service's metadata (each service owns its copies)."""
     sa.Table(
         "outbox",
         metadata,
@@ -93,6 +94,24 @@ def add_kit_tables(metadata: sa.MetaData) -> KitTables:
         sa.Column("outcome", sa.String(50), nullable=False),
         sa.Column("trace_id", sa.String(32), nullable=True),
         sa.Index("ix_audit_record", "record_type", "record_id"),
+    )
+    sa.Table(
+        "alerts",
+        metadata,
+        sa.Column("id", Uuid, primary_key=True),
+        sa.Column("key", sa.String(200), nullable=False, unique=True),
+        sa.Column("kind", sa.String(100), nullable=False),
+        sa.Column("role", sa.String(100), nullable=False),
+        sa.Column("assignee", sa.String(200), nullable=True),
+        sa.Column("subject_type", sa.String(100), nullable=False),
+        sa.Column("subject_id", sa.String(100), nullable=False),
+        sa.Column("message", sa.String(500), nullable=False),
+        sa.Column("due_at", UTCDateTime, nullable=True),
+        sa.Column("raised_at", UTCDateTime, nullable=False),
+        sa.Column("resolved_at", UTCDateTime, nullable=True),
+        sa.Column("resolved_by", sa.String(200), nullable=True),
+        sa.Index("ix_alerts_open", "resolved_at", "role"),
+        sa.Index("ix_alerts_subject", "subject_type", "subject_id"),
     )
     return KitTables(metadata)
 

@@ -27,6 +27,7 @@ from services.kit.db import Database, KitTables
 from services.kit.errors import DomainError, Forbidden
 from services.kit.outbox import Outbox
 from services.kit.settings import PlatformSettings, ServiceSettings
+from services.kit.alerts import alerts_router
 from services.kit.temporal import connect, make_worker
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,7 @@ def create_app(spec: ServiceSpec, platform: PlatformSettings | None = None) -> F
     app.add_exception_handler(DomainError, _domain_error_handler)  # type: ignore[arg-type]
     app.include_router(token_router())
     app.include_router(_health_router(spec.name))
+    app.include_router(alerts_router())
     for router in spec.routers:
         app.include_router(router)
 
