@@ -206,6 +206,12 @@ class Stack:
 
     # ---- processes -----------------------------------------------------------------------------
 
+    @property
+    def _time_skipping(self) -> bool:
+        from services.kit.settings import PlatformSettings
+
+        return PlatformSettings(**({"temporal_time_skipping": self.extra_env["ANKOMMEN_TEMPORAL_TIME_SKIPPING"]} if "ANKOMMEN_TEMPORAL_TIME_SKIPPING" in self.extra_env else {})).temporal_time_skipping
+
     def platform_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("INTAKE_", "CASEWORK_", "FUNDING_", "REPORTING_"))}
         env.update(
@@ -241,6 +247,7 @@ class Stack:
                 "--db-filename", str(self.data_dir / "temporal.db"),
                 "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
                 "--log-level", "warn", "--log-format", "json",
+                *(["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"] if self._time_skipping else []),
             ],
             env, logs / "temporal.log",
         )

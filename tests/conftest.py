@@ -10,7 +10,7 @@ import pytest
 import pytest_asyncio
 
 from tests.support import servers
-from tests.support.stack import FAST_RECLAIM, RunningStack
+from tests.support.stack import FAST_RECLAIM, TIME_SKIPPING, RunningStack
 
 
 @pytest.fixture(scope="session")
@@ -84,7 +84,7 @@ async def time_skipping_env() -> AsyncIterator[object]:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     """The whole embedded stack, started as `ankommen up --detach` would, shared by the e2e tests."""
-    s = RunningStack(tmp_path_factory.mktemp("stack"), env=dict(FAST_RECLAIM))
+    s = RunningStack(tmp_path_factory.mktemp("stack"), env={**FAST_RECLAIM, **TIME_SKIPPING})
     s.up()
     yield s
     s.down()

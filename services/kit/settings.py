@@ -23,6 +23,11 @@ class PlatformSettings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
+    temporal_time_skipping: bool = Field(
+        default=False,
+        description="Tests only: start the embedded Temporal dev server with per-workflow time skipping enabled, "
+        "so scenario tests can fast-forward a running workflow's deadlines (TimeSkipper.fast_forward).",
+    )
 
     # event backbone
     max_deliveries: int = Field(5, ge=1, description="Deliveries before an event moves to <stream>.dlq.")

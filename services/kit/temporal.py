@@ -31,13 +31,20 @@ ACTIVITY_RETRY = RetryPolicy(
 
 
 async def connect(settings: PlatformSettings, *, lazy: bool = False) -> Client:
-    return await Client.connect(
+    client = await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
         interceptors=[TracingInterceptor()],
         lazy=lazy,
     )
+    if settings.temporal_time_skipping:
+        # Tests only: workflows this service starts carry a time-skipping config, so a scenario test
+        # can fast-forward their deadlines on the test stack's server.
+        from temporalio.testing import TimeSkipper
+
+        client = TimeSkipper(client).client
+    return client
 
 
 def sandbox_runner() -> SandboxedWorkflowRunner:

@@ -13,6 +13,9 @@ from typing import Any
 import httpx
 
 FAST_RECLAIM = {"ANKOMMEN_RECLAIM_IDLE_MS": "1500", "ANKOMMEN_RECLAIM_POLL_MS": "200"}
+#: The test stack's Temporal server allows per-workflow time skipping: a scenario test advances one
+#: workflow's clock with `RunningStack.fast_forward(workflow_id, timedelta(days=10))` instead of waiting.
+TIME_SKIPPING = {"ANKOMMEN_TEMPORAL_TIME_SKIPPING": "true"}
 
 
 def cli(data_dir: Path, *args: str, env: dict[str, str] | None = None, check: bool = True, timeout: float = 240) -> subprocess.CompletedProcess[str]:
@@ -60,6 +63,23 @@ class RunningStack:
     def client(self, service: str, user: str | None = "service", timeout: float = 10.0) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {self.token(user)}"} if user else {}
         return httpx.AsyncClient(base_url=self.url(service), headers=headers, timeout=timeout)
+
+    async def temporal(self) -> Any:
+        """A Temporal client to the stack's server (pydantic payloads, as the services use)."""
+        from temporalio.client import Client
+        from temporalio.contrib.pydantic import pydantic_data_converter
+
+        if "temporal" not in self.__dict__.setdefault("_clients", {}):
+            self.__dict__["_clients"]["temporal"] = await Client.connect(self.temporal_address, data_converter=pydantic_data_converter)
+        return self.__dict__["_clients"]["temporal"]
+
+    async def fast_forward(self, workflow_id: str, duration: Any) -> bool:
+        """Advances the virtual clock of one running workflow by `duration` and waits until its timers
+        up to then have fired (needs the stack started with TIME_SKIPPING)."""
+        from temporalio.testing import TimeSkipper
+
+        client = await self.temporal()
+        return await TimeSkipper(client).fast_forward(client.get_workflow_handle(workflow_id), duration)
 
     def pids(self) -> list[int]:
         s = self.state
