@@ -30,4 +30,4 @@ class ReportingSettings(ServiceSettings):
     delivery_first_retry_s: int = Field(60, ge=1, description="First back-off between delivery attempts (doubles each time).")
     delivery_max_backoff_s: int = Field(3600, ge=1)
     delivery_retry_after_escalation_hours: int = Field(6, ge=1, description="After escalation, another attempt every this many hours.")
-    delivery_max_attempts: int = Field(40, ge=1)
+    delivery_max_attempts: int = Field(100, ge=1, description="Attempts in all (about 48 hourly attempts reach the default deadline).")
