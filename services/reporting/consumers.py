@@ -9,6 +9,7 @@ from services.kit.service import Runtime
 from services.reporting import handlers
 
 PRODUCERS = ("intake", "casework", "funding")
+CONCURRENCY = 4  # events handled at once per stream; projections are order-independent per event
 
 
 def projected_events() -> list[type[Event]]:
@@ -19,4 +20,4 @@ def subscriptions(rt: Runtime) -> list[Subscription]:
     async def project(event: Event, delivery: Delivery) -> None:
         await handlers.on_event(rt, event, delivery)
 
-    return [Subscription(cls, project, name="project", concurrency=rt.settings.consumer_concurrency) for cls in projected_events()]
+    return [Subscription(cls, project, name="project", concurrency=CONCURRENCY) for cls in projected_events()]

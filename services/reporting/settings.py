@@ -11,7 +11,6 @@ class ReportingSettings(ServiceSettings):
 
     port: int = 8104
     time_zone: str = "Europe/Berlin"
-    consumer_concurrency: int = Field(4, ge=1, description="Events handled at once per stream by the projections.")
     suppression_threshold: int = Field(5, ge=2, description="Counts below this are suppressed in reports (DOMAIN.md flow 7 default: 5).")
     funders_file: Path | None = Field(None, description="Funders, contacts and distribution lists (default: services/reporting/data/funders.yaml).")
 
