@@ -132,6 +132,27 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reporting(args: argparse.Namespace) -> int:
+    from redis.asyncio import Redis
+
+    from services.kit.db import Database
+    from services.reporting.rebuild import rebuild
+    from services.reporting.settings import ReportingSettings
+
+    async def run() -> int:
+        url = args.database_url or stack.Stack(_data_dir(args)).database_url("reporting")
+        db, redis = Database(url), Redis.from_url(_redis_url(args))
+        try:
+            result = await rebuild(db, redis, ReportingSettings().time_zone)
+        finally:
+            await redis.aclose()
+            await db.dispose()
+        print(f"projections rebuilt from {result.events} events ({result.duplicates} duplicates, {result.unreadable} unreadable) in {len(result.streams)} streams")
+        return 0
+
+    return asyncio.run(run())
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ankommen", description="Integration management for a municipality.")
     p.add_argument("--data-dir", help="state of the embedded stack (default: $ANKOMMEN_DATA_DIR or ./.ankommen)")
@@ -168,6 +189,13 @@ def parser() -> argparse.ArgumentParser:
     tr.add_argument("id")
     tr.add_argument("--data-dir", help=argparse.SUPPRESS, default=argparse.SUPPRESS)
     tr.set_defaults(func=cmd_trace)
+
+    rep = sub.add_parser("reporting", help="reporting: rebuild the projections by replaying the event streams from id 0")
+    rep.add_argument("action", choices=["rebuild"])
+    rep.add_argument("--redis-url")
+    rep.add_argument("--database-url", help="reporting database (default: REPORTING_DATABASE_URL or the stack's SQLite file)")
+    rep.add_argument("--data-dir", help=argparse.SUPPRESS, default=argparse.SUPPRESS)
+    rep.set_defaults(func=cmd_reporting)
 
     tok = sub.add_parser("token", help="print a short-lived token for a seeded user")
     tok.add_argument("--user", required=True)

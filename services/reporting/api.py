@@ -1,28 +1,273 @@
-"""Reporting's HTTP API."""
+"""Reporting's HTTP API: KPIs (aggregates only, each explainable), the measures catalogue, funders,
+reports and their files, the gaps-and-duplicates analysis."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, Field
 
 from services.kit.auth import Principal, Role, require
+from services.kit.db import utc_now
+from services.kit.errors import Invalid, NotFound
 from services.kit.service import RuntimeDep
-from services.reporting import store
-from services.reporting.domain import KpiReport, MonthKpis
+from services.reporting import charts, handlers, render, reports, store
+from services.reporting.domain import (
+    KpiDefinition,
+    MeasureIn,
+    MeasureOut,
+    MeasurePatch,
+    ReportModel,
+    load_funders,
+    load_kpis,
+    parse_period,
+)
 
-router = APIRouter(tags=["kpis"])
+router = APIRouter()
+
+READERS = (Role.REPORTING_OFFICER, Role.OPERATOR, Role.TEAM_LEAD)
+Reader = Annotated[Principal, Depends(require(*READERS))]
+Officer = Annotated[Principal, Depends(require(Role.REPORTING_OFFICER))]
 
 
-@router.get("/kpis", response_model=KpiReport, summary="Counts per month (aggregates only)")
+def _period(value: str | None, tz: str) -> Any:
+    if value is None:
+        from zoneinfo import ZoneInfo
+
+        now = utc_now().astimezone(ZoneInfo(tz))
+        value = f"{now.year}-{now.month:02d}"
+    try:
+        return parse_period(value)
+    except ValueError as exc:
+        raise Invalid(str(exc), field="period") from exc
+
+
+# ---- KPIs -----------------------------------------------------------------------------------------
+
+
+class KpiFigure(BaseModel):
+    name: str
+    label: str
+    unit: str
+    value: int
+    groups: dict[str, int] | None = None
+
+
+class KpiFigures(BaseModel):
+    period: str
+    group_by: str | None
+    watermark: dict[str, int]
+    kpis: list[KpiFigure]
+
+
+@router.get("/kpis", response_model=KpiFigures, tags=["kpis"], summary="Every KPI for a period (default: this month), optionally grouped")
 async def kpis(
-    rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.REPORTING_OFFICER, Role.OPERATOR, Role.TEAM_LEAD))]
-) -> KpiReport:
-    t = store.monthly_counts
+    rt: RuntimeDep, principal: Reader,
+    period: Annotated[str | None, Query(description="YYYY-MM, YYYY-Qn or YYYY")] = None,
+    group_by: Annotated[Literal["month", "quarter", "district", "field_of_action", "programme", "partner"] | None, Query()] = None,
+) -> KpiFigures:
+    p = _period(period, rt.settings.time_zone)
+    out = []
     async with rt.db.read() as conn:
-        rows = (await conn.execute(sa.select(t).order_by(t.c.month))).all()
-    months: dict[str, dict[str, int]] = {}
-    for r in rows:
-        months.setdefault(r.month, {})[r.kpi] = r.count
-    return KpiReport(months=[MonthKpis(month=m, **v) for m, v in months.items()])
+        for k in load_kpis().values():
+            value = (await store.kpi_value(conn, k, p, rt.settings.time_zone))[""]
+            groups = None
+            if group_by is not None and group_by in k.groupings:
+                groups = await store.kpi_value(conn, k, p, rt.settings.time_zone, group_by)
+            out.append(KpiFigure(name=k.name, label=k.label, unit=k.unit, value=value, groups=groups))
+        marks = await store.current_watermark(conn)
+    return KpiFigures(period=p.key, group_by=group_by, watermark=marks, kpis=out)
+
+
+@router.get("/kpis/definitions", response_model=list[KpiDefinition], tags=["kpis"], summary="The KPI definitions (data/kpis.yaml)")
+async def kpi_definitions(principal: Reader) -> list[KpiDefinition]:
+    return list(load_kpis().values())
+
+
+class KpiDetail(BaseModel):
+    definition: KpiDefinition
+    period: str
+    value: int
+    groups: dict[str, int] | None = None
+    explain: dict[str, Any] | None = None
+
+
+@router.get("/kpis/{name}", response_model=KpiDetail, tags=["kpis"], summary="One KPI; with ?explain the query, event count and time window")
+async def kpi(
+    rt: RuntimeDep, principal: Reader, name: str,
+    period: Annotated[str | None, Query()] = None,
+    group_by: Annotated[Literal["month", "quarter", "district", "field_of_action", "programme", "partner"] | None, Query()] = None,
+    explain: bool = False,
+) -> KpiDetail:
+    k = load_kpis().get(name)
+    if k is None:
+        raise NotFound(f"no KPI named {name!r}")
+    if group_by is not None and group_by not in k.groupings:
+        raise Invalid(f"{name} is grouped by {', '.join(k.groupings)} only", field="group_by")
+    p = _period(period, rt.settings.time_zone)
+    async with rt.db.read() as conn:
+        value = (await store.kpi_value(conn, k, p, rt.settings.time_zone))[""]
+        groups = await store.kpi_value(conn, k, p, rt.settings.time_zone, group_by) if group_by else None
+        how = await store.kpi_explain(conn, k, p, rt.settings.time_zone, rt.db.dialect) if explain else None
+    return KpiDetail(definition=k, period=p.key, value=value, groups=groups, explain=how)
+
+
+# ---- measures catalogue ---------------------------------------------------------------------------
+
+
+@router.get("/measures", response_model=list[MeasureOut], tags=["catalogue"], summary="The measures catalogue (000 §7)")
+async def list_measures(rt: RuntimeDep, principal: Reader, funder: str | None = None, field_of_action: int | None = None) -> list[MeasureOut]:
+    async with rt.db.read() as conn:
+        ms = await handlers.read_measures(conn)
+    if funder is not None:
+        ms = [m for m in ms if funder in m.funders]
+    if field_of_action is not None:
+        ms = [m for m in ms if field_of_action in m.fields_of_action]
+    return ms
+
+
+@router.get("/measures/{number}", response_model=MeasureOut, tags=["catalogue"], summary="One measure")
+async def get_measure(rt: RuntimeDep, principal: Reader, number: int) -> MeasureOut:
+    async with rt.db.read() as conn:
+        m = next((m for m in await handlers.read_measures(conn) if m.number == number), None)
+    if m is None:
+        raise NotFound(f"no measure {number}")
+    return m
+
+
+@router.patch("/measures/{number}", response_model=MeasureOut, tags=["catalogue"], summary="Edit a measure (reporting officer); kept across restarts")
+async def patch_measure(rt: RuntimeDep, principal: Officer, number: int, patch: MeasurePatch) -> MeasureOut:
+    from pydantic import ValidationError
+
+    t = store.measures
+    async with rt.db.begin() as conn:
+        row = (await conn.execute(sa.select(t).where(t.c.number == number))).first()
+        if row is None:
+            raise NotFound(f"no measure {number}")
+        merged = {**row.data, **patch.model_dump(exclude_unset=True, mode="json")}
+        try:
+            m = MeasureIn.model_validate(merged)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise Invalid(err["msg"], field=".".join(str(x) for x in err["loc"])) from exc
+        now = utc_now()
+        await conn.execute(t.update().where(t.c.number == number).values(data=m.model_dump(mode="json"), edited_by=principal.username, edited_at=now))
+        await rt.audit(conn, principal, ("reporting_officer",), "update", "measure", number)
+    return MeasureOut(**m.model_dump(), edited_by=principal.username, edited_at=now)
+
+
+@router.get("/gaps", tags=["catalogue"], summary="Gaps and possible duplicate structures (000 §6.4 item 5b)")
+async def gaps(rt: RuntimeDep, principal: Reader) -> dict[str, Any]:
+    async with rt.db.read() as conn:
+        section = reports.gaps_section(await handlers.read_measures(conn))
+    return section.model_dump(mode="json")
+
+
+@router.get("/gaps/heatmap.{fmt}", tags=["catalogue"], summary="Heat map of fields of action by age group (SVG or PNG)")
+async def gaps_heatmap(rt: RuntimeDep, principal: Reader, fmt: Literal["svg", "png"]) -> Response:
+    async with rt.db.read() as conn:
+        section = reports.gaps_section(await handlers.read_measures(conn))
+    drawing = charts.heatmap(section.tables[0])
+    if fmt == "svg":
+        return Response(charts.to_svg(drawing), media_type="image/svg+xml")
+    return Response(charts.to_png(drawing), media_type="image/png")
+
+
+# ---- funders and reports --------------------------------------------------------------------------
+
+
+@router.get("/funders", tags=["reports"], summary="Configured funders and their report periods")
+async def funders(rt: RuntimeDep, principal: Reader) -> list[dict[str, Any]]:
+    return [{**f.model_dump(exclude={"contacts"}), "contacts": len(f.contacts)} for f in load_funders(rt.settings.funders_file).funders]
+
+
+class ReportRequest(BaseModel):
+    kind: Literal["funder", "monthly_statistics", "im_kpi_quarterly"]
+    funder: str | None = Field(default=None, max_length=64)
+    period: str = Field(max_length=7, description="YYYY-MM, YYYY-Qn or YYYY")
+
+
+class ReportOut(BaseModel):
+    report_id: uuid.UUID
+    kind: str
+    funder: str | None
+    period: str
+    watermark: str
+    generated_at: datetime
+    generated_by: str
+    files: dict[str, str] = Field(description="format -> sha256")
+    delivered_at: datetime | None = None
+
+
+async def _report_out(conn: Any, report_id: uuid.UUID) -> ReportOut:
+    r = (await conn.execute(sa.select(store.reports).where(store.reports.c.report_id == report_id))).first()
+    if r is None:
+        raise NotFound(f"no report {report_id}")
+    files = dict((await conn.execute(sa.select(store.report_files.c.format, store.report_files.c.sha256).where(store.report_files.c.report_id == report_id))).all())
+    d = (await conn.execute(sa.select(store.deliveries.c.delivered_at).where(store.deliveries.c.report_id == report_id))).first()
+    return ReportOut(report_id=r.report_id, kind=r.kind, funder=r.funder, period=r.period, watermark=r.watermark, generated_at=r.generated_at,
+                     generated_by=r.generated_by, files=files, delivered_at=d.delivered_at if d else None)
+
+
+@router.post("/reports", response_model=ReportOut, status_code=201, tags=["reports"], summary="Generate and freeze a report (returns the frozen one if it exists)")
+async def create_report(rt: RuntimeDep, principal: Officer, body: ReportRequest, response: Response) -> ReportOut:
+    report_id, created = await handlers.generate_report(rt, body.kind, body.funder, body.period, principal.username)
+    if not created:
+        response.status_code = 200
+    async with rt.db.read() as conn:
+        return await _report_out(conn, report_id)
+
+
+@router.get("/reports", response_model=list[ReportOut], tags=["reports"], summary="Frozen reports")
+async def list_reports(rt: RuntimeDep, principal: Reader) -> list[ReportOut]:
+    async with rt.db.read() as conn:
+        ids = [r.report_id for r in (await conn.execute(sa.select(store.reports.c.report_id).order_by(store.reports.c.generated_at))).all()]
+        return [await _report_out(conn, i) for i in ids]
+
+
+@router.get("/reports/{report_id}", response_model=ReportOut, tags=["reports"], summary="A frozen report")
+async def get_report(rt: RuntimeDep, principal: Reader, report_id: uuid.UUID) -> ReportOut:
+    async with rt.db.read() as conn:
+        return await _report_out(conn, report_id)
+
+
+@router.get("/reports/{report_id}/files/{fmt}", tags=["reports"], summary="A report file: pdf, xlsx, csv or json")
+async def report_file(rt: RuntimeDep, principal: Reader, report_id: uuid.UUID, fmt: Literal["pdf", "xlsx", "csv", "json"]) -> Response:
+    f = store.report_files
+    async with rt.db.read() as conn:
+        row = (await conn.execute(sa.select(f.c.content).where(f.c.report_id == report_id, f.c.format == fmt))).first()
+    if row is None:
+        raise NotFound(f"no report {report_id}")
+    return Response(row.content, media_type=render.MEDIA_TYPES[fmt], headers={"Content-Disposition": f'attachment; filename="report-{report_id}.{fmt}"'})
+
+
+class Regenerated(BaseModel):
+    report_id: uuid.UUID
+    identical: dict[str, bool]
+
+
+@router.post("/reports/{report_id}/regenerate", response_model=Regenerated, tags=["reports"], summary="Render the frozen model again and compare with the stored files")
+async def regenerate(rt: RuntimeDep, principal: Reader, report_id: uuid.UUID) -> Regenerated:
+    import hashlib
+
+    async with rt.db.read() as conn:
+        r = (await conn.execute(sa.select(store.reports.c.model).where(store.reports.c.report_id == report_id))).first()
+        if r is None:
+            raise NotFound(f"no report {report_id}")
+        hashes = dict((await conn.execute(sa.select(store.report_files.c.format, store.report_files.c.sha256).where(store.report_files.c.report_id == report_id))).all())
+    model = ReportModel.model_validate_json(r.model)
+    return Regenerated(report_id=report_id, identical={fmt: hashlib.sha256(render.render(model, fmt)).hexdigest() == h for fmt, h in hashes.items()})
+
+
+@router.post("/reports/{report_id}/deliver", status_code=202, tags=["reports"], summary="Start (or find) the delivery workflow of a report")
+async def deliver(rt: RuntimeDep, principal: Officer, report_id: uuid.UUID) -> dict[str, str]:
+    from services.reporting import activities
+
+    async with rt.db.read() as conn:
+        await _report_out(conn, report_id)
+    workflow_id = await activities.start_delivery(rt, report_id)
+    return {"workflow_id": workflow_id}

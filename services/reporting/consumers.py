@@ -1,20 +1,23 @@
-"""Events reporting consumes."""
+"""Events reporting consumes: every event that intake, casework and funding publish (their contracts
+in services/contracts), each into the projections."""
 
-from services.contracts.events import CaseOpened, IntakeCompleted
+from __future__ import annotations
+
+from services.contracts import Event, all_events
 from services.kit.broker import Delivery, Subscription
 from services.kit.service import Runtime
 from services.reporting import handlers
-from services.reporting.domain import CASES_OPENED, INTAKES_COMPLETED
+
+PRODUCERS = ("intake", "casework", "funding")
+CONCURRENCY = 4  # events handled at once per stream; projections are order-independent per event
+
+
+def projected_events() -> list[type[Event]]:
+    return sorted((cls for cls in all_events().values() if cls.producer in PRODUCERS), key=lambda c: c.stream)
 
 
 def subscriptions(rt: Runtime) -> list[Subscription]:
-    async def on_intake_completed(event: IntakeCompleted, delivery: Delivery) -> None:
-        await handlers.count(rt, INTAKES_COMPLETED, event, delivery)
+    async def project(event: Event, delivery: Delivery) -> None:
+        await handlers.on_event(rt, event, delivery)
 
-    async def on_case_opened(event: CaseOpened, delivery: Delivery) -> None:
-        await handlers.count(rt, CASES_OPENED, event, delivery)
-
-    return [
-        Subscription(IntakeCompleted, on_intake_completed, name="count_intakes"),
-        Subscription(CaseOpened, on_case_opened, name="count_cases"),
-    ]
+    return [Subscription(cls, project, name="project", concurrency=CONCURRENCY) for cls in projected_events()]

@@ -1,25 +1,390 @@
-"""KPIs counted from events. Months are calendar months in the municipality's time zone."""
+"""Reporting's domain: facts derived from events, periods, KPI definitions, the measures catalogue,
+funders, and small-cell suppression. Pure: no I/O (loading the data files is the only file access).
+
+Reports hold aggregates only (DOMAIN.md flow 7, "Data protection"): facts keep pseudonymous ids and
+coarse attributes of the contract events, never more than the events carry.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-INTAKES_COMPLETED = "intakes_completed"
-CASES_OPENED = "cases_opened"
+from services.contracts import Event
+from services.contracts.vocab import AgeGroup
+
+DATA = Path(__file__).with_name("data")
+
+# ---- periods --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    """A reporting period: a month `2026-10`, a quarter `2026-Q3` or a year `2026` (calendar, local time)."""
+
+    key: str
+    kind: Literal["month", "quarter", "year"]
+    start: date
+    end: date  # exclusive
+
+    def window(self, tz: str) -> tuple[datetime, datetime]:
+        z = ZoneInfo(tz)
+        return (datetime.combine(self.start, time(), z).astimezone(UTC), datetime.combine(self.end, time(), z).astimezone(UTC))
+
+    def months(self) -> list[Period]:
+        out, d = [], self.start
+        while d < self.end:
+            out.append(parse_period(f"{d.year}-{d.month:02d}"))
+            d = _add_months(d, 1)
+        return out
+
+    def quarters(self) -> list[Period]:
+        return [parse_period(q) for q in dict.fromkeys(quarter_of(m.start) for m in self.months())]
+
+
+def _add_months(d: date, n: int) -> date:
+    m = d.month - 1 + n
+    return date(d.year + m // 12, m % 12 + 1, 1)
+
+
+def quarter_of(d: date) -> str:
+    return f"{d.year}-Q{(d.month - 1) // 3 + 1}"
+
+
+def parse_period(key: str) -> Period:
+    """Raises ValueError with a reason for anything but YYYY, YYYY-Qn or YYYY-MM."""
+    try:
+        if len(key) == 4 and key.isdigit():
+            y = int(key)
+            return Period(key, "year", date(y, 1, 1), date(y + 1, 1, 1))
+        if len(key) == 7 and key[4:6] == "-Q" and key[6] in "1234":
+            y, q = int(key[:4]), int(key[6])
+            start = date(y, 3 * q - 2, 1)
+            return Period(key, "quarter", start, _add_months(start, 3))
+        if len(key) == 7 and key[4] == "-":
+            y, m = int(key[:4]), int(key[5:])
+            start = date(y, m, 1)
+            return Period(key, "month", start, _add_months(start, 1))
+    except ValueError:
+        pass
+    raise ValueError(f"period {key!r} is not a month (2026-10), a quarter (2026-Q3) or a year (2026)")
+
+
+def previous_period(kind: str, today: date) -> Period:
+    """The last complete month or quarter before `today` (what a schedule reports on)."""
+    if kind == "month":
+        d = _add_months(date(today.year, today.month, 1), -1)
+        return parse_period(f"{d.year}-{d.month:02d}")
+    q_start = date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+    return parse_period(quarter_of(_add_months(q_start, -3)))
+
+
+# ---- facts from events ------------------------------------------------------------------------------
+
+#: Which field of an event is its category in the facts (a step, outcome, reason or decision).
+CATEGORY_FIELD = {
+    "ReferralStepRecorded": "step", "ReferralClosed": "outcome", "CaseClosed": "reason", "ClearingClosed": "outcome",
+    "HardshipRejected": "reason", "HardshipDecisionRecorded": "decision", "MeasureDecided": "decision", "GoalSet": "status",
+    "CaseEscalated": "kind", "ReferralMade": "purpose", "HardshipApplied": "purpose_category", "ReferralEscalated": "breach",
+    "HardshipEscalated": "kind", "CaseAssigned": "reason", "CasePhaseChanged": "to_phase", "MeasureApplied": "organisation_kind",
+    "BudgetSet": "fund", "FundYearClosed": "fund",
+}
+#: The value column: an amount in cents or another number the KPIs sum.
+VALUE_FIELD = {
+    "ReviewCompleted": "achieved", "FirstContactRecorded": "days_after_opening", "ReferralStepRecorded": "working_days_since_referral",
+    "ProofOfUseReceived": "spent_cents", "ClearingCompleted": "days_after_move_in", "HardshipCancelled": "released_cents",
+    "FundYearClosed": "approved_cents",
+}
+SUBJECT_FIELDS = ("application_id", "person_id", "goal_id", "clearing_id", "referral_id", "case_id", "intake_id", "record_id", "round_id")
+ABRA_EVENTS = {"ClearingStarted", "ClearingAppointmentBooked", "ClearingNoShow", "ClearingCompleted", "RegistrationDeadlineMissed", "ClearingClosed"}
+FIRST_CONTACT_DAYS = 14  # DOMAIN.md flow 3 default: first contact within 14 days of case opening
 
 
 def month_of(at: datetime, tz: str) -> str:
     return at.astimezone(ZoneInfo(tz)).strftime("%Y-%m")
 
 
-class MonthKpis(BaseModel):
-    month: str
-    intakes_completed: int = 0
-    cases_opened: int = 0
+def fact_of(event: Event, tz: str) -> dict[str, Any]:
+    """One row of the `facts` projection for any contract event: kind, local month and quarter,
+    pseudonymous subject and case ids, coarse attributes, a count `n` and a `value`."""
+    name = event.event_type
+    get = lambda f: getattr(event, f, None)  # noqa: E731
+    category = get(CATEGORY_FIELD[name]) if name in CATEGORY_FIELD else None
+    if name == "FirstContactRecorded":
+        category = "within_14_days" if event.days_after_opening <= FIRST_CONTACT_DAYS else "late"  # type: ignore[attr-defined]
+    if name == "ClearingCompleted":
+        category = "long_term_coaching" if event.long_term_coaching else "cleared"  # type: ignore[attr-defined]
+    fields = get("fields_of_action") or []
+    n = 1
+    if name in ("IntakeCompleted", "IntakeCorrected"):
+        n = len(event.persons)  # type: ignore[attr-defined]
+    elif name == "CaseOpened":
+        n = len(event.member_ids)  # type: ignore[attr-defined]
+    value = get(VALUE_FIELD[name]) if name in VALUE_FIELD else get("amount_cents")
+    subject = next((get(f) for f in SUBJECT_FIELDS if get(f) is not None), event.correlation_id)
+    local = event.occurred_at.astimezone(ZoneInfo(tz)).date()
+    partner = get("partner") or get("to_partner")
+    return {
+        "event_id": event.event_id,
+        "kind": name,
+        "tenant": event.tenant,
+        "occurred_at": event.occurred_at,
+        "month": f"{local.year}-{local.month:02d}",
+        "quarter": quarter_of(local),
+        "district": get("district"),
+        "programme": "ABRA" if name in ABRA_EVENTS else get("programme"),
+        "field_of_action": get("field_of_action") or (fields[0] if fields else None),
+        "case_id": str(get("case_id")) if get("case_id") else None,
+        "subject_id": str(subject),
+        "category": str(category) if category is not None else None,
+        "partner": str(partner) if partner is not None else None,
+        "n": n,
+        "value": int(value or 0),
+    }
 
 
-class KpiReport(BaseModel):
-    months: list[MonthKpis]
+# ---- KPIs -----------------------------------------------------------------------------------------
+
+Grouping = Literal["month", "quarter", "district", "field_of_action", "programme", "partner"]
+Measure = Literal["count", "sum_n", "sum_value", "distinct_subject", "active_cases", "active_members", "arrivals"]
+
+
+class KpiDefinition(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    label: str
+    definition: str
+    source_events: list[str]
+    measure: Measure
+    where: dict[str, str | int | list[str]] = Field(default_factory=dict)
+    groupings: list[Grouping]
+    unit: Literal["count", "cents"] = "count"
+
+    @field_validator("where")
+    @classmethod
+    def _known_columns(cls, value: dict[str, Any]) -> dict[str, Any]:
+        unknown = set(value) - {"category", "partner", "programme", "district", "field_of_action"}
+        if unknown:
+            raise ValueError(f"cannot filter on {sorted(unknown)}")
+        return value
+
+
+@lru_cache(maxsize=4)
+def load_kpis(path: Path = DATA / "kpis.yaml") -> dict[str, KpiDefinition]:
+    from services.contracts import all_events
+
+    known = {cls.__name__ for cls in all_events().values()}
+    kpis = [KpiDefinition.model_validate(k) for k in yaml.safe_load(path.read_text(encoding="utf-8"))["kpis"]]
+    for k in kpis:
+        missing = set(k.source_events) - known
+        if missing:
+            raise ValueError(f"KPI {k.name}: unknown source events {sorted(missing)}")
+    return {k.name: k for k in kpis}
+
+
+# ---- measures catalogue ---------------------------------------------------------------------------
+
+
+class MeasureIn(BaseModel):
+    """A measure of the catalogue (000 §7), as loaded or edited."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    number: int = Field(ge=1)
+    name: str = Field(min_length=1, max_length=300)
+    page: int | None = None
+    office: str = Field(max_length=100)
+    municipal_concept_eur: int = Field(ge=0, description="Kommunale Mittel im Integrationskonzept, EUR p.a.")
+    municipal_budget_eur: int = Field(ge=0, description="Kommunale Mittel aus bestehendem Budget, EUR p.a.")
+    third_party_eur: int = Field(ge=0, description="Drittmittel, EUR p.a.")
+    funders: list[str] = Field(default_factory=list)
+    provider: str = Field(default="", max_length=300)
+    fields_of_action: list[int] = Field(default_factory=list)
+    age_groups: list[AgeGroup] = Field(default_factory=list)
+    kpis: list[str] = Field(default_factory=list)
+    fields_of_action_source: str | None = None
+
+    @field_validator("fields_of_action")
+    @classmethod
+    def _fields(cls, value: list[int]) -> list[int]:
+        bad = [v for v in value if not 1 <= v <= 18]
+        if bad:
+            raise ValueError(f"fields of action are 1..18 (000 §4), not {bad}")
+        return sorted(set(value))
+
+    @field_validator("kpis")
+    @classmethod
+    def _kpis(cls, value: list[str]) -> list[str]:
+        unknown = [v for v in value if v not in load_kpis()]
+        if unknown:
+            raise ValueError(f"unknown KPIs {unknown}; see GET /kpis/definitions")
+        return value
+
+
+class MeasurePatch(BaseModel):
+    """Changes to a measure through the API; omitted fields stay."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=300)
+    office: str | None = Field(default=None, max_length=100)
+    municipal_concept_eur: int | None = Field(default=None, ge=0)
+    municipal_budget_eur: int | None = Field(default=None, ge=0)
+    third_party_eur: int | None = Field(default=None, ge=0)
+    funders: list[str] | None = None
+    provider: str | None = Field(default=None, max_length=300)
+    fields_of_action: list[int] | None = None
+    age_groups: list[AgeGroup] | None = None
+    kpis: list[str] | None = None
+
+
+class MeasureOut(MeasureIn):
+    edited_by: str | None = None
+    edited_at: datetime | None = None
+
+
+def load_measures(path: Path = DATA / "measures.yaml") -> list[MeasureIn]:
+    return [MeasureIn.model_validate(m) for m in yaml.safe_load(path.read_text(encoding="utf-8"))["measures"]]
+
+
+# ---- funders --------------------------------------------------------------------------------------
+
+
+class Funder(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str
+    name: str
+    measures_funded_by: str | None = None
+    all_measures: bool = False
+    periods: list[Literal["month", "quarter", "year"]] = Field(default_factory=lambda: ["quarter", "year"])
+    contacts: list[str] = Field(min_length=1)
+
+    def funds(self, measure: MeasureIn) -> bool:
+        return self.all_measures or (self.measures_funded_by is not None and self.measures_funded_by in measure.funders)
+
+
+class FunderConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    funders: list[Funder]
+    distribution_lists: dict[str, list[str]] = Field(default_factory=dict)
+    reporting_officer: str | None = None
+
+    def funder(self, key: str) -> Funder | None:
+        return next((f for f in self.funders if f.key == key), None)
+
+
+def load_funders(path: Path | None) -> FunderConfig:
+    return FunderConfig.model_validate(yaml.safe_load((path or DATA / "funders.yaml").read_text(encoding="utf-8")))
+
+
+# ---- reports --------------------------------------------------------------------------------------
+
+ReportKind = Literal["funder", "monthly_statistics", "im_kpi_quarterly"]
+REPORT_NAMESPACE = uuid.UUID("7b0b6c1e-3f7a-4a53-9d7e-2b1f0f6a6e01")
+
+
+def report_id_for(tenant: str, kind: str, funder: str | None, period: str) -> uuid.UUID:
+    """Business key: one frozen report per tenant, kind, funder and period, so a schedule that runs
+    twice (or a retried activity) finds the report it made before."""
+    return uuid.uuid5(REPORT_NAMESPACE, f"{tenant}:{kind}:{funder or '-'}:{period}")
+
+
+Cell = int | str | None
+
+
+class Table(BaseModel):
+    """A table of a report. `suppressed` lists [row, col] of cells hidden by small-cell suppression
+    (their value is None); the last row/column is the total when `totals` is set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str
+    columns: list[str]
+    rows: list[list[Cell]]
+    totals: bool = False
+    suppressed: list[tuple[int, int]] = Field(default_factory=list)
+    chart: Literal["bar", "heatmap", None] = None
+    note: str | None = None
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str
+    text: str | None = None
+    tables: list[Table]
+
+
+class ReportModel(BaseModel):
+    """One report; PDF, XLSX, CSV and JSON are all rendered from this model and nothing else."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    report_id: uuid.UUID
+    kind: ReportKind
+    funder: str | None = None
+    period: str
+    title: str
+    tenant: str
+    generated_at: datetime
+    watermark: str
+    suppression_threshold: int
+    sections: list[Section]
+
+
+# ---- small-cell suppression ---------------------------------------------------------------------
+
+SUPPRESSED_MARK = "•"
+
+
+def suppress(matrix: list[list[int]], threshold: int, *, with_totals: bool = True) -> tuple[list[list[int | None]], set[tuple[int, int]]]:
+    """Small-cell suppression of a count table (DOMAIN.md flow 7: cells below 5 are not shown).
+
+    `matrix` is R x C counts of persons or cases. With `with_totals` the result is (R+1) x (C+1) with
+    row totals, column totals and the grand total appended. Primary: every cell (totals included)
+    with 0 < value < threshold is hidden. Secondary: in every row and column (each with its total) a
+    single hidden cell could be derived from the others, so while any line has exactly one hidden
+    cell, the smallest visible non-zero cell of that line (inner cells before totals) is hidden too.
+    Zeros stay visible: they reveal nothing about a person. Returns the table with None for hidden
+    cells and the hidden positions.
+    """
+    rows = [list(r) for r in matrix]
+    if with_totals:
+        width = len(rows[0]) if rows else 0
+        rows = [r + [sum(r)] for r in rows]
+        rows.append([sum(r[c] for r in rows) for c in range(width + 1)])
+    if not rows or not rows[0]:
+        return [list(r) for r in rows], set()
+    nr, nc = len(rows), len(rows[0])
+    hidden = {(i, j) for i in range(nr) for j in range(nc) if 0 < rows[i][j] < threshold}
+    if with_totals:
+        lines = [[(i, j) for j in range(nc)] for i in range(nr)] + [[(i, j) for i in range(nr)] for j in range(nc)]
+    else:
+        lines = []
+    changed = True
+    while changed:
+        changed = False
+        for line in lines:
+            inside = [p for p in line if p in hidden]
+            if len(inside) != 1:
+                continue
+            candidates = [p for p in line if p not in hidden and rows[p[0]][p[1]] > 0]
+            if not candidates:
+                continue  # every other cell is a visible zero: the hidden one equals the total, also hidden
+            is_total = lambda p: with_totals and (p[0] == nr - 1 or p[1] == nc - 1)  # noqa: E731
+            pick = min(candidates, key=lambda p: (is_total(p), rows[p[0]][p[1]], p))
+            hidden.add(pick)
+            changed = True
+    out = [[None if (i, j) in hidden else rows[i][j] for j in range(nc)] for i in range(nr)]
+    return out, hidden

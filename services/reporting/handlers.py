@@ -1,19 +1,170 @@
-"""Projections: each event adds to its month's counter in the same transaction as its inbox record."""
+"""Projections: every contract event becomes a fact row, updates the case and arrival projections and
+the watermark, in the same transaction as its inbox record (so a redelivery changes nothing).
+The same `project` runs for live consumption and for `ankommen reporting rebuild`."""
 
 from __future__ import annotations
 
+import hashlib
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from services.contracts import Event
 from services.kit.broker import Delivery
-from services.kit.db import upsert
+from services.contracts.reporting import ReportGenerated
+from services.kit import telemetry
+from services.kit.db import upsert, utc_now
 from services.kit.service import Runtime
 from services.reporting import store
-from services.reporting.domain import month_of
+from services.reporting.domain import fact_of
+
+#: Inbox consumer name of the projections (one for every stream; event ids are unique).
+PROJECTION_CONSUMER = "reporting:project"
 
 
-async def count(rt: Runtime, kpi: str, event: Event, delivery: Delivery) -> None:
-    async with delivery.transaction() as tx:
+async def project(conn: AsyncConnection, event: Event, tz: str) -> None:
+    fact = fact_of(event, tz)
+    await upsert(conn, store.facts, fact, keys=["event_id"], only_insert=True)
+    name = event.event_type
+    if name == "CaseOpened":
         await upsert(
-            tx.conn, store.monthly_counts,
-            {"month": month_of(event.occurred_at, rt.settings.time_zone), "kpi": kpi, "count": 1},
-            keys=["month", "kpi"], increment={"count": 1},
+            conn, store.cases,
+            {"case_id": str(event.case_id), "programme": event.programme, "district": event.district,  # type: ignore[attr-defined]
+             "members": len(event.member_ids), "opened_at": event.occurred_at},  # type: ignore[attr-defined]
+            keys=["case_id"],
         )
+    elif name == "CaseClosed":
+        await upsert(
+            conn, store.cases,
+            {"case_id": str(event.case_id), "programme": event.programme, "district": event.district, "closed_at": event.occurred_at},  # type: ignore[attr-defined]
+            keys=["case_id"],
+        )
+    elif name == "ArrivalRecorded":
+        e = event
+        await upsert(
+            conn, store.arrivals,
+            {"record_id": e.record_id, "month": e.month, "district": e.district, "nationality": e.nationality,  # type: ignore[attr-defined]
+             "residence_status": str(e.residence_status), "sex": str(e.sex), "age_group": str(e.age_group)},  # type: ignore[attr-defined]
+            keys=["record_id"],
+        )
+    elif name == "ArrivalRetracted":
+        await upsert(conn, store.arrivals, {"record_id": event.record_id, "retracted": True}, keys=["record_id"])  # type: ignore[attr-defined]
+    await upsert(
+        conn, store.watermark, {"stream": event.stream, "events": 1, "last_occurred_at": event.occurred_at},
+        keys=["stream"], increment={"events": 1},
+    )
+    w = store.watermark
+    await conn.execute(
+        w.update().where(w.c.stream == event.stream, w.c.last_occurred_at < event.occurred_at).values(last_occurred_at=event.occurred_at)
+    )
+
+
+async def on_event(rt: Runtime, event: Event, delivery: Delivery) -> None:
+    async with delivery.transaction() as tx:
+        await project(tx.conn, event, rt.settings.time_zone)
+
+
+async def reset_projections(conn: AsyncConnection) -> None:
+    """Empties the projections and forgets which events they applied (before a rebuild)."""
+    for table in store.PROJECTION_TABLES:
+        await conn.execute(sa.delete(table))
+    inbox = store.kit.inbox
+    await conn.execute(sa.delete(inbox).where(inbox.c.consumer == PROJECTION_CONSUMER))
+
+
+# ---- measures catalogue ---------------------------------------------------------------------------
+
+
+async def load_catalogue(rt: Runtime) -> int:
+    """Upserts the 48 measures of the data file at start; measures edited through the API keep their edits."""
+    from services.reporting.domain import load_measures
+
+    t = store.measures
+    count = 0
+    async with rt.db.begin() as conn:
+        edited = {r.number for r in (await conn.execute(sa.select(t.c.number).where(t.c.edited_by.is_not(None)))).all()}
+        for m in load_measures():
+            if m.number in edited:
+                continue
+            await upsert(conn, t, {"number": m.number, "data": m.model_dump(mode="json")}, keys=["number"])
+            count += 1
+    return count
+
+
+async def read_measures(conn: AsyncConnection) -> list:
+    from services.reporting.domain import MeasureOut
+
+    t = store.measures
+    rows = (await conn.execute(sa.select(t).order_by(t.c.number))).all()
+    return [MeasureOut.model_validate({**r.data, "edited_by": r.edited_by, "edited_at": r.edited_at}) for r in rows]
+
+
+# ---- reports --------------------------------------------------------------------------------------
+
+
+async def generate_report(rt: Runtime, kind: str, funder_key: str | None, period_key: str, by: str) -> tuple[uuid.UUID, bool]:
+    """Builds, renders and freezes a report (model, files and the projections' watermark in one
+    transaction, with ReportGenerated through the outbox). The report id is the business key of kind,
+    funder and period: asking again returns the frozen report (created=False)."""
+    from services.reporting import render, reports
+    from services.reporting.domain import load_funders, parse_period, report_id_for
+    from services.kit.errors import Invalid, NotFound
+
+    s = rt.settings
+    try:
+        period = parse_period(period_key)
+    except ValueError as exc:
+        raise Invalid(str(exc), field="period") from exc
+    tenant = rt.platform.tenant
+    config = load_funders(s.funders_file)
+    funder = None
+    if kind == "funder":
+        if not funder_key:
+            raise Invalid("a funder report needs a funder", field="funder")
+        funder = config.funder(funder_key)
+        if funder is None:
+            raise NotFound(f"funder {funder_key!r} is not configured", field="funder")
+        if period.kind not in funder.periods:
+            raise Invalid(f"funder {funder_key} receives reports per {', '.join(funder.periods)}, not per {period.kind}", field="period")
+    elif funder_key:
+        raise Invalid(f"{kind} reports have no funder", field="funder")
+    if kind == "monthly_statistics" and period.kind != "month":
+        raise Invalid("the monthly statistics cover one month (YYYY-MM)", field="period")
+    if kind == "im_kpi_quarterly" and period.kind != "quarter":
+        raise Invalid("the KPI report covers one quarter (YYYY-Qn)", field="period")
+    report_id = report_id_for(tenant, kind, funder_key, period.key)
+    async with rt.db.read() as conn:
+        if (await conn.execute(sa.select(store.reports.c.report_id).where(store.reports.c.report_id == report_id))).first():
+            return report_id, False
+        marks = await store.current_watermark(conn)
+        mark = reports.watermark_text(marks)
+        common = dict(tz=s.time_zone, threshold=s.suppression_threshold, tenant=tenant, now=utc_now().replace(microsecond=0), watermark=mark)
+        if kind == "funder":
+            model = await reports.funder_report(conn, report_id, funder, period, await read_measures(conn), dialect=rt.db.dialect, **common)
+        elif kind == "monthly_statistics":
+            model = await reports.monthly_statistics(conn, report_id, period, **common)
+        else:
+            model = await reports.im_kpi_quarterly(conn, report_id, period, await read_measures(conn), dialect=rt.db.dialect, **common)
+    files = {fmt: render.render(model, fmt) for fmt in render.FORMATS}
+    async with rt.outbox.transaction() as tx:
+        if (await tx.conn.execute(sa.select(store.reports.c.report_id).where(store.reports.c.report_id == report_id))).first():
+            return report_id, False
+        await tx.conn.execute(store.reports.insert().values(
+            report_id=report_id, kind=kind, funder=funder_key, period=period.key, watermark=mark,
+            model=model.model_dump_json(), generated_at=model.generated_at, generated_by=by,
+        ))
+        for fmt, content in files.items():
+            await tx.conn.execute(store.report_files.insert().values(report_id=report_id, format=fmt, content=content, sha256=hashlib.sha256(content).hexdigest()))
+        await tx.emit(ReportGenerated(
+            tenant=tenant, correlation_id=report_id, report_id=report_id, kind=kind, funder=funder_key, period=period.key, watermark=mark,
+        ))
+    telemetry.mark(report_id=str(report_id))
+    return report_id, True
+
+
+def recipients_for(config, kind: str, funder_key: str | None) -> list[str]:  # type: ignore[no-untyped-def]
+    if kind == "funder":
+        f = config.funder(funder_key)
+        return list(f.contacts) if f else []
+    return list(config.distribution_lists.get(kind, []))
