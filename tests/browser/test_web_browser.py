@@ -122,7 +122,7 @@ class TestOperatorConsoleInTheBrowser:
             await page.wait_for_load_state()
             assert await page.locator("ul.tree li").filter(has_text="intake.intake-completed.v1 process").count() >= 1
 
-        await eventually(shown, timeout=20, interval=0.5)
+        await eventually(shown, timeout=30, interval=0.5)
         root = page.locator("ul.tree > li").first
         assert "POST /intakes" in await root.locator(".span-name").first.inner_text()
         await check_screen(page, "09-ablauf-baum")

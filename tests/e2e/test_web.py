@@ -169,7 +169,7 @@ class TestOperatorConsole:
                 assert "POST /intakes" in page.text and "intake.intake-completed.v1 process" in page.text
                 return page.text
 
-            html = await eventually(traced, timeout=15)
+            html = await eventually(traced, timeout=30, interval=0.5)
         assert '<ul class="tree">' in html
 
     async def test_an_id_with_bad_characters_is_named_at_the_field(self, stack: RunningStack) -> None:
