@@ -426,12 +426,12 @@ def demo_users(data_dir: Path) -> list[tuple[str, list[str]]]:
 
 def print_urls(state: dict[str, Any], out: Any = sys.stdout) -> None:
     print("ankommen is running (embedded defaults, loopback only):", file=out)
+    if "web" in state:
+        print(f"  {'web':<10} {state['web']['url']:<28} staff web application: sign in with a demo account", file=out)
     for svc, info in state["services"].items():
         print(f"  {svc:<10} {info['url']:<28} API docs: {info['docs']}", file=out)
     print(f"  {'temporal':<10} {state['temporal']['address']:<28} Web UI:   {state['temporal']['ui']}", file=out)
     print(f"  {'redis':<10} {state['redis']['url']}", file=out)
-    if "web" in state:
-        print(f"  {'web':<10} {state['web']['url']:<28} staff web application (sign in with a demo account)", file=out)
     print(f"  data directory: {state['data_dir']}  (stack.json lists these ports)", file=out)
     users = demo_users(Path(state["data_dir"]))
     if users:
