@@ -146,7 +146,8 @@ def install_error_pages(app: FastAPI) -> None:
 
 
 @router.get("/health")
-async def health() -> dict[str, str]:
+async def health(request: Request) -> dict[str, str]:
+    await request.app.state.sessions.redis.ping()  # no sessions without Redis
     return {"status": "ok", "service": "web"}
 
 
