@@ -222,3 +222,13 @@ class TestOperatorConsole:
         row = html[html.index(case_id):].split("</tr>")[0]
         assert "timer" in row or "activity" in row or "signal or update" in row
         assert "antwortet nicht" not in html
+
+
+class TestErrorPages:
+    async def test_an_unknown_page_is_a_german_404(self, stack: RunningStack) -> None:
+        async with web_client(stack) as c:
+            await sign_in(stack, c, "frontdesk")
+            r = await c.get("/gibt-es-nicht")
+            bad = await c.post("/arbeitsliste/intake/kein-uuid/erledigt", data={})
+        assert r.status_code == 404 and "Nicht gefunden" in r.text and '<html lang="de">' in r.text
+        assert bad.status_code == 404

@@ -14,7 +14,9 @@ from urllib.parse import quote
 import jwt
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.kit.auth import Role
 from services.web import navigation
@@ -24,6 +26,8 @@ from services.web.sessions import Session
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 router = APIRouter()
 OPERATOR = (Role.OPERATOR.value,)
+#: German names of the alert kinds the services raise (kit alerts); unknown kinds are shown as they are.
+ALERT_KINDS = {"reminder": "Erinnerung", "escalation": "Eskalation", "deadline": "Frist", "overdue": "überfällig"}
 
 
 class Denied(Exception):
@@ -91,6 +95,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
             "nav": navigation.items_for(s.roles) if s.signed_in else [],
             "role_labels": navigation.ROLE_LABELS,
             "service_labels": SERVICE_LABELS,
+            "alert_kinds": ALERT_KINDS,
             "path": request.url.path,
             "flash": flash,
             **context,
@@ -135,6 +140,16 @@ def install_error_pages(app: FastAPI) -> None:
     async def gone(request: Request, exc: Gone) -> Response:
         return render(request, "error.html", 404, title="Nicht gefunden", message="Diese Seite gibt es nicht.")
 
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405:
+            return render(request, "error.html", 405, title="Nicht möglich", message="Diese Aktion ist hier nicht möglich.")
+        return render(request, "error.html", 404, title="Nicht gefunden", message="Diese Seite gibt es nicht.")
+
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        return render(request, "error.html", 404, title="Nicht gefunden", message="Diese Seite gibt es nicht.")
+
+    app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, invalid_request)  # type: ignore[arg-type]
     app.add_exception_handler(SignInRequired, sign_in_required)  # type: ignore[arg-type]
     app.add_exception_handler(Denied, denied)  # type: ignore[arg-type]
     app.add_exception_handler(CsrfFailed, csrf_failed)  # type: ignore[arg-type]
