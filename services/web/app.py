@@ -62,6 +62,12 @@ def create_app(settings: WebSettings | None = None, platform: PlatformSettings |
     app.include_router(routes.router)
     routes.install_error_pages(app)
 
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    # one trace from the staff member's click through every service it reaches (traceparent on API calls);
+    # a trace lookup is no part of what it looks up, and sign-in forms are not traced
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="health,static,betrieb/ablauf,anmelden,abmelden")
+
     @app.middleware("http")
     async def session_middleware(request: Request, call_next):  # noqa: ANN001, ANN202 - Starlette signature
         path = request.url.path
@@ -93,7 +99,13 @@ def create_app(settings: WebSettings | None = None, platform: PlatformSettings |
 
 
 def run() -> None:
+    """Process entry point: telemetry first, then the app under uvicorn."""
+    from services.kit import telemetry
+
     platform = PlatformSettings()
     settings = WebSettings()
-    logging.basicConfig(level=platform.log_level, format='{"level":"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}')
-    uvicorn.run(create_app(settings, platform), host=settings.host, port=settings.port, log_config=None, access_log=False, timeout_graceful_shutdown=5)
+    provider = telemetry.setup("web", platform)
+    try:
+        uvicorn.run(create_app(settings, platform), host=settings.host, port=settings.port, log_config=None, access_log=False, timeout_graceful_shutdown=5)
+    finally:
+        provider.shutdown()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from opentelemetry.propagate import inject
 
 from services.web.sessions import Session
 from services.web.settings import WebSettings
@@ -45,6 +46,7 @@ class Backend:
         if not session.signed_in:
             raise SignInRequired()
         headers = {"Authorization": f"Bearer {session.token}", **kwargs.pop("headers", {})}
+        inject(headers)  # W3C traceparent: the service's spans join the page request's trace
         try:
             r = await self.client.request(method, self.urls[service] + path, headers=headers, **kwargs)
         except httpx.HTTPError as exc:

@@ -232,3 +232,25 @@ class TestErrorPages:
             bad = await c.post("/arbeitsliste/intake/kein-uuid/erledigt", data={})
         assert r.status_code == 404 and "Nicht gefunden" in r.text and '<html lang="de">' in r.text
         assert bad.status_code == 404
+
+
+class TestTracing:
+    async def test_a_page_and_the_api_calls_it_makes_are_one_trace(self, stack: RunningStack) -> None:
+        from services.kit.tracing import load_spans
+
+        async with web_client(stack) as c:
+            await sign_in(stack, c, "teamlead")
+            assert (await c.get("/arbeitsliste")).status_code == 200
+
+        def joined() -> set[str]:
+            spans = list(load_spans(stack.data_dir / "traces"))
+            pages = {s["trace_id"] for s in spans if s.get("service") == "ankommen-web" and s["name"] == "GET /arbeitsliste"}
+            assert pages
+            services = {s["service"] for s in spans if s["trace_id"] in pages and s["name"].startswith("GET /alerts")}
+            assert {"ankommen-intake", "ankommen-casework", "ankommen-funding", "ankommen-reporting"} <= services
+            return services
+
+        async def check() -> set[str]:
+            return joined()
+
+        await eventually(check, timeout=15, interval=0.3)
