@@ -177,6 +177,8 @@ async def sign_in_form(request: Request, weiter: str | None = None, abgemeldet: 
 
 @router.post("/anmelden", response_class=HTMLResponse)
 async def sign_in(request: Request) -> Response:
+    if request.app.state.settings.sign_in != "local":
+        raise Gone()
     form = await form_of(request)
     username = form.get("username", "").strip()
     password = form.get("password", "")
@@ -188,8 +190,6 @@ async def sign_in(request: Request) -> Response:
         errors["username"] = "Der Benutzername ist zu lang (höchstens 100 Zeichen)."
     if not password:
         errors["password"] = "Bitte geben Sie Ihr Passwort ein."
-    if request.app.state.settings.sign_in != "local":
-        raise Denied()
     token = None
     if not errors:
         token = await backend(request).password_token(request.app.state.settings.token_service, username, password)
