@@ -76,21 +76,23 @@ def create_app(settings: WebSettings | None = None, platform: PlatformSettings |
             response.headers.update(SECURITY_HEADERS)
             return response
         store: SessionStore = request.app.state.sessions
-        cookie = request.cookies.get(settings.cookie_name)
+        secure = settings.cookie_secure if settings.cookie_secure is not None else request.url.scheme == "https"
+        # over HTTPS the cookie is bound to this exact host and path (RFC 6265bis __Host- prefix)
+        name = f"__Host-{settings.cookie_name}" if secure else settings.cookie_name
+        cookie = request.cookies.get(name)
         session = await store.load(cookie)
         if session is None:
             session = store.new()
         request.state.session = session
         request.state.session_ended = False
         response = await call_next(request)
-        secure = settings.cookie_secure if settings.cookie_secure is not None else request.url.scheme == "https"
         current = request.state.session
         if request.state.session_ended:
-            response.delete_cookie(settings.cookie_name, path="/", secure=secure, httponly=True, samesite="lax")
+            response.delete_cookie(name, path="/", secure=secure, httponly=True, samesite="lax")
         else:
             await store.save(current)
             if current.id != cookie:
-                response.set_cookie(settings.cookie_name, current.id, path="/", secure=secure, httponly=True, samesite="lax")
+                response.set_cookie(name, current.id, path="/", secure=secure, httponly=True, samesite="lax")
         response.headers.update(SECURITY_HEADERS)
         response.headers["Cache-Control"] = "no-store"
         return response

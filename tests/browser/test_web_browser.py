@@ -146,6 +146,14 @@ class TestOperatorConsoleInTheBrowser:
         await check_screen(page, "11-haengende-vorgaenge")
 
 
+class TestAccessibilityStatement:
+    async def test_the_statement_is_reachable_from_every_page(self, page: Any, stack: RunningStack) -> None:
+        await page.goto(stack.web_url + "/anmelden")
+        await page.get_by_role("contentinfo").get_by_role("link", name="Erklärung zur Barrierefreiheit").click()
+        assert await page.get_by_role("heading", level=1, name="Erklärung zur Barrierefreiheit").is_visible()
+        await check_screen(page, "12-barrierefreiheit")
+
+
 class TestTheAccessibilityCheckItself:
     async def test_axe_reports_an_unlabelled_field_and_missing_language(self, page: Any) -> None:
         from tests.support.browser import axe_violations

@@ -91,3 +91,16 @@ class TestOidcSignIn:
             provider.expires_in = 300
         assert r.status_code == 200 and "Integrationskoordination" in r.text
         assert provider.refreshes == before + 1
+
+
+class TestCookieOverHttps:
+    async def test_over_https_the_session_cookie_is_secure_and_host_bound(self, redis_url: str) -> None:
+        app = create_app(WebSettings(), PlatformSettings(redis_url=redis_url))
+        async with app.router.lifespan_context(app):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://web.test") as client:
+                r = await client.get("/anmelden")
+        cookie = r.headers["set-cookie"]
+        assert cookie.startswith("__Host-ankommen_sitzung=")
+        assert "Secure" in cookie and "HttpOnly" in cookie and "Path=/" in cookie and "Domain" not in cookie
+        assert r.headers["content-security-policy"].startswith("default-src 'self'")
+        assert r.headers["x-frame-options"] == "DENY" and r.headers["cache-control"] == "no-store"
