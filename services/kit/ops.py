@@ -131,8 +131,8 @@ async def _open_timers(handle: Any) -> list[PendingTimer]:
 
 async def describe_workflow(client: Any, workflow_id: str, run_id: str, now: datetime) -> RunningWorkflow:
     """What a running workflow waits for: open timers (from its history), pending activities and a
-    pending workflow task (from describe); stuck when a timer or task is overdue by STUCK_AFTER or an
-    activity is being retried."""
+    pending workflow task (from describe); stuck when a timer or task is overdue by STUCK_AFTER, the
+    worker keeps failing the workflow task, or an activity is being retried."""
     from temporalio.api.enums.v1 import PendingActivityState
 
     handle = client.get_workflow_handle(workflow_id, run_id=run_id)
@@ -158,8 +158,11 @@ async def describe_workflow(client: Any, workflow_id: str, run_id: str, now: dat
         if a.attempt > 1:
             reasons.append(f"activity {a.activity_type} in attempt {a.attempt}")
     if raw.HasField("pending_workflow_task"):
-        scheduled = _ts(raw.pending_workflow_task.scheduled_time)
-        if scheduled is not None and scheduled < now - STUCK_AFTER:
+        task = raw.pending_workflow_task
+        scheduled = _ts(task.scheduled_time)
+        if task.attempt > 1:  # the worker fails the task: unknown workflow type, non-determinism, a bug
+            reasons.append(f"workflow task failing (attempt {task.attempt})")
+        elif scheduled is not None and scheduled < now - STUCK_AFTER:
             reasons.append(f"workflow task not picked up since {scheduled.isoformat()}")
     waits_for = [f"timer {t.timer_id} until {t.fires_at.isoformat() if t.fires_at else '?'}" for t in timers]
     waits_for += [f"activity {a.activity_type} ({a.state}, attempt {a.attempt})" for a in activities]

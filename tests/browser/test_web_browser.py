@@ -4,6 +4,7 @@ stack: keyboard sign-in, role start pages, work list, operator console; axe-core
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -138,12 +139,27 @@ class TestOperatorConsoleInTheBrowser:
         assert await page.get_by_role("status").filter(has_text="erneut eingespielt").is_visible()
         assert await page.get_by_role("row").filter(has_text=event_id).count() == 0
 
-    async def test_the_operator_sees_running_workflows(self, page: Any, stack: RunningStack) -> None:
-        await sign_in(page, stack, "operator")
-        await page.get_by_role("navigation", name="Hauptnavigation").get_by_role("link", name="Hängende Vorgänge").click()
-        assert await page.get_by_role("heading", level=1, name="Hängende Vorgänge").is_visible()
-        assert await page.get_by_text("antwortet nicht").count() == 0
-        await check_screen(page, "11-haengende-vorgaenge")
+    async def test_the_operator_sees_a_stuck_workflow_and_what_it_waits_for(self, page: Any, stack: RunningStack) -> None:
+        client = await stack.temporal()  # a workflow casework's worker cannot run: its task fails again and again
+        handle = await client.start_workflow("WebTestNotRegistered", id=f"web-test-stuck-{uuid.uuid4()}", task_queue="casework")
+        try:
+            await sign_in(page, stack, "operator")
+            await page.get_by_role("navigation", name="Hauptnavigation").get_by_role("link", name="Hängende Vorgänge").click()
+            assert await page.get_by_role("heading", level=1, name="Hängende Vorgänge").is_visible()
+            await page.get_by_label("Nur hängende Vorgänge zeigen").check()
+
+            async def stuck() -> None:
+                await page.get_by_role("button", name="Anzeigen").click()
+                await page.wait_for_load_state()
+                row = page.get_by_role("row").filter(has_text=handle.id)
+                assert await row.count() == 1
+                assert "workflow task failing" in await row.inner_text()
+
+            await eventually(stuck, timeout=30, interval=0.5)
+            assert await page.get_by_text("antwortet nicht").count() == 0
+            await check_screen(page, "11-haengende-vorgaenge")
+        finally:
+            await handle.terminate("test done")
 
 
 class TestAccessibilityStatement:

@@ -86,3 +86,18 @@ class TestDescribeWorkflow:
         assert later.stuck is True and "workflow task not picked up" in later.reasons[0]
         assert later.waits_for == ["a signal or update (a decision or an event from another service)"]
         await handle.terminate("test done")
+
+    async def test_a_workflow_the_worker_cannot_run_is_stuck(self, temporal_env) -> None:  # type: ignore[no-untyped-def]
+        client = temporal_env.client
+        queue = f"ops-{uuid.uuid4().hex[:8]}"
+        async with Worker(client, task_queue=queue, workflows=[Waiting], workflow_runner=UnsandboxedWorkflowRunner()):
+            handle = await client.start_workflow("OpsTestNotRegistered", id=f"ops-unknown-{uuid.uuid4()}", task_queue=queue)
+
+            async def failing():  # type: ignore[no-untyped-def]
+                w = await describe_workflow(client, handle.id, handle.result_run_id, datetime.now(UTC))
+                assert w.stuck
+                return w
+
+            w = await eventually(failing, timeout=20, interval=0.2)
+            assert w.reasons[0].startswith("workflow task failing (attempt ")
+            await handle.terminate("test done")
