@@ -153,7 +153,7 @@ class TestOperatorConsoleInTheBrowser:
                 await page.wait_for_load_state()
                 row = page.get_by_role("row").filter(has_text=handle.id)
                 assert await row.count() == 1
-                assert "workflow task failing" in await row.inner_text()
+                assert "Worker scheitert an der Workflow-Aufgabe" in await row.inner_text()
 
             await eventually(stuck, timeout=30, interval=0.5)
             assert await page.get_by_text("antwortet nicht").count() == 0

@@ -220,7 +220,7 @@ class TestOperatorConsole:
 
             html = await eventually(listed, timeout=10)
         row = html[html.index(case_id):].split("</tr>")[0]
-        assert "timer" in row or "activity" in row or "signal or update" in row
+        assert "Zeitgeber" in row or "Aktivität" in row or "Signal oder eine Entscheidung" in row
         assert "antwortet nicht" not in html
 
 

@@ -4,6 +4,7 @@ read or action goes to a service's API with the signed-in user's token."""
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 import uuid
@@ -24,6 +25,25 @@ from services.web.backend import SERVICE_LABELS, Backend, ServiceUnavailable, Si
 from services.web.sessions import Session
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
+
+#: The ops API's reasons (services/kit/ops.py) in German for the console.
+_REASONS = (
+    (re.compile(r"^timer (\S+) overdue since (\S{16})"), "Zeitgeber {0} überfällig seit {1}"),
+    (re.compile(r"^activity (\S+) in attempt (\d+)"), "Aktivität {0} im {1}. Versuch"),
+    (re.compile(r"^workflow task failing \(attempt (\d+)\)"), "Worker scheitert an der Workflow-Aufgabe ({0}. Versuch)"),
+    (re.compile(r"^workflow task not picked up since (\S{16})"), "kein Worker nimmt die Arbeit an, seit {0}"),
+)
+
+
+def german_reason(text: str) -> str:
+    for pattern, german in _REASONS:
+        m = pattern.match(text)
+        if m:
+            return german.format(*(g.replace("T", " ") for g in m.groups()))
+    return text
+
+
+TEMPLATES.env.filters["german_reason"] = german_reason
 router = APIRouter()
 OPERATOR = (Role.OPERATOR.value,)
 #: German names of the alert kinds the services raise (kit alerts); unknown kinds are shown as they are.
