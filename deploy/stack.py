@@ -198,7 +198,7 @@ class Stack:
 
     def choose_ports(self) -> None:
         previous = (read_stack(self.data_dir) or {}).get("ports", {})
-        wanted = {"redis": None, "temporal": None, "temporal_ui": None, **{s: None for s in SERVICES}}
+        wanted = {"redis": None, "temporal": None, "temporal_ui": None, **{s: None for s in SERVICES}, "web": None}
         taken: set[int] = set()
         for name in wanted:
             self.ports[name] = free_port(previous.get(name), taken)
@@ -213,7 +213,7 @@ class Stack:
         return PlatformSettings(**({"temporal_time_skipping": self.extra_env["ANKOMMEN_TEMPORAL_TIME_SKIPPING"]} if "ANKOMMEN_TEMPORAL_TIME_SKIPPING" in self.extra_env else {})).temporal_time_skipping
 
     def platform_env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("INTAKE_", "CASEWORK_", "FUNDING_", "REPORTING_"))}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("INTAKE_", "CASEWORK_", "FUNDING_", "REPORTING_", "WEB_"))}
         env.update(
             {
                 "ANKOMMEN_DATA_DIR": str(self.data_dir),
@@ -254,6 +254,11 @@ class Stack:
         for svc in SERVICES:
             svc_env = {**env, f"{svc.upper()}_PORT": str(self.ports[svc]), f"{svc.upper()}_HOST": "127.0.0.1"}
             self.children[svc] = Child(svc, [sys.executable, "-m", f"services.{svc}"], svc_env, logs / f"{svc}.out")
+        web_env = {
+            **env, "WEB_PORT": str(self.ports["web"]), "WEB_HOST": "127.0.0.1",
+            **{f"WEB_{svc.upper()}_URL": f"http://127.0.0.1:{self.ports[svc]}" for svc in SERVICES},
+        }
+        self.children["web"] = Child("web", [sys.executable, "-m", "services.web"], web_env, logs / "web.out")
 
     def database_url(self, svc: str) -> str:
         override = self.extra_env.get(f"{svc.upper()}_DATABASE_URL") or os.environ.get(f"{svc.upper()}_DATABASE_URL")
@@ -271,6 +276,7 @@ class Stack:
                 "ui": f"http://127.0.0.1:{self.ports['temporal_ui']}", "pid": self.children["temporal"].pid,
             },
             "services": services,
+            "web": {"url": f"http://127.0.0.1:{self.ports['web']}", "port": self.ports["web"], "pid": self.children["web"].pid},
         }
 
     def write_state(self, state: str) -> None:
@@ -303,6 +309,8 @@ class Stack:
             self.children[svc].start()
         for svc in SERVICES:
             _wait(lambda s=svc: _http_ready(self.ports[s]), 90, f"service {svc}", self.children[svc])
+        self.children["web"].start()
+        _wait(lambda: _http_ready(self.ports["web"]), 60, "web application", self.children["web"])
 
     def supervise(self) -> None:
         """Restarts a child that died (not while stopping), with a short back-off."""
@@ -321,7 +329,7 @@ class Stack:
 
     def stop(self) -> None:
         self._stopping = True
-        services = [self.children[svc] for svc in SERVICES if svc in self.children]
+        services = [self.children[svc] for svc in (*SERVICES, "web") if svc in self.children]
         for child in services:  # all shut down in parallel, then each is waited for
             child.terminate()
         for child in services:
@@ -393,6 +401,7 @@ def reap_orphans(data_dir: Path) -> None:
     state = read_stack(data_dir) or {}
     pids = [state.get("redis", {}).get("pid"), state.get("temporal", {}).get("pid")]
     pids += [s.get("pid") for s in state.get("services", {}).values()]
+    pids.append(state.get("web", {}).get("pid"))
     live = [p for p in pids if pid_alive(p)]
     for pid in live:
         with contextlib.suppress(ProcessLookupError):
@@ -406,13 +415,29 @@ def reap_orphans(data_dir: Path) -> None:
                 os.kill(pid, signal.SIGKILL)
 
 
+def demo_users(data_dir: Path) -> list[tuple[str, list[str]]]:
+    """Names and roles of the stack's accounts (never their passwords)."""
+    try:
+        users = json.loads((data_dir / "users.json").read_text())["users"]
+    except (OSError, ValueError, KeyError):
+        return []
+    return [(u["username"], list(u["roles"])) for u in users]
+
+
 def print_urls(state: dict[str, Any], out: Any = sys.stdout) -> None:
     print("ankommen is running (embedded defaults, loopback only):", file=out)
+    if "web" in state:
+        print(f"  {'web':<10} {state['web']['url']:<28} staff web application: sign in with a demo account", file=out)
     for svc, info in state["services"].items():
         print(f"  {svc:<10} {info['url']:<28} API docs: {info['docs']}", file=out)
     print(f"  {'temporal':<10} {state['temporal']['address']:<28} Web UI:   {state['temporal']['ui']}", file=out)
     print(f"  {'redis':<10} {state['redis']['url']}", file=out)
     print(f"  data directory: {state['data_dir']}  (stack.json lists these ports)", file=out)
+    users = demo_users(Path(state["data_dir"]))
+    if users:
+        print("  demo accounts (passwords: printed at their creation, kept in credentials.txt):", file=out)
+        for name, roles in users:
+            print(f"    {name:<13} {', '.join(roles)}", file=out)
     print("  a token for the API docs' Authorize button: ankommen token --user frontdesk", file=out)
     out.flush()
 

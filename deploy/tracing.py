@@ -3,59 +3,11 @@ across all services, read from the JSON-lines span files of the embedded stack."
 
 from __future__ import annotations
 
-import json
-from collections import defaultdict
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
+from services.kit.tracing import build_tree, find_trace_ids, load_spans, nested_tree
 
-def load_spans(traces_dir: Path) -> Iterator[dict[str, Any]]:
-    for path in sorted(traces_dir.glob("*.jsonl")):
-        with path.open(encoding="utf-8") as f:
-            for line in f:
-                line = line.strip()
-                if line:
-                    try:
-                        yield json.loads(line)
-                    except json.JSONDecodeError:
-                        continue  # a line cut by a hard kill
-
-
-def _mentions(span: dict[str, Any], needle: str) -> bool:
-    if span["trace_id"] == needle:
-        return True
-    return any(needle in str(v) for v in span.get("attributes", {}).values()) or needle in span["name"]
-
-
-def find_trace_ids(spans: list[dict[str, Any]], needle: str) -> list[str]:
-    """Traces that mention the id anywhere (ankommen.* attributes, workflow ids, span names)."""
-    needle = needle.lower()
-    seen: dict[str, int] = {}
-    for s in spans:
-        if _mentions(s, needle):
-            seen.setdefault(s["trace_id"], s["start_ns"])
-    return sorted(seen, key=seen.__getitem__)
-
-
-def build_tree(spans: list[dict[str, Any]], trace_id: str) -> list[tuple[int, dict[str, Any]]]:
-    mine = [s for s in spans if s["trace_id"] == trace_id]
-    ids = {s["span_id"] for s in mine}
-    children: dict[str | None, list[dict[str, Any]]] = defaultdict(list)
-    for s in mine:
-        parent = s["parent_span_id"] if s["parent_span_id"] in ids else None
-        children[parent].append(s)
-    for group in children.values():
-        group.sort(key=lambda s: s["start_ns"])
-    out: list[tuple[int, dict[str, Any]]] = []
-
-    def walk(parent: str | None, depth: int) -> None:
-        for s in children.get(parent, []):
-            out.append((depth, s))
-            walk(s["span_id"], depth + 1)
-
-    walk(None, 0)
-    return out
+__all__ = ["build_tree", "find_trace_ids", "load_spans", "nested_tree", "render"]
 
 
 def render(spans: list[dict[str, Any]], needle: str) -> str:

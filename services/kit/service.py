@@ -28,6 +28,7 @@ from services.kit.errors import DomainError, Forbidden
 from services.kit.outbox import Outbox
 from services.kit.settings import PlatformSettings, ServiceSettings
 from services.kit.alerts import alerts_router
+from services.kit.ops import ops_router
 from services.kit.temporal import connect, make_worker
 
 log = logging.getLogger(__name__)
@@ -139,12 +140,13 @@ def create_app(spec: ServiceSpec, platform: PlatformSettings | None = None) -> F
     app.include_router(token_router())
     app.include_router(_health_router(spec.name))
     app.include_router(alerts_router())
+    app.include_router(ops_router())
     for router in spec.routers:
         app.include_router(router)
 
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="health,docs,openapi.json")
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="health,docs,openapi.json,ops/traces")  # a trace lookup is no part of what it looks up
     return app
 
 

@@ -81,6 +81,18 @@ class RunningStack:
         client = await self.temporal()
         return await TimeSkipper(client).fast_forward(client.get_workflow_handle(workflow_id), duration)
 
+    @property
+    def web_url(self) -> str:
+        return self.state["web"]["url"]
+
+    def password(self, user: str) -> str:
+        """A demo account's password, from the credentials file written at the stack's first start."""
+        for line in (self.data_dir / "credentials.txt").read_text().splitlines()[1:]:
+            parts = line.split()
+            if parts and parts[0] == user:
+                return parts[1]
+        raise KeyError(user)
+
     def pids(self) -> list[int]:
         s = self.state
         return [s["supervisor_pid"], s["redis"]["pid"], s["temporal"]["pid"], *(v["pid"] for v in s["services"].values())]

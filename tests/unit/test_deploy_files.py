@@ -27,7 +27,9 @@ ROOT = Path(__file__).resolve().parents[2]
 PROD = ROOT / "deploy" / "production"
 K8S = PROD / "kubernetes"
 SERVICES = ("intake", "casework", "funding", "reporting")
-PREFIXES = ("ANKOMMEN_", "INTAKE_", "CASEWORK_", "FUNDING_", "REPORTING_")
+#: Processes the files run: the four services and the staff web application (no database of its own).
+APPS = (*SERVICES, "web")
+PREFIXES = ("ANKOMMEN_", "INTAKE_", "CASEWORK_", "FUNDING_", "REPORTING_", "WEB_")
 INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?([-?])([^}]*))?\}")
 YAML_FILES = sorted([*PROD.rglob("*.yaml"), *PROD.rglob("*.yml")])
 
@@ -86,7 +88,7 @@ def env_names_of(cls: type[BaseSettings]) -> set[str]:
 
 def known_env_names() -> set[str]:
     names = env_names_of(PlatformSettings)
-    for svc in SERVICES:
+    for svc in APPS:
         names |= env_names_of(service_settings_class(svc))
     return names
 
@@ -255,9 +257,9 @@ class TestCompose:
         assert command[command.index("--appendonly") + 1] == "yes"
 
     def test_every_service_runs_exactly_once(self) -> None:
-        assert sorted(app_services()) == sorted(SERVICES)
+        assert sorted(app_services()) == sorted(APPS)
 
-    @pytest.mark.parametrize("service", SERVICES)
+    @pytest.mark.parametrize("service", APPS)
     def test_the_module_a_service_runs_exists(self, service: str) -> None:
         name, spec = app_services()[service]
         module = command_module(spec["command"])
@@ -376,15 +378,15 @@ class TestKubernetes:
         assert [r for r in resources if not (K8S / r).exists()] == []
 
     def test_every_service_has_one_deployment(self) -> None:
-        assert sorted(deployments()) == sorted(SERVICES)
+        assert sorted(deployments()) == sorted(APPS)
 
-    @pytest.mark.parametrize("service", SERVICES)
+    @pytest.mark.parametrize("service", APPS)
     def test_the_module_a_deployment_runs_exists(self, service: str) -> None:
         (container,) = deployments()[service]["spec"]["template"]["spec"]["containers"]
 
         assert importlib.util.find_spec(f"{command_module(container['command'])}.__main__") is not None
 
-    @pytest.mark.parametrize("service", SERVICES)
+    @pytest.mark.parametrize("service", APPS)
     def test_probes_use_health(self, service: str) -> None:
         (container,) = deployments()[service]["spec"]["template"]["spec"]["containers"]
         probes = {k: v for k, v in container.items() if k.endswith("Probe")}
@@ -392,7 +394,7 @@ class TestKubernetes:
         assert {"readinessProbe", "livenessProbe"} <= set(probes)
         assert {k: p["httpGet"]["path"] for k, p in probes.items()} == {k: "/health" for k in probes}
 
-    @pytest.mark.parametrize("service", SERVICES)
+    @pytest.mark.parametrize("service", APPS)
     def test_probes_and_service_hit_the_port_the_process_listens_on(self, service: str) -> None:
         doc = deployments()[service]
         (container,) = doc["spec"]["template"]["spec"]["containers"]
@@ -447,6 +449,43 @@ class TestKubernetes:
 
         assert container["command"] == ["ankommen", "migrate"]
         assert {f"{s.upper()}_DATABASE_URL" for s in SERVICES} <= {e["name"] for e in container["env"]}
+
+
+class TestWebApplication:
+    """The staff web application in production: OIDC sign-in, secure cookies, the services' addresses,
+    no database of its own."""
+
+    def test_compose_environment_is_valid_for_the_web_settings(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from services.web.settings import WebSettings
+
+        _, spec = app_services()["web"]
+        _isolate_env(monkeypatch, {k: interpolate(v) for k, v in environment_of(spec).items()})
+        settings = WebSettings()
+        services = compose()["services"]
+
+        assert settings.sign_in == "oidc" and settings.cookie_secure is True and settings.host == "0.0.0.0"
+        assert PlatformSettings().oidc_issuer
+        assert {k for k in environment_of(spec) if k.endswith("_DATABASE_URL")} == set()
+        for svc, url in settings.service_urls().items():
+            port = service_settings_class(svc)().port
+            assert url == f"http://{svc}:{port}" and svc in services
+        assert f"http://127.0.0.1:{settings.port}/health" in " ".join(spec["healthcheck"]["test"])
+
+    def test_kubernetes_environment_is_valid_for_the_web_settings(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from services.web.settings import WebSettings
+
+        (container,) = deployments()["web"]["spec"]["template"]["spec"]["containers"]
+        (configmap,) = k8s_of_kind("ConfigMap")
+        env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+        _isolate_env(monkeypatch, {**{k: str(v) for k, v in configmap["data"].items()}, **env})
+        settings = WebSettings()
+        k8s_services = {s["metadata"]["name"]: s for s in k8s_of_kind("Service")}
+
+        assert settings.sign_in == "oidc" and settings.cookie_secure is True
+        for svc, url in settings.service_urls().items():
+            port = service_settings_class(svc)().port
+            assert url == f"http://ankommen-{svc}:{port}"
+            assert [p["port"] for p in k8s_services[f"ankommen-{svc}"]["spec"]["ports"]] == [port]
 
 
 def _isolate_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:

@@ -1,0 +1,113 @@
+"""Composition root of the staff web application: sessions in Redis, the services' APIs as the only
+back end, German server-rendered pages. Nothing connects at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+from redis.asyncio import Redis
+from starlette.responses import Response
+
+from services.kit.settings import PlatformSettings
+from services.web.api import routes
+from services.web.backend import Backend
+from services.web.sessions import SessionStore
+from services.web.settings import WebSettings
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).resolve().parent
+
+#: Security headers on every answer (BSI TR-03161 / OWASP ASVS V14): no framing, no sniffing, only
+#: this origin's scripts and styles, nothing cached that a later user of the same PC could see.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+def create_app(settings: WebSettings | None = None, platform: PlatformSettings | None = None) -> FastAPI:
+    settings = settings or WebSettings()
+    platform = platform or PlatformSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redis = Redis.from_url(platform.redis_url)
+        backend = Backend(settings)
+        app.state.sessions = SessionStore(redis, idle_s=settings.session_idle_s, max_s=settings.session_max_s)
+        app.state.backend = backend
+        app.state.oidc = None
+        if settings.sign_in == "oidc":
+            from services.web.oidc import Oidc
+
+            app.state.oidc = Oidc(settings, platform, backend.client)
+        log.info("web started (sign-in: %s)", settings.sign_in)
+        try:
+            yield
+        finally:
+            await backend.close()
+            await redis.aclose()
+
+    app = FastAPI(title="ankommen · Web", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    app.state.platform = platform
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(routes.router)
+    routes.install_error_pages(app)
+
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    # one trace from the staff member's click through every service it reaches (traceparent on API calls);
+    # a trace lookup is no part of what it looks up, and sign-in forms are not traced
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="health,static,betrieb/ablauf,anmelden,abmelden")
+
+    @app.middleware("http")
+    async def session_middleware(request: Request, call_next):  # noqa: ANN001, ANN202 - Starlette signature
+        path = request.url.path
+        if path.startswith("/static/") or path == "/health":
+            response: Response = await call_next(request)
+            response.headers.update(SECURITY_HEADERS)
+            return response
+        store: SessionStore = request.app.state.sessions
+        secure = settings.cookie_secure if settings.cookie_secure is not None else request.url.scheme == "https"
+        # over HTTPS the cookie is bound to this exact host and path (RFC 6265bis __Host- prefix)
+        name = f"__Host-{settings.cookie_name}" if secure else settings.cookie_name
+        cookie = request.cookies.get(name)
+        session = await store.load(cookie)
+        if session is None:
+            session = store.new()
+        request.state.session = session
+        request.state.session_ended = False
+        response = await call_next(request)
+        current = request.state.session
+        if request.state.session_ended:
+            response.delete_cookie(name, path="/", secure=secure, httponly=True, samesite="lax")
+        else:
+            await store.save(current)
+            if current.id != cookie:
+                response.set_cookie(name, current.id, path="/", secure=secure, httponly=True, samesite="lax")
+        response.headers.update(SECURITY_HEADERS)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    return app
+
+
+def run() -> None:
+    """Process entry point: telemetry first, then the app under uvicorn."""
+    from services.kit import telemetry
+
+    platform = PlatformSettings()
+    settings = WebSettings()
+    provider = telemetry.setup("web", platform)
+    try:
+        uvicorn.run(create_app(settings, platform), host=settings.host, port=settings.port, log_config=None, access_log=False, timeout_graceful_shutdown=5)
+    finally:
+        provider.shutdown()

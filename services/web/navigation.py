@@ -1,0 +1,62 @@
+"""What each role sees: German role names and the navigation of each role's start page (DOMAIN.md
+"Who uses it"). Screens whose service API is still being built are listed with `ready=False`
+and lead to a placeholder page marked "folgt"."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.kit.auth import Role
+
+ROLE_LABELS: dict[str, str] = {
+    Role.FRONT_DESK: "Bürgeramt",
+    Role.ABRA_COACH: "ABRA-Coach",
+    Role.CASEWORKER: "Integrationskoordination",
+    Role.TEAM_LEAD: "Teamleitung",
+    Role.IP_ADVISOR: "Integration Point",
+    Role.FUND_MANAGER: "Geschäftsführung Integrationskonzept",
+    Role.STEERING_MEMBER: "Lenkungsgruppe",
+    Role.REPORTING_OFFICER: "Berichtswesen",
+    Role.OPERATOR: "Betrieb (IT)",
+}
+
+ALL_ROLES = tuple(r.value for r in Role)
+
+
+@dataclass(frozen=True)
+class Item:
+    label: str
+    path: str
+    roles: tuple[str, ...]
+    ready: bool = True
+    hint: str = ""
+
+
+def _later(slug: str, label: str, *roles: Role, hint: str = "") -> Item:
+    return Item(label, f"/folgt/{slug}", tuple(r.value for r in roles), ready=False, hint=hint)
+
+
+ITEMS: tuple[Item, ...] = (
+    Item("Arbeitsliste", "/arbeitsliste", ALL_ROLES, hint="Offene Erinnerungen und Eskalationen"),
+    _later("erstgespraech", "Erstgespräch beginnen", Role.FRONT_DESK, hint="Geführtes Erstgespräch für einen Haushalt"),
+    _later("erstgespraeche", "Erstgespräche fortsetzen", Role.FRONT_DESK, hint="Begonnene Erstgespräche und Anmeldestatus"),
+    _later("clearing-kalender", "Tageskalender Clearing", Role.ABRA_COACH, hint="Termine, Anwesenheit und Clearinggespräch"),
+    _later("faelle", "Meine Fälle", Role.CASEWORKER, Role.TEAM_LEAD, hint="Fallseite mit Verlauf, Plan und Zielen"),
+    _later("ueberleitungen", "Eingehende Überleitungen", Role.IP_ADVISOR, hint="Überleitungen an den Integration Point"),
+    _later("haertefall", "Härtefallanträge", Role.FUND_MANAGER, hint="Anträge entscheiden (Vier-Augen-Prinzip)"),
+    _later("budgets", "Budgets und Buchungen", Role.FUND_MANAGER, Role.STEERING_MEMBER, hint="Haushaltsjahr und Buchungen"),
+    _later("verfuegungsfonds", "Verfügungsfonds-Runde", Role.STEERING_MEMBER, Role.FUND_MANAGER, hint="Abstimmung, Befangenheit, Protokoll"),
+    _later("kennzahlen", "Kennzahlen", Role.REPORTING_OFFICER, Role.TEAM_LEAD, hint="Kennzahlen mit Diagrammen"),
+    _later("berichte", "Berichte", Role.REPORTING_OFFICER, hint="Erstellte und zugestellte Berichte"),
+    Item("Hängende Vorgänge", "/betrieb/vorgaenge", (Role.OPERATOR.value,), hint="Laufende Workflows und worauf sie warten"),
+    Item("Fehlerwarteschlange", "/betrieb/fehlerwarteschlange", (Role.OPERATOR.value,), hint="Nicht zustellbare Ereignisse erneut einspielen"),
+    Item("Ablaufverfolgung", "/betrieb/ablauf", (Role.OPERATOR.value,), hint="Ablauf einer Vorgangs-ID als Baum"),
+)
+
+
+def items_for(roles: list[str] | tuple[str, ...]) -> list[Item]:
+    return [i for i in ITEMS if set(i.roles).intersection(roles)]
+
+
+def placeholder(slug: str) -> Item | None:
+    return next((i for i in ITEMS if not i.ready and i.path == f"/folgt/{slug}"), None)

@@ -1,0 +1,256 @@
+"""The staff web application over HTTP against the embedded stack: sign-in, sessions, CSRF, roles,
+the work list and the operator console (the browser tests in tests/browser add keyboard and axe)."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from tests.support.stack import RunningStack, cli, intake_payload
+from tests.support.eventually import eventually
+from tests.support.web import csrf_of, dead_letter_for, raise_test_alert, sign_in, web_client
+
+pytestmark = pytest.mark.stack
+
+
+class TestSignIn:
+    async def test_a_signed_out_visitor_is_sent_to_the_sign_in_page(self, stack: RunningStack) -> None:
+        async with web_client(stack) as c:
+            r = await c.get("/arbeitsliste")
+        assert r.status_code == 303
+        assert r.headers["location"] == "/anmelden?weiter=/arbeitsliste"
+
+    async def test_a_staff_member_signs_in_and_sees_the_start_page_of_their_role(self, stack: RunningStack) -> None:
+        async with web_client(stack) as c:
+            before = (await c.get("/anmelden")).cookies
+            await sign_in(stack, c, "frontdesk")
+            r = await c.get("/")
+        assert r.status_code == 200
+        assert '<html lang="de">' in r.text
+        assert "Bürgeramt" in r.text and "Erstgespräch beginnen" in r.text
+        assert "Hängende Vorgänge" not in r.text
+        assert c.cookies["ankommen_sitzung"] != before.get("ankommen_sitzung")  # a new session id at sign-in
+
+    async def test_the_session_cookie_is_http_only_and_same_site(self, stack: RunningStack) -> None:
+        async with web_client(stack) as c:
+            r = await c.get("/anmelden")
+        cookie = r.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=lax" in cookie and "path=/" in cookie
+
+    async def test_the_bearer_token_never_reaches_the_browser(self, stack: RunningStack) -> None:
+        async with web_client(stack) as c:
+            await sign_in(stack, c, "operator")
+            pages = [await c.get(p) for p in ("/", "/arbeitsliste", "/betrieb/vorgaenge", "/betrieb/fehlerwarteschlange")]
+        for page in pages:
+            assert page.status_code == 200
+            assert not re.search(r"eyJ[A-Za-z0-9_-]{10,}\.", page.text)
+            assert "eyJ" not in str(page.headers)
+
+    async def test_a_wrong_password_is_shown_at_the_password_field(self, stack: RunningStack) -> None:
+        async with web_client(stack) as c:
+            form = await c.get("/anmelden")
+            r = await c.post("/anmelden", data={"csrf_token": csrf_of(form.text), "username": "frontdesk", "password": "falsch"})
+        assert r.status_code == 422
+        assert 'aria-describedby="password-fehler"' in r.text
+        assert 'id="password-fehler">Benutzername oder Passwort ist falsch.' in r.text
+
+    async def test_an_empty_user_name_is_named_at_its_field(self, stack: RunningStack) -> None:
+        async with web_client(stack) as c:
+            form = await c.get("/anmelden")
+            r = await c.post("/anmelden", data={"csrf_token": csrf_of(form.text), "username": "", "password": "x"})
+        assert r.status_code == 422
+        assert 'id="username-fehler">Bitte geben Sie Ihren Benutzernamen ein.' in r.text
+
+    async def test_signing_out_ends_the_session_on_the_server(self, stack: RunningStack) -> None:
+        async with web_client(stack) as c:
+            await sign_in(stack, c, "frontdesk")
+            old = c.cookies["ankommen_sitzung"]
+            start = await c.get("/")
+            r = await c.post("/abmelden", data={"csrf_token": csrf_of(start.text)})
+            assert r.status_code == 303 and r.headers["location"] == "/anmelden?abgemeldet=1"
+        async with web_client(stack) as replay:
+            replay.cookies.set("ankommen_sitzung", old)
+            again = await replay.get("/")
+        assert again.status_code == 303 and again.headers["location"].startswith("/anmelden")
+
+    async def test_an_expired_session_needs_a_new_sign_in(self, stack: RunningStack) -> None:
+        async with web_client(stack) as c:
+            await sign_in(stack, c, "frontdesk")
+            redis = Redis.from_url(stack.redis_url)
+            try:  # what the idle timeout does: the session key expires in Redis
+                for key in [k async for k in redis.scan_iter(match="web:session:*")]:
+                    await redis.delete(key)
+            finally:
+                await redis.aclose()
+            r = await c.get("/")
+        assert r.status_code == 303 and r.headers["location"].startswith("/anmelden")
+
+
+class TestCsrf:
+    async def test_a_form_without_the_session_token_changes_nothing(self, stack: RunningStack) -> None:
+        subject = await raise_test_alert(stack, "intake", "front_desk")
+        async with web_client(stack) as c:
+            await sign_in(stack, c, "frontdesk")
+            page = await c.get("/arbeitsliste")
+            row = page.text[page.text.index(subject):]
+            action = re.findall(r'action="(/arbeitsliste/intake/[0-9a-f-]+/erledigt)"', row)[0]
+            r = await c.post(action, data={"csrf_token": "forged"})
+            assert r.status_code == 403
+            assert "Formular abgelaufen" in r.text
+            assert subject in (await c.get("/arbeitsliste")).text
+
+    async def test_the_sign_in_form_needs_its_token_too(self, stack: RunningStack) -> None:
+        async with web_client(stack) as c:
+            r = await c.post("/anmelden", data={"username": "frontdesk", "password": stack.password("frontdesk")})
+        assert r.status_code == 403
+
+
+class TestRoles:
+    @pytest.mark.parametrize("path", ["/betrieb/vorgaenge", "/betrieb/fehlerwarteschlange", "/betrieb/ablauf", "/folgt/haertefall"])
+    async def test_a_front_desk_user_is_refused_other_roles_pages(self, stack: RunningStack, path: str) -> None:
+        async with web_client(stack) as c:
+            await sign_in(stack, c, "frontdesk")
+            r = await c.get(path)
+        assert r.status_code == 403
+        assert "Keine Berechtigung" in r.text
+
+    async def test_each_role_sees_its_own_navigation(self, stack: RunningStack) -> None:
+        expected = {
+            "abra": "Tageskalender Clearing", "caseworker": "Meine Fälle", "ipadvisor": "Eingehende Überleitungen",
+            "fundmanager": "Härtefallanträge", "steering": "Verfügungsfonds-Runde", "reporting": "Kennzahlen",
+            "operator": "Fehlerwarteschlange",
+        }
+        for user, label in expected.items():
+            async with web_client(stack) as c:
+                await sign_in(stack, c, user)
+                r = await c.get("/")
+            assert r.status_code == 200 and label in r.text, user
+            assert "Erstgespräch beginnen" not in r.text, user
+
+
+class TestWorkList:
+    async def test_an_alert_for_my_role_is_listed_and_can_be_resolved(self, stack: RunningStack) -> None:
+        subject = await raise_test_alert(stack, "casework", "caseworker", kind="escalation")
+        async with web_client(stack) as c:
+            await sign_in(stack, c, "caseworker")
+            page = await c.get("/arbeitsliste")
+            assert page.status_code == 200 and subject in page.text
+            row = page.text[page.text.index(subject):]
+            action = re.findall(r'action="(/arbeitsliste/casework/[0-9a-f-]+/erledigt)"', row)[0]
+            r = await c.post(action, data={"csrf_token": csrf_of(page.text)})
+            assert r.status_code == 303
+            after = await c.get("/arbeitsliste")
+        assert subject not in after.text
+        assert "als erledigt markiert" in after.text
+
+    async def test_alerts_of_other_roles_are_not_listed(self, stack: RunningStack) -> None:
+        subject = await raise_test_alert(stack, "funding", "fund_manager")
+        async with web_client(stack) as c:
+            await sign_in(stack, c, "frontdesk")
+            page = await c.get("/arbeitsliste")
+        assert subject not in page.text
+
+
+class TestOperatorConsole:
+    async def test_the_operator_finds_the_trace_of_an_intake(self, stack: RunningStack) -> None:
+        async with stack.client("intake", "frontdesk") as api:
+            r = await api.post("/intakes", json=intake_payload())
+        assert r.status_code == 201, r.text
+        intake_id = r.json()["intake_id"]
+        async with web_client(stack) as c:
+            await sign_in(stack, c, "operator")
+
+            async def traced() -> str:
+                page = await c.get("/betrieb/ablauf", params={"id": intake_id})
+                assert page.status_code == 200
+                assert "POST /intakes" in page.text and "intake.intake-completed.v1 process" in page.text
+                return page.text
+
+            html = await eventually(traced, timeout=30, interval=0.5)
+        assert '<ul class="tree">' in html
+
+    async def test_an_id_with_bad_characters_is_named_at_the_field(self, stack: RunningStack) -> None:
+        async with web_client(stack) as c:
+            await sign_in(stack, c, "operator")
+            r = await c.get("/betrieb/ablauf", params={"id": "<script>"})
+        assert r.status_code == 422
+        assert 'aria-describedby="id-hinweis id-fehler"' in r.text
+
+    async def test_the_operator_replays_a_dead_letter(self, stack: RunningStack) -> None:
+        stream, event_id = await dead_letter_for(stack, "casework")
+        async with web_client(stack) as c:
+            await sign_in(stack, c, "operator")
+            page = await c.get("/betrieb/fehlerwarteschlange")
+            assert event_id in page.text
+            entry = re.search(rf'name="entry" value="([0-9-]+)">\s*<input type="hidden" name="stream" value="{re.escape(stream)}.dlq"', page.text)
+            assert entry
+            r = await c.post("/betrieb/fehlerwarteschlange/erneut",
+                             data={"csrf_token": csrf_of(page.text), "service": "casework", "entry": entry.group(1), "stream": stream + ".dlq"})
+            assert r.status_code == 303
+            after = await c.get("/betrieb/fehlerwarteschlange")
+        assert event_id not in after.text
+        redis = Redis.from_url(stack.redis_url)
+        try:
+            assert await redis.xlen(stream) == 2  # the original entry and the replayed one
+            assert await redis.xlen(stream + ".dlq") == 0
+        finally:
+            await redis.aclose()
+
+    async def test_the_console_lists_running_workflows_and_what_they_wait_for(self, stack: RunningStack) -> None:
+        async with stack.client("intake", "frontdesk") as api:
+            r = await api.post("/intakes", json=intake_payload(district="Mitte"))
+        intake_id = r.json()["intake_id"]
+        async with stack.client("casework", "service") as api:
+            async def case() -> str:
+                body = (await api.get("/cases", params={"intake_id": intake_id})).json()
+                assert body["total"] == 1
+                return body["cases"][0]["case_id"]
+
+            case_id = await eventually(case, timeout=10)
+        async with web_client(stack) as c:
+            await sign_in(stack, c, "operator")
+
+            async def listed() -> str:  # casework's workflows for a case carry the case id (business key)
+                page = await c.get("/betrieb/vorgaenge")
+                assert case_id in page.text
+                return page.text
+
+            html = await eventually(listed, timeout=10)
+        row = html[html.index(case_id):].split("</tr>")[0]
+        assert "Zeitgeber" in row or "Aktivität" in row or "Signal oder eine Entscheidung" in row
+        assert "antwortet nicht" not in html
+
+
+class TestErrorPages:
+    async def test_an_unknown_page_is_a_german_404(self, stack: RunningStack) -> None:
+        async with web_client(stack) as c:
+            await sign_in(stack, c, "frontdesk")
+            r = await c.get("/gibt-es-nicht")
+            bad = await c.post("/arbeitsliste/intake/kein-uuid/erledigt", data={})
+        assert r.status_code == 404 and "Nicht gefunden" in r.text and '<html lang="de">' in r.text
+        assert bad.status_code == 404
+
+
+class TestTracing:
+    async def test_a_page_and_the_api_calls_it_makes_are_one_trace(self, stack: RunningStack) -> None:
+        from services.kit.tracing import load_spans
+
+        async with web_client(stack) as c:
+            await sign_in(stack, c, "teamlead")
+            assert (await c.get("/arbeitsliste")).status_code == 200
+
+        def joined() -> set[str]:
+            spans = list(load_spans(stack.data_dir / "traces"))
+            pages = {s["trace_id"] for s in spans if s.get("service") == "ankommen-web" and s["name"] == "GET /arbeitsliste"}
+            assert pages
+            services = {s["service"] for s in spans if s["trace_id"] in pages and s["name"].startswith("GET /alerts")}
+            assert {"ankommen-intake", "ankommen-casework", "ankommen-funding", "ankommen-reporting"} <= services
+            return services
+
+        async def check() -> set[str]:
+            return joined()
+
+        await eventually(check, timeout=15, interval=0.3)
