@@ -24,8 +24,35 @@ PROJECTION_CONSUMER = "reporting:project"
 
 
 async def project(conn: AsyncConnection, event: Event, tz: str) -> None:
-    fact = fact_of(event, tz)
-    await upsert(conn, store.facts, fact, keys=["event_id"], only_insert=True)
+    await project_batch(conn, [event], tz)
+
+
+async def project_batch(conn: AsyncConnection, events: list[Event], tz: str) -> None:
+    """Applies events in order: facts in one multi-row insert, case and arrival projections per event,
+    the watermark once per stream. Live consumption passes one event, a rebuild thousands."""
+    if not events:
+        return
+    await conn.execute(_insert_ignore(conn, store.facts, ["event_id"]), [fact_of(e, tz) for e in events])
+    marks: dict[str, tuple[int, object]] = {}
+    for event in events:
+        await _project_entities(conn, event)
+        count, last = marks.get(event.stream, (0, event.occurred_at))
+        marks[event.stream] = (count + 1, max(last, event.occurred_at))  # type: ignore[type-var]
+    for stream, (count, last) in marks.items():
+        await upsert(conn, store.watermark, {"stream": stream, "events": count, "last_occurred_at": last}, keys=["stream"], increment={"events": count})
+        w = store.watermark
+        await conn.execute(w.update().where(w.c.stream == stream, w.c.last_occurred_at < last).values(last_occurred_at=last))
+
+
+def _insert_ignore(conn: AsyncConnection, table: sa.Table, keys: list[str]):  # type: ignore[no-untyped-def]
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table).on_conflict_do_nothing(index_elements=keys)
+
+
+async def _project_entities(conn: AsyncConnection, event: Event) -> None:
     name = event.event_type
     if name == "CaseOpened":
         await upsert(
@@ -50,14 +77,6 @@ async def project(conn: AsyncConnection, event: Event, tz: str) -> None:
         )
     elif name == "ArrivalRetracted":
         await upsert(conn, store.arrivals, {"record_id": event.record_id, "retracted": True}, keys=["record_id"])  # type: ignore[attr-defined]
-    await upsert(
-        conn, store.watermark, {"stream": event.stream, "events": 1, "last_occurred_at": event.occurred_at},
-        keys=["stream"], increment={"events": 1},
-    )
-    w = store.watermark
-    await conn.execute(
-        w.update().where(w.c.stream == event.stream, w.c.last_occurred_at < event.occurred_at).values(last_occurred_at=event.occurred_at)
-    )
 
 
 async def on_event(rt: Runtime, event: Event, delivery: Delivery) -> None:

@@ -11,12 +11,15 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from services.kit import inbox
-from services.kit.db import Database
+from services.kit.db import Database, utc_now
 from services.reporting import handlers, store
 from services.reporting.consumers import projected_events
 
 log = logging.getLogger(__name__)
+
+
+#: Events per multi-row insert during a rebuild.
+BATCH = 1000
 
 
 @dataclass
@@ -63,6 +66,18 @@ async def rebuild(db: Database, redis: Redis, tz: str) -> RebuildResult:
         await advance(s)
     seen: set = set()
     result = RebuildResult(0, 0, 0, {})
+    batch: list = []
+
+    async def flush(conn) -> None:  # type: ignore[no-untyped-def]
+        if batch:
+            now = utc_now()
+            await conn.execute(
+                store.kit.inbox.insert(),
+                [{"consumer": handlers.PROJECTION_CONSUMER, "event_id": e.event_id, "processed_at": now} for e in batch],
+            )
+            await handlers.project_batch(conn, batch, tz)
+            batch.clear()
+
     async with db.begin() as conn:
         await handlers.reset_projections(conn)
         while heads:
@@ -78,9 +93,11 @@ async def rebuild(db: Database, redis: Redis, tz: str) -> RebuildResult:
                 result.duplicates += 1
                 continue
             seen.add(event.event_id)
-            await inbox.record(conn, store.kit, handlers.PROJECTION_CONSUMER, event.event_id)
-            await handlers.project(conn, event, tz)
+            batch.append(event)
             result.events += 1
+            if len(batch) >= BATCH:
+                await flush(conn)
+        await flush(conn)
     log.info("projections rebuilt from %d events (%d duplicates, %d unreadable)", result.events, result.duplicates, result.unreadable)
     return result
 
