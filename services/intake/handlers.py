@@ -96,6 +96,9 @@ class _Writer:
     def __init__(self, rt: Runtime, tx: Tx, intake_id: uuid.UUID, household_id: uuid.UUID, district: str, now: datetime) -> None:
         self.rt, self.tx, self.intake_id, self.household_id, self.district, self.now = rt, tx, intake_id, household_id, district, now
         self.ring = keyring(rt)
+        self.new_keys: list[dict[str, Any]] = []
+        self.new_persons: list[dict[str, Any]] = []
+        self.new_abra: list[tuple[uuid.UUID, PersonIn]] = []
 
     def _event_base(self) -> dict[str, Any]:
         return dict(tenant=self.rt.platform.tenant, correlation_id=self.intake_id, occurred_at=self.now)
@@ -125,9 +128,9 @@ class _Writer:
             )
         )
 
-    async def start_clearing(self, person_id: uuid.UUID, person: PersonIn) -> None:
+    async def start_clearing(self, person_id: uuid.UUID, person: PersonIn, *, new: bool = False) -> None:
         """A person routed to ABRA gets a clearing (one per person; a cancelled one is reopened)."""
-        existing = await store.clearing_of_person(self.tx.conn, person_id)
+        existing = None if new else await store.clearing_of_person(self.tx.conn, person_id)
         deadline = registration_deadline(self.rt, person.move_in_date)
         if existing is not None and existing.status == CLEARING_PENDING:
             return
@@ -152,18 +155,27 @@ class _Writer:
         person_id = uuid.uuid4()
         d = derive(person, self.now.date(), rules(self.rt))
         key, wrapped = self.ring.new_data_key()
-        await store.put_key(self.tx.conn, person_id, wrapped, self.now)
+        self.new_keys.append(dict(subject_id=person_id, wrapped_key=wrapped, created_at=self.now))
         record_id = await self.arrival(person_id, person, d)
-        await self.tx.conn.execute(
-            store.persons.insert().values(
+        self.new_persons.append(
+            dict(
                 id=person_id, household_id=self.household_id, position=position,
                 sealed=self.ring.seal(key, person_id, _sealed_fields(person, household)), arrival_record_id=record_id, **_coarse(d, person),
             )
         )
         await self.routed(person_id, person, d)
         if Route.ABRA_CLEARING in d.routes:
-            await self.start_clearing(person_id, person)
+            self.new_abra.append((person_id, person))
         return person_id, d
+
+    async def flush(self) -> None:
+        """Writes the new persons' keys and rows in one statement each, then their clearings."""
+        if self.new_keys:
+            await self.tx.conn.execute(store.data_keys.insert(), self.new_keys)
+            await self.tx.conn.execute(store.persons.insert(), self.new_persons)
+        for person_id, person in self.new_abra:
+            await self.start_clearing(person_id, person, new=True)
+        self.new_keys, self.new_persons, self.new_abra = [], [], []
 
 
 async def complete_intake(
@@ -203,6 +215,7 @@ async def complete_intake(
         )
         w = _Writer(rt, tx, intake_id, household_id, h.district, now)
         people = [await w.new_person(i, p, h) for i, p in enumerate(h.persons)]
+        await w.flush()
         if draft_id is not None:
             await tx.conn.execute(store.drafts.update().where(store.drafts.c.id == draft_id).values(completed_intake_id=intake_id, sealed=None, updated_at=now))
             await tx.conn.execute(store.data_keys.delete().where(store.data_keys.c.subject_id == draft_id))
@@ -324,6 +337,7 @@ async def correct_intake(rt: Runtime, principal: Principal, intake_id: uuid.UUID
             if Route.ABRA_CLEARING in d.routes and Route.ABRA_CLEARING not in old_routes:
                 await w.start_clearing(pid, person)
             profiles.append(_profile(pid, person, d))
+        await w.flush()
         removed = [pid for pid in rows if pid not in kept]
         for pid in removed:
             changed.add("persons")
