@@ -226,14 +226,17 @@ class TestOtherRoutes:
         assert await routes_of(stack, pid) == ["casework"]
         (routed,) = await events(stack, PersonRouted, person_id=pid)
         assert routed["prospect"] == "unclear"
+        assert (await registration(stack, created["household_id"]))[pid]["allowed"]
+        assert await clearings_of(stack, created["household_id"]) == {}
 
     async def test_a_person_enforceably_obliged_to_leave_gets_return_counselling_only(self, stack: RunningStack) -> None:
         created = await post_intake(stack, intake_payload(person("Luan", "Berisha", "1990-01-01", "XK", sex="male", residence_status="enforceably_obliged_to_leave")))
         (pid,) = created["person_ids"]
         assert await routes_of(stack, pid) == ["return_counselling"]
         (routed,) = await events(stack, PersonRouted, person_id=pid)
-        assert routed["prospect"] == "none"
+        assert routed["prospect"] == "none" and routed["needs"] == ["language", "work"]
         assert (await registration(stack, created["household_id"]))[pid]["allowed"]
+        assert await clearings_of(stack, created["household_id"]) == {}
 
     async def test_eu_citizens_of_other_states_and_third_country_nationals_with_a_title_get_information(self, stack: RunningStack) -> None:
         created = await post_intake(
