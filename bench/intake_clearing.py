@@ -110,10 +110,10 @@ async def publish_slots(url: str, token: str, persons: int) -> int:
     per_day = max(10, -(-persons * 2 // len(days)))
     slots = []
     for day in days:
-        for h in range(8):
-            starts = datetime.combine(day, dtime(8 + h), tzinfo=BERLIN)
+        for h in range(16):  # every 30 minutes, 8:00 to 15:30; a slot holds at most 20 (the API's limit)
+            starts = datetime.combine(day, dtime(8 + h // 2, 30 * (h % 2)), tzinfo=BERLIN)
             if starts > datetime.now(BERLIN) + timedelta(minutes=5):
-                slots.append({"starts_at": starts.isoformat(), "capacity": max(1, -(-per_day // 8))})
+                slots.append({"starts_at": starts.isoformat(), "capacity": min(20, max(1, -(-per_day // 16)))})
     async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as c:
         for i in range(0, len(slots), 400):
             r = await c.post("/abra/slots", json={"slots": slots[i : i + 400]})

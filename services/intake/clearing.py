@@ -211,8 +211,11 @@ async def cancel_clearings_after_correction(rt: Runtime, event: Any, delivery: D
         try:
             await _update(rt, row.person_id, "close", CloseRequest(outcome="cancelled", by_correction=True))
         except Conflict:
-            pass  # closed meanwhile
-        except NotFound:  # the workflow never started: close the record directly
+            async with rt.db.read() as conn:
+                now_row = await store.clearing(conn, row.id)
+            if now_row is not None and now_row.status == CLEARING_PENDING:
+                raise  # a coach decision was being recorded: the redelivery tries again
+        except NotFound:  # the workflow never started (or ended): close the record directly
             await close_clearing(rt, CloseInput(clearing_id=row.id, outcome="cancelled", at=utc_now()))
     async with delivery.transaction():
         pass
