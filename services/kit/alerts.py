@@ -10,16 +10,25 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.kit.auth import Principal, Role, current_principal
 from services.kit.db import KitTables, upsert, utc_now
 from services.kit.errors import Forbidden, NotFound
+
+
+def _runtime(request: Request) -> Any:
+    """The service's Runtime (services.kit.service imports this module, so no import of it here: a
+    string annotation naming a function-local import would turn `rt` into a query parameter)."""
+    return request.app.state.runtime
+
+
+_RuntimeDep = Annotated[Any, Depends(_runtime)]
 
 
 class Alert(BaseModel):
@@ -97,15 +106,11 @@ async def list_alerts(
 def alerts_router() -> APIRouter:
     """`GET /alerts` (a caller sees the alerts addressed to their roles; operators see all) and
     `POST /alerts/{id}/resolve`."""
-    from services.kit.service import RuntimeDep
-
-    globals()["RuntimeDep"] = RuntimeDep  # the handlers' string annotations resolve in module globals
-
     router = APIRouter(tags=["alerts"])
 
     @router.get("/alerts", response_model=list[Alert], summary="Open reminders and escalations for my roles")
     async def get_alerts(
-        rt: RuntimeDep,
+        rt: _RuntimeDep,
         principal: Annotated[Principal, Depends(current_principal)],
         include_resolved: bool = False,
         subject_id: Annotated[str | None, Query(max_length=100)] = None,
@@ -119,7 +124,7 @@ def alerts_router() -> APIRouter:
             )
 
     @router.post("/alerts/{alert_id}/resolve", response_model=Alert, summary="Mark an alert as dealt with")
-    async def resolve(rt: RuntimeDep, alert_id: uuid.UUID, principal: Annotated[Principal, Depends(current_principal)]) -> Alert:
+    async def resolve(rt: _RuntimeDep, alert_id: uuid.UUID, principal: Annotated[Principal, Depends(current_principal)]) -> Alert:
         t = rt.tables.alerts
         async with rt.db.begin() as conn:
             row = (await conn.execute(sa.select(t).where(t.c.id == alert_id))).first()
