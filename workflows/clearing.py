@@ -13,6 +13,7 @@ from datetime import datetime, time, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from services.contracts.intake_workflows import (
@@ -70,41 +71,55 @@ class PreRegistrationClearing:
         deadline_at = move_in + timedelta(days=inp.deadline_days)
         retry_at: datetime | None = None
         while self._outcome is None:
-            now = workflow.now()
-            if self._status == "booking" and (retry_at is None or now >= retry_at):
-                booking: Booking = await self._act(
-                    BOOK_APPOINTMENT,
-                    BookInput(clearing_id=inp.clearing_id, attempt=self._attempt, not_before=now, working_days=inp.booking_working_days),
-                    Booking,
-                )
-                if not booking.clearing_open:
-                    self._outcome = self._outcome or "closed"
-                    break
-                if booking.booked and self._status == "booking":
-                    self._status, self._appointment, retry_at = "booked", booking.appointment_at, None
-                elif not booking.booked:
-                    await self._act(RAISE_NO_SLOT_ALERT, ClearingStep(clearing_id=inp.clearing_id, attempt=self._attempt))
-                    retry_at = workflow.now() + timedelta(minutes=inp.slot_retry_minutes)
-                continue
-            if not self._reminded and now >= reminder_at:
-                await self._act(SEND_REMINDER, ClearingStep(clearing_id=inp.clearing_id, on=reminder_at.date()))
-                self._reminded = True
-                continue
-            if not self._missed and now >= deadline_at:
-                await self._act(MARK_DEADLINE_MISSED, ClearingStep(clearing_id=inp.clearing_id, on=deadline_at.date()))
-                self._missed = True
-                continue
-            wake = [t for t, pending in ((reminder_at, not self._reminded), (deadline_at, not self._missed), (retry_at, self._status == "booking")) if pending and t]
-            self._changed = False
             try:
-                await workflow.wait_condition(
-                    lambda: self._changed or self._outcome is not None,
-                    timeout=(min(wake) - now) if wake else None,  # type: ignore[type-var]
-                )
-            except TimeoutError:
-                pass
+                retry_at = await self._step(inp, reminder_at, deadline_at, retry_at)
+            except ActivityError:
+                # an activity gave up after its retries (e.g. a long database outage): the clearing is not
+                # lost, the step is tried again after the retry interval
+                self._changed = False
+                try:
+                    await workflow.wait_condition(lambda: self._outcome is not None, timeout=timedelta(minutes=inp.slot_retry_minutes))
+                except TimeoutError:
+                    pass
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._outcome or "closed"
+
+    async def _step(self, inp: ClearingInput, reminder_at: datetime, deadline_at: datetime, retry_at: datetime | None) -> datetime | None:
+        """One turn of the loop: book, remind, mark the deadline, or wait for the next of these or a decision."""
+        now = workflow.now()
+        if self._status == "booking" and (retry_at is None or now >= retry_at):
+            booking: Booking = await self._act(
+                BOOK_APPOINTMENT,
+                BookInput(clearing_id=inp.clearing_id, attempt=self._attempt, not_before=now, working_days=inp.booking_working_days),
+                Booking,
+            )
+            if not booking.clearing_open:
+                self._outcome = self._outcome or "closed"
+                return None
+            if booking.booked and self._status == "booking":
+                self._status, self._appointment, retry_at = "booked", booking.appointment_at, None
+            elif not booking.booked:
+                await self._act(RAISE_NO_SLOT_ALERT, ClearingStep(clearing_id=inp.clearing_id, attempt=self._attempt))
+                retry_at = workflow.now() + timedelta(minutes=inp.slot_retry_minutes)
+            return retry_at
+        if not self._reminded and now >= reminder_at:
+            await self._act(SEND_REMINDER, ClearingStep(clearing_id=inp.clearing_id, on=reminder_at.date()))
+            self._reminded = True
+            return retry_at
+        if not self._missed and now >= deadline_at:
+            await self._act(MARK_DEADLINE_MISSED, ClearingStep(clearing_id=inp.clearing_id, on=deadline_at.date()))
+            self._missed = True
+            return retry_at
+        wake = [t for t, pending in ((reminder_at, not self._reminded), (deadline_at, not self._missed), (retry_at, self._status == "booking")) if pending and t]
+        self._changed = False
+        try:
+            await workflow.wait_condition(
+                lambda: self._changed or self._outcome is not None,
+                timeout=(min(wake) - now) if wake else None,  # type: ignore[type-var]
+            )
+        except TimeoutError:
+            pass
+        return retry_at
 
     # ---- coach decisions (updates with validators) ----------------------------------------------
 

@@ -22,6 +22,7 @@ from services.contracts.intake_workflows import (
     Attendance,
     BookInput,
     ClearingInput,
+    CloseRequest,
     InterviewFacts,
     clearing_workflow_id,
 )
@@ -171,6 +172,48 @@ class TestClearingWorkflow:
                 if os.environ.get("ANKOMMEN_RECORD_HISTORIES"):
                     history = await handle.fetch_history()
                     HISTORY.write_text(json.dumps(history.to_json_dict(), indent=1))
+        finally:
+            await db.dispose()
+
+
+    async def test_an_activity_that_gives_up_does_not_end_the_clearing(self, time_skipping_env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+        """The booking fails for good (its clearing row is missing, a non-retryable NotFound); the workflow
+        keeps running and books after the retry interval once the row is there."""
+        env = time_skipping_env
+        db = await make_db(f"sqlite+aiosqlite:///{tmp_path / 'intake.db'}")
+        rt = runtime(db)
+        person_id, cid = uuid.uuid4(), uuid.uuid4()
+        move_in = datetime.now(BERLIN).date()
+        inp = ClearingInput(
+            clearing_id=cid, person_id=person_id, tenant="hamm", move_in_date=move_in, booking_working_days=3,
+            reminder_days=10, deadline_days=14, max_rebookings=2, slot_retry_minutes=60,
+        )
+        queue = f"intake-{uuid.uuid4().hex[:6]}"
+        try:
+            async with make_worker(env.client, queue, workflows=[PreRegistrationClearing], activities=clearing.activities(rt)):
+                handle = await env.client.start_workflow(CLEARING_WORKFLOW, inp, id=clearing_workflow_id(person_id), task_queue=queue)
+
+                async def failed_once() -> None:
+                    events = [e async for e in handle.fetch_history_events()]
+                    assert any(e.HasField("activity_task_failed_event_attributes") for e in events)
+
+                await eventually(failed_once, timeout=20)
+                async with db.begin() as conn:
+                    await conn.execute(
+                        store.clearings.insert().values(
+                            id=cid, person_id=person_id, intake_id=uuid.uuid4(), household_id=uuid.uuid4(), district="Westen",
+                            move_in_date=move_in, registration_deadline=move_in + timedelta(days=14), status="pending", attempt=0, started_at=utc_now(),
+                        )
+                    )
+                await add_slot(db, tomorrow_at(12))
+                await env.fast_forward(handle, timedelta(minutes=61))
+
+                async def booked() -> None:
+                    assert (await handle.query(PreRegistrationClearing.state)).status == "booked"
+
+                await eventually(booked, timeout=20)
+                await handle.execute_update(PreRegistrationClearing.close, CloseRequest(outcome="cancelled"))
+                assert await handle.result() == "cancelled"
         finally:
             await db.dispose()
 
