@@ -118,6 +118,15 @@ class ClearingOut(BaseModel):
     long_term_coaching: bool
 
 
+class ClearingDetail(ClearingOut):
+    """A clearing with the person's name for the coach's appointment list (an audited read)."""
+
+    given_name: str | None
+    family_name: str | None
+    date_of_birth: date | None
+    languages: list[str]
+
+
 class PersonRegistration(BaseModel):
     person_id: uuid.UUID
     given_name: str | None
@@ -310,6 +319,21 @@ async def read_interview(rt: Runtime, principal: Principal, clearing_id: uuid.UU
             content = ring.open(ring.unwrap(wrapped), row.person_id, r.sealed)
         out.append({"record_id": r.id, "status": r.status, "recorded_by": r.recorded_by, "recorded_at": r.recorded_at, "content": content})
     return out
+
+
+async def read_clearing(rt: Runtime, principal: Principal, clearing_id: uuid.UUID, allowed_roles: tuple[str, ...]) -> ClearingDetail:
+    async with rt.db.begin() as conn:
+        row = await store.clearing(conn, clearing_id)
+        await rt.audit(conn, principal, allowed_roles, "read", "clearing", clearing_id, "ok" if row else "not_found")
+        if row is None:
+            raise NotFound("no such clearing")
+        person = (await conn.execute(sa.select(store.persons).where(store.persons.c.id == row.person_id))).first()
+        wrapped = (await store.wrapped_keys(conn, [row.person_id])).get(row.person_id)
+    fields = (open_person(rt, person, wrapped) if person is not None else None) or {}
+    return ClearingDetail(
+        **clearing_out(row).model_dump(), given_name=fields.get("given_name"), family_name=fields.get("family_name"),
+        date_of_birth=fields.get("date_of_birth"), languages=[lang["code"] for lang in fields.get("languages", [])],
+    )
 
 
 # ---- the registration gate -----------------------------------------------------------------------

@@ -119,7 +119,9 @@ class TestAbraClearing:
         await eventually(published, timeout=10)
         async with stack.client("intake", "abra") as c:
             record = (await c.get(f"/clearings/{booked[pids[0]]['clearing_id']}/interview")).json()
+            detail = (await c.get(f"/clearings/{booked[pids[0]]['clearing_id']}")).json()
         assert record[0]["content"]["living_situation"] == INTERVIEW["living_situation"]
+        assert (detail["given_name"], detail["languages"], detail["status"]) == ("Ivan", ["bg"], "cleared")
 
     async def test_romanian_adult_who_misses_every_offered_appointment_closes_as_not_appeared(self, stack: RunningStack) -> None:
         """Default: a no-show is rebooked twice; the third missed appointment closes the clearing."""
