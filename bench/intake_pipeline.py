@@ -58,6 +58,13 @@ PEOPLE = (  # nationality, residence status
 )
 
 
+#: The rest of the intake interview (issue 3), the same for every bench person.
+INTERVIEW_DEFAULTS = {
+    "sex": "female", "relation": "head", "languages": [{"code": "ar"}], "german_level": "A1", "literate": True,
+    "schooling_years": 10, "highest_certificate": "secondary", "work_experience_years": 3, "health_insurance": "statutory",
+}
+
+
 # ---- small helpers ------------------------------------------------------------------------------
 
 
@@ -107,10 +114,11 @@ def household(i: int) -> dict[str, Any]:
             {
                 "given_name": f"Bench{i}",
                 "family_name": f"Person{k}",
-                "date_of_birth": f"{1960 + (i + 7 * k) % 50}-{1 + i % 12:02d}-{1 + (i + k) % 28:02d}",
+                "date_of_birth": f"{1960 + (i + 7 * k) % 40}-{1 + i % 12:02d}-{1 + (i + k) % 28:02d}",  # adults (the household rule)
                 "nationality": nationality,
                 "residence_status": status,
                 "move_in_date": f"2025-{1 + (i + k) % 12:02d}-{1 + i % 28:02d}",
+                **INTERVIEW_DEFAULTS,
             }
         )
     return {"household": {"district": DISTRICTS[i % len(DISTRICTS)], "persons": persons}}

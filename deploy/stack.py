@@ -172,6 +172,11 @@ class Stack:
         secrets_file = self.data_dir / "secrets.json"
         if not secrets_file.exists():
             _write_json(secrets_file, {"auth_secret": secrets.token_urlsafe(48)}, 0o600)
+        stored = json.loads(secrets_file.read_text())
+        if "intake_master_key" not in stored:  # intake's key-encryption key (services/intake/crypto.py)
+            from services.intake.crypto import generate_master_key
+
+            _write_json(secrets_file, {**stored, "intake_master_key": generate_master_key()}, 0o600)
         return self._ensure_users()
 
     def _ensure_users(self) -> list[str]:
@@ -253,6 +258,8 @@ class Stack:
         )
         for svc in SERVICES:
             svc_env = {**env, f"{svc.upper()}_PORT": str(self.ports[svc]), f"{svc.upper()}_HOST": "127.0.0.1"}
+            if svc == "intake":
+                svc_env["INTAKE_MASTER_KEY"] = json.loads((self.data_dir / "secrets.json").read_text())["intake_master_key"]
             self.children[svc] = Child(svc, [sys.executable, "-m", f"services.{svc}"], svc_env, logs / f"{svc}.out")
         web_env = {
             **env, "WEB_PORT": str(self.ports["web"]), "WEB_HOST": "127.0.0.1",

@@ -1,21 +1,29 @@
-"""Intake's HTTP API for the front desk."""
+"""Intake's HTTP API: the front desk (intake interview, drafts, corrections, registration gate), ABRA
+coaches (slot calendar, clearing decisions) and erasure."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from datetime import datetime, timedelta
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
 
-from services.intake import handlers, store
-from services.intake.domain import IntakeCreated, IntakeIn, IntakeOut, PersonOut
+from services.intake import clearing, handlers, store
+from services.intake.clearing import ClearingInterviewIn, ClearingOut, CloseIn, RegistrationStatus, SlotIn, SlotOut
+from services.intake.domain import DraftIn, DraftOut, HouseholdIn, IntakeCreated, IntakeIn, IntakeOut, PersonIn
 from services.kit import telemetry
 from services.kit.auth import Principal, Role, require
+from services.kit.db import utc_now
 from services.kit.errors import NotFound
 from services.kit.service import RuntimeDep
 
 router = APIRouter(tags=["intake"])
 READ_ROLES = (Role.FRONT_DESK, Role.CASEWORKER, Role.TEAM_LEAD)
+GATE_ROLES = (Role.FRONT_DESK, Role.ABRA_COACH, Role.ABRA_LEAD)
+COACH = (Role.ABRA_COACH, Role.ABRA_LEAD)
+ERASE_ROLES = (Role.OPERATOR,)
 
 
 @router.post("/intakes", status_code=201, response_model=IntakeCreated, summary="Complete an intake interview")
@@ -38,20 +46,144 @@ async def get_intake(
 ) -> IntakeOut:
     telemetry.mark(intake_id=id)
     async with rt.db.begin() as conn:
-        found = await store.load_intake(conn, id)
+        found = await handlers.read_intake(rt, conn, id)
         await rt.audit(conn, principal, [r.value for r in READ_ROLES], "read", "intake", id, "ok" if found else "not_found")
     if found is None:
         raise NotFound("no such intake")
-    intake, household, people = found
-    return IntakeOut(
-        intake_id=intake.id,
-        household_id=household.id,
-        district=household.district,
-        persons=[
-            PersonOut(
-                person_id=p.id, given_name=p.given_name, family_name=p.family_name, date_of_birth=p.date_of_birth,
-                nationality=p.nationality, residence_status=p.residence_status, move_in_date=p.move_in_date,
-            )
-            for p in people
-        ],
-    )
+    return found
+
+
+class PersonCorrection(PersonIn):
+    person_id: uuid.UUID | None = Field(default=None, description="The stored person this entry corrects; omit for a person added to the household.")
+
+
+class HouseholdCorrection(HouseholdIn):
+    persons: list[PersonCorrection] = Field(min_length=1, max_length=30)  # type: ignore[assignment]
+
+
+class CorrectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    household: HouseholdCorrection
+
+
+@router.put("/intakes/{id}", response_model=IntakeOut, summary="Correct a completed intake (IntakeCorrected)")
+async def put_intake(
+    id: uuid.UUID, body: CorrectionIn, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.FRONT_DESK))]
+) -> IntakeOut:
+    telemetry.mark(intake_id=id)
+    persons = [PersonIn.model_validate(p.model_dump(exclude={"person_id"})) for p in body.household.persons]
+    household = HouseholdIn(district=body.household.district, address=body.household.address, persons=persons)
+    return await handlers.correct_intake(rt, principal, id, household, [p.person_id for p in body.household.persons])
+
+
+@router.post("/intake-drafts", status_code=201, response_model=DraftOut, summary="Save an unfinished intake")
+async def post_draft(body: DraftIn, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.FRONT_DESK))]) -> DraftOut:
+    return await handlers.save_draft(rt, principal, None, body.content)
+
+
+@router.put("/intake-drafts/{id}", response_model=DraftOut, summary="Update a saved draft")
+async def put_draft(id: uuid.UUID, body: DraftIn, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.FRONT_DESK))]) -> DraftOut:
+    return await handlers.save_draft(rt, principal, id, body.content)
+
+
+@router.get("/intake-drafts/{id}", response_model=DraftOut, summary="Resume a draft (audit-logged)")
+async def get_draft(id: uuid.UUID, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.FRONT_DESK))]) -> DraftOut:
+    return await handlers.load_draft(rt, principal, id)
+
+
+@router.post("/intake-drafts/{id}/complete", status_code=201, response_model=IntakeCreated, summary="Complete a draft as an intake")
+async def complete_draft(
+    id: uuid.UUID, rt: RuntimeDep, response: Response, principal: Annotated[Principal, Depends(require(Role.FRONT_DESK))]
+) -> IntakeCreated:
+    result, created = await handlers.complete_draft(rt, principal, id)
+    if not created:
+        response.status_code = 200
+    return result
+
+
+@router.delete("/persons/{id}/personal-data", status_code=204, summary="Erase a person's personal data (crypto-shredding)")
+async def erase_person(id: uuid.UUID, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(*ERASE_ROLES))]) -> Response:
+    await handlers.erase_person(rt, principal, id, tuple(r.value for r in ERASE_ROLES))
+    return Response(status_code=204)
+
+
+@router.get("/households/{id}/registration-status", response_model=RegistrationStatus, summary="May registration of residence proceed? (per person)")
+async def registration_status(id: uuid.UUID, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(*GATE_ROLES))]) -> RegistrationStatus:
+    telemetry.mark(household_id=id)
+    return await clearing.registration_status(rt, principal, id, tuple(r.value for r in GATE_ROLES))
+
+
+# ---- ABRA ----------------------------------------------------------------------------------------
+
+
+class SlotsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    slots: list[SlotIn] = Field(min_length=1, max_length=500)
+
+
+@router.post("/abra/slots", status_code=201, response_model=list[SlotOut], summary="Publish appointment slots (ABRA coach)", tags=["abra"])
+async def post_slots(body: SlotsIn, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(*COACH))]) -> list[SlotOut]:
+    return await clearing.publish_slots(rt, principal, body.slots)
+
+
+@router.get("/abra/slots", response_model=list[SlotOut], summary="The ABRA calendar", tags=["abra"])
+async def get_slots(
+    rt: RuntimeDep, principal: Annotated[Principal, Depends(require(*COACH, Role.FRONT_DESK))],
+    start: datetime | None = None, days: Annotated[int, Query(ge=1, le=92)] = 14,
+) -> list[SlotOut]:
+    start = start or utc_now()
+    return await clearing.list_slots(rt, start, start + timedelta(days=days))
+
+
+@router.get("/clearings", response_model=list[ClearingOut], summary="Clearings (pseudonymous work list)", tags=["abra"])
+async def get_clearings(
+    rt: RuntimeDep, principal: Annotated[Principal, Depends(require(*COACH, Role.FRONT_DESK))],
+    household_id: uuid.UUID | None = None, person_id: uuid.UUID | None = None,
+    status: Annotated[str | None, Query(pattern="^(pending|cleared|not_appeared|cancelled)$")] = None,
+) -> list[ClearingOut]:
+    import sqlalchemy as sa
+
+    t = store.clearings
+    q = sa.select(t).order_by(t.c.started_at).limit(1000)
+    if household_id:
+        q = q.where(t.c.household_id == household_id)
+    if person_id:
+        q = q.where(t.c.person_id == person_id)
+    if status:
+        q = q.where(t.c.status == status)
+    async with rt.db.read() as conn:
+        return [clearing.clearing_out(r) for r in (await conn.execute(q)).all()]
+
+
+@router.get("/clearings/{id}", response_model=clearing.ClearingDetail, summary="A clearing with the person's name (audit-logged)", tags=["abra"])
+async def get_clearing(id: uuid.UUID, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(*COACH, Role.FRONT_DESK))]) -> clearing.ClearingDetail:
+    telemetry.mark(clearing_id=id)
+    return await clearing.read_clearing(rt, principal, id, tuple(r.value for r in (*COACH, Role.FRONT_DESK)))
+
+
+class AttendanceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    attended: bool
+
+
+@router.post("/clearings/{id}/attendance", response_model=ClearingOut, summary="Record attendance or a no-show", tags=["abra"])
+async def post_attendance(id: uuid.UUID, body: AttendanceIn, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(*COACH))]) -> ClearingOut:
+    return await clearing.record_attendance(rt, principal, id, body.attended)
+
+
+@router.post("/clearings/{id}/interview", response_model=ClearingOut, summary="Record the clearing interview (completes the clearing)", tags=["abra"])
+async def post_interview(id: uuid.UUID, body: ClearingInterviewIn, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(*COACH))]) -> ClearingOut:
+    return await clearing.record_interview(rt, principal, id, body)
+
+
+@router.get("/clearings/{id}/interview", summary="Read the clearing interview (audit-logged)", tags=["abra"])
+async def get_interview(id: uuid.UUID, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(*COACH))]) -> list[dict[str, Any]]:
+    return await clearing.read_interview(rt, principal, id)
+
+
+@router.post("/clearings/{id}/close", response_model=ClearingOut, summary="Close a clearing (not appeared / cancelled)", tags=["abra"])
+async def post_close(id: uuid.UUID, body: CloseIn, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(*COACH))]) -> ClearingOut:
+    return await clearing.close_by_coach(rt, principal, id, body.outcome)

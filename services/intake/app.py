@@ -1,18 +1,28 @@
 """Composition root of the intake service."""
 
-from services.intake import store
+from services.intake import clearing, consumers, store
 from services.intake.api import router
+from services.intake.crypto import Keyring
 from services.intake.settings import IntakeSettings
-from services.kit.service import ServiceSpec
+from services.kit.service import Runtime, ServiceSpec
+from workflows.clearing import PreRegistrationClearing
+
+
+async def _check_keyring(rt: Runtime) -> None:
+    rt.extras["keyring"] = Keyring(rt.settings.master_key)  # fails the start without a master key
 
 
 def build() -> ServiceSpec:
     return ServiceSpec(
         name="intake",
         title="ankommen · intake (Bürgeramt front desk)",
-        description="Intake interview of newcomers (Erstgespräch), routing and the registration gate.",
+        description="Intake interview of newcomers (Erstgespräch), routing, ABRA pre-registration clearing and the registration gate.",
         metadata=store.metadata,
         tables=store.kit,
         settings=IntakeSettings(),
         routers=[router],
+        subscriptions=consumers.subscriptions,
+        workflows=[PreRegistrationClearing],
+        activities=clearing.activities,
+        on_start=_check_keyring,
     )

@@ -1,48 +1,158 @@
-"""The intake interview's data and its rules (DOMAIN.md flow 1; seed 000 §3.1).
-
-Walking-skeleton scope: a household with its persons; the full interview (languages, schooling,
-consents, routes) follows in the intake issue.
-"""
+"""The intake interview's data and its rules (DOMAIN.md flow 1; seed 000 §3.1, 001 "Adressaten",
+"Zielgruppe"). Validation here answers 422 naming the field; the routing rules are in `routing.py`."""
 
 from __future__ import annotations
 
 import enum
 import re
 import uuid
-from datetime import date
+from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from services.contracts.vocab import AgeGroup, Need, Partner, Prospect, Purpose, ResidenceStatus, Route, Sex
 
-class ResidenceStatus(enum.StrEnum):
-    """Residence status values of DOMAIN.md flow 1."""
+__all__ = ["ResidenceStatus"]  # the vocabulary's enum (services.contracts.vocab) is intake's own
 
-    EU_FREE_MOVEMENT = "eu_free_movement"
-    ASYLUM_SEEKER = "asylum_seeker"
-    RECOGNISED_REFUGEE = "recognised_refugee"
-    TOLERATED = "tolerated"
-    ENFORCEABLY_OBLIGED_TO_LEAVE = "enforceably_obliged_to_leave"
-    THIRD_COUNTRY_WITH_TITLE = "third_country_with_title"
+
+class GermanLevel(enum.StrEnum):
+    """CEFR levels of German (none, A1..C2)."""
+
+    NONE = "none"
+    A1 = "A1"
+    A2 = "A2"
+    B1 = "B1"
+    B2 = "B2"
+    C1 = "C1"
+    C2 = "C2"
+
+
+class Certificate(enum.StrEnum):
+    """Highest school certificate, coarse and country-independent."""
+
+    NONE = "none"
+    PRIMARY = "primary"
+    LOWER_SECONDARY = "lower_secondary"
+    SECONDARY = "secondary"
+    UNIVERSITY_ENTRANCE = "university_entrance"
+    UNIVERSITY_DEGREE = "university_degree"
+
+
+class HealthInsurance(enum.StrEnum):
+    STATUTORY = "statutory"
+    PRIVATE = "private"
+    EU_CARD = "eu_card"  # European Health Insurance Card of another member state
+    ASYLUM_SEEKERS_BENEFITS = "asylum_seekers_benefits"  # AsylbLG §4/§6
+    NONE = "none"
+    UNKNOWN = "unknown"
+
+
+class Relation(enum.StrEnum):
+    """A person's place in the household: `head` and `partner` are the adults responsible."""
+
+    HEAD = "head"
+    PARTNER = "partner"
+    CHILD = "child"
+    RELATIVE = "relative"
+    OTHER = "other"
 
 
 _NAME = re.compile(r"^[^\x00-\x1f<>{}]+$")
+_TEXT = re.compile(r"^[^\x00-\x08\x0b-\x1f<>{}]*$")
 
 
-class PersonIn(BaseModel):
+def _not_future(value: date | None) -> date | None:
+    if value is not None and value > date.today():
+        raise ValueError("must not be in the future")
+    return value
+
+
+class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class LanguageSkill(_In):
+    code: str = Field(description="ISO 639-1 code, lower case, e.g. ar, bg, ro.")
+    level: GermanLevel | None = Field(default=None, description="CEFR level if known.")
+
+    @field_validator("code")
+    @classmethod
+    def _iso_639(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z]{2}", value):
+            raise ValueError("must be an ISO 639-1 code in lower case, e.g. ar")
+        return value
+
+
+class Address(_In):
+    street: str = Field(min_length=1, max_length=100)
+    house_number: str = Field(min_length=1, max_length=10)
+    postcode: str = Field(description="German postcode, 5 digits.")
+    city: str = Field(default="Hamm", min_length=1, max_length=60)
+
+    @field_validator("street", "house_number", "city")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("contains characters that are not allowed")
+        return value
+
+    @field_validator("postcode")
+    @classmethod
+    def _postcode(cls, value: str) -> str:
+        if not re.fullmatch(r"\d{5}", value):
+            raise ValueError("must be 5 digits")
+        return value
+
+
+class Consent(_In):
+    """Consent to share data with `partner` for `purpose` (purpose-bound consent, SGB X §67b)."""
+
+    partner: Partner
+    purpose: Purpose
+    given_on: date
+
+    @field_validator("given_on")
+    @classmethod
+    def _given_not_future(cls, value: date) -> date:
+        return _not_future(value)  # type: ignore[return-value]
+
+
+class PersonIn(_In):
+    """One person of the household, every field DOMAIN.md flow 1 lists."""
 
     given_name: str = Field(min_length=1, max_length=100)
     family_name: str = Field(min_length=1, max_length=100)
     date_of_birth: date
+    sex: Sex
+    relation: Relation = Field(description="head/partner are the adults responsible; children must be younger than them.")
     nationality: str = Field(description="ISO 3166-1 alpha-2 code, e.g. BG, RO, SY, DE.")
+    languages: list[LanguageSkill] = Field(default_factory=list, max_length=10)
+    german_level: GermanLevel
+    literate: bool
+    schooling_years: int = Field(ge=0, le=25)
+    highest_certificate: Certificate
+    vocational_qualification: str | None = Field(default=None, max_length=200)
+    work_experience_years: int = Field(ge=0, le=60)
+    able_to_work: bool = Field(default=True, description="Able to work at least 3 hours a day (SGB II §8).")
+    health_insurance: HealthInsurance
     residence_status: ResidenceStatus
+    status_since: date | None = Field(default=None, description="Since when the residence status holds (required for tolerated).")
     move_in_date: date
+    wants_registration: bool = Field(default=True, description="Registers residence here (ABRA clearing applies only then).")
+    consents: list[Consent] = Field(default_factory=list, max_length=50)
 
     @field_validator("given_name", "family_name")
     @classmethod
     def _printable(cls, value: str) -> str:
         if not _NAME.match(value):
             raise ValueError("contains characters that are not allowed in a name")
+        return value
+
+    @field_validator("vocational_qualification")
+    @classmethod
+    def _text(cls, value: str | None) -> str | None:
+        if value is not None and not _TEXT.match(value):
+            raise ValueError("contains characters that are not allowed")
         return value
 
     @field_validator("nationality")
@@ -52,33 +162,76 @@ class PersonIn(BaseModel):
             raise ValueError("must be an ISO 3166-1 alpha-2 code in capitals, e.g. BG")
         return value
 
-    @field_validator("date_of_birth", "move_in_date")
+    @field_validator("date_of_birth", "move_in_date", "status_since")
     @classmethod
-    def _not_future(cls, value: date) -> date:
-        if value > date.today():
-            raise ValueError("must not be in the future")
-        return value
+    def _dates_not_future(cls, value: date | None) -> date | None:
+        return _not_future(value)
 
     @model_validator(mode="after")
-    def _move_in_after_birth(self) -> PersonIn:
+    def _consistent(self) -> PersonIn:
         if self.move_in_date < self.date_of_birth:
             raise ValueError("move_in_date must not be before date_of_birth")
+        if self.status_since is not None and self.status_since < self.date_of_birth:
+            raise ValueError("status_since must not be before date_of_birth")
+        if self.residence_status == ResidenceStatus.TOLERATED and self.status_since is None:
+            raise ValueError("status_since is required for residence_status tolerated")
+        if self.nationality == "DE" and self.residence_status != ResidenceStatus.GERMAN:
+            raise ValueError("residence_status must be german for nationality DE")
+        if self.residence_status == ResidenceStatus.GERMAN and self.nationality != "DE":
+            raise ValueError("residence_status german requires nationality DE")
+        for consent in self.consents:
+            if consent.given_on < self.date_of_birth:
+                raise ValueError("consents: given_on must not be before date_of_birth")
         return self
 
 
-class HouseholdIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+def age_on(born: date, day: date) -> int:
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
+
+class HouseholdIn(_In):
     district: str = Field(min_length=1, max_length=64, description="Sozialraum of the address.")
+    address: Address | None = None
     persons: list[PersonIn] = Field(min_length=1, max_length=30)
 
+    @field_validator("district")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("contains characters that are not allowed")
+        return value
 
-class IntakeIn(BaseModel):
+
+def check_household(household: HouseholdIn, today: date) -> None:
+    """Rules across persons; raise Invalid naming the field (422): at least one adult per household;
+    a child is younger than the adults responsible for it (head, partner)."""
+    from services.kit.errors import Invalid
+
+    if not any(age_on(p.date_of_birth, today) >= 18 for p in household.persons):
+        raise Invalid("a household needs at least one adult (18 or older)", field="household.persons")
+    responsible = [p for p in household.persons if p.relation in (Relation.HEAD, Relation.PARTNER)]
+    for i, p in enumerate(household.persons):
+        if p.relation == Relation.CHILD and any(p.date_of_birth <= r.date_of_birth for r in responsible):
+            raise Invalid("a child must be younger than the adults responsible (head, partner)", field=f"household.persons.{i}.date_of_birth")
+
+
+class IntakeIn(_In):
     """A completed intake interview as the front desk submits it."""
 
-    model_config = ConfigDict(extra="forbid")
-
     household: HouseholdIn
+
+
+class DraftIn(_In):
+    """An unfinished intake: any JSON the interview form holds so far (validated on completion)."""
+
+    content: dict = Field(description="The form's state; validated as IntakeIn when the draft is completed.")
+
+
+class DraftOut(BaseModel):
+    draft_id: uuid.UUID
+    content: dict
+    updated_at: datetime
+    completed_intake_id: uuid.UUID | None = None
 
 
 class IntakeCreated(BaseModel):
@@ -87,18 +240,33 @@ class IntakeCreated(BaseModel):
     person_ids: list[uuid.UUID]
 
 
-class PersonOut(BaseModel):
+class Derived(BaseModel):
+    """What intake derives for a person (routing.py)."""
+
+    adult: bool
+    age_group: AgeGroup
+    prospect: Prospect
+    employable: bool
+    needs: list[Need]
+    routes: list[Route]
+
+
+class PersonOut(PersonIn):
+    model_config = ConfigDict(extra="ignore")
+
     person_id: uuid.UUID
-    given_name: str
-    family_name: str
-    date_of_birth: date
-    nationality: str
-    residence_status: ResidenceStatus
-    move_in_date: date
+    derived: Derived
+
+
+class ErasedPersonOut(BaseModel):
+    person_id: uuid.UUID
+    erased: bool = True
 
 
 class IntakeOut(BaseModel):
     intake_id: uuid.UUID
     household_id: uuid.UUID
     district: str
-    persons: list[PersonOut]
+    correction_no: int
+    address: Address | None
+    persons: list[PersonOut | ErasedPersonOut]

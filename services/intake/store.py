@@ -1,4 +1,5 @@
-"""Intake's tables and queries."""
+"""Intake's tables and queries. Personal fields live only in `sealed` blobs (crypto.py); plain columns
+hold pseudonymous ids and coarse derived facts for queries."""
 
 from __future__ import annotations
 
@@ -27,12 +28,27 @@ persons = sa.Table(
     sa.Column("id", Uuid, primary_key=True),
     sa.Column("household_id", Uuid, sa.ForeignKey("households.id"), nullable=False, index=True),
     sa.Column("position", sa.Integer, nullable=False),
-    sa.Column("given_name", sa.String(100), nullable=False),
-    sa.Column("family_name", sa.String(100), nullable=False),
-    sa.Column("date_of_birth", sa.Date, nullable=False),
-    sa.Column("nationality", sa.String(2), nullable=False),
-    sa.Column("residence_status", sa.String(40), nullable=False),
-    sa.Column("move_in_date", sa.Date, nullable=False),
+    sa.Column("sealed", sa.LargeBinary, nullable=True),
+    sa.Column("adult", sa.Boolean, nullable=True),
+    sa.Column("age_group", sa.String(10), nullable=True),
+    sa.Column("sex", sa.String(20), nullable=True),
+    sa.Column("residence_status", sa.String(40), nullable=True),
+    sa.Column("prospect", sa.String(10), nullable=True),
+    sa.Column("employable", sa.Boolean, nullable=True),
+    sa.Column("needs", sa.String(200), nullable=True),  # comma separated Need values
+    sa.Column("routes", sa.String(200), nullable=True),  # comma separated Route values
+    sa.Column("arrival_record_id", Uuid, nullable=True),  # the statistics record (ArrivalRecorded) to retract on correction
+    sa.Column("removed_at", UTCDateTime, nullable=True),
+    sa.Column("erased_at", UTCDateTime, nullable=True),
+)
+
+#: One wrapped data key per data subject (a person or a draft); deleting the row erases the subject.
+data_keys = sa.Table(
+    "data_keys",
+    metadata,
+    sa.Column("subject_id", Uuid, primary_key=True),
+    sa.Column("wrapped_key", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
 )
 
 intakes = sa.Table(
@@ -45,6 +61,76 @@ intakes = sa.Table(
     sa.Column("request_hash", sa.String(64), nullable=True),
     sa.Column("completed_by", sa.String(200), nullable=False),
     sa.Column("completed_at", UTCDateTime, nullable=False),
+    sa.Column("correction_no", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("draft_id", Uuid, nullable=True),
+    sa.UniqueConstraint("draft_id", name="uq_intakes_draft_id"),
+)
+
+drafts = sa.Table(
+    "intake_drafts",
+    metadata,
+    sa.Column("id", Uuid, primary_key=True),
+    sa.Column("sealed", sa.LargeBinary, nullable=True),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("completed_intake_id", Uuid, nullable=True),
+)
+
+clearings = sa.Table(
+    "clearings",
+    metadata,
+    sa.Column("id", Uuid, primary_key=True),
+    sa.Column("person_id", Uuid, nullable=False, unique=True),
+    sa.Column("intake_id", Uuid, nullable=False),
+    sa.Column("household_id", Uuid, nullable=False, index=True),
+    sa.Column("district", sa.String(64), nullable=False),
+    sa.Column("move_in_date", sa.Date, nullable=False),
+    sa.Column("registration_deadline", sa.Date, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # pending, cleared, not_appeared, cancelled
+    sa.Column("attempt", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("slot_id", Uuid, nullable=True),
+    sa.Column("appointment_at", UTCDateTime, nullable=True),
+    sa.Column("no_shows", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("deadline_missed", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("long_term_coaching", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("needs_found", sa.String(200), nullable=True),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("closed_at", UTCDateTime, nullable=True),
+)
+
+abra_slots = sa.Table(
+    "abra_slots",
+    metadata,
+    sa.Column("id", Uuid, primary_key=True),
+    sa.Column("starts_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("coach", sa.String(200), nullable=False),
+    sa.Column("capacity", sa.Integer, nullable=False),
+    sa.Column("booked", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+#: One booking per (clearing, attempt): a retried booking activity finds it instead of booking twice.
+slot_bookings = sa.Table(
+    "slot_bookings",
+    metadata,
+    sa.Column("clearing_id", Uuid, primary_key=True),
+    sa.Column("attempt", sa.Integer, primary_key=True),
+    sa.Column("slot_id", Uuid, sa.ForeignKey("abra_slots.id"), nullable=False),
+    sa.Column("appointment_at", UTCDateTime, nullable=False),
+    sa.Column("booked_at", UTCDateTime, nullable=False),
+)
+
+#: The clearing interview's record (living situation, migration circumstances, information given,
+#: needs found, notes), sealed under the person's data key.
+clearing_records = sa.Table(
+    "clearing_records",
+    metadata,
+    sa.Column("id", Uuid, primary_key=True),
+    sa.Column("clearing_id", Uuid, nullable=False, index=True),
+    sa.Column("sealed", sa.LargeBinary, nullable=True),
+    sa.Column("recorded_by", sa.String(200), nullable=False),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # submitted, accepted
 )
 
 
@@ -52,41 +138,42 @@ async def intake_by_key(conn: AsyncConnection, key: str) -> sa.Row | None:
     return (await conn.execute(sa.select(intakes).where(intakes.c.idempotency_key == key))).first()
 
 
+async def intake_by_id(conn: AsyncConnection, intake_id: uuid.UUID) -> sa.Row | None:
+    return (await conn.execute(sa.select(intakes).where(intakes.c.id == intake_id))).first()
+
+
 async def person_ids(conn: AsyncConnection, household_id: uuid.UUID) -> list[uuid.UUID]:
     rows = await conn.execute(
-        sa.select(persons.c.id).where(persons.c.household_id == household_id).order_by(persons.c.position)
+        sa.select(persons.c.id).where(persons.c.household_id == household_id, persons.c.removed_at.is_(None)).order_by(persons.c.position)
     )
     return [r.id for r in rows]
 
 
-async def insert_intake(
-    conn: AsyncConnection,
-    *,
-    intake_id: uuid.UUID,
-    household_id: uuid.UUID,
-    district: str,
-    people: list[dict],
-    key: str | None,
-    request_hash: str | None,
-    by: str,
-    at: datetime,
-) -> None:
-    await conn.execute(households.insert().values(id=household_id, district=district, created_at=at))
-    await conn.execute(persons.insert(), [{**p, "household_id": household_id} for p in people])
-    await conn.execute(
-        intakes.insert().values(
-            id=intake_id, household_id=household_id, status="completed", idempotency_key=key,
-            request_hash=request_hash, completed_by=by, completed_at=at,
-        )
-    )
+async def household_persons(conn: AsyncConnection, household_id: uuid.UUID, *, include_removed: bool = False) -> list[sa.Row]:
+    q = sa.select(persons).where(persons.c.household_id == household_id).order_by(persons.c.position)
+    if not include_removed:
+        q = q.where(persons.c.removed_at.is_(None))
+    return list((await conn.execute(q)).all())
 
 
-async def load_intake(conn: AsyncConnection, intake_id: uuid.UUID) -> tuple[sa.Row, sa.Row, list[sa.Row]] | None:
-    intake = (await conn.execute(sa.select(intakes).where(intakes.c.id == intake_id))).first()
-    if intake is None:
-        return None
-    household = (await conn.execute(sa.select(households).where(households.c.id == intake.household_id))).one()
-    people = (
-        await conn.execute(sa.select(persons).where(persons.c.household_id == intake.household_id).order_by(persons.c.position))
-    ).all()
-    return intake, household, list(people)
+async def wrapped_keys(conn: AsyncConnection, ids: list[uuid.UUID]) -> dict[uuid.UUID, bytes]:
+    if not ids:
+        return {}
+    rows = await conn.execute(sa.select(data_keys).where(data_keys.c.subject_id.in_(ids)))
+    return {r.subject_id: r.wrapped_key for r in rows}
+
+
+async def put_key(conn: AsyncConnection, subject_id: uuid.UUID, wrapped: bytes, at: datetime) -> None:
+    await conn.execute(data_keys.insert().values(subject_id=subject_id, wrapped_key=wrapped, created_at=at))
+
+
+async def household(conn: AsyncConnection, household_id: uuid.UUID) -> sa.Row | None:
+    return (await conn.execute(sa.select(households).where(households.c.id == household_id))).first()
+
+
+async def clearing(conn: AsyncConnection, clearing_id: uuid.UUID) -> sa.Row | None:
+    return (await conn.execute(sa.select(clearings).where(clearings.c.id == clearing_id))).first()
+
+
+async def clearing_of_person(conn: AsyncConnection, person_id: uuid.UUID) -> sa.Row | None:
+    return (await conn.execute(sa.select(clearings).where(clearings.c.person_id == person_id))).first()

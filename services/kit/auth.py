@@ -32,6 +32,7 @@ class Role(enum.StrEnum):
 
     FRONT_DESK = "front_desk"
     ABRA_COACH = "abra_coach"
+    ABRA_LEAD = "abra_lead"
     CASEWORKER = "caseworker"
     TEAM_LEAD = "team_lead"
     IP_ADVISOR = "ip_advisor"

@@ -41,9 +41,11 @@ async def connect(settings: PlatformSettings, *, lazy: bool = False) -> Client:
     if settings.temporal_time_skipping:
         # Tests only: workflows this service starts carry a time-skipping config, so a scenario test
         # can fast-forward their deadlines on the test stack's server.
-        from temporalio.testing import TimeSkipper
+        from temporalio.testing import TimeSkipper, TimeSkippingConfig
 
-        client = TimeSkipper(client).client
+        # stamped disabled: a workflow's clock runs in real time until a test fast-forwards it (the
+        # default config would skip unbounded, firing every idle workflow's timers at once)
+        client = TimeSkipper(client, config=TimeSkippingConfig(enabled=False)).client
     return client
 
 

@@ -1,0 +1,105 @@
+"""Workflow and activity contracts of intake's ABRA pre-registration clearing (DOMAIN.md flow 2).
+
+Workflow inputs and activity payloads carry pseudonymous ids, dates and coarse facts only; the
+clearing interview's content stays encrypted in intake's database.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+CLEARING_WORKFLOW = "PreRegistrationClearing"
+
+BOOK_APPOINTMENT = "intake.clearing_book_appointment"
+RAISE_NO_SLOT_ALERT = "intake.clearing_no_slot_alert"
+SEND_REMINDER = "intake.clearing_reminder"
+MARK_DEADLINE_MISSED = "intake.clearing_deadline_missed"
+RECORD_NO_SHOW = "intake.clearing_no_show"
+COMPLETE_CLEARING = "intake.clearing_complete"
+CLOSE_CLEARING = "intake.clearing_close"
+
+NEEDS_FOUND = ("work", "housing", "health_insurance", "schooling")
+
+
+def clearing_workflow_id(person_id: uuid.UUID) -> str:
+    """Business key: one clearing per person."""
+    return f"clearing-{person_id}"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ClearingInput(_Model):
+    clearing_id: uuid.UUID
+    person_id: uuid.UUID
+    tenant: str
+    move_in_date: date
+    booking_working_days: int = Field(ge=0)
+    reminder_days: int = Field(ge=1)
+    deadline_days: int = Field(ge=1)
+    max_rebookings: int = Field(ge=0)
+    slot_retry_minutes: int = Field(ge=1)
+
+
+class BookInput(_Model):
+    clearing_id: uuid.UUID
+    attempt: int = Field(ge=1)
+    not_before: AwareDatetime
+    working_days: int = Field(ge=0)
+
+
+class Booking(_Model):
+    booked: bool
+    slot_id: uuid.UUID | None = None
+    appointment_at: AwareDatetime | None = None
+    clearing_open: bool = True
+
+
+class ClearingStep(_Model):
+    """Input of the alert/reminder/deadline/no-show activities."""
+
+    clearing_id: uuid.UUID
+    attempt: int = Field(default=1, ge=1)
+    on: date | None = None
+
+
+class InterviewFacts(_Model):
+    """What the coach's clearing interview tells the workflow: non-personal facts only (the record
+    itself is stored encrypted by intake's API before the update)."""
+
+    record_id: uuid.UUID
+    needs_found: list[str] = Field(default_factory=list)
+    long_term_coaching: bool = False
+
+
+class Attendance(_Model):
+    attended: bool
+
+
+class CloseRequest(_Model):
+    outcome: str = Field(description="not_appeared or cancelled (cleared comes from the interview).")
+    by_correction: bool = False
+
+
+class CompleteInput(_Model):
+    clearing_id: uuid.UUID
+    facts: InterviewFacts
+    at: AwareDatetime
+
+
+class CloseInput(_Model):
+    clearing_id: uuid.UUID
+    outcome: str
+    at: AwareDatetime
+
+
+class ClearingState(_Model):
+    status: str = Field(description="booking, booked, cleared, not_appeared, cancelled")
+    attempt: int
+    appointment_at: datetime | None = None
+    reminded: bool = False
+    deadline_missed: bool = False

@@ -1,0 +1,196 @@
+"""ABRA pre-registration clearing (Kommunales Voranmeldeverfahren; 000 "Projekt ABRA"; DOMAIN.md flow 2).
+
+One workflow per person routed to ABRA, id `clearing-<person id>`. It books the earliest free slot in the
+ABRA calendar within N working days (no free slot: the ABRA team lead is alerted and booking is retried on
+a timer), reminds the ABRA team on day 10 after moving in if not cleared, marks the registration deadline
+missed on day 14 (§17 BMG; the clearing goes on), and waits for the coach's decisions, which are updates
+with validators: attendance (a no-show is rebooked up to `max_rebookings` times, then the clearing closes
+as not appeared), the clearing interview (completes it) and close (not appeared / cancelled). All
+durations come from the input (intake's settings). Inputs and histories carry ids, dates and coarse facts only.
+"""
+
+from datetime import datetime, time, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from services.contracts.intake_workflows import (
+        BOOK_APPOINTMENT,
+        CLEARING_WORKFLOW,
+        CLOSE_CLEARING,
+        COMPLETE_CLEARING,
+        MARK_DEADLINE_MISSED,
+        NEEDS_FOUND,
+        RAISE_NO_SLOT_ALERT,
+        RECORD_NO_SHOW,
+        SEND_REMINDER,
+        Attendance,
+        BookInput,
+        Booking,
+        ClearingInput,
+        ClearingState,
+        ClearingStep,
+        CloseInput,
+        CloseRequest,
+        CompleteInput,
+        InterviewFacts,
+    )
+    from services.contracts.workdays import BERLIN
+
+RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=20,
+    non_retryable_error_types=["NotFound", "Invalid", "Conflict", "DomainError"],
+)
+TIMEOUT = timedelta(seconds=30)
+
+
+@workflow.defn(name=CLEARING_WORKFLOW)
+class PreRegistrationClearing:
+    def __init__(self) -> None:
+        self._inp: ClearingInput | None = None
+        self._status = "booking"  # booking, booked, busy (a coach action runs), then the outcome
+        self._attempt = 1
+        self._appointment: datetime | None = None
+        self._reminded = False
+        self._missed = False
+        self._outcome: str | None = None
+        self._changed = False
+
+    async def _act(self, name: str, arg: object, result_type: type | None = None):  # type: ignore[no-untyped-def]
+        return await workflow.execute_activity(name, arg, result_type=result_type, start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+
+    @workflow.run
+    async def run(self, inp: ClearingInput) -> str:
+        self._inp = inp
+        move_in = datetime.combine(inp.move_in_date, time(0), tzinfo=BERLIN)
+        reminder_at = move_in + timedelta(days=inp.reminder_days)
+        deadline_at = move_in + timedelta(days=inp.deadline_days)
+        retry_at: datetime | None = None
+        while self._outcome is None:
+            try:
+                retry_at = await self._step(inp, reminder_at, deadline_at, retry_at)
+            except ActivityError:
+                # an activity gave up after its retries (e.g. a long database outage): the clearing is not
+                # lost, the step is tried again after the retry interval
+                self._changed = False
+                try:
+                    await workflow.wait_condition(lambda: self._outcome is not None, timeout=timedelta(minutes=inp.slot_retry_minutes))
+                except TimeoutError:
+                    pass
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._outcome or "closed"
+
+    async def _step(self, inp: ClearingInput, reminder_at: datetime, deadline_at: datetime, retry_at: datetime | None) -> datetime | None:
+        """One turn of the loop: book, remind, mark the deadline, or wait for the next of these or a decision."""
+        now = workflow.now()
+        if self._status == "booking" and (retry_at is None or now >= retry_at):
+            booking: Booking = await self._act(
+                BOOK_APPOINTMENT,
+                BookInput(clearing_id=inp.clearing_id, attempt=self._attempt, not_before=now, working_days=inp.booking_working_days),
+                Booking,
+            )
+            if not booking.clearing_open:
+                self._outcome = self._outcome or "closed"
+                return None
+            if booking.booked and self._status == "booking":
+                self._status, self._appointment, retry_at = "booked", booking.appointment_at, None
+            elif not booking.booked:
+                await self._act(RAISE_NO_SLOT_ALERT, ClearingStep(clearing_id=inp.clearing_id, attempt=self._attempt))
+                retry_at = workflow.now() + timedelta(minutes=inp.slot_retry_minutes)
+            return retry_at
+        if not self._reminded and now >= reminder_at:
+            await self._act(SEND_REMINDER, ClearingStep(clearing_id=inp.clearing_id, on=reminder_at.date()))
+            self._reminded = True
+            return retry_at
+        if not self._missed and now >= deadline_at:
+            await self._act(MARK_DEADLINE_MISSED, ClearingStep(clearing_id=inp.clearing_id, on=deadline_at.date()))
+            self._missed = True
+            return retry_at
+        wake = [t for t, pending in ((reminder_at, not self._reminded), (deadline_at, not self._missed), (retry_at, self._status == "booking")) if pending and t]
+        self._changed = False
+        try:
+            await workflow.wait_condition(
+                lambda: self._changed or self._outcome is not None,
+                timeout=(min(wake) - now) if wake else None,  # type: ignore[type-var]
+            )
+        except TimeoutError:
+            pass
+        return retry_at
+
+    # ---- coach decisions (updates with validators) ----------------------------------------------
+
+    def _open_with_appointment(self) -> None:
+        if self._outcome is not None:
+            raise ValueError(f"the clearing is closed ({self._outcome})")
+        if self._status == "busy":
+            raise ValueError("another decision on this clearing is being recorded")
+        if self._status != "booked":
+            raise ValueError("no appointment is booked yet")
+
+    @workflow.update
+    async def record_attendance(self, attendance: Attendance) -> ClearingState:
+        """A no-show is recorded and rebooked; after `max_rebookings` rebookings the clearing closes as
+        not appeared (DOMAIN.md flow 2 default)."""
+        assert self._inp is not None
+        if attendance.attended:
+            return self.state()
+        self._status = "busy"
+        attempt = self._attempt
+        await self._act(RECORD_NO_SHOW, ClearingStep(clearing_id=self._inp.clearing_id, attempt=attempt))
+        if attempt > self._inp.max_rebookings:
+            await self._act(CLOSE_CLEARING, CloseInput(clearing_id=self._inp.clearing_id, outcome="not_appeared", at=workflow.now()))
+            self._outcome = "not_appeared"
+        else:
+            self._attempt, self._status, self._appointment = attempt + 1, "booking", None
+        self._changed = True
+        return self.state()
+
+    @record_attendance.validator
+    def _validate_attendance(self, attendance: Attendance) -> None:
+        self._open_with_appointment()
+
+    @workflow.update
+    async def record_interview(self, facts: InterviewFacts) -> ClearingState:
+        """The clearing interview was held: the clearing completes and registration may proceed."""
+        assert self._inp is not None
+        self._status = "busy"
+        await self._act(COMPLETE_CLEARING, CompleteInput(clearing_id=self._inp.clearing_id, facts=facts, at=workflow.now()))
+        self._outcome = "cleared"
+        self._changed = True
+        return self.state()
+
+    @record_interview.validator
+    def _validate_interview(self, facts: InterviewFacts) -> None:
+        self._open_with_appointment()
+        unknown = set(facts.needs_found) - set(NEEDS_FOUND)
+        if unknown:
+            raise ValueError(f"needs_found: unknown values {sorted(unknown)}")
+
+    @workflow.update
+    async def close(self, request: CloseRequest) -> ClearingState:
+        assert self._inp is not None
+        self._status = "busy"
+        await self._act(CLOSE_CLEARING, CloseInput(clearing_id=self._inp.clearing_id, outcome=request.outcome, at=workflow.now()))
+        self._outcome = request.outcome
+        self._changed = True
+        return self.state()
+
+    @close.validator
+    def _validate_close(self, request: CloseRequest) -> None:
+        if self._outcome is not None:
+            raise ValueError(f"the clearing is closed ({self._outcome})")
+        if self._status == "busy":
+            raise ValueError("another decision on this clearing is being recorded")
+        if request.outcome not in ("not_appeared", "cancelled"):
+            raise ValueError("outcome must be not_appeared or cancelled (a clearing is cleared by its interview)")
+
+    @workflow.query
+    def state(self) -> ClearingState:
+        return ClearingState(
+            status=self._outcome or self._status, attempt=self._attempt, appointment_at=self._appointment,
+            reminded=self._reminded, deadline_missed=self._missed,
+        )
