@@ -11,6 +11,7 @@ from services.kit.auth import Role
 ROLE_LABELS: dict[str, str] = {
     Role.FRONT_DESK: "Bürgeramt",
     Role.ABRA_COACH: "ABRA-Coach",
+    Role.ABRA_LEAD: "ABRA-Teamleitung",
     Role.CASEWORKER: "Integrationskoordination",
     Role.TEAM_LEAD: "Teamleitung",
     Role.IP_ADVISOR: "Integration Point",
@@ -40,7 +41,7 @@ ITEMS: tuple[Item, ...] = (
     Item("Arbeitsliste", "/arbeitsliste", ALL_ROLES, hint="Offene Erinnerungen und Eskalationen"),
     _later("erstgespraech", "Erstgespräch beginnen", Role.FRONT_DESK, hint="Geführtes Erstgespräch für einen Haushalt"),
     _later("erstgespraeche", "Erstgespräche fortsetzen", Role.FRONT_DESK, hint="Begonnene Erstgespräche und Anmeldestatus"),
-    _later("clearing-kalender", "Tageskalender Clearing", Role.ABRA_COACH, hint="Termine, Anwesenheit und Clearinggespräch"),
+    _later("clearing-kalender", "Tageskalender Clearing", Role.ABRA_COACH, Role.ABRA_LEAD, hint="Termine, Anwesenheit und Clearinggespräch"),
     _later("faelle", "Meine Fälle", Role.CASEWORKER, Role.TEAM_LEAD, hint="Fallseite mit Verlauf, Plan und Zielen"),
     _later("ueberleitungen", "Eingehende Überleitungen", Role.IP_ADVISOR, hint="Überleitungen an den Integration Point"),
     _later("haertefall", "Härtefallanträge", Role.FUND_MANAGER, hint="Anträge entscheiden (Vier-Augen-Prinzip)"),
