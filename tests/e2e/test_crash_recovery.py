@@ -103,8 +103,8 @@ class TestCrashDuringBurst:
             assert len(committed_unanswered) <= 10  # at most the requests in flight at the kill
 
             # downstream effects exactly once: reporting counted each intake and case once
-            counts = dict(rows(stack, "reporting", "SELECT kpi, sum(count) FROM monthly_counts GROUP BY kpi"))
-            assert counts == {"intakes_completed": len(stored), "cases_opened": len(stored)}
+            counts = dict(rows(stack, "reporting", "SELECT kind, count(*) FROM facts WHERE kind IN ('IntakeCompleted', 'CaseOpened') GROUP BY kind"))
+            assert counts == {"IntakeCompleted": len(stored), "CaseOpened": len(stored)}
 
             client = await Client.connect(stack.temporal_address)
 
