@@ -120,14 +120,14 @@ async def project_case_assigned(rt: Runtime, event: CaseAssigned, delivery: Deli
     """The responsible caseworker of a case is the one who may apply for its clients."""
     telemetry.mark(case_id=event.case_id)
     async with delivery.transaction() as tx:
-        await upsert(tx.conn, store.case_members, {"case_id": event.case_id, "caseworker": event.caseworker, "member_ids": []}, keys=["case_id"])
+        await upsert(tx.conn, store.case_members, {"case_id": event.case_id, "member_ids": []}, keys=["case_id"], only_insert=True)
         await tx.conn.execute(store.case_members.update().where(store.case_members.c.case_id == event.case_id).values(caseworker=event.caseworker))
 
 
 async def project_case_closed(rt: Runtime, event: CaseClosed, delivery: Delivery) -> None:
     telemetry.mark(case_id=event.case_id)
     async with delivery.transaction() as tx:
-        await upsert(tx.conn, store.case_members, {"case_id": event.case_id, "member_ids": [], "closed": True}, keys=["case_id"])
+        await upsert(tx.conn, store.case_members, {"case_id": event.case_id, "member_ids": []}, keys=["case_id"], only_insert=True)
         await tx.conn.execute(store.case_members.update().where(store.case_members.c.case_id == event.case_id).values(closed=True))
 
 

@@ -99,6 +99,8 @@ def alerts_router() -> APIRouter:
     `POST /alerts/{id}/resolve`."""
     from services.kit.service import RuntimeDep
 
+    globals()["RuntimeDep"] = RuntimeDep  # the handlers' string annotations resolve in module globals
+
     router = APIRouter(tags=["alerts"])
 
     @router.get("/alerts", response_model=list[Alert], summary="Open reminders and escalations for my roles")
