@@ -42,11 +42,14 @@ class ProofOfUse:
     async def run(self, inp: ProofOfUseInput) -> ProofRecorded:
         self._inp = inp
         due_at = datetime.combine(inp.due_on, time(23, 59, 59), tzinfo=BERLIN)
+        started = workflow.now()
         for weeks in sorted(inp.reminder_weeks, reverse=True):
-            if await self._received_before(due_at - timedelta(weeks=weeks)):
+            remind_at = due_at - timedelta(weeks=weeks)
+            if remind_at <= started:
+                continue  # paid so late that this reminder's time had passed already
+            if await self._received_before(remind_at):
                 break
-            if due_at - timedelta(weeks=weeks) > workflow.now() - timedelta(days=1):
-                await self._remind(f"reminder_{weeks}w")
+            await self._remind(f"reminder_{weeks}w")
         if not await self._received_before(due_at):
             await self._remind("overdue")
         await workflow.wait_condition(lambda: self._result is not None and workflow.all_handlers_finished())
