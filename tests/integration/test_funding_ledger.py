@@ -73,3 +73,49 @@ class TestBudgetSetting:
                 assert (await ledger.balance(conn, Fund.HARDSHIP, 2999)).available_cents == 0
         finally:
             await rt.db.dispose()
+
+
+class TestStepsAreIdempotent:
+    async def test_a_retried_approval_reserves_once(self, database_url: str) -> None:
+        rt = await funding_runtime(database_url)
+        try:
+            await given_budget(rt, Fund.HARDSHIP, 2997, 100_000)
+            app = await given_hardship(rt, 40_000, 2997)
+            first = await handlers.hardship_step(rt, approve(app))
+            again = await handlers.hardship_step(rt, approve(app))  # an activity retry after the commit
+            assert first == again and first.status == "approved"
+            async with rt.db.read() as conn:
+                assert (await ledger.sums(conn, Fund.HARDSHIP, 2997))[LedgerKind.RESERVATION] == 40_000
+                outbox = (await conn.execute(sa.select(store.kit.outbox.c.event_type).order_by(store.kit.outbox.c.seq))).scalars().all()
+            assert outbox == ["HardshipDecisionRecorded", "HardshipApproved"]
+        finally:
+            await rt.db.dispose()
+
+
+class TestYearClose:
+    async def test_the_statement_shows_approved_paid_returned_and_remaining_and_the_year_takes_no_more_reservations(self, database_url: str) -> None:
+        from services.funding.domain import Fund as F
+        from services.kit.auth import Principal
+
+        rt = await funding_runtime(database_url)
+        manager = Principal("fundmanager", frozenset({"fund_manager"}))
+        try:
+            await given_budget(rt, F.DISCRETIONARY, 2996, 1_000_000)
+            paid, unpaid = uuid.uuid4(), uuid.uuid4()
+            async with rt.db.begin() as conn:
+                await ledger.reserve(conn, F.DISCRETIONARY, 2996, 300_000, paid, "fm")
+                await ledger.disburse(conn, F.DISCRETIONARY, 2996, 300_000, paid, "fm")
+                await ledger.give_back(conn, F.DISCRETIONARY, 2996, 30_000, paid, "org")
+                await ledger.reserve(conn, F.DISCRETIONARY, 2996, 100_000, unpaid, "fm")
+            statement = await handlers.close_year(rt, manager, F.DISCRETIONARY, 2996)
+            assert (statement.approved_cents, statement.paid_cents, statement.returned_cents, statement.remaining_cents) == (400_000, 300_000, 30_000, 630_000)
+            with pytest.raises(Conflict):
+                await handlers.close_year(rt, manager, F.DISCRETIONARY, 2996)
+            async with rt.db.begin() as conn:
+                with pytest.raises(Conflict, match="closed"):
+                    await ledger.reserve(conn, F.DISCRETIONARY, 2996, 1, uuid.uuid4(), "fm")
+            async with rt.db.read() as conn:
+                events = (await conn.execute(sa.select(store.kit.outbox.c.event_type))).scalars().all()
+            assert events == ["FundYearClosed"]
+        finally:
+            await rt.db.dispose()
