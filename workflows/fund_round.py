@@ -45,10 +45,11 @@ def _refuse(kind: str, message: str) -> ApplicationError:
 
 @workflow.defn(name=FUND_ROUND_WORKFLOW)
 class FundRound:
-    def __init__(self) -> None:
-        self._inp: FundRoundInput | None = None
+    @workflow.init
+    def __init__(self, inp: FundRoundInput) -> None:
+        self._inp: FundRoundInput | None = inp
         self._meeting_no = 1
-        self._pending: list[str] = []
+        self._pending: list[str] = [str(a) for a in inp.application_ids]
         self._present: dict[str, list[str]] = {}
         self._votes: dict[str, dict[str, str]] = {}
         self._decided: dict[str, str] = {}
@@ -56,8 +57,6 @@ class FundRound:
 
     @workflow.run
     async def run(self, inp: FundRoundInput) -> RoundState:
-        self._inp = inp
-        self._pending = [str(a) for a in inp.application_ids]
         await workflow.wait_condition(lambda: not self._pending and workflow.all_handlers_finished())
         return self.state()
 

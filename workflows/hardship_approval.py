@@ -52,18 +52,18 @@ def domain_failure(err: ActivityError) -> ApplicationError:
 
 @workflow.defn(name=HARDSHIP_APPROVAL_WORKFLOW)
 class HardshipApproval:
-    def __init__(self) -> None:
+    @workflow.init
+    def __init__(self, inp: HardshipApprovalInput) -> None:
+        # set before the first update is validated (updates can arrive with the workflow's first task)
         self._state = HardshipState(status="pending")
-        self._inp: HardshipApprovalInput | None = None
+        self._inp: HardshipApprovalInput | None = inp
         self._lock = asyncio.Lock()
+        self._applied_on = workflow.now().astimezone(BERLIN).date()
 
     @workflow.run
     async def run(self, inp: HardshipApprovalInput) -> HardshipState:
-        self._inp = inp
         now = workflow.now()
-        applied_on = now.astimezone(BERLIN).date()
-        due_on = add_working_days(applied_on, inp.decision_working_days)
-        self._applied_on = applied_on
+        due_on = add_working_days(self._applied_on, inp.decision_working_days)
         try:
             await workflow.wait_condition(lambda: self._state.status != "pending", timeout=end_of_working_day(due_on) - now)
         except TimeoutError:

@@ -33,14 +33,14 @@ RETRY = RetryPolicy(
 
 @workflow.defn(name=PROOF_OF_USE_WORKFLOW)
 class ProofOfUse:
-    def __init__(self) -> None:
-        self._inp: ProofOfUseInput | None = None
+    @workflow.init
+    def __init__(self, inp: ProofOfUseInput) -> None:
+        self._inp: ProofOfUseInput | None = inp
         self._result: ProofRecorded | None = None
         self._busy = False
 
     @workflow.run
     async def run(self, inp: ProofOfUseInput) -> ProofRecorded:
-        self._inp = inp
         due_at = datetime.combine(inp.due_on, time(23, 59, 59), tzinfo=BERLIN)
         started = workflow.now()
         for weeks in sorted(inp.reminder_weeks, reverse=True):
