@@ -205,6 +205,8 @@ async def _step(rt: Runtime, principal: Principal, id: uuid.UUID, update: str, c
 
 @hardship_router.post("/applications/{id}/decisions", response_model=HardshipState, summary="Approve or reject (fund managers; never one's own application)")
 async def decide(id: uuid.UUID, body: HardshipDecide, rt: RuntimeDep, principal: MANAGER) -> HardshipState:
+    if body.decision == "reject" and body.reason is None:
+        raise Invalid("a rejection needs a reason", field="reason")
     row = await _load(rt, id)
     if row.applicant == principal.username:
         raise Forbidden("the applicant cannot decide their own application (four eyes)")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -168,13 +168,8 @@ def deciders_required(amount_cents: int, two_above_cents: int) -> int:
 class HardshipDecide(BaseModel):
     model_config = ConfigDict(extra="forbid")
     decision: Literal["approve", "reject"]
-    reason: Literal["caused_by_authority", "undermines_self_reliance", "period_not_limited", "budget_exhausted", "other"] | None = None
-
-    @model_validator(mode="after")
-    def _reason_for_rejection(self) -> HardshipDecide:
-        if self.decision == "reject" and self.reason is None:
-            raise ValueError("a rejection needs a reason")
-        return self
+    reason: Literal["caused_by_authority", "undermines_self_reliance", "period_not_limited", "budget_exhausted", "other"] | None = Field(
+        None, description="Required for a rejection (checked by the API: 422 on field reason).")
 
 
 class HardshipSummary(BaseModel):
@@ -237,7 +232,7 @@ class MeasureApply(BaseModel):
     title: str = Field(min_length=1, max_length=300)
     provider: str = Field(min_length=1, max_length=300)
     organisation_kind: Literal["provider", "initiative", "municipal_institution"]
-    fields_of_action: list[int] = Field(min_length=1, max_length=18)
+    fields_of_action: list[Annotated[int, Field(ge=1, le=18)]] = Field(min_length=1, max_length=18, description="The 18 fields of action (000 §4).")
     target_group: str = Field(min_length=1, max_length=300)
     period_start: date
     period_end: date
@@ -246,15 +241,13 @@ class MeasureApply(BaseModel):
     over_limit_justification: str | None = Field(None, max_length=5000)
     guidelines: Guidelines
 
-    @model_validator(mode="after")
-    def _consistent(self) -> MeasureApply:
-        if any(f < 1 or f > 18 for f in self.fields_of_action):
-            raise ValueError("fields_of_action are the 18 fields of action (1-18)")
+    def problem(self) -> tuple[str, str] | None:
+        """Cross-field checks, reported as 422 on the named field by the handler."""
         if self.period_end < self.period_start:
-            raise ValueError("period_end is before period_start")
+            return "period_end", "period_end is before period_start"
         if sum(b.amount_cents for b in self.budget_lines) != self.amount_cents:
-            raise ValueError("amount_cents must equal the sum of the budget lines")
-        return self
+            return "amount_cents", "amount_cents must equal the sum of the budget lines"
+        return None
 
 
 class MeasureOut(BaseModel):

@@ -311,6 +311,9 @@ async def escalate_hardship(rt: Runtime, inp: HardshipEscalateInput) -> None:
 async def apply_measure(rt: Runtime, principal: Principal, cmd: MeasureApply) -> uuid.UUID:
     """Flow 6 (002 §5): organisations apply for a measure; above the normal maximum (5,000 EUR) a written
     justification is required and the application is flagged to the steering group."""
+    problem = cmd.problem()
+    if problem:
+        raise Invalid(problem[1], field=problem[0])
     flagged = cmd.amount_cents > rt.settings.measure_normal_max_cents
     if flagged and not (cmd.over_limit_justification or "").strip():
         raise Invalid(f"above {rt.settings.measure_normal_max_cents} cents a written justification is required", field="over_limit_justification")

@@ -68,6 +68,22 @@ class TestApplications:
         r = await call(stack, "org1", "POST", "/measures", measure("Sprachcafé", 600_000, over_limit_justification="Zwei Standorte"))
         assert r.status_code == 201 and r.json()["flagged_over_limit"] is True
 
+    @pytest.mark.parametrize(
+        ("change", "loc"),
+        [
+            ({"fields_of_action": [19]}, ["body", "fields_of_action", 0]),
+            ({"amount_cents": 123_456}, ["body", "amount_cents"]),
+            ({"period_end": "2000-01-01"}, ["body", "period_end"]),
+            ({"organisation_kind": "company"}, ["body", "organisation_kind"]),
+        ],
+        ids=["field-of-action-19", "amount-not-sum-of-lines", "ends-before-start", "unknown-kind"],
+    )
+    async def test_bad_input_is_422_naming_the_field_and_changes_nothing(self, stack: RunningStack, change: dict[str, Any], loc: list[Any]) -> None:
+        before = len((await call(stack, "fundmanager", "GET", "/measures")).json()["applications"])
+        r = await call(stack, "org1", "POST", "/measures", {**measure("Kurs", 100_000), **change})
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == loc, r.text
+        assert len((await call(stack, "fundmanager", "GET", "/measures")).json()["applications"]) == before
+
     async def test_organisations_see_only_their_own_applications(self, stack: RunningStack) -> None:
         mine = await apply(stack, measure("Nachhilfe", 200_000))
         assert (await call(stack, "org2", "GET", f"/measures/{mine}")).status_code == 403

@@ -122,6 +122,11 @@ class TestTwoDecidersAboveOneThousandEuro:
         assert r.status_code == 200 and r.json()["status"] == "approved", r.text
         assert r.json()["deciders"] == ["fundmanager", "fundmanager2"]
 
+    async def test_a_rejection_without_reason_is_422_on_the_field(self, stack: RunningStack) -> None:
+        app = await apply(stack, 10_000)
+        r = await post(stack, "fundmanager", f"/hardship/applications/{app['application_id']}/decisions", {"decision": "reject"})
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "reason"], r.text
+
 
 class TestScreeningBySeedCriteria:
     async def test_rejected_when_another_authority_caused_the_need(self, stack: RunningStack) -> None:
