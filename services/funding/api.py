@@ -7,7 +7,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 from temporalio.client import WorkflowUpdateFailedError
@@ -344,3 +344,32 @@ async def get_minutes(
     if row is None:
         raise NotFound(f"no minutes for meeting {meeting_no} of round {id}")
     return PlainTextResponse(row.text) if format == "text" else row.document
+
+
+class Member(BaseModel):
+    username: str
+    active: bool
+
+
+class MemberChange(BaseModel):
+    active: bool
+
+
+@measures_router.get("/steering-members", response_model=list[Member], summary="The steering group's member register")
+async def steering_members(rt: RuntimeDep, principal: Annotated[Principal, Depends(require(*DECIDERS))]) -> list[Member]:
+    t = store.steering_members
+    async with rt.db.read() as conn:
+        return [Member(username=r.username, active=r.active) for r in (await conn.execute(sa.select(t).order_by(t.c.username))).all()]
+
+
+@measures_router.put("/steering-members/{username}", response_model=Member, summary="Add a member or change whether they are active (fund managers)")
+async def set_steering_member(
+    username: Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.@-]+$")], body: MemberChange, rt: RuntimeDep, principal: MANAGER,
+) -> Member:
+    """Rounds started afterwards use the new register (quorum = half of the active members)."""
+    from services.kit.db import upsert, utc_now
+
+    async with rt.db.begin() as conn:
+        await upsert(conn, store.steering_members, {"username": username, "active": body.active, "since": utc_now()}, keys=["username"])
+        await rt.audit(conn, principal, (Role.FUND_MANAGER,), "set_member", "steering_member", username)
+    return Member(username=username, active=body.active)

@@ -91,6 +91,16 @@ class TestApplications:
         assert (await call(stack, "org1", "GET", f"/measures/{mine}")).status_code == 200
 
 
+class TestMemberRegister:
+    async def test_fund_managers_keep_the_register_and_members_read_it(self, stack: RunningStack) -> None:
+        r = await call(stack, "steering1", "GET", "/steering-members")
+        assert {m["username"] for m in r.json() if m["active"]} >= {f"steering{i}" for i in range(1, 8)}
+        assert (await call(stack, "steering1", "PUT", "/steering-members/steering8", {"active": True})).status_code == 403
+        r = await call(stack, "fundmanager", "PUT", "/steering-members/steering8", {"active": False})
+        assert r.status_code == 200 and r.json() == {"username": "steering8", "active": False}
+        assert {"username": "steering8", "active": False} in (await call(stack, "steering1", "GET", "/steering-members")).json()
+
+
 class TestSteeringGroupRound:
     async def test_six_applications_quorum_failure_then_decision_with_a_recused_member(self, stack: RunningStack) -> None:
         apps = [await apply(stack, measure(f"Maßnahme {i}", 300_000 + i * 10_000)) for i in range(5)]
