@@ -128,6 +128,27 @@ class TestTwoDecidersAboveOneThousandEuro:
         assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "reason"], r.text
 
 
+class TestBudgetExhausted:
+    async def test_an_approval_the_budget_cannot_cover_is_409_with_its_reason_and_stays_undecided(self, stack: RunningStack) -> None:
+        year = date.today().year
+        app = await apply(stack, 20_000)
+        path = f"/hardship/applications/{app['application_id']}"
+        before = await balance(stack)
+        async with stack.client("funding", "fundmanager") as c:
+            r = await c.put(f"/budgets/hardship/{year}", json={"amount_cents": before["committed_cents"] + 10_000})
+            assert r.status_code == 200, r.text
+            assert (await c.put(f"/budgets/hardship/{year}", json={"amount_cents": before["committed_cents"] - 1})).status_code == 409
+            try:
+                r = await c.post(f"{path}/decisions", json={"decision": "approve"})
+                assert r.status_code == 409 and r.json()["code"] == "budget_exhausted", r.text
+                assert "10000 cents available" in r.json()["detail"]
+                assert (await c.get(path)).json()["status"] == "pending"
+            finally:
+                assert (await c.put(f"/budgets/hardship/{year}", json={"amount_cents": before["budget_cents"]})).status_code == 200
+        r = await post(stack, "fundmanager2", f"{path}/decisions", {"decision": "approve"})
+        assert r.status_code == 200 and r.json()["status"] == "approved", r.text
+
+
 class TestScreeningBySeedCriteria:
     async def test_rejected_when_another_authority_caused_the_need(self, stack: RunningStack) -> None:
         app = await apply(stack, 30_000, caused_by_authority_error=True)
