@@ -122,6 +122,17 @@ class TestTwoDecidersAboveOneThousandEuro:
         assert r.status_code == 200 and r.json()["status"] == "approved", r.text
         assert r.json()["deciders"] == ["fundmanager", "fundmanager2"]
 
+    async def test_two_deciders_at_the_same_moment_reserve_once(self, stack: RunningStack) -> None:
+        import asyncio
+
+        app = await apply(stack, 120_000)
+        path = f"/hardship/applications/{app['application_id']}"
+        before = await balance(stack)
+        results = await asyncio.gather(*(post(stack, u, f"{path}/decisions", {"decision": "approve"}) for u in ("fundmanager", "fundmanager2", "fundmanager3")))
+        codes = sorted(r.status_code for r in results)
+        assert codes == [200, 200, 409], [r.text for r in results]  # the third finds it decided
+        assert (await balance(stack))["available_cents"] == before["available_cents"] - 120_000
+
     async def test_a_rejection_without_reason_is_422_on_the_field(self, stack: RunningStack) -> None:
         app = await apply(stack, 10_000)
         r = await post(stack, "fundmanager", f"/hardship/applications/{app['application_id']}/decisions", {"decision": "reject"})
