@@ -378,6 +378,8 @@ async def conclude_meeting(rt: Runtime, inp: ConcludeMeetingInput) -> MeetingOut
             store.minutes.c.round_id == inp.round_id, store.minutes.c.meeting_no == inp.meeting_no))).first()
         if done is not None:
             return MeetingOutcome.model_validate(done.document["outcome"])
+        if (await tx.conn.execute(sa.select(store.rounds.c.id).where(store.rounds.c.id == inp.round_id))).first() is None:
+            raise NotFound(f"round {inp.round_id} was never recorded")  # its creation did not commit: it decides nothing
         common = dict(tenant=inp.tenant, correlation_id=inp.round_id)
         items: list[dict[str, Any]] = []
         if len(inp.present) < inp.quorum:
@@ -388,7 +390,8 @@ async def conclude_meeting(rt: Runtime, inp: ConcludeMeetingInput) -> MeetingOut
             decided: dict[str, str] = {}
             for app in inp.pending:
                 row = await store.get_measure(tx.conn, app, lock=True)
-                assert row is not None
+                if row is None or row.round_id != inp.round_id or row.status != MeasureStatus.IN_ROUND:
+                    raise Conflict(f"application {app} is not open in round {inp.round_id}")
                 recused = [p for p in inp.recused.get(str(app), []) if p in inp.present]
                 votes = {k: v for k, v in inp.votes.get(str(app), {}).items() if k in inp.present and k not in recused}
                 yes = sum(v == "yes" for v in votes.values())

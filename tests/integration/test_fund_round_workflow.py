@@ -31,6 +31,7 @@ from services.funding import handlers, ledger, store
 from services.funding.domain import Fund, MeasureApply, fiscal_year
 from services.kit.alerts import list_alerts
 from services.kit.auth import Principal
+from services.kit.db import utc_now
 from services.kit.temporal import make_worker
 from tests.support.eventually import eventually
 from tests.support.funding import funding_runtime, given_budget
@@ -65,6 +66,9 @@ class TestFundRoundWorkflow:
         env = time_skipping_env
         a, b = await measure(rt, 300_000), await measure(rt, 200_000)
         round_id = uuid.uuid4()
+        async with rt.db.begin() as conn:  # as create_round records it
+            await conn.execute(store.rounds.insert().values(id=round_id, fiscal_year=fiscal_year(date.today()), created_by="fm", status="open", meeting_no=1, created_at=utc_now()))
+            await conn.execute(store.measures.update().where(store.measures.c.id.in_([a, b])).values(status="in_round", round_id=round_id, meeting_no=1))
         queue = f"funding-{uuid.uuid4().hex[:6]}"
         async with make_worker(env.client, queue, workflows=[FundRound], activities=handlers.activities(rt)):
             handle = await env.client.start_workflow(
@@ -91,8 +95,28 @@ class TestFundRoundWorkflow:
             assert (await handle.result()).pending == []
         async with rt.db.read() as conn:
             assert (await ledger.balance(conn, Fund.DISCRETIONARY, fiscal_year(date.today()))).approved_cents == 200_000
+            assert {r.status for r in (await conn.execute(store.measures.select())).all()} == {"approved", "rejected"}
         if os.environ.get("ANKOMMEN_RECORD_HISTORIES"):
             (HISTORIES / "fund_round_v1.json").write_text(json.dumps((await handle.fetch_history()).to_json_dict(), indent=1))
+
+
+    async def test_a_round_whose_creation_never_committed_decides_nothing(self, time_skipping_env, rt) -> None:  # type: ignore[no-untyped-def]
+        env = time_skipping_env
+        a = await measure(rt, 300_000)
+        round_id = uuid.uuid4()
+        queue = f"funding-{uuid.uuid4().hex[:6]}"
+        async with make_worker(env.client, queue, workflows=[FundRound], activities=handlers.activities(rt)):
+            handle = await env.client.start_workflow(
+                FUND_ROUND_WORKFLOW, FundRoundInput(round_id=round_id, tenant="hamm", application_ids=[a], members=MEMBERS, quorum=1),
+                id=f"fund-round-{round_id}", task_queue=queue, result_type=RoundState,
+            )
+            await handle.execute_update("register_presence", PresenceCommand(member="m1"), result_type=RoundState)
+            await handle.execute_update("vote", VoteCommand(member="m1", application_id=a, vote="yes"), result_type=RoundState)
+            with pytest.raises(WorkflowUpdateFailedError):
+                await handle.execute_update("close_meeting", CloseMeetingCommand(by="fm"), result_type=MeetingOutcome)
+            await handle.terminate()
+        async with rt.db.read() as conn:
+            assert (await ledger.balance(conn, Fund.DISCRETIONARY, fiscal_year(date.today()))).approved_cents == 0
 
 
 class TestProofOfUseWorkflow:
