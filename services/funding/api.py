@@ -1,21 +1,86 @@
-"""Funding's HTTP API."""
+"""Funding's HTTP API: budgets and the ledger, the hardship fund, the discretionary fund."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 
-from services.funding import store
-from services.funding.domain import BudgetOut, Fund, fiscal_year
+from services.contracts.funding_workflows import (
+    CloseMeetingCommand,
+    HardshipCommand,
+    HardshipState,
+    MeetingOutcome,
+    PresenceCommand,
+    ProofRecorded,
+    ProofSubmission,
+    RoundState,
+    VoteCommand,
+    fund_round_workflow_id,
+    hardship_workflow_id,
+    proof_of_use_workflow_id,
+)
+from services.funding import handlers, ledger, store
+from services.funding.domain import (
+    Balance,
+    BudgetExhausted,
+    BudgetOut,
+    CreateRound,
+    Fund,
+    HardshipApply,
+    HardshipDecide,
+    HardshipFull,
+    HardshipSummary,
+    MeasureApply,
+    MeasureOut,
+    Presence,
+    ProofOfUse,
+    Reconciliation,
+    SetBudget,
+    Vote,
+    YearStatement,
+    fiscal_year,
+)
 from services.kit.auth import Principal, Role, require
-from services.kit.errors import NotFound
-from services.kit.service import RuntimeDep
+from services.kit.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from services.kit.service import Runtime, RuntimeDep
 
 router = APIRouter(tags=["budgets"])
+hardship_router = APIRouter(tags=["hardship fund"], prefix="/hardship")
+measures_router = APIRouter(tags=["discretionary fund"])
 READ = (Role.FUND_MANAGER, Role.STEERING_MEMBER, Role.REPORTING_OFFICER, Role.CASEWORKER)
+MANAGER = Annotated[Principal, Depends(require(Role.FUND_MANAGER))]
+
+_ERRORS: dict[str, type[DomainError]] = {
+    "Conflict": Conflict, "BudgetExhausted": BudgetExhausted, "Forbidden": Forbidden, "Invalid": Invalid, "NotFound": NotFound,
+}
+
+
+async def run_update(rt: Runtime, workflow_id: str, update: str, arg: Any, result_type: type) -> Any:
+    """Runs a workflow update and renders a refusal (validator or activity) as the domain error it names."""
+    assert rt.temporal is not None
+    try:
+        return await rt.temporal.get_workflow_handle(workflow_id).execute_update(update, arg, result_type=result_type)
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        if isinstance(cause, ApplicationError):
+            raise _ERRORS.get(cause.type or "", Conflict)(cause.message) from None
+        raise Conflict("the step was refused") from None
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise Conflict("the workflow of this record is no longer open") from None
+        raise
+
+
+# --- budgets and ledger -------------------------------------------------------------------------
 
 
 @router.get("/budgets/{fund}", response_model=BudgetOut, summary="A fund's budget for the current fiscal year")
@@ -31,3 +96,280 @@ async def budget(fund: Fund, year: int, rt: RuntimeDep, principal: Annotated[Pri
     if row is None:
         raise NotFound(f"no budget for fund {fund.value} in {year}")
     return BudgetOut(fund=Fund(row.fund), fiscal_year=row.fiscal_year, amount_cents=row.amount_cents)
+
+
+@router.put("/budgets/{fund}/{year}", response_model=Balance, summary="Set a fiscal year's budget (never below what is committed)")
+async def set_budget(fund: Fund, year: int, body: SetBudget, rt: RuntimeDep, principal: MANAGER) -> Balance:
+    from services.contracts.funding import BudgetSet
+
+    async with rt.outbox.transaction() as tx:
+        await ledger.set_budget(tx.conn, fund, year, body.amount_cents, principal.username)
+        await tx.emit(BudgetSet(tenant=rt.platform.tenant, correlation_id=uuid.uuid5(uuid.NAMESPACE_URL, f"{fund.value}/{year}"),
+                                fund=fund.value, fiscal_year=year, amount_cents=body.amount_cents, set_by=principal.username))
+        return await ledger.balance(tx.conn, fund, year)
+
+
+@router.get("/budgets/{fund}/{year}/balance", response_model=Balance, summary="Approved, reserved, paid, returned and available money, from the ledger")
+async def balance(fund: Fund, year: int, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(*READ))]) -> Balance:
+    async with rt.db.read() as conn:
+        return await ledger.balance(conn, fund, year)
+
+
+@router.get("/budgets/{fund}/{year}/reconciliation", response_model=Reconciliation, summary="Recompute the balance from the ledger and compare")
+async def reconciliation(fund: Fund, year: int, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.FUND_MANAGER, Role.OPERATOR))]) -> Reconciliation:
+    async with rt.db.read() as conn:
+        return await ledger.reconcile(conn, fund, year)
+
+
+@router.post("/budgets/{fund}/{year}/close", response_model=YearStatement, summary="Close the fund's year with a statement")
+async def close_year(fund: Fund, year: int, rt: RuntimeDep, principal: MANAGER) -> YearStatement:
+    return await handlers.close_year(rt, principal, fund, year)
+
+
+# --- hardship fund ------------------------------------------------------------------------------
+
+
+def _summary(row: Any) -> HardshipSummary:
+    return HardshipSummary(
+        application_id=row.id, case_id=row.case_id, amount_cents=row.amount_cents, purpose_category=row.purpose_category, criteria=row.criteria,
+        period_start=row.period_start, period_end=row.period_end, fiscal_year=row.fiscal_year, deciders_required=row.deciders_required,
+        deciders=row.deciders, status=row.status, reason=row.reason, responsible_office=row.responsible_office, escalated=row.escalated,
+    )
+
+
+def _full(row: Any) -> HardshipFull:
+    return HardshipFull(
+        **_summary(row).model_dump(), person_id=row.person_id, applicant=row.applicant, purpose=row.purpose, justification=row.justification,
+        payment_ordered_by=row.payment_ordered_by, disbursed_by=row.disbursed_by,
+    )
+
+
+class HardshipList(BaseModel):
+    applications: list[HardshipSummary]
+
+
+@hardship_router.post("/applications", status_code=201, response_model=HardshipFull, summary="Apply for a client of one's own case")
+async def apply_hardship(body: HardshipApply, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.CASEWORKER))]) -> HardshipFull:
+    application_id = await handlers.apply_hardship(rt, principal, body)
+    async with rt.db.read() as conn:
+        return _full(await store.get_hardship(conn, application_id))
+
+
+@hardship_router.get("/applications", response_model=HardshipList, summary="Own applications (caseworkers) or all, pseudonymised (fund managers)")
+async def list_hardship(
+    rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.CASEWORKER, Role.FUND_MANAGER))],
+    status: Annotated[str | None, Query(max_length=30)] = None,
+) -> HardshipList:
+    a = store.hardship
+    q = sa.select(a).order_by(a.c.applied_at)
+    if not principal.has(Role.FUND_MANAGER.value):
+        q = q.where(a.c.applicant == principal.username)
+    if status:
+        q = q.where(a.c.status == status)
+    async with rt.db.read() as conn:
+        return HardshipList(applications=[_summary(r) for r in (await conn.execute(q)).all()])
+
+
+async def _load(rt: Runtime, application_id: uuid.UUID) -> Any:
+    async with rt.db.read() as conn:
+        row = await store.get_hardship(conn, application_id)
+    if row is None:
+        raise NotFound(f"hardship application {application_id} not found")
+    return row
+
+
+@hardship_router.get("/applications/{id}", response_model=HardshipSummary, summary="An application, pseudonymised (case id, amount, purpose category, criteria)")
+async def get_hardship(id: uuid.UUID, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.CASEWORKER, Role.FUND_MANAGER))]) -> HardshipSummary:
+    row = await _load(rt, id)
+    if not principal.has(Role.FUND_MANAGER.value) and row.applicant != principal.username:
+        raise Forbidden("caseworkers see their own applications")
+    return _summary(row)
+
+
+@hardship_router.get("/applications/{id}/full", response_model=HardshipFull, summary="The full record with purpose and justification (audit-logged)")
+async def get_hardship_full(id: uuid.UUID, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.CASEWORKER, Role.FUND_MANAGER))]) -> HardshipFull:
+    row = await _load(rt, id)
+    if not principal.has(Role.FUND_MANAGER.value) and row.applicant != principal.username:
+        raise Forbidden("caseworkers see their own applications")
+    async with rt.db.begin() as conn:
+        await rt.audit(conn, principal, (Role.FUND_MANAGER, Role.CASEWORKER), "read_full", "hardship_application", id)
+    return _full(row)
+
+
+async def _step(rt: Runtime, principal: Principal, id: uuid.UUID, update: str, cmd: HardshipCommand, roles: tuple[Role, ...]) -> HardshipState:
+    state = await run_update(rt, hardship_workflow_id(id), update, cmd, HardshipState)
+    async with rt.db.begin() as conn:
+        await rt.audit(conn, principal, roles, update, "hardship_application", id)
+    return state
+
+
+@hardship_router.post("/applications/{id}/decisions", response_model=HardshipState, summary="Approve or reject (fund managers; never one's own application)")
+async def decide(id: uuid.UUID, body: HardshipDecide, rt: RuntimeDep, principal: MANAGER) -> HardshipState:
+    if body.decision == "reject" and body.reason is None:
+        raise Invalid("a rejection needs a reason", field="reason")
+    row = await _load(rt, id)
+    if row.applicant == principal.username:
+        raise Forbidden("the applicant cannot decide their own application (four eyes)")
+    cmd = HardshipCommand(actor=principal.username, step="decide", decision=body.decision, reason=body.reason)
+    return await _step(rt, principal, id, "decide", cmd, (Role.FUND_MANAGER,))
+
+
+@hardship_router.post("/applications/{id}/payment-order", response_model=HardshipState, summary="Order the payment (one of the deciders)")
+async def order_payment(id: uuid.UUID, rt: RuntimeDep, principal: MANAGER) -> HardshipState:
+    return await _step(rt, principal, id, "order_payment", HardshipCommand(actor=principal.username, step="order_payment"), (Role.FUND_MANAGER,))
+
+
+@hardship_router.post("/applications/{id}/payout", response_model=HardshipState, summary="Record the payout (a third person: neither applicant nor decider)")
+async def payout(id: uuid.UUID, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.PAYMENT_OFFICER, Role.FUND_MANAGER))]) -> HardshipState:
+    row = await _load(rt, id)
+    if principal.username == row.applicant or principal.username in row.deciders:
+        raise Forbidden("the payout is recorded by a third person, neither applicant nor decider")
+    cmd = HardshipCommand(actor=principal.username, step="disburse")
+    return await _step(rt, principal, id, "disburse", cmd, (Role.PAYMENT_OFFICER, Role.FUND_MANAGER))
+
+
+@hardship_router.post("/applications/{id}/cancel", response_model=HardshipState, summary="Cancel before payout (releases the reservation)")
+async def cancel(id: uuid.UUID, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.CASEWORKER, Role.FUND_MANAGER))]) -> HardshipState:
+    row = await _load(rt, id)
+    if not principal.has(Role.FUND_MANAGER.value) and row.applicant != principal.username:
+        raise Forbidden("only the applicant or a fund manager cancels an application")
+    return await _step(rt, principal, id, "cancel", HardshipCommand(actor=principal.username, step="cancel"), (Role.FUND_MANAGER, Role.CASEWORKER))
+
+
+# --- discretionary fund -------------------------------------------------------------------------
+
+DECIDERS = (Role.FUND_MANAGER, Role.STEERING_MEMBER)
+
+
+def _measure(row: Any) -> MeasureOut:
+    return MeasureOut(
+        application_id=row.id, applicant=row.applicant, title=row.title, provider=row.provider, organisation_kind=row.organisation_kind,
+        fields_of_action=row.fields_of_action, target_group=row.target_group, period_start=row.period_start, period_end=row.period_end,
+        amount_cents=row.amount_cents, flagged_over_limit=row.flagged_over_limit, fiscal_year=row.fiscal_year, status=row.status,
+        round_id=row.round_id, meeting_no=row.meeting_no, paid_cents=row.paid_cents, proof_due_on=row.proof_due_on,
+        spent_cents=row.spent_cents, returned_cents=row.returned_cents, receipts=row.receipts,
+    )
+
+
+class MeasureList(BaseModel):
+    applications: list[MeasureOut]
+
+
+@measures_router.post("/measures", status_code=201, response_model=MeasureOut, summary="Apply for a measure from the discretionary fund")
+async def apply_measure(body: MeasureApply, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.FUND_APPLICANT, Role.FUND_MANAGER))]) -> MeasureOut:
+    application_id = await handlers.apply_measure(rt, principal, body)
+    async with rt.db.read() as conn:
+        return _measure(await store.get_measure(conn, application_id))
+
+
+@measures_router.get("/measures", response_model=MeasureList, summary="Own applications (organisations) or all (fund managers, steering group)")
+async def list_measures(rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.FUND_APPLICANT, *DECIDERS))]) -> MeasureList:
+    m = store.measures
+    q = sa.select(m).order_by(m.c.applied_at)
+    if not principal.has(*(r.value for r in DECIDERS)):
+        q = q.where(m.c.applicant == principal.username)
+    async with rt.db.read() as conn:
+        return MeasureList(applications=[_measure(r) for r in (await conn.execute(q)).all()])
+
+
+async def _load_measure(rt: Runtime, principal: Principal, application_id: uuid.UUID) -> Any:
+    async with rt.db.read() as conn:
+        row = await store.get_measure(conn, application_id)
+    if row is None:
+        raise NotFound(f"application {application_id} not found")
+    if not principal.has(*(r.value for r in DECIDERS)) and row.applicant != principal.username:
+        raise Forbidden("organisations see their own applications")
+    return row
+
+
+@measures_router.get("/measures/{id}", response_model=MeasureOut, summary="One application")
+async def get_measure(id: uuid.UUID, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.FUND_APPLICANT, *DECIDERS))]) -> MeasureOut:
+    return _measure(await _load_measure(rt, principal, id))
+
+
+@measures_router.post("/measures/{id}/payout", response_model=MeasureOut, summary="Pay out an approved measure")
+async def pay_measure(id: uuid.UUID, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.FUND_MANAGER, Role.PAYMENT_OFFICER))]) -> MeasureOut:
+    await handlers.pay_measure(rt, principal, id)
+    return _measure(await _load_measure(rt, principal, id))
+
+
+@measures_router.post("/measures/{id}/proof-of-use", response_model=ProofRecorded, summary="Submit the proof of use (Verwendungsnachweis)")
+async def proof_of_use(id: uuid.UUID, body: ProofOfUse, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.FUND_APPLICANT, Role.FUND_MANAGER))]) -> ProofRecorded:
+    row = await _load_measure(rt, principal, id)
+    if row.status == "paid" and body.spent_cents > row.paid_cents:
+        raise Invalid(f"spent_cents exceeds the {row.paid_cents} cents paid", field="spent_cents")
+    result = await run_update(rt, proof_of_use_workflow_id(id), "submit",
+                              ProofSubmission(submitted_by=principal.username, spent_cents=body.spent_cents, receipts=body.receipts), ProofRecorded)
+    m = store.measures
+    async with rt.db.begin() as conn:
+        await conn.execute(m.update().where(m.c.id == id).values(proof_report=body.report))
+    return result
+
+
+class RoundCreated(BaseModel):
+    round_id: uuid.UUID
+
+
+@measures_router.post("/rounds", status_code=201, response_model=RoundCreated, summary="Collect applications for a steering-group meeting")
+async def create_round(body: CreateRound, rt: RuntimeDep, principal: MANAGER) -> RoundCreated:
+    return RoundCreated(round_id=await handlers.create_round(rt, principal, body))
+
+
+STEERING = Annotated[Principal, Depends(require(Role.STEERING_MEMBER))]
+
+
+@measures_router.post("/rounds/{id}/presence", response_model=RoundState, summary="Register presence and conflicts of interest at the current meeting")
+async def register_presence(id: uuid.UUID, body: Presence, rt: RuntimeDep, principal: STEERING) -> RoundState:
+    return await run_update(rt, fund_round_workflow_id(id), "register_presence", PresenceCommand(member=principal.username, conflicts=body.conflicts), RoundState)
+
+
+@measures_router.post("/rounds/{id}/votes", response_model=RoundState, summary="Vote on an application")
+async def vote(id: uuid.UUID, body: Vote, rt: RuntimeDep, principal: STEERING) -> RoundState:
+    return await run_update(rt, fund_round_workflow_id(id), "vote", VoteCommand(member=principal.username, application_id=body.application_id, vote=body.vote), RoundState)
+
+
+@measures_router.post("/rounds/{id}/close-meeting", response_model=MeetingOutcome, summary="Close the current meeting (quorum, decisions, minutes)")
+async def close_meeting(id: uuid.UUID, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.FUND_MANAGER, Role.STEERING_MEMBER))]) -> MeetingOutcome:
+    return await run_update(rt, fund_round_workflow_id(id), "close_meeting", CloseMeetingCommand(by=principal.username), MeetingOutcome)
+
+
+@measures_router.get("/rounds/{id}/minutes/{meeting_no}", summary="Minutes of a meeting (JSON, or German text with format=text)", response_model=None)
+async def get_minutes(
+    id: uuid.UUID, meeting_no: int, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(*DECIDERS))],
+    format: Literal["json", "text"] = "json",
+) -> Any:
+    t = store.minutes
+    async with rt.db.read() as conn:
+        row = (await conn.execute(sa.select(t).where(t.c.round_id == id, t.c.meeting_no == meeting_no))).first()
+    if row is None:
+        raise NotFound(f"no minutes for meeting {meeting_no} of round {id}")
+    return PlainTextResponse(row.text) if format == "text" else row.document
+
+
+class Member(BaseModel):
+    username: str
+    active: bool
+
+
+class MemberChange(BaseModel):
+    active: bool
+
+
+@measures_router.get("/steering-members", response_model=list[Member], summary="The steering group's member register")
+async def steering_members(rt: RuntimeDep, principal: Annotated[Principal, Depends(require(*DECIDERS))]) -> list[Member]:
+    t = store.steering_members
+    async with rt.db.read() as conn:
+        return [Member(username=r.username, active=r.active) for r in (await conn.execute(sa.select(t).order_by(t.c.username))).all()]
+
+
+@measures_router.put("/steering-members/{username}", response_model=Member, summary="Add a member or change whether they are active (fund managers)")
+async def set_steering_member(
+    username: Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.@-]+$")], body: MemberChange, rt: RuntimeDep, principal: MANAGER,
+) -> Member:
+    """Rounds started afterwards use the new register (quorum = half of the active members)."""
+    from services.kit.db import upsert, utc_now
+
+    async with rt.db.begin() as conn:
+        await upsert(conn, store.steering_members, {"username": username, "active": body.active, "since": utc_now()}, keys=["username"])
+        await rt.audit(conn, principal, (Role.FUND_MANAGER,), "set_member", "steering_member", username)
+    return Member(username=username, active=body.active)

@@ -1,9 +1,12 @@
 """Composition root of the funding service."""
 
-from services.funding import handlers, store
-from services.funding.api import router
+from services.funding import consumers, handlers, store
+from services.funding.api import hardship_router, measures_router, router
 from services.funding.settings import FundingSettings
 from services.kit.service import ServiceSpec
+from workflows.fund_round import FundRound
+from workflows.hardship_approval import HardshipApproval
+from workflows.proof_of_use import ProofOfUse
 
 
 def build() -> ServiceSpec:
@@ -14,6 +17,9 @@ def build() -> ServiceSpec:
         metadata=store.metadata,
         tables=store.kit,
         settings=FundingSettings(),
-        routers=[router],
+        routers=[router, hardship_router, measures_router],
+        subscriptions=consumers.subscriptions,
+        workflows=[HardshipApproval, FundRound, ProofOfUse],
+        activities=handlers.activities,
         on_start=handlers.ensure_current_budgets,
     )

@@ -40,6 +40,8 @@ class Role(enum.StrEnum):
     STEERING_MEMBER = "steering_member"
     REPORTING_OFFICER = "reporting_officer"
     OPERATOR = "operator"
+    PAYMENT_OFFICER = "payment_officer"  # records hardship payouts (payment order and payout separated)
+    FUND_APPLICANT = "fund_applicant"  # an organisation's account applying to the discretionary fund
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,171 @@
+"""Funding's workflow and activity contracts: the hardship approval (flow 5), the steering-group round
+and the proof of use (flow 6). Inputs carry ids, amounts and staff user names only, never purpose or
+justification texts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: Domain error types an activity or validator raises; the workflow does not retry them and funding's
+#: API maps them back to HTTP statuses.
+DOMAIN_ERROR_TYPES = ["DomainError", "NotFound", "Conflict", "Invalid", "Forbidden", "BudgetExhausted"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --- hardship approval ------------------------------------------------------------------------
+
+HARDSHIP_APPROVAL_WORKFLOW = "HardshipApproval"
+HARDSHIP_STEP = "funding.hardship_step"
+HARDSHIP_ESCALATE = "funding.hardship_escalate"
+
+
+def hardship_workflow_id(application_id: uuid.UUID) -> str:
+    return f"hardship-{application_id}"
+
+
+class HardshipApprovalInput(_Model):
+    application_id: uuid.UUID
+    tenant: str
+    applicant: str = Field(description="User name of the applying caseworker (never a decider).")
+    deciders_required: int = Field(ge=1, le=2)
+    decision_working_days: int = Field(ge=1, description="Working days (NRW) until the decision is due.")
+
+
+class HardshipCommand(_Model):
+    """One human step on an application; `step` decide / order_payment / disburse / cancel."""
+
+    actor: str
+    step: Literal["decide", "order_payment", "disburse", "cancel"]
+    decision: Literal["approve", "reject"] | None = None
+    reason: str | None = None
+
+
+class HardshipStepInput(_Model):
+    application_id: uuid.UUID
+    tenant: str
+    command: HardshipCommand
+    working_days_to_decision: int = Field(0, ge=0)
+
+
+class HardshipState(_Model):
+    status: str
+    deciders: list[str] = Field(default_factory=list)
+    payment_ordered_by: str | None = None
+    escalated: bool = False
+
+
+class HardshipEscalateInput(_Model):
+    application_id: uuid.UUID
+    tenant: str
+    due_on: date
+
+
+# --- steering-group round -----------------------------------------------------------------------
+
+FUND_ROUND_WORKFLOW = "FundRound"
+CONCLUDE_MEETING = "funding.conclude_meeting"
+
+
+def fund_round_workflow_id(round_id: uuid.UUID) -> str:
+    return f"fund-round-{round_id}"
+
+
+class FundRoundInput(_Model):
+    round_id: uuid.UUID
+    tenant: str
+    application_ids: list[uuid.UUID]
+    members: list[str] = Field(description="The steering group's member register at the round's start.")
+    quorum: int = Field(ge=1)
+
+
+class PresenceCommand(_Model):
+    member: str
+    conflicts: list[uuid.UUID] = Field(default_factory=list)
+
+
+class VoteCommand(_Model):
+    member: str
+    application_id: uuid.UUID
+    vote: Literal["yes", "no", "abstain"]
+
+
+class CloseMeetingCommand(_Model):
+    by: str
+
+
+class ConcludeMeetingInput(_Model):
+    round_id: uuid.UUID
+    tenant: str
+    meeting_no: int = Field(ge=1)
+    members: list[str]
+    quorum: int
+    present: list[str]
+    recused: dict[str, list[str]] = Field(description="application id -> members recused from its vote.")
+    votes: dict[str, dict[str, str]] = Field(description="application id -> member -> yes/no/abstain.")
+    pending: list[uuid.UUID]
+    closed_by: str
+
+
+class MeetingOutcome(_Model):
+    meeting_no: int
+    quorate: bool
+    decided: dict[str, str] = Field(default_factory=dict, description="application id -> approved / rejected.")
+
+
+class RoundState(_Model):
+    meeting_no: int
+    pending: list[uuid.UUID]
+    present: list[str]
+    decided: dict[str, str]
+
+
+# --- proof of use (Verwendungsnachweis) -------------------------------------------------------
+
+PROOF_OF_USE_WORKFLOW = "ProofOfUse"
+PROOF_REMINDER = "funding.proof_reminder"
+RECORD_PROOF = "funding.record_proof"
+
+
+def proof_of_use_workflow_id(application_id: uuid.UUID) -> str:
+    return f"proof-of-use-{application_id}"
+
+
+class ProofOfUseInput(_Model):
+    application_id: uuid.UUID
+    tenant: str
+    due_on: date
+    reminder_weeks: list[int] = Field(default_factory=lambda: [4, 1])
+
+
+class ProofSubmission(_Model):
+    submitted_by: str
+    spent_cents: int = Field(ge=0)
+    receipts: int = Field(ge=0)
+
+
+class ProofReminderInput(_Model):
+    application_id: uuid.UUID
+    tenant: str
+    kind: str = Field(description="reminder_<n>w or overdue.")
+    due_on: date
+
+
+class RecordProofInput(_Model):
+    application_id: uuid.UUID
+    tenant: str
+    submission: ProofSubmission
+    received_on: date
+    due_on: date
+
+
+class ProofRecorded(_Model):
+    spent_cents: int
+    returned_cents: int
+    days_late: int

@@ -1,0 +1,24 @@
+"""Events funding consumes: casework's cases, to know who may apply for whom (a caseworker applies for
+clients of their own cases)."""
+
+from services.contracts.casework import CaseAssigned, CaseClosed, CaseOpened
+from services.funding import handlers
+from services.kit.broker import Delivery, Subscription
+from services.kit.service import Runtime
+
+
+def subscriptions(rt: Runtime) -> list[Subscription]:
+    async def on_case_opened(event: CaseOpened, delivery: Delivery) -> None:
+        await handlers.project_case_opened(rt, event, delivery)
+
+    async def on_case_assigned(event: CaseAssigned, delivery: Delivery) -> None:
+        await handlers.project_case_assigned(rt, event, delivery)
+
+    async def on_case_closed(event: CaseClosed, delivery: Delivery) -> None:
+        await handlers.project_case_closed(rt, event, delivery)
+
+    return [
+        Subscription(CaseOpened, on_case_opened, name="case_projection_opened"),
+        Subscription(CaseAssigned, on_case_assigned, name="case_projection_assigned"),
+        Subscription(CaseClosed, on_case_closed, name="case_projection_closed"),
+    ]

@@ -1,0 +1,163 @@
+"""Hardship fund approval (DOMAIN.md flow 5; seed 000 "Härtefallfond"): one workflow per application,
+id `hardship-<application id>`.
+
+Human steps are updates with validators: `decide` (fund managers; never the applicant; above 1,000 EUR
+two distinct deciders), `order_payment` (by a decider), `disburse` (a third person: neither applicant
+nor decider), `cancel` (before payout; releases the reservation). The decision is due within N working
+days (NRW calendar, default 5); then the application is escalated once and stays open for a decision.
+The funding database is authoritative: each step runs as one activity that re-checks the rules there.
+"""
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from services.contracts.funding_workflows import (
+        DOMAIN_ERROR_TYPES,
+        HARDSHIP_APPROVAL_WORKFLOW,
+        HARDSHIP_ESCALATE,
+        HARDSHIP_STEP,
+        HardshipApprovalInput,
+        HardshipCommand,
+        HardshipEscalateInput,
+        HardshipState,
+        HardshipStepInput,
+    )
+    from services.contracts.workdays import BERLIN, add_working_days, end_of_working_day, working_days_between
+
+RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=10,
+    non_retryable_error_types=DOMAIN_ERROR_TYPES,
+)
+TERMINAL = ("rejected", "redirected", "cancelled", "disbursed")
+
+
+def _refuse(kind: str, message: str) -> ApplicationError:
+    return ApplicationError(message, type=kind, non_retryable=True)
+
+
+def domain_failure(err: ActivityError) -> ApplicationError:
+    """An activity's domain error becomes the update's failure with the same type (mapped to HTTP by the API)."""
+    cause = err.cause
+    if isinstance(cause, ApplicationError) and cause.type in DOMAIN_ERROR_TYPES:
+        return _refuse(cause.type, cause.message)
+    return _refuse("DomainError", "the step could not be recorded; try again")
+
+
+@workflow.defn(name=HARDSHIP_APPROVAL_WORKFLOW)
+class HardshipApproval:
+    @workflow.init
+    def __init__(self, inp: HardshipApprovalInput) -> None:
+        # set before the first update is validated (updates can arrive with the workflow's first task)
+        self._state = HardshipState(status="pending")
+        self._inp: HardshipApprovalInput | None = inp
+        self._lock = asyncio.Lock()
+        self._applied_on = workflow.now().astimezone(BERLIN).date()
+
+    @workflow.run
+    async def run(self, inp: HardshipApprovalInput) -> HardshipState:
+        now = workflow.now()
+        due_on = add_working_days(self._applied_on, inp.decision_working_days)
+        try:
+            await workflow.wait_condition(lambda: self._state.status != "pending", timeout=end_of_working_day(due_on) - now)
+        except TimeoutError:
+            await workflow.execute_activity(
+                HARDSHIP_ESCALATE,
+                HardshipEscalateInput(application_id=inp.application_id, tenant=inp.tenant, due_on=due_on),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RETRY,
+            )
+            self._state = self._state.model_copy(update={"escalated": True})
+        await workflow.wait_condition(lambda: self._state.status in TERMINAL and workflow.all_handlers_finished())
+        return self._state
+
+    def _check(self, cmd: HardshipCommand) -> None:
+        assert self._inp is not None
+        s = self._state
+        if cmd.step == "decide":
+            if cmd.actor == self._inp.applicant:
+                raise _refuse("Forbidden", "the applicant cannot decide their own application (four eyes)")
+            if s.status != "pending":
+                raise _refuse("Conflict", f"the application is {s.status}, not pending")
+            if cmd.actor in s.deciders:
+                raise _refuse("Conflict", "this decider has already decided; a second, different decider is needed")
+        elif cmd.step == "order_payment":
+            if s.status != "approved":
+                raise _refuse("Conflict", f"the application is {s.status}, not approved")
+            if cmd.actor not in s.deciders:
+                raise _refuse("Forbidden", "payment is ordered by one of the deciders")
+        elif cmd.step == "disburse":
+            if s.status != "payment_ordered":
+                raise _refuse("Conflict", f"the application is {s.status}; the payment must be ordered first")
+            if cmd.actor == self._inp.applicant or cmd.actor in s.deciders:
+                raise _refuse("Forbidden", "the payout is recorded by a third person, neither applicant nor decider")
+        elif cmd.step == "cancel" and s.status not in ("pending", "approved", "payment_ordered"):
+            raise _refuse("Conflict", f"the application is {s.status}; only applications not yet paid can be cancelled")
+
+    async def _run_step(self, cmd: HardshipCommand) -> HardshipState:
+        assert self._inp is not None
+        async with self._lock:
+            self._check(cmd)  # again: another update may have changed the state while this one waited
+            days = working_days_between(self._applied_on, workflow.now().astimezone(BERLIN).date())
+            try:
+                state = await workflow.execute_activity(
+                    HARDSHIP_STEP,
+                    HardshipStepInput(application_id=self._inp.application_id, tenant=self._inp.tenant, command=cmd, working_days_to_decision=days),
+                    result_type=HardshipState,
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=RETRY,
+                )
+            except ActivityError as err:
+                raise domain_failure(err) from None
+            self._state = state.model_copy(update={"escalated": self._state.escalated})
+            return self._state
+
+    @workflow.update
+    async def decide(self, cmd: HardshipCommand) -> HardshipState:
+        return await self._run_step(cmd)
+
+    @decide.validator
+    def _validate_decide(self, cmd: HardshipCommand) -> None:
+        if cmd.step != "decide" or cmd.decision is None:
+            raise _refuse("Invalid", "a decision is approve or reject")
+        self._check(cmd)
+
+    @workflow.update
+    async def order_payment(self, cmd: HardshipCommand) -> HardshipState:
+        return await self._run_step(cmd)
+
+    @order_payment.validator
+    def _validate_order(self, cmd: HardshipCommand) -> None:
+        if cmd.step != "order_payment":
+            raise _refuse("Invalid", "wrong step")
+        self._check(cmd)
+
+    @workflow.update
+    async def disburse(self, cmd: HardshipCommand) -> HardshipState:
+        return await self._run_step(cmd)
+
+    @disburse.validator
+    def _validate_disburse(self, cmd: HardshipCommand) -> None:
+        if cmd.step != "disburse":
+            raise _refuse("Invalid", "wrong step")
+        self._check(cmd)
+
+    @workflow.update
+    async def cancel(self, cmd: HardshipCommand) -> HardshipState:
+        return await self._run_step(cmd)
+
+    @cancel.validator
+    def _validate_cancel(self, cmd: HardshipCommand) -> None:
+        if cmd.step != "cancel":
+            raise _refuse("Invalid", "wrong step")
+        self._check(cmd)
+
+    @workflow.query
+    def state(self) -> HardshipState:
+        return self._state
