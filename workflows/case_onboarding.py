@@ -33,18 +33,17 @@ RETRY = RetryPolicy(
 
 @workflow.defn(name=CASE_ONBOARDING_WORKFLOW)
 class CaseOnboarding:
-    def __init__(self) -> None:
+    @workflow.init
+    def __init__(self, inp: CaseOnboardingInput) -> None:
         self._closed = False
         self._contacted = False
         self._recording = False
-        self._inp: CaseOnboardingInput | None = None
-        self._opened_on = None
+        self._inp = inp
+        self._opened_on = workflow.now().date()
 
     @workflow.run
     async def run(self, inp: CaseOnboardingInput) -> str:
-        self._inp = inp
         opened = workflow.now()
-        self._opened_on = opened.date()
         due = opened + timedelta(days=inp.first_contact_days)
         remind_at = opened + timedelta(days=min(inp.reminder_days, inp.first_contact_days))
         deadline = CaseDeadlineInput(case_id=inp.case_id, tenant=inp.tenant, kind="first_contact", due_on=due.date())
@@ -64,7 +63,6 @@ class CaseOnboarding:
 
     @workflow.update
     async def record_first_contact(self, contact: FirstContactUpdate) -> str:
-        assert self._inp is not None
         self._recording = True
         try:
             await workflow.execute_activity(
@@ -87,7 +85,7 @@ class CaseOnboarding:
             raise ValueError("the case is closed")
         if self._contacted or self._recording:
             raise ValueError("the first contact has already been recorded")
-        if self._opened_on is not None and contact.contact_on < self._opened_on:
+        if contact.contact_on < self._opened_on:
             raise ValueError("the first contact cannot be before the case was opened")
         if contact.contact_on > workflow.now().date():
             raise ValueError("the first contact cannot be in the future")

@@ -39,17 +39,16 @@ RETRY = RetryPolicy(
 
 @workflow.defn(name=REFERRAL_WORKFLOW)
 class Referral:
-    def __init__(self) -> None:
+    @workflow.init
+    def __init__(self, inp: ReferralInput) -> None:
         self._state = ReferralState()
         self._booked_once = False
         self._busy = False
-        self._partner = ""
-        self._inp: ReferralInput | None = None
+        self._partner = inp.partner.value
+        self._inp = inp
 
     @workflow.run
     async def run(self, inp: ReferralInput) -> str:
-        self._inp = inp
-        self._partner = inp.partner.value
         deadlines = (
             ("acknowledgement", add_working_days(inp.made_on, inp.acknowledgement_working_days), lambda: self._state.acknowledged),
             ("first_appointment", add_working_days(inp.made_on, inp.first_appointment_working_days), lambda: self._booked_once),
@@ -73,7 +72,6 @@ class Referral:
 
     @workflow.update
     async def record_step(self, step: ReferralStepUpdate) -> str:
-        assert self._inp is not None
         self._busy = True
         try:
             await workflow.execute_activity(

@@ -99,6 +99,7 @@ def alerts_router() -> APIRouter:
     `POST /alerts/{id}/resolve`."""
     from services.kit.service import RuntimeDep
 
+    globals()["RuntimeDep"] = RuntimeDep  # the route annotations below are strings resolved in this module
     router = APIRouter(tags=["alerts"])
 
     @router.get("/alerts", response_model=list[Alert], summary="Open reminders and escalations for my roles")
