@@ -276,6 +276,12 @@ async def open_case_for_intake(rt: Runtime, event: IntakeCompleted, delivery: De
         async with delivery.transaction():
             return
     await start_case_workflows(rt, case_id)
+    await commit_intake_case(rt, event, delivery)
+
+
+async def commit_intake_case(rt: Runtime, event: IntakeCompleted, delivery: Delivery) -> None:
+    """The case, its members, consents, assignment (or queue place), the inbox record and the events, in one transaction."""
+    case_id = case_id_for_intake(event.intake_id)
     async with delivery.transaction() as tx:
         if await store.get_case(tx.conn, case_id) is not None:
             return
