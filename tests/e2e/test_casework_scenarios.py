@@ -351,3 +351,34 @@ class TestAbraCoaching:
 
         await eventually(consumed, timeout=10)  # all three consumed; only one opened a case
         assert len([e for e in outbox(stack, "CaseOpened") if e["household_id"] == str(household_id)]) == 1
+
+
+class TestLeaveAndReassignment:
+    async def test_a_substitute_works_the_cases_and_reassignment_keeps_the_history(self, stack: RunningStack) -> None:
+        case = await intake_case(stack, refugee("Nour", "1979-11-11"), district="Rhynern")
+        case_id = case["case_id"]
+        assert case["caseworker"] == "caseworker4"
+        async with stack.client("casework", "caseworker3") as sub:
+            assert (await sub.get(f"/cases/{case_id}")).status_code == 403
+        async with stack.client("casework", "teamlead") as lead:
+            r = await lead.post("/caseworkers/caseworker4/leave", json={"on_leave": True, "substitute": "caseworker3"})
+            assert r.status_code == 200 and r.json()["on_leave"] is True
+            bad = await lead.post("/caseworkers/caseworker2/leave", json={"on_leave": True, "substitute": "nobody"})
+            assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "substitute"]
+        async with stack.client("casework", "caseworker3") as sub:
+            assert (await sub.get(f"/cases/{case_id}")).status_code == 200
+            assert case_id in [c["case_id"] for c in (await sub.get("/worklist")).json()["my_cases"]]
+        async with stack.client("casework", "teamlead") as lead:
+            assert (await lead.post("/caseworkers/caseworker4/leave", json={"on_leave": False})).status_code == 200
+            r = await lead.post(f"/cases/{case_id}/reassign", json={"caseworker": "caseworker"})
+            assert r.status_code == 200, r.text
+            assert r.json()["caseworker"] == "caseworker"
+            history = [(h["caseworker"], h["reason"]) for h in (await lead.get(f"/cases/{case_id}/assignments")).json()]
+        assert history == [("caseworker4", "initial"), ("caseworker3", "substitution"), ("caseworker4", "substitution_ended"), ("caseworker", "reassignment")]
+        assigned = outbox(stack, "CaseAssigned", case_id=case_id)
+        assert [(e["caseworker"], e["previous_caseworker"], e["reason"]) for e in assigned] == [
+            ("caseworker4", None, "initial"), ("caseworker3", "caseworker4", "substitution"),
+            ("caseworker4", "caseworker3", "substitution_ended"), ("caseworker", "caseworker4", "reassignment"),
+        ]
+        async with stack.client("casework", "caseworker3") as sub:
+            assert (await sub.get(f"/cases/{case_id}")).status_code == 403
