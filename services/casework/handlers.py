@@ -124,8 +124,7 @@ async def start_review_cycle(rt: Runtime, case_id: uuid.UUID) -> None:
 
 
 async def start_case_workflows(rt: Runtime, case_id: uuid.UUID) -> None:
-    """Review cycle and onboarding of a case, started before the case is committed (business keys:
-    a redelivered event joins them)."""
+    """Review cycle and onboarding of a committed case (business-key ids: a repeated start joins them)."""
     await start_review_cycle(rt, case_id)
     s = rt.settings
     await _start(
@@ -228,7 +227,7 @@ async def _open_case(
     await tx.conn.execute(
         store.cases.insert().values(
             id=case_id, household_id=household_id, intake_id=intake_id, clearing_id=clearing_id, programme=programme,
-            district=district, phase=Phase.ENTRY, opened_at=now, languages=json.dumps(languages),
+            district=district, phase=Phase.ENTRY, opened_at=now, languages=json.dumps(languages), workflows_pending=True,
         )
     )
     await _add_members(tx, case_id, members)
@@ -266,17 +265,21 @@ async def open_case_for_intake(rt: Runtime, event: IntakeCompleted, delivery: De
     """A completed intake opens one case in Soziales Fallmanagement for the household when at least one
     person has the casework route (DOMAIN.md flow 1); the case holds all members of the household.
 
-    Crash safety: the workflows are started first, idempotently (business-key ids), then the case, the
-    inbox record and the events are committed together; a redelivery joins the running workflows."""
+    Crash safety: the case, the inbox record and the events are committed together, marked as
+    waiting for its workflows; then the review cycle and onboarding are started (business-key ids,
+    idempotent) and the mark is cleared. A crash in between is healed by a redelivery or at the next
+    start (`start_pending_workflows`). Starting after the commit means a workflow never runs ahead
+    of its case."""
     case_id = case_id_for_intake(event.intake_id)
     telemetry.mark(intake_id=event.intake_id, case_id=case_id)
     if await delivery.already_handled():
+        await ensure_case_workflows(rt, case_id)
         return
     if not _wants_casework(event.persons):
         async with delivery.transaction():
             return
-    await start_case_workflows(rt, case_id)
     await commit_intake_case(rt, event, delivery)
+    await ensure_case_workflows(rt, case_id)
 
 
 async def commit_intake_case(rt: Runtime, event: IntakeCompleted, delivery: Delivery) -> None:
@@ -291,25 +294,44 @@ async def commit_intake_case(rt: Runtime, event: IntakeCompleted, delivery: Deli
         )
 
 
+async def ensure_case_workflows(rt: Runtime, case_id: uuid.UUID) -> None:
+    """Starts the case's workflows if its commit marked them as still to start, then clears the mark."""
+    async with rt.db.read() as conn:
+        case = await store.get_case(conn, case_id)
+    if case is None or not case.workflows_pending:
+        return
+    await start_case_workflows(rt, case_id)
+    async with rt.db.begin() as conn:
+        await conn.execute(store.cases.update().where(store.cases.c.id == case_id).values(workflows_pending=False))
+
+
+async def start_pending_workflows(rt: Runtime) -> None:
+    """At start: cases committed without their workflows (a crash in between) get them now."""
+    async with rt.db.read() as conn:
+        pending = [r.id for r in (await conn.execute(sa.select(store.cases.c.id).where(store.cases.c.workflows_pending.is_(True)))).all()]
+    for case_id in pending:
+        await ensure_case_workflows(rt, case_id)
+
+
 async def open_case_for_clearing(rt: Runtime, event: ClearingCompleted | ClearingClosed, delivery: Delivery) -> None:
     """A clearing with a recommendation for long-term coaching opens a case in programme ABRA
     (000 "Projekt ABRA"); ClearingCompleted and ClearingClosed of the same clearing open it once."""
     case_id = case_id_for_clearing(event.clearing_id)
     telemetry.mark(case_id=case_id, clearing_id=event.clearing_id)
     if await delivery.already_handled():
+        await ensure_case_workflows(rt, case_id)
         return
     if not event.long_term_coaching:
         async with delivery.transaction():
             return
-    await start_case_workflows(rt, case_id)
     async with delivery.transaction() as tx:
-        if await store.get_case(tx.conn, case_id) is not None:
-            return
-        member = Member(event.person_id, True, True, ResidenceStatus.EU_FREE_MOVEMENT.value)
-        await _open_case(
-            rt, tx, case_id=case_id, household_id=event.household_id, intake_id=None, clearing_id=event.clearing_id,
-            programme=PROGRAMME_ABRA, district=event.district, members=[member], causation_id=event.event_id,
-        )
+        if await store.get_case(tx.conn, case_id) is None:
+            member = Member(event.person_id, True, True, ResidenceStatus.EU_FREE_MOVEMENT.value)
+            await _open_case(
+                rt, tx, case_id=case_id, household_id=event.household_id, intake_id=None, clearing_id=event.clearing_id,
+                programme=PROGRAMME_ABRA, district=event.district, members=[member], causation_id=event.event_id,
+            )
+    await ensure_case_workflows(rt, case_id)
 
 
 async def apply_intake_correction(rt: Runtime, event: IntakeCorrected, delivery: Delivery) -> None:
@@ -324,14 +346,13 @@ async def apply_intake_correction(rt: Runtime, event: IntakeCorrected, delivery:
     async with rt.db.read() as conn:
         exists = await store.get_case(conn, case_id) is not None
     if not exists:
-        if _wants_casework(event.persons):
-            await start_case_workflows(rt, case_id)
         async with delivery.transaction() as tx:
             if _wants_casework(event.persons) and await store.get_case(tx.conn, case_id) is None:
                 await _open_case(
                     rt, tx, case_id=case_id, household_id=event.household_id, intake_id=event.intake_id, clearing_id=None,
                     programme=PROGRAMME_SOCIAL_CASEWORK, district=event.district, members=_members_of(event.persons), causation_id=event.event_id,
                 )
+        await ensure_case_workflows(rt, case_id)
         return
     handed: list[uuid.UUID] = []
     async with delivery.transaction() as tx:
@@ -684,4 +705,5 @@ async def ensure_referral_workflows(rt: Runtime) -> None:
 
 async def on_start(rt: Runtime) -> None:
     await seed_caseworkers(rt)
+    await start_pending_workflows(rt)
     await ensure_referral_workflows(rt)

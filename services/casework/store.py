@@ -33,6 +33,7 @@ cases = sa.Table(
     sa.Column("first_contact_on", sa.Date, nullable=True),
     sa.Column("plan_version", sa.Integer, nullable=False, server_default="0"),
     sa.Column("languages", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("workflows_pending", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.UniqueConstraint("clearing_id", name="uq_cases_clearing_id"),
 )
 

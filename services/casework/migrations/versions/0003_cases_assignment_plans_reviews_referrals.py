@@ -144,6 +144,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('first_contact_on', sa.Date(), nullable=True))
         batch_op.add_column(sa.Column('plan_version', sa.Integer(), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('languages', sa.Text(), server_default='[]', nullable=False))
+        batch_op.add_column(sa.Column('workflows_pending', sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.create_index(batch_op.f('ix_cases_caseworker'), ['caseworker'], unique=False)
         batch_op.create_unique_constraint('uq_cases_clearing_id', ['clearing_id'])
 
@@ -165,6 +166,7 @@ def downgrade() -> None:
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_constraint('uq_cases_clearing_id', type_='unique')
         batch_op.drop_index(batch_op.f('ix_cases_caseworker'))
+        batch_op.drop_column('workflows_pending')
         batch_op.drop_column('languages')
         batch_op.drop_column('plan_version')
         batch_op.drop_column('first_contact_on')
