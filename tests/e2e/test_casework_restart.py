@@ -52,12 +52,16 @@ async def restarted(stack: RunningStack, name: str, old_pid: int) -> None:
     async def up() -> None:
         state = stack.state["services"].get(name) or stack.state[name]
         assert state["pid"] != old_pid
-        if name == "temporal":
-            client = await asyncio.wait_for(Client.connect(stack.temporal_address), 5)
-            assert await client.service_client.check_health()
-        else:
-            async with httpx.AsyncClient(base_url=stack.url(name), timeout=2) as c:
-                assert (await c.get("/health")).status_code == 200
+        try:
+            if name == "temporal":
+                client = await asyncio.wait_for(Client.connect(stack.temporal_address), 5)
+                healthy = await client.service_client.check_health()
+            else:
+                async with httpx.AsyncClient(base_url=stack.url(name), timeout=2) as c:
+                    healthy = (await c.get("/health")).status_code == 200
+        except (httpx.HTTPError, RuntimeError, OSError, TimeoutError) as exc:
+            raise AssertionError(f"{name} not up yet: {exc}") from exc
+        assert healthy
 
     await eventually(up, timeout=120, interval=0.5)
 
