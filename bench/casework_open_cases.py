@@ -1,7 +1,7 @@
 """Benchmark: open N casework cases, each with its review-cycle (and onboarding) workflow, on a fresh
 embedded stack.
 
-    .venv/bin/python -m bench.casework_open_cases [--cases 5000] [--publish-batch 500] [--keep-data]
+    .venv/bin/python -m bench.casework_open_cases [--cases 5000] [--publish-batch 50] [--keep-data]
 
 It starts its own stack (`ankommen up --detach` in a temporary data directory), publishes N
 `IntakeCompleted` events (one adult with the casework route each, spread over the districts) straight
@@ -129,7 +129,7 @@ async def run(cases: int, batch: int, data_dir: Path) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=5000)
-    parser.add_argument("--publish-batch", type=int, default=500)
+    parser.add_argument("--publish-batch", type=int, default=50)
     parser.add_argument("--keep-data", action="store_true")
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="ankommen-bench-casework-"))
