@@ -26,6 +26,7 @@ from services.casework.domain import (
     CaseworkerIn,
     CaseworkerOut,
     CloseIn,
+    ContactIn,
     ConsentIn,
     ConsentOut,
     ConsentWithdrawIn,
@@ -166,6 +167,17 @@ async def first_contact(id: uuid.UUID, body: FirstContactIn, rt: RuntimeDep, pri
             await store.note(conn, id, "contact_note", principal.username, text=body.note)
     async with rt.db.read() as conn:
         return await _out(conn, await store.get_case(conn, id))
+
+
+@router.post("/cases/{id}/contacts", status_code=204, summary="Record a contact with the client (timeline)")
+async def contact(id: uuid.UUID, body: ContactIn, rt: RuntimeDep, principal: Worker) -> None:
+    case = await _check(rt, principal, id)
+    if case.closed_at is not None:
+        raise Conflict("the case is closed")
+    if body.contact_on > date.today() + timedelta(days=1):
+        raise Invalid("a contact cannot be in the future", field="contact_on")
+    async with rt.db.begin() as conn:
+        await store.note(conn, id, "contact", principal.username, contact_on=body.contact_on, contact_kind=body.kind, text=body.note)
 
 
 @router.post("/cases/{id}/reassign", response_model=CaseOut, summary="Team lead: move a case to another caseworker")

@@ -169,6 +169,14 @@ class FirstContactIn(_In):
     note: str | None = Field(default=None, max_length=2000)
 
 
+class ContactIn(_In):
+    """A contact with the client after the first one (visit, office, phone), for the timeline (002 §4.1 Laufzettel)."""
+
+    contact_on: date
+    kind: str = Field(pattern="^(home_visit|office|phone|accompaniment|other)$")
+    note: str | None = Field(default=None, max_length=2000)
+
+
 class ResourceCheckIn(_In):
     """Answers of the resource check questionnaire (001 phase 2), question key -> answer."""
 

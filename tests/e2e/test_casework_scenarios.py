@@ -82,6 +82,9 @@ class TestRefugeeFamily:
             assert r.json()["phase"] == "planning"
             assert (await cw.post(f"/cases/{case_id}/first-contact", json={"contact_on": TODAY, "starter_pack": True})).status_code == 409
             assert (await cw.post(f"/cases/{case_id}/plan/resource-check", json={"answers": {"housing": "stable", "childcare": "needed"}})).status_code == 204
+            assert (await cw.post(f"/cases/{case_id}/contacts", json={"contact_on": TODAY, "kind": "home_visit", "note": "Kita-Anmeldung besprochen"})).status_code == 204
+            bad = await cw.post(f"/cases/{case_id}/contacts", json={"contact_on": "2999-01-01", "kind": "phone"})
+            assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "contact_on"]
             goals = []
             for field, title, who in ((1, "Deutschkurs B1", "client"), (3, "Arbeitsaufnahme", "partner"), (2, "Schulplatz Lina", "caseworker")):
                 r = await cw.post(f"/cases/{case_id}/goals", json={"field_of_action": field, "title": title, "target_date": "2027-06-30", "responsible": who})
@@ -118,7 +121,7 @@ class TestRefugeeFamily:
             timeline = (await cw.get(f"/cases/{case_id}/timeline")).json()
 
         kinds = [e["kind"] for e in timeline]
-        for expected in ("opened", "assigned", "first_contact", "resource_check", "goal_set", "plan_agreed", "review_due", "review_completed", "closed"):
+        for expected in ("opened", "assigned", "first_contact", "resource_check", "contact", "goal_set", "plan_agreed", "review_due", "review_completed", "closed"):
             assert expected in kinds, kinds
         assert kinds.index("first_contact") < kinds.index("plan_agreed") < kinds.index("review_completed") < kinds.index("closed")
         assert outbox(stack, "CaseClosed", case_id=case_id)[0]["reason"] == "goals_achieved"
