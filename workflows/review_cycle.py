@@ -2,11 +2,14 @@
 a review comes due every N days (default 90) until the case closes. One workflow per open case,
 id `review-cycle-<case id>`; each cycle continues as new so the history stays short.
 
-Walking-skeleton scope: the due date is recorded and announced; reminders and escalation follow
-in the casework issue.
+v2 (patch `review-v2`): on the due date the caseworker is reminded (by the due activity); the review
+itself is recorded through the `record_review` update (a human decision, validated: only the cycle
+that is due, once); 14 days (setting) after the due date an unrecorded review escalates to the team
+lead; the next cycle is due `interval_days` after the previous due date. Histories of v1 runs (due,
+then continue-as-new at once) still replay.
 """
 
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -19,26 +22,48 @@ with workflow.unsafe.imports_passed_through():
         RecordReviewDueResult,
         ReviewCycleInput,
     )
+    from services.contracts.casework_workflows import (
+        RECORD_REVIEW,
+        REVIEW_ESCALATE,
+        CaseDeadlineInput,
+        RecordReviewInput,
+        ReviewUpdate,
+        StepResult,
+    )
 
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(minutes=1),
     maximum_attempts=20,
-    non_retryable_error_types=["NotFound", "Invalid"],
+    non_retryable_error_types=["NotFound", "Invalid", "Conflict", "Forbidden", "DomainError"],
 )
+REVIEW_V2 = "review-v2"
 
 
 @workflow.defn(name=REVIEW_CYCLE_WORKFLOW)
 class ReviewCycle:
     def __init__(self) -> None:
         self._closed = False
+        self._cycle = 0
+        self._due_on: date | None = None
+        self._reviewed = False
+        self._recording = False
+        self._inp: ReviewCycleInput | None = None
 
     @workflow.run
     async def run(self, inp: ReviewCycleInput) -> str:
+        self._cycle = inp.cycle
+        self._inp = inp
         interval = timedelta(days=inp.interval_days)
-        due = workflow.now() + interval
+        if inp.anchor_on is None:
+            due = workflow.now() + interval
+            wait = interval
+        else:
+            due_day = inp.anchor_on + interval
+            due = datetime.combine(due_day, workflow.now().timetz())
+            wait = max(due - workflow.now(), timedelta(seconds=1))
         try:
-            await workflow.wait_condition(lambda: self._closed, timeout=interval)
+            await workflow.wait_condition(lambda: self._closed, timeout=wait)
         except TimeoutError:
             pass
         if self._closed:
@@ -52,7 +77,58 @@ class ReviewCycle:
         )
         if not result.case_open:
             return "closed"
+        if workflow.patched(REVIEW_V2):
+            self._due_on = due.date()
+            try:
+                await workflow.wait_condition(lambda: self._closed or self._reviewed, timeout=timedelta(days=inp.escalate_after_days))
+            except TimeoutError:
+                escalated: StepResult = await workflow.execute_activity(
+                    REVIEW_ESCALATE,
+                    CaseDeadlineInput(case_id=inp.case_id, tenant=inp.tenant, kind="review_overdue", due_on=due.date(), cycle=inp.cycle),
+                    result_type=StepResult,
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=RETRY,
+                )
+                if not escalated.ok:
+                    return "closed"
+                await workflow.wait_condition(lambda: self._closed or self._reviewed)
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            if self._closed and not self._reviewed:
+                return "closed"
+            workflow.continue_as_new(inp.model_copy(update={"cycle": inp.cycle + 1, "anchor_on": due.date()}))
         workflow.continue_as_new(inp.model_copy(update={"cycle": inp.cycle + 1}))
+
+    @workflow.update
+    async def record_review(self, review: ReviewUpdate) -> str:
+        assert self._inp is not None and self._due_on is not None
+        self._recording = True
+        try:
+            await workflow.execute_activity(
+                RECORD_REVIEW,
+                RecordReviewInput(
+                    case_id=self._inp.case_id, tenant=self._inp.tenant, cycle=self._cycle, due_on=self._due_on,
+                    reviewed_on=workflow.now().date(), review=review,
+                ),
+                result_type=StepResult,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RETRY,
+            )
+        except Exception:
+            self._recording = False
+            raise
+        self._reviewed = True
+        return "recorded"
+
+    @record_review.validator
+    def _validate_review(self, review: ReviewUpdate) -> None:
+        if self._closed:
+            raise ValueError("the case is closed")
+        if self._due_on is None:
+            raise ValueError(f"review {review.cycle} is not due yet")
+        if review.cycle != self._cycle:
+            raise ValueError(f"the review due is cycle {self._cycle}, not {review.cycle}")
+        if self._reviewed or self._recording:
+            raise ValueError(f"review {review.cycle} has already been recorded")
 
     @workflow.signal
     def case_closed(self) -> None:
@@ -61,3 +137,7 @@ class ReviewCycle:
     @workflow.query
     def cycle_closed(self) -> bool:
         return self._closed
+
+    @workflow.query
+    def due(self) -> dict:
+        return {"cycle": self._cycle, "due_on": self._due_on.isoformat() if self._due_on else None, "reviewed": self._reviewed}

@@ -1,9 +1,11 @@
 """Composition root of the casework service."""
 
-from services.casework import consumers, handlers, store
+from services.casework import activities, consumers, handlers, store
 from services.casework.api import router
 from services.casework.settings import CaseworkSettings
 from services.kit.service import ServiceSpec
+from workflows.case_onboarding import CaseOnboarding
+from workflows.referral import Referral
 from workflows.review_cycle import ReviewCycle
 
 
@@ -17,6 +19,7 @@ def build() -> ServiceSpec:
         settings=CaseworkSettings(),
         routers=[router],
         subscriptions=consumers.subscriptions,
-        workflows=[ReviewCycle],
-        activities=handlers.activities,
+        workflows=[ReviewCycle, CaseOnboarding, Referral],
+        activities=activities.activities,
+        on_start=handlers.on_start,
     )

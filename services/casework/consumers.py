@@ -1,7 +1,7 @@
-"""Events casework consumes."""
+"""Events casework consumes: completed and corrected intakes, ABRA clearings with long-term coaching."""
 
 from services.casework import handlers
-from services.contracts.events import IntakeCompleted
+from services.contracts.events import ClearingClosed, ClearingCompleted, IntakeCompleted, IntakeCorrected
 from services.kit.broker import Delivery, Subscription
 from services.kit.service import Runtime
 
@@ -10,4 +10,18 @@ def subscriptions(rt: Runtime) -> list[Subscription]:
     async def on_intake_completed(event: IntakeCompleted, delivery: Delivery) -> None:
         await handlers.open_case_for_intake(rt, event, delivery)
 
-    return [Subscription(IntakeCompleted, on_intake_completed, name="open_case")]
+    async def on_intake_corrected(event: IntakeCorrected, delivery: Delivery) -> None:
+        await handlers.apply_intake_correction(rt, event, delivery)
+
+    async def on_clearing_completed(event: ClearingCompleted, delivery: Delivery) -> None:
+        await handlers.open_case_for_clearing(rt, event, delivery)
+
+    async def on_clearing_closed(event: ClearingClosed, delivery: Delivery) -> None:
+        await handlers.open_case_for_clearing(rt, event, delivery)
+
+    return [
+        Subscription(IntakeCompleted, on_intake_completed, name="open_case"),
+        Subscription(IntakeCorrected, on_intake_corrected, name="follow_correction"),
+        Subscription(ClearingCompleted, on_clearing_completed, name="abra_coaching_completed"),
+        Subscription(ClearingClosed, on_clearing_closed, name="abra_coaching_closed"),
+    ]

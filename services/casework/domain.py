@@ -1,29 +1,140 @@
-"""Cases of Soziales Fallmanagement (seed 001, four phases)."""
+"""Cases of Soziales Fallmanagement and ABRA coaching (seed 001, four phases; DOMAIN.md flows 3 and 4).
+Pure rules, no I/O."""
 
 from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.contracts.vocab import Partner, Purpose
+from services.kit.errors import Conflict, Invalid
 
 PROGRAMME_SOCIAL_CASEWORK = "Soziales Fallmanagement"
+PROGRAMME_ABRA = "ABRA"
 _CASE_NAMESPACE = uuid.UUID("6f0c5c1e-4b7a-4c1e-9a57-2d0f7f1c3a01")
 
 
 class Phase(enum.StrEnum):
+    """The four phases of seed 001 plus closed; wire values as in CasePhaseChanged."""
+
     ENTRY = "entry"
     PLANNING = "planning"
-    REGULAR_SYSTEMS = "integration_into_regular_systems"
-    REVIEW = "implementation_and_review"
+    INTEGRATION = "integration"
+    REVIEW = "implementation_review"
     CLOSED = "closed"
+
+
+#: Seed 001: Einstieg -> Integrationsplanung -> Integration in die Regelsysteme -> Umsetzung und
+#: Überprüfung; a review may send the case back to integration work; every open phase may close.
+TRANSITIONS: dict[Phase, frozenset[Phase]] = {
+    Phase.ENTRY: frozenset({Phase.PLANNING, Phase.CLOSED}),
+    Phase.PLANNING: frozenset({Phase.INTEGRATION, Phase.CLOSED}),
+    Phase.INTEGRATION: frozenset({Phase.REVIEW, Phase.CLOSED}),
+    Phase.REVIEW: frozenset({Phase.INTEGRATION, Phase.CLOSED}),
+    Phase.CLOSED: frozenset(),
+}
+
+
+def transition(current: Phase, target: Phase) -> Phase:
+    """The phase after moving from `current` to `target`; refuses moves the table does not allow."""
+    if target not in TRANSITIONS[current]:
+        raise Conflict(f"a case in phase {current} cannot move to {target}", field="phase")
+    return target
+
+
+def advance_to(current: Phase, target: Phase) -> Phase | None:
+    """The next phase when an event implies it (first contact -> planning, plan agreed -> integration,
+    a review -> implementation and review), if the table allows that move from `current`; None when
+    the case is already there or beyond, or the move would skip a phase."""
+    order = [Phase.ENTRY, Phase.PLANNING, Phase.INTEGRATION, Phase.REVIEW]
+    if target not in TRANSITIONS[current] or target not in order or order.index(current) >= order.index(target):
+        return None
+    return target
+
+
+class CloseReason(enum.StrEnum):
+    GOALS_ACHIEVED = "goals_achieved"  # goals achieved / client independent
+    MOVED_AWAY = "moved_away"
+    NO_LONGER_ELIGIBLE = "no_longer_eligible"
+    NO_CONTACT = "no_contact"
+
+
+class Responsible(enum.StrEnum):
+    CLIENT = "client"
+    CASEWORKER = "caseworker"
+    PARTNER = "partner"
+
+
+class GoalStatus(enum.StrEnum):
+    OPEN = "open"
+    ACHIEVED = "achieved"
+    PARTLY = "partly"
+    NOT_ACHIEVED = "not_achieved"
+    DROPPED = "dropped"
 
 
 def case_id_for_intake(intake_id: uuid.UUID) -> uuid.UUID:
     """The case an intake opens has an id derived from the intake id, so a redelivered event finds
-    the same case and the same review-cycle workflow (still a pseudonym: both are random UUIDs)."""
+    the same case and the same workflows (still a pseudonym: both are random UUIDs)."""
     return uuid.uuid5(_CASE_NAMESPACE, str(intake_id))
+
+
+def case_id_for_clearing(clearing_id: uuid.UUID) -> uuid.UUID:
+    """ABRA coaching opened from a clearing: one case per clearing, whichever clearing event arrives first."""
+    return uuid.uuid5(_CASE_NAMESPACE, f"clearing:{clearing_id}")
+
+
+# --- caseworker assignment (001 "feste Zuständigkeit nach Sozialraum"; 000 caseload 1:190) ----------
+
+
+@dataclass(frozen=True)
+class CaseworkerSlot:
+    username: str
+    districts: tuple[str, ...]
+    languages: tuple[str, ...]
+    caseload: int
+    cap: int
+    available: bool
+
+
+def effective_cap(fte: float, cap_per_fte: int, explicit: int | None) -> int:
+    """Caseload cap: an explicit cap set by the team lead, otherwise `cap_per_fte` (default 190, 000) x FTE."""
+    return explicit if explicit is not None else int(round(cap_per_fte * fte))
+
+
+def assignment_candidates(slots: list[CaseworkerSlot], district: str, languages: set[str]) -> list[str]:
+    """Caseworkers of the district with room, best first: a shared language with the household
+    first, then the lowest relative caseload, then the name (stable)."""
+    fitting = [s for s in slots if s.available and district in s.districts and s.caseload < s.cap]
+    return [
+        s.username
+        for s in sorted(fitting, key=lambda s: (not (languages & set(s.languages)), s.caseload / max(s.cap, 1), s.username))
+    ]
+
+
+# --- consent (SGB X §67b: purpose-bound, per partner) -------------------------------------------------
+
+#: The Integration Point is the joint desk of employment agency, job centre and city (000): a referral
+#: of an employable adult to any of them is a referral to the Integration Point's advisors.
+INTEGRATION_POINT_PARTNERS = frozenset({Partner.INTEGRATION_POINT, Partner.EMPLOYMENT_AGENCY, Partner.JOB_CENTRE})
+
+
+def consent_missing_reason(partner: Partner, purpose: Purpose) -> str:
+    return (
+        f"Keine dokumentierte Einwilligung für {partner.value} zum Zweck {purpose.value}: "
+        "ohne Einwilligung der Person ist keine Vermittlung möglich."
+    )
+
+
+# --- API models ---------------------------------------------------------------------------------------
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
 
 class CaseOut(BaseModel):
@@ -34,8 +145,181 @@ class CaseOut(BaseModel):
     district: str
     phase: Phase
     opened_at: datetime
+    caseworker: str | None = None
+    queued: bool = False
+    closed_at: datetime | None = None
+    close_reason: str | None = None
+    first_contact_on: date | None = None
+    plan_version: int = 0
+    member_ids: list[uuid.UUID] = Field(default_factory=list)
 
 
 class CaseList(BaseModel):
     cases: list[CaseOut]
     total: int
+
+
+class CloseIn(_In):
+    reason: CloseReason
+
+
+class FirstContactIn(_In):
+    contact_on: date
+    starter_pack: bool = Field(description="Starter pack (Starterpaket) handed over.")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class ContactIn(_In):
+    """A contact with the client after the first one (visit, office, phone), for the timeline (002 §4.1 Laufzettel)."""
+
+    contact_on: date
+    kind: str = Field(pattern="^(home_visit|office|phone|accompaniment|other)$")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class ResourceCheckIn(_In):
+    """Answers of the resource check questionnaire (001 phase 2), question key -> answer."""
+
+    answers: dict[str, str] = Field(min_length=1)
+
+
+class GoalIn(_In):
+    field_of_action: int = Field(ge=1, le=18)
+    title: str = Field(min_length=1, max_length=300)
+    target_date: date
+    responsible: Responsible
+    person_id: uuid.UUID | None = None
+
+
+class GoalChangeIn(_In):
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    target_date: date | None = None
+    responsible: Responsible | None = None
+    status: GoalStatus | None = None
+    field_of_action: int | None = Field(default=None, ge=1, le=18)
+
+
+class GoalOut(BaseModel):
+    goal_id: uuid.UUID
+    case_id: uuid.UUID
+    person_id: uuid.UUID | None
+    field_of_action: int
+    title: str
+    target_date: date
+    responsible: str
+    status: str
+    revision: int
+
+
+class PlanAgreeIn(_In):
+    agreed_on: date
+    agreed_by_client: bool
+    agreed_by_caseworker: bool
+
+
+class PlanOut(BaseModel):
+    case_id: uuid.UUID
+    plan_version: int
+    resource_check: dict[str, str] | None
+    goals: list[GoalOut]
+
+
+class ReviewIn(_In):
+    cycle: int = Field(ge=1)
+    goals: list[dict] = Field(default_factory=list, description="[{goal_id, result}] with result achieved, partly, not_achieved or dropped.")
+    measures: list[dict] = Field(default_factory=list, description="[{measure, caseworker_rating 1-5, client_rating 1-5}].")
+
+
+class ConsentIn(_In):
+    person_id: uuid.UUID
+    partner: Partner
+    purpose: Purpose
+    given_on: date
+
+
+class ConsentWithdrawIn(_In):
+    person_id: uuid.UUID
+    partner: Partner
+    purpose: Purpose | None = Field(default=None, description="None withdraws every purpose for this partner.")
+
+
+class ConsentOut(BaseModel):
+    person_id: uuid.UUID
+    partner: str
+    purpose: str
+    given_on: date
+    source: str
+    withdrawn_at: datetime | None
+
+
+class ReferralIn(_In):
+    person_id: uuid.UUID
+    partner: Partner
+    purpose: Purpose = Purpose.REFERRAL
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class ReferralOut(BaseModel):
+    referral_id: uuid.UUID
+    case_id: uuid.UUID
+    person_id: uuid.UUID
+    partner: str
+    purpose: str
+    status: str
+    made_on: date
+    acknowledged_on: date | None
+    appointment_on: date | None
+    measure: str | None
+    outcome: str | None
+    handed_over_from: str | None
+
+
+class StepIn(_In):
+    on: date | None = Field(default=None, description="Appointment date (book-appointment).")
+    measure: str | None = Field(default=None, description="job_language_course, eq_plus_language or qualification.")
+
+
+class CaseworkerIn(_In):
+    districts: list[str] | None = None
+    languages: list[str] | None = None
+    fte: float | None = Field(default=None, gt=0, le=1.5)
+    cap: int | None = Field(default=None, ge=0, le=1000)
+
+
+class LeaveIn(_In):
+    on_leave: bool
+    substitute: str | None = None
+
+
+class ReassignIn(_In):
+    caseworker: str = Field(min_length=1, max_length=200)
+
+
+class CaseworkerOut(BaseModel):
+    username: str
+    districts: list[str]
+    languages: list[str]
+    fte: float
+    cap: int
+    caseload: int
+    on_leave: bool
+    substitute: str | None
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    kind: str
+    actor: str
+    detail: dict
+
+
+def check_review_goals(review: ReviewIn, goal_ids: set[uuid.UUID]) -> None:
+    for i, g in enumerate(review.goals):
+        try:
+            gid = uuid.UUID(str(g.get("goal_id")))
+        except ValueError as exc:
+            raise Invalid("not a goal id", field=f"goals.{i}.goal_id") from exc
+        if gid not in goal_ids:
+            raise Invalid("no such goal in this case's plan", field=f"goals.{i}.goal_id")
+        if g.get("result") not in ("achieved", "partly", "not_achieved", "dropped"):
+            raise Invalid("result must be achieved, partly, not_achieved or dropped", field=f"goals.{i}.result")

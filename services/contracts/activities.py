@@ -39,6 +39,8 @@ class ReviewCycleInput(_Model):
     tenant: str
     interval_days: int = Field(ge=1, description="Days between two reviews (default 90, a setting).")
     cycle: int = Field(default=1, ge=1)
+    anchor_on: date | None = Field(default=None, description="Due date of the previous review; the next one is due interval_days later (v2).")
+    escalate_after_days: int = Field(default=14, ge=1, description="An unrecorded review escalates to the team lead this many days after its due date (v2).")
 
 
 class RecordReviewDueInput(_Model):

@@ -1,0 +1,95 @@
+"""Case onboarding (seed 001 phase 1 "Einstieg"; DOMAIN.md flow 3): the first contact (welcome visit)
+is due within 14 days of opening (setting). The caseworker is reminded before (default day 10); at the
+deadline the team lead is alerted. The first contact and the starter pack are recorded through the
+`record_first_contact` update (a human record, validated). One workflow per case,
+id `case-onboarding-<case id>`; it ends with the first contact or the case's closure.
+"""
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from services.contracts.casework_workflows import (
+        CASE_ONBOARDING_WORKFLOW,
+        ONBOARDING_ESCALATE,
+        ONBOARDING_REMIND,
+        RECORD_FIRST_CONTACT,
+        CaseDeadlineInput,
+        CaseOnboardingInput,
+        FirstContactUpdate,
+        RecordFirstContactInput,
+        StepResult,
+    )
+
+RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=20,
+    non_retryable_error_types=["NotFound", "Invalid", "Conflict", "Forbidden", "DomainError"],
+)
+
+
+@workflow.defn(name=CASE_ONBOARDING_WORKFLOW)
+class CaseOnboarding:
+    @workflow.init
+    def __init__(self, inp: CaseOnboardingInput) -> None:
+        self._closed = False
+        self._contacted = False
+        self._recording = False
+        self._inp = inp
+        self._opened_on = workflow.now().date()
+
+    @workflow.run
+    async def run(self, inp: CaseOnboardingInput) -> str:
+        opened = workflow.now()
+        due = opened + timedelta(days=inp.first_contact_days)
+        remind_at = opened + timedelta(days=min(inp.reminder_days, inp.first_contact_days))
+        deadline = CaseDeadlineInput(case_id=inp.case_id, tenant=inp.tenant, kind="first_contact", due_on=due.date())
+        for at, activity_name in ((remind_at, ONBOARDING_REMIND), (due, ONBOARDING_ESCALATE)):
+            try:
+                await workflow.wait_condition(lambda: self._closed or self._contacted, timeout=max(at - workflow.now(), timedelta(seconds=1)))
+                break
+            except TimeoutError:
+                result: StepResult = await workflow.execute_activity(
+                    activity_name, deadline, result_type=StepResult, start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
+                )
+                if not result.ok:
+                    break  # closed or contacted meanwhile
+        await workflow.wait_condition(lambda: self._closed or self._contacted)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return "contacted" if self._contacted else "closed"
+
+    @workflow.update
+    async def record_first_contact(self, contact: FirstContactUpdate) -> str:
+        self._recording = True
+        try:
+            await workflow.execute_activity(
+                RECORD_FIRST_CONTACT,
+                RecordFirstContactInput(
+                    case_id=self._inp.case_id, tenant=self._inp.tenant, contact_on=contact.contact_on,
+                    starter_pack=contact.starter_pack, recorded_by=contact.recorded_by,
+                ),
+                result_type=StepResult, start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
+            )
+        except Exception:
+            self._recording = False
+            raise
+        self._contacted = True
+        return "recorded"
+
+    @record_first_contact.validator
+    def _validate(self, contact: FirstContactUpdate) -> None:
+        if self._closed:
+            raise ValueError("the case is closed")
+        if self._contacted or self._recording:
+            raise ValueError("the first contact has already been recorded")
+        if contact.contact_on < self._opened_on:
+            raise ValueError("the first contact cannot be before the case was opened")
+        if contact.contact_on > workflow.now().date():
+            raise ValueError("the first contact cannot be in the future")
+
+    @workflow.signal
+    def case_closed(self) -> None:
+        self._closed = True

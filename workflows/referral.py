@@ -1,0 +1,111 @@
+"""Referral to the Integration Point or another partner (DOMAIN.md flow 4; 000 "Projekt Integration
+Point"): the partner acknowledges within 5 working days and holds the first appointment within 20
+working days of the referral (settings; NRW working days). Each breach escalates to the team lead.
+The partner's steps (acknowledge, book appointment, profiling, measure offered, placement, decline,
+no-show) arrive as the validated `record_step` update; the step table is
+`services.contracts.casework_workflows.referral_step_error`. A change of legal regime hands the
+referral over (signal `handed_over`) and the deadlines and history go on. One workflow per referral,
+id `referral-<referral id>`; it ends when the referral closes.
+"""
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from services.contracts.casework_workflows import (
+        RECORD_REFERRAL_STEP,
+        REFERRAL_ESCALATE,
+        REFERRAL_WORKFLOW,
+        RecordReferralStepInput,
+        ReferralEscalateInput,
+        ReferralInput,
+        ReferralState,
+        ReferralStepUpdate,
+        StepResult,
+        apply_referral_step,
+        referral_step_error,
+    )
+    from services.contracts.workdays import add_working_days, end_of_working_day
+
+RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=20,
+    non_retryable_error_types=["NotFound", "Invalid", "Conflict", "Forbidden", "DomainError"],
+)
+
+
+@workflow.defn(name=REFERRAL_WORKFLOW)
+class Referral:
+    @workflow.init
+    def __init__(self, inp: ReferralInput) -> None:
+        self._state = ReferralState()
+        self._booked_once = False
+        self._busy = False
+        self._partner = inp.partner.value
+        self._inp = inp
+
+    @workflow.run
+    async def run(self, inp: ReferralInput) -> str:
+        deadlines = (
+            ("acknowledgement", add_working_days(inp.made_on, inp.acknowledgement_working_days), lambda: self._state.acknowledged),
+            ("first_appointment", add_working_days(inp.made_on, inp.first_appointment_working_days), lambda: self._booked_once),
+        )
+        for breach, due_on, met in deadlines:
+            timeout = end_of_working_day(due_on) - workflow.now()
+            try:
+                await workflow.wait_condition(lambda: self._state.closed or met(), timeout=max(timeout, timedelta(seconds=1)))
+            except TimeoutError:
+                result: StepResult = await workflow.execute_activity(
+                    REFERRAL_ESCALATE, ReferralEscalateInput(referral_id=inp.referral_id, tenant=inp.tenant, breach=breach, due_on=due_on),
+                    result_type=StepResult, start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
+                )
+                if not result.ok:
+                    self._state = self._state.model_copy(update={"closed": True})
+            if self._state.closed:
+                break
+        await workflow.wait_condition(lambda: self._state.closed)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return "closed"
+
+    @workflow.update
+    async def record_step(self, step: ReferralStepUpdate) -> str:
+        self._busy = True
+        try:
+            await workflow.execute_activity(
+                RECORD_REFERRAL_STEP,
+                RecordReferralStepInput(
+                    referral_id=self._inp.referral_id, tenant=self._inp.tenant, step=step.step, measure=step.measure,
+                    appointment_on=step.on, recorded_on=workflow.now().date(), recorded_by=step.recorded_by,
+                ),
+                result_type=StepResult, start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
+            )
+        finally:
+            self._busy = False
+        self._state = apply_referral_step(self._state, step.step)
+        if step.step == "appointment_booked":
+            self._booked_once = True
+        return step.step
+
+    @record_step.validator
+    def _validate(self, step: ReferralStepUpdate) -> None:
+        if self._busy:
+            raise ValueError("another step is being recorded; try again")
+        error = referral_step_error(self._state, step.step, step.measure)
+        if error:
+            raise ValueError(error)
+
+    @workflow.signal
+    def cancel(self) -> None:
+        """The referral was closed by casework (consent withdrawn, case closed)."""
+        self._state = self._state.model_copy(update={"closed": True})
+
+    @workflow.signal
+    def handed_over(self, partner: str) -> None:
+        self._partner = partner
+
+    @workflow.query
+    def state(self) -> dict:
+        return {**self._state.model_dump(), "partner": self._partner, "appointment_booked_once": self._booked_once}
