@@ -126,13 +126,16 @@ async def list_cases(
     rt: RuntimeDep,
     principal: Reader,
     intake_id: uuid.UUID | None = None,
+    household_id: uuid.UUID | None = None,
     open_only: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> CaseList:
     visible_for = None if principal.has(*ALL_CASES) else principal.username
     async with rt.db.read() as conn:
-        rows, total = await store.list_cases(conn, intake_id=intake_id, limit=limit, offset=offset, visible_for=visible_for, open_only=open_only)
+        rows, total = await store.list_cases(
+            conn, intake_id=intake_id, household_id=household_id, limit=limit, offset=offset, visible_for=visible_for, open_only=open_only,
+        )
         return CaseList(cases=[await _out(conn, r) for r in rows], total=total)
 
 

@@ -202,8 +202,11 @@ def visible_to(username: str | None) -> sa.ColumnElement[bool]:
 
 async def list_cases(
     conn: AsyncConnection, *, intake_id: uuid.UUID | None, limit: int, offset: int, visible_for: str | None = None, open_only: bool = False,
+    household_id: uuid.UUID | None = None,
 ) -> tuple[list[sa.Row], int]:
     where: list[Any] = [cases.c.intake_id == intake_id] if intake_id else []
+    if household_id:
+        where.append(cases.c.household_id == household_id)
     if visible_for is not None:
         where.append(visible_to(visible_for))
     if open_only:

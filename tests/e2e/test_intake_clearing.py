@@ -251,7 +251,6 @@ class TestOtherRoutes:
         assert [await routes_of(stack, p) for p in created["person_ids"]] == [["information"], ["information"]]
 
 
-@pytest.mark.skip(reason="enabled at merge with issue 4 (casework routing)")
 class TestCaseworkFollowsTheRoutes:
     async def test_a_refugee_with_a_good_prospect_gets_a_case(self, stack: RunningStack) -> None:
         created = await post_intake(stack, intake_payload(person()))
