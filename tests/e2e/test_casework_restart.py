@@ -10,7 +10,7 @@ import os
 import signal
 import sqlite3
 import uuid
-from datetime import date
+from datetime import date, timedelta
 
 import httpx
 import pytest
@@ -82,20 +82,12 @@ class TestReviewCyclesSurviveRestarts:
                 assert scalar(stack, "SELECT count(*) FROM cases") >= CASES // 2
 
             await eventually(half_open, timeout=300, interval=0.2)
-            # The test stack stamps time skipping on every workflow casework starts, so the 90-day
-            # timers run out on their own while cases are still being opened and the processes are
-            # killed and restarted.
-            due_before = scalar(stack, "SELECT count(*) FROM reviews_due")
+            # kill -9 Temporal and casework while cases are still being opened
             state = stack.state
             kill(state["temporal"]["pid"])
             kill(state["services"]["casework"]["pid"])
             await restarted(stack, "temporal", state["temporal"]["pid"])
             await restarted(stack, "casework", state["services"]["casework"]["pid"])
-            due_after_first_restart = scalar(stack, "SELECT count(*) FROM reviews_due")
-            killed_again = stack.state["services"]["casework"]["pid"]
-            kill(killed_again)  # once more, while cases are opened and reviews come due
-            await restarted(stack, "casework", killed_again)
-            print(f"\ndue before the restart {due_before}, after it {due_after_first_restart}, of {CASES}")
 
             async def all_open() -> None:
                 assert scalar(stack, "SELECT count(*) FROM cases") == CASES
@@ -107,6 +99,29 @@ class TestReviewCyclesSurviveRestarts:
                 assert (await client.count_workflows("WorkflowType = 'ReviewCycle' AND ExecutionStatus = 'Running'")).count == CASES
 
             await eventually(cycles_running, timeout=120, interval=1)
+            assert scalar(stack, "SELECT count(*) FROM reviews_due") == 0
+
+            # 91 days pass for every cycle; casework is killed again in the middle of the wave of due reviews
+            with sqlite3.connect(stack.data_dir / "casework.db") as conn:
+                case_ids = [str(uuid.UUID(hex=str(r[0]).replace("-", ""))) for r in conn.execute("SELECT id FROM cases")]
+            gate = asyncio.Semaphore(20)
+
+            async def pass_91_days(case_id: str) -> None:
+                async with gate:
+                    await stack.fast_forward(f"review-cycle-{case_id}", timedelta(days=91))
+
+            wave = asyncio.gather(*(pass_91_days(c) for c in case_ids))
+
+            async def some_due() -> None:
+                assert scalar(stack, "SELECT count(*) FROM reviews_due") >= CASES // 5
+
+            await eventually(some_due, timeout=300, interval=0.2)
+            due_before = scalar(stack, "SELECT count(*) FROM reviews_due")
+            killed_again = stack.state["services"]["casework"]["pid"]
+            kill(killed_again)
+            await restarted(stack, "casework", killed_again)
+            await wave
+            print(f"\ndue when casework was killed again {due_before} of {CASES}")
 
             async def all_due() -> None:
                 assert scalar(stack, "SELECT count(*) FROM reviews_due") == CASES
@@ -116,7 +131,7 @@ class TestReviewCyclesSurviveRestarts:
             assert scalar(stack, "SELECT count(*) FROM outbox WHERE event_type = 'ReviewDue'") == CASES
             assert scalar(stack, "SELECT count(DISTINCT case_id) FROM reviews_due WHERE cycle = 1") == CASES
             assert scalar(stack, "SELECT count(*) FROM reviews_due WHERE cycle > 1") == 0
-            assert due_before < CASES  # the restart hit cycles that were still waiting
+            assert due_before < CASES  # the kill hit the wave of due reviews
             assert (await client.count_workflows("WorkflowType = 'ReviewCycle' AND ExecutionStatus = 'Running'")).count == CASES
         finally:
             stack.down()
