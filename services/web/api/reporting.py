@@ -25,13 +25,14 @@ Reader = Annotated[Session, Depends(page(*READERS))]
 GROUPINGS = {"": "ohne", "month": "Monat", "quarter": "Quartal", "district": "Sozialraum", "field_of_action": "Handlungsfeld", "programme": "Programm", "partner": "Partner"}
 KINDS = {"monthly_statistics": "Monatsstatistik", "im_kpi_quarterly": "Quartalskennzahlen Integrationsmanagement", "funder": "Bericht an einen Fördergeber"}
 FORMATS = {"pdf": "PDF", "xlsx": "Excel (XLSX)", "csv": "CSV", "json": "JSON"}
+UNITS = {"count": "Anzahl", "cents": "Cent", "percent": "Prozent", "days": "Tage"}
 PERIOD = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$")
 
 
 def bar_chart(title: str, data: list[tuple[str, int]], chart_id: str) -> Markup:
     """A horizontal bar chart as inline SVG (role img, named by its title; the numbers are also in the
     table next to it). Bars #0b4f8a on white (8.3:1), labels #1a1a1a."""
-    label_w, bar_w, row_h = 260, 380, 28
+    label_w, bar_w, row_h = 350, 360, 28
     height = max(1, len(data)) * row_h + 10
     top = max([v for _, v in data] + [1])
     parts = [f'<svg class="chart" role="img" aria-labelledby="{chart_id}-titel" viewBox="0 0 {label_w + bar_w + 70} {height}" width="{label_w + bar_w + 70}" height="{height}" xmlns="http://www.w3.org/2000/svg">',
@@ -39,7 +40,7 @@ def bar_chart(title: str, data: list[tuple[str, int]], chart_id: str) -> Markup:
     for i, (label, value) in enumerate(data):
         y = 5 + i * row_h
         w = round(bar_w * value / top) if value > 0 else 0
-        short = label if len(label) <= 38 else label[:36] + "…"
+        short = label if len(label) <= 46 else label[:44] + "…"
         parts.append(f'<text x="{label_w - 8}" y="{y + 18}" text-anchor="end" fill="#1a1a1a" font-size="13">{escape(short)}</text>')
         parts.append(f'<rect x="{label_w}" y="{y + 4}" width="{w}" height="{row_h - 8}" fill="#0b4f8a"></rect>')
         parts.append(f'<text x="{label_w + w + 6}" y="{y + 18}" fill="#1a1a1a" font-size="13">{value}</text>')
@@ -67,13 +68,20 @@ async def kpis(request: Request, s: Reader, zeitraum: str | None = None, gruppie
             figures = checked(answer)
     charts = []
     if figures:
-        charts.append(("alle", f"Alle Kennzahlen im Zeitraum {figures['period']}", bar_chart(f"Alle Kennzahlen im Zeitraum {figures['period']}", [(k["label"], k["value"]) for k in figures["kpis"]], "chart-alle"),
-                       [(k["label"], k["value"], k["unit"]) for k in figures["kpis"]]))
+        counts = [k for k in figures["kpis"] if k["unit"] == "count"]
+        title = f"Anzahlen im Zeitraum {figures['period']}"
+        charts.append(("alle", title, bar_chart(title, [(k["label"], k["value"]) for k in counts], "chart-alle"),
+                       [(k["label"], k["value"], UNITS.get(k["unit"], k["unit"])) for k in counts]))
+        money = [k for k in figures["kpis"] if k["unit"] == "cents"]
+        if money:
+            title = f"Bewilligte Beträge im Zeitraum {figures['period']} (Cent)"
+            charts.append(("betraege", title, bar_chart(title, [(k["label"], k["value"]) for k in money], "chart-betraege"),
+                           [(k["label"], k["value"], "Cent") for k in money]))
         for n, k in enumerate(figures["kpis"]):
             if k.get("groups"):
                 data = sorted(k["groups"].items())
                 title = f"{k['label']} nach {GROUPINGS.get(figures['group_by'] or '', '')}"
-                charts.append((f"k{n}", title, bar_chart(title, [(g or "(ohne)", v) for g, v in data], f"chart-k{n}"), [(g or "(ohne)", v, k["unit"]) for g, v in data]))
+                charts.append((f"k{n}", title, bar_chart(title, [(g or "(ohne)", v) for g, v in data], f"chart-k{n}"), [(g or "(ohne)", v, UNITS.get(k["unit"], k["unit"])) for g, v in data]))
     return render(request, "rep_kpis.html", 422 if errors else 200, errors=errors, figures=figures, charts=charts, groupings=GROUPINGS,
                   zeitraum=zeitraum or (figures or {}).get("period", ""), gruppierung=gruppierung)
 
