@@ -179,7 +179,8 @@ def locate(loc: list[Any], msg: str, known: tuple[str, ...]) -> FieldError:
         if name == "consents" or (name is None and "consents" in msg):
             return FieldError("einwilligungen", index, "consents", message)
         if name is None:
-            name = next((k for k in known if re.search(rf"\b{k}\b", msg)), None)
+            found = [(m.start(), k) for k in known if (m := re.search(rf"\b{k}\b", msg))]
+            name = min(found)[1] if found else None  # the field the message names first
         return FieldError("person", index, name, message)
     return FieldError("pruefen", None, None, message)
 
