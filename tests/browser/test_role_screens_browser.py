@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
+from playwright.async_api import expect
 
 from services.contracts.workdays import BERLIN, is_working_day
 from tests.browser.test_web_browser import sign_in
@@ -69,12 +70,12 @@ class TestFrontDeskAndAbraInTheBrowser:
             await coach.get_by_label("Uhrzeiten").fill("25:00")
             await coach.get_by_role("button", name="Zeitfenster veröffentlichen").click()
             times = coach.get_by_label("Uhrzeiten")
-            assert await times.get_attribute("aria-invalid") == "true"
+            await expect(times).to_have_attribute("aria-invalid", "true")
             assert "HH:MM" in await coach.locator("#uhrzeiten-fehler").inner_text()
             await times.fill("08:00, 08:30")
             await coach.get_by_label("Plätze je Zeitfenster").fill("5")
             await coach.get_by_role("button", name="Zeitfenster veröffentlichen").click()
-            assert await coach.get_by_role("status").filter(has_text="2 Termine veröffentlicht").is_visible()
+            await expect(coach.get_by_role("status").filter(has_text="2 Termine veröffentlicht")).to_be_visible()
             assert await coach.get_by_role("row").filter(has_text="08:30").count() >= 1
             await check_screen(coach, "20-clearing-kalender")
             await publish_slots(stack)
@@ -112,12 +113,12 @@ class TestFrontDeskAndAbraInTheBrowser:
             await desk.get_by_role("button", name="Erstgespräch abschließen").click()
 
             # the API's 422 (birth date in the future) is shown at Georgi's birth date field
-            assert await desk.get_by_role("heading", level=1, name="Person 4 bearbeiten").is_visible()
+            await expect(desk.get_by_role("heading", level=1, name="Person 4 bearbeiten")).to_be_visible()
             born = desk.get_by_label("Geburtsdatum")
-            assert await born.get_attribute("aria-invalid") == "true"
+            await expect(born).to_have_attribute("aria-invalid", "true")
             described = await born.get_attribute("aria-describedby")
             assert await desk.locator(f"#{described}").inner_text() == "Das Datum darf nicht in der Zukunft liegen."
-            assert await desk.get_by_role("alert").filter(has_text="Person 4: Das Datum darf nicht in der Zukunft liegen.").is_visible()
+            await expect(desk.get_by_role("alert").filter(has_text="Person 4: Das Datum darf nicht in der Zukunft liegen.")).to_be_visible()
             await check_screen(desk, "26-erstgespraech-fehler")
             await born.fill(f"{year - 9}-01-01")
             await desk.get_by_role("button", name="Person speichern").click()
@@ -139,7 +140,7 @@ class TestFrontDeskAndAbraInTheBrowser:
             await check_screen(desk, "27-anmeldestatus")
 
             await desk.get_by_role("link", name="Zusammenfassung für die Familie drucken").click()
-            assert await desk.get_by_role("heading", level=1, name="Willkommen in Hamm – Ihre nächsten Schritte").is_visible()
+            await expect(desk.get_by_role("heading", level=1, name="Willkommen in Hamm – Ihre nächsten Schritte")).to_be_visible()
             assert "Ihr Termin bei ABRA" in await desk.locator("main").inner_text()
             await check_screen(desk, "28-zusammenfassung")
             async with desk.expect_download() as download:
@@ -157,10 +158,10 @@ class TestFrontDeskAndAbraInTheBrowser:
             row = coach.get_by_role("row").filter(has_text="Ivan Dimitrov")
             await row.get_by_role("link", name="Clearing öffnen").click()
             await coach.get_by_role("button", name="Erschienen", exact=True).click()
-            assert await coach.get_by_role("status").filter(has_text="Anwesenheit erfasst").is_visible()
+            await expect(coach.get_by_role("status").filter(has_text="Anwesenheit erfasst")).to_be_visible()
             await coach.get_by_role("button", name="Clearinggespräch speichern und abschließen").click()  # empty: 422 at the fields
             living = coach.get_by_label("Lebenssituation im Herkunftsland")
-            assert await living.get_attribute("aria-invalid") == "true"
+            await expect(living).to_have_attribute("aria-invalid", "true")
             await check_screen(coach, "29-clearing-fehler")
             await living.fill("Mietwohnung in Sofia, Arbeit als Bauarbeiter")
             await coach.get_by_label("Umstände der Zuwanderung").fill("Arbeitssuche, Familie folgt")
@@ -169,8 +170,8 @@ class TestFrontDeskAndAbraInTheBrowser:
             await coach.get_by_label("Schulbesuch der Kinder").check()
             await coach.get_by_label("Langfristiges Coaching durch ABRA empfehlen").check()
             await coach.get_by_role("button", name="Clearinggespräch speichern und abschließen").click()
-            assert await coach.get_by_role("status").filter(has_text="Clearinggespräch ist erfasst").is_visible()
-            assert await coach.locator("#clearing-status").inner_text() == "abgeschlossen"
+            await expect(coach.get_by_role("status").filter(has_text="Clearinggespräch ist erfasst")).to_be_visible()
+            await expect(coach.locator("#clearing-status")).to_have_text("abgeschlossen")
             await check_screen(coach, "30-clearing-abgeschlossen")
             # the other three are recorded through the API (same endpoint the screen uses)
             async with stack.client("intake", "abra", timeout=30) as api:
@@ -194,21 +195,21 @@ class TestReportingInTheBrowser:
         await sign_in(page, stack, "reporting")
         await nav(page, "Kennzahlen")
         assert await page.locator("svg.chart[role=img]").count() >= 1
-        assert await page.get_by_role("table").first.is_visible()
+        await expect(page.get_by_role("table").first).to_be_visible()
         await check_screen(page, "40-kennzahlen")
         await page.get_by_label("Gruppierung").select_option("district")
         await page.get_by_role("button", name="Anzeigen").click()
-        assert "gruppiert nach Sozialraum" in await page.locator("main").inner_text()
+        await expect(page.locator("main")).to_contain_text("gruppiert nach Sozialraum")
         await page.get_by_label("Zeitraum", exact=True).fill("2026-13")
         await page.get_by_role("button", name="Anzeigen").click()
-        assert await page.get_by_label("Zeitraum", exact=True).get_attribute("aria-invalid") == "true"
+        await expect(page.get_by_label("Zeitraum", exact=True)).to_have_attribute("aria-invalid", "true")
 
         await nav(page, "Berichte")
         period = datetime.now(BERLIN).strftime("%Y-%m")
         await page.get_by_label("Berichtsart").select_option("monthly_statistics")
         await page.get_by_label("Zeitraum", exact=True).fill(period)
         await page.get_by_role("button", name="Bericht erstellen").click()
-        assert await page.get_by_role("status").filter(has_text="Bericht").is_visible()
+        await expect(page.get_by_role("status").filter(has_text="Bericht")).to_be_visible()
         row = page.get_by_role("row").filter(has_text="Monatsstatistik").filter(has_text=period).first
         await check_screen(page, "41-berichte")
         async with page.expect_download() as pdf:
@@ -223,5 +224,6 @@ class TestReportingInTheBrowser:
 
         await nav(page, "Lücken und Doppelstrukturen")
         img = page.get_by_role("img", name=re.compile("Heatmap"))
-        assert await img.evaluate("i => i.complete && i.naturalWidth > 0")
+        await img.evaluate("i => i.complete || new Promise(ok => i.addEventListener('load', ok))")
+        assert await img.evaluate("i => i.naturalWidth > 0")
         await check_screen(page, "42-luecken")

@@ -4,6 +4,7 @@ the work list and the operator console (the browser tests in tests/browser add k
 from __future__ import annotations
 
 import re
+import uuid
 
 import httpx
 import pytest
@@ -254,3 +255,42 @@ class TestTracing:
             return joined()
 
         await eventually(check, timeout=15, interval=0.3)
+
+
+class TestRoleScreensOverHttp:
+    async def test_the_interview_forms_need_the_csrf_token(self, stack: RunningStack) -> None:
+        async with web_client(stack) as c:
+            await sign_in(stack, c, "frontdesk")
+            r = await c.post("/erstgespraech/neu", data={"district": "Westen"})
+        assert r.status_code == 403 and "Formular abgelaufen" in r.text
+
+    async def test_a_saved_draft_keeps_only_its_id_in_the_web_store(self, stack: RunningStack) -> None:
+        family = f"Testname{uuid.uuid4().hex[:8]}"
+        async with web_client(stack) as c:
+            await sign_in(stack, c, "frontdesk")
+            form = await c.get("/erstgespraech/neu")
+            r = await c.post("/erstgespraech/neu", data={"csrf_token": csrf_of(form.text), "district": "Westen", "city": "Hamm"})
+            assert r.status_code == 303
+            draft = r.headers["location"].split("/")[2]
+            person = await c.get(f"/erstgespraech/{draft}/person/neu")
+            r = await c.post(f"/erstgespraech/{draft}/person/neu", data={"csrf_token": csrf_of(person.text), "given_name": "Ana", "family_name": family})
+            assert r.status_code == 303
+            listed = await c.get("/erstgespraeche")
+        assert f"Ana {family}" in listed.text  # read back from intake's draft API
+        redis = Redis.from_url(stack.redis_url)
+        try:
+            members = [m.decode() for m in await redis.zrange("web:drafts:frontdesk", 0, -1)]
+            assert draft in members and all(uuid.UUID(m) for m in members)
+            async for key in redis.scan_iter(match="web:*"):
+                if (await redis.type(key)) == b"string":
+                    assert family.encode() not in (await redis.get(key) or b""), key
+        finally:
+            await redis.aclose()
+
+    async def test_an_invalid_slot_time_is_named_at_its_field(self, stack: RunningStack) -> None:
+        async with web_client(stack) as c:
+            await sign_in(stack, c, "abra")
+            cal = await c.get("/clearing/kalender")
+            r = await c.post("/clearing/termine", data={"csrf_token": csrf_of(cal.text), "datum": "2026-12-01", "uhrzeiten": "9 Uhr", "kapazitaet": "2"})
+        assert r.status_code == 422
+        assert 'aria-describedby="uhrzeiten-hinweis uhrzeiten-fehler"' in r.text and 'aria-invalid="true"' in r.text
