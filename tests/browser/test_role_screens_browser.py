@@ -8,7 +8,9 @@ runs on every main screen and each is saved as a screenshot."""
 from __future__ import annotations
 
 import json
+import random
 import re
+import string
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -92,21 +94,23 @@ class TestFrontDeskAndAbraInTheBrowser:
             await desk.wait_for_url(re.compile(r".*/erstgespraech/[0-9a-f-]+/personen$"))
             draft_url = desk.url
             year = today().year
-            await add_person(desk, "Ivan", "Dimitrov", "1985-03-01", "male", "head")
-            await add_person(desk, "Maria", "Dimitrova", "1987-06-01", "female", "partner")
-            await add_person(desk, "Elena", "Dimitrova", f"{year - 4}-01-01", "female", "child", child=True)
-            await add_person(desk, "Georgi", "Dimitrov", f"{year + 1}-01-01", "male", "child", child=True)  # a typo: born next year
+            tag = "".join(random.choices(string.ascii_lowercase, k=6)).capitalize()  # other tests enter Dimitrovs too
+            he, she = f"Dimitrov-{tag}", f"Dimitrova-{tag}"
+            await add_person(desk, "Ivan", he, "1985-03-01", "male", "head")
+            await add_person(desk, "Maria", she, "1987-06-01", "female", "partner")
+            await add_person(desk, "Elena", she, f"{year - 4}-01-01", "female", "child", child=True)
+            await add_person(desk, "Georgi", he, f"{year + 1}-01-01", "male", "child", child=True)  # a typo: born next year
             assert await desk.get_by_role("row").filter(has_text="Georgi").count() == 1
             await check_screen(desk, "22-erstgespraech-personen")
 
             # the draft is on the list and can be resumed
             await nav(desk, "Erstgespräche fortsetzen")
-            assert await desk.get_by_role("row").filter(has_text="Ivan Dimitrov").count() >= 1
+            assert await desk.get_by_role("row").filter(has_text=f"Ivan {he}").count() >= 1
             await check_screen(desk, "23-erstgespraeche")
             await desk.goto(draft_url)
 
             await desk.get_by_role("link", name="Weiter zu den Einwilligungen").click()
-            await desk.get_by_role("group", name="Ivan Dimitrov").get_by_label("Soziales Fallmanagement – Beratung").check()
+            await desk.get_by_role("group", name=f"Ivan {he}").get_by_label("Soziales Fallmanagement – Beratung").check()
             await check_screen(desk, "24-erstgespraech-einwilligungen")
             await desk.get_by_role("button", name="Speichern und weiter").click()
             await check_screen(desk, "25-erstgespraech-pruefen")
@@ -132,7 +136,7 @@ class TestFrontDeskAndAbraInTheBrowser:
                 assert await desk.locator("#abra-termin").filter(has_text="ABRA-Termin gebucht").count() == 1
 
             await eventually(appointment_shown, timeout=30, interval=0.5)
-            ivan = desk.get_by_role("row").filter(has_text="Ivan Dimitrov")
+            ivan = desk.get_by_role("row").filter(has_text=f"Ivan {he}")
             assert "ABRA-Clearing vor der Anmeldung" in await ivan.inner_text()
             assert "noch nicht möglich" in await ivan.inner_text()
             assert "Kita-Platz" in await desk.get_by_role("row").filter(has_text="Elena").inner_text()
@@ -155,7 +159,9 @@ class TestFrontDeskAndAbraInTheBrowser:
             booked = {p: await booked_clearing(stack, household["household_id"], p) for p in pids}
             at = datetime.fromisoformat(booked[pids[0]]["appointment_at"]).astimezone(BERLIN)
             await coach.goto(f"{stack.web_url}/clearing/kalender?tag={at.date().isoformat()}")
-            row = coach.get_by_role("row").filter(has_text="Ivan Dimitrov")
+            row = coach.get_by_role("row").filter(has_text=f"Ivan {he}").filter(has_text="offen")
+            await expect(row).to_contain_text(at.strftime("%H:%M"))
+            await check_screen(coach, "20b-clearing-kalender-termine")
             await row.get_by_role("link", name="Clearing öffnen").click()
             await coach.get_by_role("button", name="Erschienen", exact=True).click()
             await expect(coach.get_by_role("status").filter(has_text="Anwesenheit erfasst")).to_be_visible()
@@ -180,7 +186,7 @@ class TestFrontDeskAndAbraInTheBrowser:
                     assert r.status_code == 200, r.text
 
             await desk.goto(f"{stack.web_url}/haushalt/{intake_id}")
-            ivan = desk.get_by_role("row").filter(has_text="Ivan Dimitrov")
+            ivan = desk.get_by_role("row").filter(has_text=f"Ivan {he}")
             assert "Anmeldung möglich: ABRA-Clearing abgeschlossen." in await ivan.inner_text()
             assert await desk.get_by_text("noch nicht möglich").count() == 0
             await check_screen(desk, "31-anmeldung-moeglich")

@@ -46,13 +46,14 @@ async def _calendar(request: Request, s: Session, day: date) -> dict[str, Any]:
     start = datetime.combine(day, time(0), tzinfo=BERLIN)
     slots = checked(await api.call(s, "intake", "GET", "/abra/slots", params={"start": start.isoformat(), "days": 1}))
     pending = checked(await api.call(s, "intake", "GET", "/clearings", params={"status": "pending"}))
-    on_day = [c for c in pending if c["appointment_at"] and datetime.fromisoformat(c["appointment_at"]).astimezone(BERLIN).date() == day]
+    cleared = checked(await api.call(s, "intake", "GET", "/clearings", params={"status": "cleared"}))
+    on_day = [c for c in pending + cleared if c["appointment_at"] and datetime.fromisoformat(c["appointment_at"]).astimezone(BERLIN).date() == day]
     appointments = []
     for c in sorted(on_day, key=lambda c: c["appointment_at"]):
         detail = await api.call(s, "intake", "GET", f"/clearings/{c['clearing_id']}")
         appointments.append(detail.body if detail.status == 200 else c)
     unbooked = [c for c in pending if not c["appointment_at"]]
-    return {"day": day, "slots": slots, "appointments": appointments, "unbooked": unbooked,
+    return {"statuses": common.CLEARING_STATUS, "day": day, "slots": slots, "appointments": appointments, "unbooked": unbooked,
             "prev": (day - timedelta(days=1)).isoformat(), "next": (day + timedelta(days=1)).isoformat()}
 
 
