@@ -294,3 +294,30 @@ class TestRoleScreensOverHttp:
             r = await c.post("/clearing/termine", data={"csrf_token": csrf_of(cal.text), "datum": "2026-12-01", "uhrzeiten": "9 Uhr", "kapazitaet": "2"})
         assert r.status_code == 422
         assert 'aria-describedby="uhrzeiten-hinweis uhrzeiten-fehler"' in r.text and 'aria-invalid="true"' in r.text
+
+    async def test_the_coach_records_a_no_show_and_then_closes_the_clearing(self, stack: RunningStack) -> None:
+        from tests.support.intake import booked_clearing, publish_slots, today
+        from tests.support.stack import person
+
+        await publish_slots(stack)
+        tag = uuid.uuid4().hex[:6]
+        payload = intake_payload(person("Radu", f"Popescu{tag}", "1990-01-01", "RO", sex="male", languages=[{"code": "ro"}], move_in_date=today().isoformat()))
+        async with stack.client("intake", "frontdesk") as api:
+            created = (await api.post("/intakes", json=payload)).json()
+        household, pid = created["household_id"], created["person_ids"][0]
+        first = await booked_clearing(stack, household, pid)
+        cid = first["clearing_id"]
+        async with web_client(stack) as c:
+            await sign_in(stack, c, "abra")
+            page = await c.get(f"/clearing/{cid}")
+            assert page.status_code == 200 and f"Radu Popescu{tag}" in page.text
+            r = await c.post(f"/clearing/{cid}/anwesenheit", data={"csrf_token": csrf_of(page.text), "erschienen": "nein"})
+            assert r.status_code == 303
+            assert "Nicht erschienen erfasst" in (await c.get(f"/clearing/{cid}")).text
+            await booked_clearing(stack, household, pid, attempt=2)  # rebooked by the workflow
+            page = await c.get(f"/clearing/{cid}")
+            r = await c.post(f"/clearing/{cid}/schliessen", data={"csrf_token": csrf_of(page.text), "ergebnis": "cancelled"})
+            assert r.status_code == 303
+            closed = await c.get(f"/clearing/{cid}")
+        assert "Das Clearing ist geschlossen (storniert)." in closed.text
+        assert 'id="clearing-status">storniert<' in closed.text
