@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from starlette.responses import Response
 
 from services.kit.settings import PlatformSettings
-from services.web.api import routes
+from services.web.api import abra, front_desk, reporting, routes
 from services.web.backend import Backend
 from services.web.sessions import SessionStore
 from services.web.settings import WebSettings
@@ -60,7 +60,11 @@ def create_app(settings: WebSettings | None = None, platform: PlatformSettings |
     app.state.platform = platform
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(routes.router)
+    app.include_router(front_desk.router)
+    app.include_router(abra.router)
+    app.include_router(reporting.router)
     routes.install_error_pages(app)
+    front_desk.install(app)
 
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 

@@ -58,6 +58,22 @@ class Backend:
         body = r.json() if r.headers.get("content-type", "").startswith("application/json") else r.text
         return Answer(service, r.status_code, body)
 
+    async def raw(self, session: Session, service: str, path: str, **kwargs: Any) -> httpx.Response:
+        """A GET whose body is passed through as bytes (report files, charts)."""
+        if not session.signed_in:
+            raise SignInRequired()
+        headers = {"Authorization": f"Bearer {session.token}"}
+        inject(headers)
+        try:
+            r = await self.client.get(self.urls[service] + path, headers=headers, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ServiceUnavailable(service, type(exc).__name__) from exc
+        if r.status_code == 401:
+            raise SignInRequired()
+        if r.status_code >= 500:
+            raise ServiceUnavailable(service, f"HTTP {r.status_code}")
+        return r
+
     async def each(self, session: Session, method: str, path: str, **kwargs: Any) -> tuple[list[Answer], list[ServiceUnavailable]]:
         """The same call to every service; services that don't answer, or refuse, are reported, not fatal."""
         results = await asyncio.gather(

@@ -4,6 +4,7 @@ the work list and the operator console (the browser tests in tests/browser add k
 from __future__ import annotations
 
 import re
+import uuid
 
 import httpx
 import pytest
@@ -254,3 +255,69 @@ class TestTracing:
             return joined()
 
         await eventually(check, timeout=15, interval=0.3)
+
+
+class TestRoleScreensOverHttp:
+    async def test_the_interview_forms_need_the_csrf_token(self, stack: RunningStack) -> None:
+        async with web_client(stack) as c:
+            await sign_in(stack, c, "frontdesk")
+            r = await c.post("/erstgespraech/neu", data={"district": "Westen"})
+        assert r.status_code == 403 and "Formular abgelaufen" in r.text
+
+    async def test_a_saved_draft_keeps_only_its_id_in_the_web_store(self, stack: RunningStack) -> None:
+        family = f"Testname{uuid.uuid4().hex[:8]}"
+        async with web_client(stack) as c:
+            await sign_in(stack, c, "frontdesk")
+            form = await c.get("/erstgespraech/neu")
+            r = await c.post("/erstgespraech/neu", data={"csrf_token": csrf_of(form.text), "district": "Westen", "city": "Hamm"})
+            assert r.status_code == 303
+            draft = r.headers["location"].split("/")[2]
+            person = await c.get(f"/erstgespraech/{draft}/person/neu")
+            r = await c.post(f"/erstgespraech/{draft}/person/neu", data={"csrf_token": csrf_of(person.text), "given_name": "Ana", "family_name": family})
+            assert r.status_code == 303
+            listed = await c.get("/erstgespraeche")
+        assert f"Ana {family}" in listed.text  # read back from intake's draft API
+        redis = Redis.from_url(stack.redis_url)
+        try:
+            members = [m.decode() for m in await redis.zrange("web:drafts:frontdesk", 0, -1)]
+            assert draft in members and all(uuid.UUID(m) for m in members)
+            async for key in redis.scan_iter(match="web:*"):
+                if (await redis.type(key)) == b"string":
+                    assert family.encode() not in (await redis.get(key) or b""), key
+        finally:
+            await redis.aclose()
+
+    async def test_an_invalid_slot_time_is_named_at_its_field(self, stack: RunningStack) -> None:
+        async with web_client(stack) as c:
+            await sign_in(stack, c, "abra")
+            cal = await c.get("/clearing/kalender")
+            r = await c.post("/clearing/termine", data={"csrf_token": csrf_of(cal.text), "datum": "2026-12-01", "uhrzeiten": "9 Uhr", "kapazitaet": "2"})
+        assert r.status_code == 422
+        assert 'aria-describedby="uhrzeiten-hinweis uhrzeiten-fehler"' in r.text and 'aria-invalid="true"' in r.text
+
+    async def test_the_coach_records_a_no_show_and_then_closes_the_clearing(self, stack: RunningStack) -> None:
+        from tests.support.intake import booked_clearing, publish_slots, today
+        from tests.support.stack import person
+
+        await publish_slots(stack)
+        tag = uuid.uuid4().hex[:6]
+        payload = intake_payload(person("Radu", f"Popescu{tag}", "1990-01-01", "RO", sex="male", languages=[{"code": "ro"}], move_in_date=today().isoformat()))
+        async with stack.client("intake", "frontdesk") as api:
+            created = (await api.post("/intakes", json=payload)).json()
+        household, pid = created["household_id"], created["person_ids"][0]
+        first = await booked_clearing(stack, household, pid)
+        cid = first["clearing_id"]
+        async with web_client(stack) as c:
+            await sign_in(stack, c, "abra")
+            page = await c.get(f"/clearing/{cid}")
+            assert page.status_code == 200 and f"Radu Popescu{tag}" in page.text
+            r = await c.post(f"/clearing/{cid}/anwesenheit", data={"csrf_token": csrf_of(page.text), "erschienen": "nein"})
+            assert r.status_code == 303
+            assert "Nicht erschienen erfasst" in (await c.get(f"/clearing/{cid}")).text
+            await booked_clearing(stack, household, pid, attempt=2)  # rebooked by the workflow
+            page = await c.get(f"/clearing/{cid}")
+            r = await c.post(f"/clearing/{cid}/schliessen", data={"csrf_token": csrf_of(page.text), "ergebnis": "cancelled"})
+            assert r.status_code == 303
+            closed = await c.get(f"/clearing/{cid}")
+        assert "Das Clearing ist geschlossen (storniert)." in closed.text
+        assert 'id="clearing-status">storniert<' in closed.text

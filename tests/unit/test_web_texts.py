@@ -43,3 +43,47 @@ class TestRedirectTargets:
 
     def test_a_path_on_this_site_is_kept(self) -> None:
         assert safe_next("/arbeitsliste") == "/arbeitsliste"
+
+
+class TestApiErrorsAtTheirField:
+    """The intake API's 422 locations are mapped to the interview step and form field (issue 7)."""
+
+    KNOWN = ("date_of_birth", "move_in_date", "status_since", "residence_status", "nationality")
+
+    @pytest.mark.parametrize(
+        ("loc", "msg", "where"),
+        [
+            (["body", "household", "persons", "3", "date_of_birth"], "the draft is incomplete: Value error, must not be in the future",
+             ("person", 3, "date_of_birth", "Das Datum darf nicht in der Zukunft liegen.")),
+            (["body", "household", "persons", 0], "Value error, status_since is required for residence_status tolerated",
+             ("person", 0, "status_since", "Bei Duldung bitte angeben, seit wann sie besteht.")),
+            (["body", "household", "persons", "2"], "Value error, move_in_date must not be before date_of_birth",
+             ("person", 2, "move_in_date", "Das Zuzugsdatum liegt vor dem Geburtsdatum.")),
+            (["body", "household", "address", "postcode"], "Value error, must be 5 digits", ("haushalt", None, "postcode", "Die Postleitzahl hat 5 Ziffern.")),
+            (["body", "household", "district"], "Field required", ("haushalt", None, "district", "Bitte ausfüllen.")),
+            (["body", "household", "persons"], "a household needs at least one adult (18 or older)",
+             ("personen", None, None, "Zum Haushalt gehört mindestens eine volljährige Person.")),
+            (["body", "household", "persons", "1", "consents", "0", "given_on"], "Value error, must not be in the future",
+             ("einwilligungen", 1, "consents", "Das Datum darf nicht in der Zukunft liegen.")),
+        ],
+    )
+    def test_each_location_names_step_person_and_field(self, loc: list, msg: str, where: tuple) -> None:
+        from services.web.api.common import locate
+
+        e = locate(loc, msg, self.KNOWN)
+        assert (e.step, e.person, e.field, e.message) == where
+
+    def test_an_unknown_message_keeps_the_services_words(self) -> None:
+        from services.web.api.common import german_message
+
+        assert german_message("something odd") == "Die Angabe ist ungültig (something odd)."
+
+
+class TestBarChart:
+    def test_the_chart_is_an_image_named_by_its_title_and_escapes_labels(self) -> None:
+        from services.web.api.reporting import bar_chart
+
+        svg = str(bar_chart("Fälle <neu>", [("A & B", 3), ("C", 0)], "c1"))
+        assert 'role="img"' in svg and 'aria-labelledby="c1-titel"' in svg
+        assert "Fälle &lt;neu&gt;" in svg and "A &amp; B" in svg
+        assert svg.count("<rect") == 2
