@@ -94,7 +94,7 @@ class TestAbraFunderReport:
 
         now = datetime.now(UTC)
         period = f"{now.year}-Q{(now.month - 1) // 3 + 1}"
-        moved_in, on = today().isoformat(), today().isoformat()
+        on = today().isoformat()  # move-in, consents, first contacts and appointments: today
         district, caseworker = await quiet_district(stack, needed=10)
         before = await by_district(stack, period, district)
         await publish_slots(stack)
@@ -103,12 +103,12 @@ class TestAbraFunderReport:
         families = []
         for i in range(3):
             payload = intake_payload(
-                person(f"Rami{i}", "Saleh", "1986-03-0%d" % (i + 1), sex="male"),
+                person(f"Rami{i}", "Saleh", f"1986-03-0{i + 1}", sex="male"),
                 person(f"Dana{i}", "Saleh", "2016-05-05", relation="child", schooling_years=4, highest_certificate="none", consents=[]),
                 district=district,
             )
             families.append(await call(stack, "intake", "frontdesk", "POST", "/intakes", payload, expect=201))
-        eu = lambda given, family, nat, relation: person(given, family, "1990-01-01", nat, relation=relation, move_in_date=moved_in,  # noqa: E731
+        eu = lambda given, family, nat, relation: person(given, family, "1990-01-01", nat, relation=relation, move_in_date=on,  # noqa: E731
                                                         languages=[{"code": nat.lower()}], consents=[])
         coached = [
             await call(stack, "intake", "frontdesk", "POST", "/intakes", intake_payload(
