@@ -331,10 +331,14 @@ class TestAbraCoaching:
         clearing_id, intake_id, household_id, person_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
         common = dict(tenant="hamm", correlation_id=intake_id, clearing_id=clearing_id, intake_id=intake_id, household_id=household_id,
                       person_id=person_id, district="Westen")
-        await publish(stack, ClearingCompleted(**common, completed_at=datetime.now(UTC), days_after_move_in=5, needs_found=["work"], long_term_coaching=True))
-        await publish(stack, ClearingClosed(**common, outcome="cleared", long_term_coaching=True, closed_at=datetime.now(UTC)))
         no_coaching = uuid.uuid4()
-        await publish(stack, ClearingCompleted(**{**common, "clearing_id": no_coaching}, completed_at=datetime.now(UTC), days_after_move_in=5, long_term_coaching=False))
+        published = [
+            ClearingCompleted(**common, completed_at=datetime.now(UTC), days_after_move_in=5, needs_found=["work"], long_term_coaching=True),
+            ClearingClosed(**common, outcome="cleared", long_term_coaching=True, closed_at=datetime.now(UTC)),
+            ClearingCompleted(**{**common, "clearing_id": no_coaching}, completed_at=datetime.now(UTC), days_after_move_in=5, long_term_coaching=False),
+        ]
+        for e in published:
+            await publish(stack, e)
 
         async def opened() -> list[dict[str, Any]]:
             events = [e for e in outbox(stack, "CaseOpened") if e["household_id"] == str(household_id)]
@@ -349,7 +353,8 @@ class TestAbraCoaching:
 
         async def consumed() -> None:
             with sqlite3.connect(stack.data_dir / "casework.db") as conn:
-                handled = conn.execute("SELECT count(*) FROM inbox WHERE consumer LIKE 'casework:abra_coaching%'").fetchone()[0]
+                ids = [e.event_id.hex for e in published]  # real clearings of other tests go through the same consumers
+                handled = conn.execute(f"SELECT count(*) FROM inbox WHERE consumer LIKE 'casework:abra_coaching%' AND event_id IN ({','.join('?' * 3)})", ids).fetchone()[0]
             assert handled == 3
 
         await eventually(consumed, timeout=10)  # all three consumed; only one opened a case
