@@ -1,0 +1,109 @@
+"""Caseworker and fund manager screens in a real browser against the embedded stack (issue 7c): a
+caseworker opens "Meine Fälle", sees the due review of a Syrian refugee family's case, is refused a
+referral without consent (casework's 422 shown at the partner field) and records the review; a
+colleague outside the caseload gets the German 403 page. axe-core runs on every main screen."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from playwright.async_api import expect
+
+from tests.browser.test_role_screens_browser import nav
+from tests.browser.test_web_browser import sign_in
+from tests.support.browser import check_screen
+from tests.support.eventually import eventually
+from tests.support.stack import RunningStack, intake_payload, person
+
+pytestmark = pytest.mark.stack
+TODAY = date.today().isoformat()
+
+
+def refugee(given: str, born: str) -> dict[str, Any]:
+    return person(given=given, family="Haddad", born=born, nationality="SY", residence_status="recognised_refugee")
+
+
+async def case_with_due_review(stack: RunningStack) -> str:
+    """Intake -> case for the Mitte caseworker -> first contact, two goals, agreement -> the first review is due."""
+    async with stack.client("intake", "frontdesk") as c:
+        r = await c.post("/intakes", json=intake_payload(refugee("Amal", "1985-03-01"), refugee("Omar", "1983-07-12"), refugee("Lina", "2015-09-30"), district="Mitte"))
+        assert r.status_code == 201, r.text
+        intake_id = r.json()["intake_id"]
+    async with stack.client("casework", "teamlead") as c:
+        async def opened() -> dict[str, Any]:
+            cases = (await c.get("/cases", params={"intake_id": intake_id})).json()["cases"]
+            assert len(cases) == 1
+            return cases[0]
+
+        case = await eventually(opened, timeout=10)
+    case_id = case["case_id"]
+    assert case["caseworker"] == "caseworker"
+    async with stack.client("casework", "caseworker") as cw:
+        assert (await cw.post(f"/cases/{case_id}/first-contact", json={"contact_on": TODAY, "starter_pack": True})).status_code == 200
+        for field, title, who in ((1, "Deutschkurs B1", "client"), (3, "Arbeitsaufnahme", "partner")):
+            r = await cw.post(f"/cases/{case_id}/goals", json={"field_of_action": field, "title": title, "target_date": "2027-06-30", "responsible": who})
+            assert r.status_code == 201, r.text
+        r = await cw.post(f"/cases/{case_id}/plan/agree", json={"agreed_on": TODAY, "agreed_by_client": True, "agreed_by_caseworker": True})
+        assert r.status_code == 200, r.text
+        assert await stack.fast_forward(f"review-cycle-{case_id}", timedelta(days=91))
+
+        async def due() -> None:
+            w = (await cw.get("/worklist")).json()
+            assert any(x["case_id"] == case_id and x["cycle"] == 1 for x in w["reviews_due"] + w["reviews_overdue"])
+
+        await eventually(due, timeout=20)
+    return case_id
+
+
+class TestCaseworkerInTheBrowser:
+    async def test_a_caseworker_records_the_due_review_on_the_case_page(self, browser: Any, stack: RunningStack) -> None:
+        case_id = await case_with_due_review(stack)
+        ctx = await browser.new_context(locale="de-DE", bypass_csp=True, viewport={"width": 1280, "height": 900})
+        other_ctx = await browser.new_context(locale="de-DE", bypass_csp=True, viewport={"width": 1280, "height": 900})
+        try:
+            page = await ctx.new_page()
+            await sign_in(page, stack, "caseworker")
+            await nav(page, "Meine Fälle")
+            link = page.get_by_role("region", name="Fällige Überprüfungen").or_(page.get_by_role("region", name="Überfällige Überprüfungen"))
+            await expect(page.get_by_role("link", name=f"Fall {case_id[:8]}").first).to_be_visible()
+            assert await link.count() >= 1
+            await check_screen(page, "30-meine-faelle")
+            await page.goto(stack.web_url + f"/faelle/{case_id}")
+            await expect(page.get_by_role("heading", level=1, name=f"Fall {case_id[:8]}")).to_be_visible()
+            await expect(page.get_by_text("Die 1. Überprüfung ist fällig")).to_be_visible()
+            assert await page.locator("ol.timeline li").count() >= 4
+            await check_screen(page, "31-fallseite")
+
+            # a referral to a language course provider without documented consent: casework's 422 at the partner field
+            await page.get_by_label("Partner", exact=True).select_option("language_course")
+            await page.get_by_role("button", name="Überleitung anlegen").click()
+            partner = page.get_by_label("Partner", exact=True)
+            await expect(partner).to_have_attribute("aria-invalid", "true")
+            assert "Einwilligung" in await page.locator("#partner-fehler").inner_text()
+            await check_screen(page, "32-ueberleitung-ohne-einwilligung")
+
+            # the review: a goal left open is named, then all are recorded with the effect of a measure
+            await page.get_by_label("Ergebnis: Deutschkurs B1").select_option("partly")
+            await page.get_by_role("button", name="Überprüfung speichern").click()
+            await expect(page.get_by_label("Ergebnis: Arbeitsaufnahme")).to_have_attribute("aria-invalid", "true")
+            await page.get_by_label("Ergebnis: Arbeitsaufnahme").select_option("achieved")
+            await page.get_by_label("Maßnahme").select_option("integration_course")
+            await page.get_by_label("Wirkung aus Sicht der Fachkraft").select_option("4")
+            await page.get_by_label("Wirkung aus Sicht der Klientin / des Klienten").select_option("5")
+            await page.get_by_role("button", name="Überprüfung speichern").click()
+            await expect(page.get_by_role("status").filter(has_text="Die 1. Überprüfung ist erfasst")).to_be_visible()
+            async with stack.client("casework", "caseworker") as cw:
+                timeline = (await cw.get(f"/cases/{case_id}/timeline")).json()
+            assert "review_completed" in [e["kind"] for e in timeline]
+
+            # a caseworker of other districts is refused the case by casework
+            other = await other_ctx.new_page()
+            await sign_in(other, stack, "caseworker3")
+            response = await other.goto(stack.web_url + f"/faelle/{case_id}")
+            assert response.status == 403
+            await expect(other.get_by_role("heading", level=1, name="Kein Zugriff auf diesen Fall")).to_be_visible()
+        finally:
+            await ctx.close()
+            await other_ctx.close()
