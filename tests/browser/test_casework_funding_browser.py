@@ -1,7 +1,9 @@
 """Caseworker and fund manager screens in a real browser against the embedded stack (issue 7c): a
 caseworker opens "Meine Fälle", sees the due review of a Syrian refugee family's case, is refused a
 referral without consent (casework's 422 shown at the partner field) and records the review; a
-colleague outside the caseload gets the German 403 page. axe-core runs on every main screen."""
+colleague outside the caseload gets the German 403 page; a fund manager decides a hardship application
+a caseworker filed (four-eyes state shown) and a fund manager who filed one cannot decide it (funding's
+403 shown on the page); budgets with the ledger balance. axe-core runs on every main screen."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from tests.browser.test_role_screens_browser import nav
 from tests.browser.test_web_browser import sign_in
 from tests.support.browser import check_screen
 from tests.support.eventually import eventually
+from tests.e2e.test_funding_hardship import apply
 from tests.support.stack import RunningStack, intake_payload, person
 
 pytestmark = pytest.mark.stack
@@ -107,3 +110,53 @@ class TestCaseworkerInTheBrowser:
         finally:
             await ctx.close()
             await other_ctx.close()
+
+
+class TestFundManagerInTheBrowser:
+    async def test_a_fund_manager_decides_a_caseworkers_application_but_not_their_own(self, browser: Any, stack: RunningStack) -> None:
+        filed = await apply(stack, 40_000)  # filed by the caseworker; 400 EUR needs one decider
+        ctx = await browser.new_context(locale="de-DE", bypass_csp=True, viewport={"width": 1280, "height": 900})
+        own_ctx = await browser.new_context(locale="de-DE", bypass_csp=True, viewport={"width": 1280, "height": 900})
+        try:
+            page = await ctx.new_page()
+            await sign_in(page, stack, "fundmanager")
+            await nav(page, "Härtefallanträge")
+            await page.get_by_label("Stand").select_option("pending")
+            await page.get_by_role("button", name="Anzeigen").click()
+            row = page.get_by_role("row").filter(has_text=f"Antrag {filed['application_id'][:8]}")
+            await expect(row).to_contain_text("0 von 1 Entscheidungen")
+            await check_screen(page, "33-haertefallantraege")
+            await row.get_by_role("link").click()
+            facts = page.locator("#vier-augen-stand")
+            await expect(facts).to_contain_text("caseworker")
+            await expect(facts).to_contain_text("noch niemand")
+            await check_screen(page, "34-haertefallantrag")
+
+            await page.get_by_role("button", name="Entscheidung speichern").click()  # nothing chosen
+            await expect(page.locator("#entscheidung-fehler")).to_be_visible()
+            await page.get_by_label("bewilligen").check()
+            await page.get_by_role("button", name="Entscheidung speichern").click()
+            await expect(page.get_by_role("status").filter(has_text="Stand: bewilligt")).to_be_visible()
+            await expect(page.locator("#vier-augen-stand")).to_contain_text("fundmanager")
+            async with stack.client("funding", "fundmanager") as c:
+                assert (await c.get(f"/hardship/applications/{filed['application_id']}")).json()["status"] == "approved"
+
+            await nav(page, "Budgets und Buchungen")
+            await expect(page.get_by_role("heading", level=2, name="Härtefallfonds Integration")).to_be_visible()
+            await check_screen(page, "35-budgets")
+
+            # the service account is caseworker and fund manager: it applies, then tries to decide its own application
+            mine = await apply(stack, 25_000, caseworker="service")
+            own = await own_ctx.new_page()
+            await sign_in(own, stack, "service")
+            await own.goto(stack.web_url + f"/haertefall/{mine['application_id']}")
+            await expect(own.locator("#vier-augen-stand")).to_contain_text("service (Sie)")
+            await own.get_by_label("bewilligen").check()
+            await own.get_by_role("button", name="Entscheidung speichern").click()
+            await expect(own.get_by_role("alert")).to_contain_text("Sie haben diesen Antrag selbst gestellt")
+            await check_screen(own, "36-eigener-antrag")
+            async with stack.client("funding", "fundmanager") as c:
+                assert (await c.get(f"/hardship/applications/{mine['application_id']}")).json()["status"] == "pending"
+        finally:
+            await ctx.close()
+            await own_ctx.close()

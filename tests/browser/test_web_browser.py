@@ -89,7 +89,7 @@ class TestRoleStartPages:
 
     async def test_a_screen_still_to_come_is_marked_as_such(self, page: Any, stack: RunningStack) -> None:
         await sign_in(page, stack, "fundmanager")
-        await page.get_by_role("navigation", name="Hauptnavigation").get_by_role("link", name="Härtefallanträge (folgt)").click()
+        await page.get_by_role("navigation", name="Hauptnavigation").get_by_role("link", name="Verfügungsfonds-Runde (folgt)").click()
         assert await page.get_by_text("Diese Ansicht folgt").is_visible()
         await check_screen(page, "06-folgt")
 
