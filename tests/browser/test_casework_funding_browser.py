@@ -17,6 +17,7 @@ from tests.browser.test_role_screens_browser import nav
 from tests.browser.test_web_browser import sign_in
 from tests.support.browser import check_screen
 from tests.support.eventually import eventually
+from tests.e2e.test_casework_scenarios import planned_case
 from tests.e2e.test_funding_hardship import apply
 from tests.support.stack import RunningStack, intake_payload, person
 
@@ -160,3 +161,29 @@ class TestFundManagerInTheBrowser:
         finally:
             await ctx.close()
             await own_ctx.close()
+
+
+class TestIntegrationPointInTheBrowser:
+    async def test_an_advisor_acknowledges_an_incoming_referral_and_books_the_first_appointment(self, page: Any, stack: RunningStack) -> None:
+        case_id, adult, _ = await planned_case(stack)
+        async with stack.client("casework", "caseworker") as cw:
+            r = await cw.post(f"/cases/{case_id}/consents", json={"person_id": adult, "partner": "integration_point", "purpose": "referral", "given_on": TODAY})
+            assert r.status_code == 204, r.text
+            r = await cw.post(f"/cases/{case_id}/referrals", json={"person_id": adult, "partner": "integration_point"})
+            assert r.status_code == 201, r.text
+            referral_id = r.json()["referral_id"]
+        await sign_in(page, stack, "ipadvisor")
+        await nav(page, "Eingehende Überleitungen")
+        await expect(page.get_by_role("link", name=f"Überleitung {referral_id[:8]}")).to_be_visible()
+        await check_screen(page, "37-eingehende-ueberleitungen")
+        await page.get_by_role("link", name=f"Überleitung {referral_id[:8]}").click()
+        await page.get_by_role("button", name="Profiling erfasst").click()  # not acknowledged yet: casework refuses
+        await expect(page.get_by_role("status")).to_contain_text("Nicht möglich")
+        await page.get_by_role("button", name="Eingang bestätigen").click()
+        await expect(page.get_by_role("status")).to_have_text("Der Eingang ist bestätigt.")
+        await page.get_by_label("Ersttermin am").fill((date.today() + timedelta(days=3)).isoformat())
+        await page.get_by_role("button", name="Termin buchen").click()
+        await expect(page.get_by_role("status")).to_have_text("Der Ersttermin ist gebucht.")
+        await check_screen(page, "38-ueberleitung")
+        async with stack.client("casework", "ipadvisor") as ip:
+            assert (await ip.get(f"/referrals/{referral_id}")).json()["appointment_on"] == (date.today() + timedelta(days=3)).isoformat()
