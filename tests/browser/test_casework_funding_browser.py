@@ -7,6 +7,7 @@ a caseworker filed (four-eyes state shown) and a fund manager who filed one cann
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -18,6 +19,8 @@ from tests.browser.test_web_browser import sign_in
 from tests.support.browser import check_screen
 from tests.support.eventually import eventually
 from tests.e2e.test_casework_scenarios import planned_case
+from tests.e2e.test_funding_discretionary import apply as measure_application
+from tests.e2e.test_funding_discretionary import measure
 from tests.e2e.test_funding_hardship import apply
 from tests.support.stack import RunningStack, intake_payload, person
 
@@ -187,3 +190,55 @@ class TestIntegrationPointInTheBrowser:
         await check_screen(page, "38-ueberleitung")
         async with stack.client("casework", "ipadvisor") as ip:
             assert (await ip.get(f"/referrals/{referral_id}")).json()["appointment_on"] == (date.today() + timedelta(days=3)).isoformat()
+
+
+class TestDiscretionaryRoundInTheBrowser:
+    async def test_a_round_is_formed_a_member_recuses_votes_are_cast_and_the_minutes_are_shown(self, browser: Any, stack: RunningStack) -> None:
+        mine = await measure_application(stack, measure("Peer-Mentoring Browser", 250_000))
+        other = await measure_application(stack, measure("Sprachcafé Browser", 150_000))
+        manager_ctx = await browser.new_context(locale="de-DE", bypass_csp=True, viewport={"width": 1280, "height": 900})
+        member_ctx = await browser.new_context(locale="de-DE", bypass_csp=True, viewport={"width": 1280, "height": 900})
+        try:
+            manager = await manager_ctx.new_page()
+            await sign_in(manager, stack, "fundmanager")
+            await nav(manager, "Verfügungsfonds-Runde")
+            await manager.get_by_label(re.compile(r"^Peer-Mentoring Browser")).check()
+            await manager.get_by_label(re.compile(r"^Sprachcafé Browser")).check()
+            await check_screen(manager, "39-verfuegungsfonds-runde-bilden")
+            await manager.get_by_role("button", name="Runde bilden").click()
+            await expect(manager.get_by_role("status")).to_contain_text("Die Runde mit 2 Anträgen ist gebildet.")
+            async with stack.client("funding", "fundmanager") as c:
+                round_id = (await c.get(f"/measures/{mine}")).json()["round_id"]
+            assert round_id
+
+            # steering1 in the browser: present, recused for the peer mentoring, votes on the language café
+            member = await member_ctx.new_page()
+            await sign_in(member, stack, "steering1")
+            await nav(member, "Verfügungsfonds-Runde")
+            await member.get_by_label("befangen bei Peer-Mentoring Browser").check()
+            await member.get_by_role("button", name=f"Anwesend: Runde {round_id[:8]}").click()
+            await expect(member.get_by_role("status")).to_contain_text("befangen bei 1 Antrag")
+            await check_screen(member, "40-verfuegungsfonds-sitzung")
+            await member.get_by_label("Stimme zu Peer-Mentoring Browser").select_option("yes")
+            await member.get_by_role("button", name="Abstimmen: Peer-Mentoring Browser").click()
+            await expect(member.get_by_role("status")).to_contain_text("Nicht möglich")
+            await member.get_by_label("Stimme zu Sprachcafé Browser").select_option("yes")
+            await member.get_by_role("button", name="Abstimmen: Sprachcafé Browser").click()
+            await expect(member.get_by_role("status")).to_contain_text("Ihre Stimme (Ja) ist erfasst.")
+            for name in ("steering2", "steering3", "steering4", "steering5", "steering6"):
+                async with stack.client("funding", name) as c:
+                    assert (await c.post(f"/rounds/{round_id}/presence", json={"conflicts": []})).status_code == 200
+                    for application_id in (mine, other):
+                        r = await c.post(f"/rounds/{round_id}/votes", json={"application_id": application_id, "vote": "yes"})
+                        assert r.status_code == 200, r.text
+
+            await member.reload()
+            await member.get_by_role("button", name=f"Sitzung schließen: Runde {round_id[:8]}").click()
+            await expect(member.get_by_role("heading", level=1)).to_contain_text("Protokoll")
+            await expect(member.locator("#protokoll")).not_to_be_empty()
+            await check_screen(member, "41-verfuegungsfonds-protokoll")
+            async with stack.client("funding", "fundmanager") as c:
+                assert (await c.get(f"/measures/{other}")).json()["status"] == "approved"
+        finally:
+            await manager_ctx.close()
+            await member_ctx.close()
