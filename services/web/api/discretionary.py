@@ -6,6 +6,7 @@ workflow rules; its refusals are shown in German."""
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from typing import Annotated, Any
 
@@ -33,8 +34,7 @@ KINDS = {"provider": "Träger", "initiative": "Initiative", "municipal_instituti
 
 
 async def _form(request: Request) -> FormData:
-    import secrets
-
+    """The submitted form with its lists (multiple checkboxes), after the CSRF check of `form_of`."""
     form = await request.form()
     sent = form.get("csrf_token")
     if not isinstance(sent, str) or not secrets.compare_digest(sent, session_of(request).csrf):
