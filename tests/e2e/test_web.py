@@ -110,7 +110,7 @@ class TestCsrf:
 
 
 class TestRoles:
-    @pytest.mark.parametrize("path", ["/betrieb/vorgaenge", "/betrieb/fehlerwarteschlange", "/betrieb/ablauf", "/folgt/haertefall"])
+    @pytest.mark.parametrize("path", ["/betrieb/vorgaenge", "/betrieb/fehlerwarteschlange", "/betrieb/ablauf", "/haertefall"])
     async def test_a_front_desk_user_is_refused_other_roles_pages(self, stack: RunningStack, path: str) -> None:
         async with web_client(stack) as c:
             await sign_in(stack, c, "frontdesk")
