@@ -1,6 +1,5 @@
 """What each role sees: German role names and the navigation of each role's start page (DOMAIN.md
-"Who uses it"). Screens whose service API is still being built are listed with `ready=False`
-and lead to a placeholder page marked "folgt"."""
+"Who uses it")."""
 
 from __future__ import annotations
 
@@ -31,12 +30,7 @@ class Item:
     label: str
     path: str
     roles: tuple[str, ...]
-    ready: bool = True
     hint: str = ""
-
-
-def _later(slug: str, label: str, *roles: Role, hint: str = "") -> Item:
-    return Item(label, f"/folgt/{slug}", tuple(r.value for r in roles), ready=False, hint=hint)
 
 
 ITEMS: tuple[Item, ...] = (
@@ -61,6 +55,3 @@ ITEMS: tuple[Item, ...] = (
 def items_for(roles: list[str] | tuple[str, ...]) -> list[Item]:
     return [i for i in ITEMS if set(i.roles).intersection(roles)]
 
-
-def placeholder(slug: str) -> Item | None:
-    return next((i for i in ITEMS if not i.ready and i.path == f"/folgt/{slug}"), None)

@@ -140,17 +140,3 @@ class TestWebRoleMatrix:
         assert r.status_code == 403, f"{action} as {user}: {r.status_code}"
         assert "Keine Berechtigung" in r.text
 
-
-def placeholder_matrix() -> list[tuple[str, str]]:
-    from services.web.navigation import ITEMS
-
-    return [(i.path, user) for i in ITEMS if not i.ready for user, roles in DEMO_USERS.items() if not roles & set(i.roles)]
-
-
-class TestWebScreensToCome:
-    @pytest.mark.parametrize(("path", "user"), placeholder_matrix(), ids=lambda v: str(v))
-    async def test_a_screen_still_to_come_is_refused_to_other_roles(self, stack: RunningStack, path: str, user: str) -> None:
-        async with web_client(stack) as c:
-            await sign_in(stack, c, user)
-            r = await c.get(path)
-        assert r.status_code == 403 and "Keine Berechtigung" in r.text

@@ -272,7 +272,7 @@ async def sign_out(request: Request) -> Response:
     return see_other("/anmelden?abgemeldet=1")
 
 
-# ---- start page and placeholders ----------------------------------------------------------------
+# ---- start page ---------------------------------------------------------------------------------
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -280,15 +280,6 @@ async def start(request: Request, s: Annotated[Session, Depends(page())]) -> HTM
     sections = [(role, navigation.ROLE_LABELS[role], navigation.items_for([role])) for role in navigation.ALL_ROLES if role in s.roles]
     return render(request, "start.html", sections=sections)
 
-
-@router.get("/folgt/{slug}", response_class=HTMLResponse)
-async def later(request: Request, slug: str, s: Annotated[Session, Depends(page())]) -> HTMLResponse:
-    item = navigation.placeholder(slug)
-    if item is None:
-        raise Gone()
-    if not s.has(*item.roles):
-        raise Denied()
-    return render(request, "later.html", item=item)
 
 
 # ---- work list (alerts of every service) --------------------------------------------------------
