@@ -177,14 +177,23 @@ class Database:
         await self.engine.dispose()
 
 
-async def upsert(conn: AsyncConnection, table: sa.Table, values: dict, *, keys: list[str], increment: dict[str, int] | None = None, only_insert: bool = False) -> None:
-    """INSERT ... ON CONFLICT (keys) DO UPDATE on SQLite and PostgreSQL; `increment` adds to columns
-    instead of overwriting them (a concurrency-safe counter); `only_insert` keeps an existing row."""
+def _dialect_insert(conn: AsyncConnection, table: sa.Table):  # type: ignore[no-untyped-def]
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(table).values(**values)
+    return insert(table)
+
+
+def insert_ignoring_conflicts(conn: AsyncConnection, table: sa.Table, keys: list[str]):  # type: ignore[no-untyped-def]
+    """INSERT ... ON CONFLICT (keys) DO NOTHING on SQLite and PostgreSQL, for a multi-row execute."""
+    return _dialect_insert(conn, table).on_conflict_do_nothing(index_elements=keys)
+
+
+async def upsert(conn: AsyncConnection, table: sa.Table, values: dict, *, keys: list[str], increment: dict[str, int] | None = None, only_insert: bool = False) -> None:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE on SQLite and PostgreSQL; `increment` adds to columns
+    instead of overwriting them (a concurrency-safe counter); `only_insert` keeps an existing row."""
+    stmt = _dialect_insert(conn, table).values(**values)
     update = {} if only_insert else {k: v for k, v in values.items() if k not in keys and k not in (increment or {})}
     for column, by in (increment or {}).items():
         update[column] = table.c[column] + by

@@ -14,7 +14,7 @@ from services.contracts import Event
 from services.kit.broker import Delivery
 from services.contracts.reporting import ReportGenerated
 from services.kit import telemetry
-from services.kit.db import upsert, utc_now
+from services.kit.db import insert_ignoring_conflicts, upsert, utc_now
 from services.kit.service import Runtime
 from services.reporting import store
 from services.reporting.domain import fact_of
@@ -32,7 +32,7 @@ async def project_batch(conn: AsyncConnection, events: list[Event], tz: str) -> 
     the watermark once per stream. Live consumption passes one event, a rebuild thousands."""
     if not events:
         return
-    await conn.execute(_insert_ignore(conn, store.facts, ["event_id"]), [fact_of(e, tz) for e in events])
+    await conn.execute(insert_ignoring_conflicts(conn, store.facts, ["event_id"]), [fact_of(e, tz) for e in events])
     marks: dict[str, tuple[int, object]] = {}
     for event in events:
         await _project_entities(conn, event)
@@ -43,13 +43,6 @@ async def project_batch(conn: AsyncConnection, events: list[Event], tz: str) -> 
         w = store.watermark
         await conn.execute(w.update().where(w.c.stream == stream, w.c.last_occurred_at < last).values(last_occurred_at=last))
 
-
-def _insert_ignore(conn: AsyncConnection, table: sa.Table, keys: list[str]):  # type: ignore[no-untyped-def]
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table).on_conflict_do_nothing(index_elements=keys)
 
 
 async def _project_entities(conn: AsyncConnection, event: Event) -> None:
