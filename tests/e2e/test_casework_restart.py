@@ -14,12 +14,12 @@ from datetime import date, timedelta
 
 import httpx
 import pytest
-from faststream.redis import RedisBroker
 from temporalio.client import Client
 
 from services.contracts.events import IntakeCompleted, PersonProfile
 from services.contracts.vocab import AgeGroup, Prospect, ResidenceStatus, Route, Sex
 from tests.support.eventually import eventually
+from tests.support.events import publish_events
 from tests.support.stack import FAST_RECLAIM, TIME_SKIPPING, RunningStack
 
 pytestmark = pytest.mark.stack
@@ -71,12 +71,7 @@ class TestReviewCyclesSurviveRestarts:
         stack = RunningStack(tmp_path_factory.mktemp("restart"), env={**FAST_RECLAIM, **TIME_SKIPPING})
         stack.up()
         try:
-            broker = RedisBroker(stack.redis_url)
-            await broker.connect()
-            for i in range(CASES):
-                e = intake(i)
-                await broker.publish(e.model_dump_json().encode(), stream=e.stream, headers={"event_id": str(e.event_id), "event_type": e.event_type})
-            await broker.stop()
+            await publish_events(stack.redis_url, (intake(i) for i in range(CASES)))
 
             async def half_open() -> None:
                 assert scalar(stack, "SELECT count(*) FROM cases") >= CASES // 2

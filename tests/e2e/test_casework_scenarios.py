@@ -13,12 +13,12 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from faststream.redis import RedisBroker
 from temporalio.client import WorkflowExecutionStatus
 
 from services.contracts.events import ConsentGiven, Event, IntakeCompleted, IntakeCorrected, PersonProfile
 from services.contracts.vocab import AgeGroup, Partner, Prospect, Purpose, ResidenceStatus, Route, Sex
 from tests.support.eventually import eventually
+from tests.support.events import publish_events
 from tests.support.stack import RunningStack, intake_payload, person
 
 pytestmark = pytest.mark.stack
@@ -58,12 +58,7 @@ async def alerts(stack: RunningStack, user: str, subject_id: str, kind: str | No
 
 
 async def publish(stack: RunningStack, event: Event) -> None:
-    broker = RedisBroker(stack.redis_url)
-    await broker.connect()
-    try:
-        await broker.publish(event.model_dump_json().encode(), stream=event.stream, headers={"event_id": str(event.event_id), "event_type": event.event_type})
-    finally:
-        await broker.stop()
+    await publish_events(stack.redis_url, [event])
 
 
 class TestRefugeeFamily:

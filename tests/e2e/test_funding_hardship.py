@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from services.contracts.casework import CaseAssigned, CaseOpened
 from services.contracts.funding import HardshipApplied
 from tests.support.eventually import eventually
-from tests.support.funding import publish
+from tests.support.events import publish_events
 from tests.support.stack import RunningStack
 
 pytestmark = pytest.mark.stack
@@ -24,8 +24,8 @@ pytestmark = pytest.mark.stack
 async def given_case(stack: RunningStack, caseworker: str = "caseworker") -> tuple[uuid.UUID, uuid.UUID]:
     case_id, person_id = uuid.uuid4(), uuid.uuid4()
     common = dict(tenant="hamm", correlation_id=case_id, case_id=case_id)
-    await publish(stack.redis_url, CaseOpened(**common, household_id=uuid.uuid4(), programme="Soziales Fallmanagement", district="Westen", member_ids=[person_id]))
-    await publish(stack.redis_url, CaseAssigned(**common, caseworker=caseworker, reason="initial"))
+    await publish_events(stack.redis_url, [CaseOpened(**common, household_id=uuid.uuid4(), programme="Soziales Fallmanagement", district="Westen", member_ids=[person_id])])
+    await publish_events(stack.redis_url, [CaseAssigned(**common, caseworker=caseworker, reason="initial")])
     return case_id, person_id
 
 

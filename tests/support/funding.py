@@ -3,18 +3,16 @@ casework's contract events published into real Redis in the kit's wire format.""
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import date, timedelta
 from typing import Any
 
-from services.contracts import Event
 from services.funding import store
 from services.funding.domain import Fund, HardshipApply, HardshipCriteria, HardshipStatus
 from services.funding.handlers import insert_hardship
 from services.funding.settings import FundingSettings
 from services.kit.db import Database, utc_now
-from services.kit.outbox import Outbox, event_headers
+from services.kit.outbox import Outbox
 from services.kit.service import Runtime
 from services.kit.settings import PlatformSettings
 
@@ -47,14 +45,3 @@ async def given_hardship(rt: Runtime, amount_cents: int, year: int, *, applicant
         await insert_hardship(conn, application_id, hardship_request(amount_cents), applicant, year, required, HardshipStatus.PENDING, None, None, utc_now())
     return application_id
 
-
-async def publish(redis_url: str, event: Event) -> None:
-    """Publishes a contract event as a producer's outbox relay does (payload JSON, envelope headers)."""
-    from faststream.redis import RedisBroker
-
-    broker = RedisBroker(redis_url)
-    await broker.connect()
-    try:
-        await broker.publish(event.model_dump_json().encode(), stream=event.stream, headers=json.loads(json.dumps(event_headers(event))))
-    finally:
-        await broker.stop()
