@@ -10,25 +10,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.kit.auth import Principal, Role, current_principal
 from services.kit.db import KitTables, upsert, utc_now
+from services.kit.runtime_dep import AnyRuntimeDep
 from services.kit.errors import Forbidden, NotFound
 
-
-def _runtime(request: Request) -> Any:
-    """The service's Runtime (services.kit.service imports this module, so no import of it here: a
-    string annotation naming a function-local import would turn `rt` into a query parameter)."""
-    return request.app.state.runtime
-
-
-_RuntimeDep = Annotated[Any, Depends(_runtime)]
 
 
 class Alert(BaseModel):
@@ -110,7 +103,7 @@ def alerts_router() -> APIRouter:
 
     @router.get("/alerts", response_model=list[Alert], summary="Open reminders and escalations for my roles")
     async def get_alerts(
-        rt: _RuntimeDep,
+        rt: AnyRuntimeDep,
         principal: Annotated[Principal, Depends(current_principal)],
         include_resolved: bool = False,
         subject_id: Annotated[str | None, Query(max_length=100)] = None,
@@ -124,7 +117,7 @@ def alerts_router() -> APIRouter:
             )
 
     @router.post("/alerts/{alert_id}/resolve", response_model=Alert, summary="Mark an alert as dealt with")
-    async def resolve(rt: _RuntimeDep, alert_id: uuid.UUID, principal: Annotated[Principal, Depends(current_principal)]) -> Alert:
+    async def resolve(rt: AnyRuntimeDep, alert_id: uuid.UUID, principal: Annotated[Principal, Depends(current_principal)]) -> Alert:
         t = rt.tables.alerts
         async with rt.db.begin() as conn:
             row = (await conn.execute(sa.select(t).where(t.c.id == alert_id))).first()

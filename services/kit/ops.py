@@ -11,11 +11,12 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 
 from services.kit import deadletters
 from services.kit.auth import Principal, Role, require
+from services.kit.runtime_dep import AnyRuntimeDep
 from services.kit.errors import NotFound
 
 #: A timer whose fire time lies this far in the past, or a workflow task scheduled this long ago and
@@ -23,14 +24,6 @@ from services.kit.errors import NotFound
 STUCK_AFTER = timedelta(minutes=1)
 OperatorDep = Annotated[Principal, Depends(require(Role.OPERATOR))]
 
-
-def _runtime(request: Request) -> Any:
-    """The service's Runtime (services.kit.service imports this module, so no import of it here: a
-    string annotation naming a function-local import would turn `rt` into a query parameter)."""
-    return request.app.state.runtime
-
-
-_RuntimeDep = Annotated[Any, Depends(_runtime)]
 
 
 class PendingTimer(BaseModel):
@@ -179,7 +172,7 @@ def ops_router() -> APIRouter:
 
     @router.get("/workflows", response_model=WorkflowList, summary="Running workflows of this service and what they wait for")
     async def workflows(
-        rt: _RuntimeDep, principal: OperatorDep, limit: Annotated[int, Query(ge=1, le=500)] = 100, stuck_only: bool = False
+        rt: AnyRuntimeDep, principal: OperatorDep, limit: Annotated[int, Query(ge=1, le=500)] = 100, stuck_only: bool = False
     ) -> WorkflowList:
         assert rt.temporal is not None
         query = f'TaskQueue = "{rt.name}" AND ExecutionStatus = "Running"'
@@ -198,13 +191,13 @@ def ops_router() -> APIRouter:
         return WorkflowList(service=rt.name, task_queue=rt.name, workflows=listed, truncated=truncated)
 
     @router.get("/dead-letters", response_model=list[DeadLetterOut], summary="Dead letters of this service's consumer group")
-    async def dead_letters(rt: _RuntimeDep, principal: OperatorDep) -> list[DeadLetterOut]:
+    async def dead_letters(rt: AnyRuntimeDep, principal: OperatorDep) -> list[DeadLetterOut]:
         dead = await deadletters.list_dead(rt.redis)
         return [DeadLetterOut(**{k: getattr(d, k) for k in DeadLetterOut.model_fields}) for d in dead if d.group == rt.name]
 
     @router.post("/dead-letters/{entry}/replay", response_model=Replayed, summary="Put a dead letter back on its stream")
     async def replay(
-        rt: _RuntimeDep, principal: OperatorDep,
+        rt: AnyRuntimeDep, principal: OperatorDep,
         entry: Annotated[str, Path(pattern=r"^\d+-\d+$", max_length=40)],
         stream: Annotated[str | None, Query(max_length=200, description="the dead-letter stream, when the entry id is ambiguous")] = None,
     ) -> Replayed:
@@ -220,7 +213,7 @@ def ops_router() -> APIRouter:
         return Replayed(entry_id=d.entry_id, original_stream=d.original_stream, new_entry_id=new_id)
 
     @router.get("/traces/{id}", response_model=TracesOut, summary="Span tree of an intake, case, referral, application or trace id")
-    async def traces(rt: _RuntimeDep, principal: OperatorDep, id: Annotated[str, Path(min_length=4, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]) -> TracesOut:
+    async def traces(rt: AnyRuntimeDep, principal: OperatorDep, id: Annotated[str, Path(min_length=4, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]) -> TracesOut:
         from services.kit import tracing
 
         directory = rt.platform.traces_dir

@@ -28,6 +28,7 @@ from services.kit.errors import DomainError, Forbidden
 from services.kit.outbox import Outbox
 from services.kit.settings import PlatformSettings, ServiceSettings
 from services.kit.alerts import alerts_router
+from services.kit.runtime_dep import runtime_of
 from services.kit.ops import ops_router
 from services.kit.temporal import connect, make_worker
 
@@ -72,10 +73,6 @@ class ServiceSpec:
     workflows: Sequence[type] = ()
     activities: Callable[[Runtime], Sequence[Callable[..., Any]]] = lambda rt: ()
     on_start: Callable[[Runtime], Awaitable[None]] | None = None
-
-
-def runtime_of(request: Request) -> Runtime:
-    return request.app.state.runtime
 
 
 RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
