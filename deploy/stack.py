@@ -14,6 +14,7 @@ import ctypes
 import fcntl
 import json
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -61,10 +62,27 @@ def _port_free(port: int) -> bool:
     return True
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    """The kernel's range for outgoing connections' local ports (Linux; the IANA range elsewhere)."""
+    with contextlib.suppress(OSError, ValueError):
+        lo, hi = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(lo), int(hi)
+    return 49152, 65535
+
+
 def free_port(preferred: int | None = None, taken: set[int] | None = None) -> int:
+    """A free loopback port, chosen below the ephemeral range: a port from bind(0) can be taken
+    by any outgoing connection's local end before our server binds it, one below cannot."""
     taken = taken or set()
     if preferred and preferred not in taken and _port_free(preferred):
         return preferred
+    lo, _hi = _ephemeral_range()
+    if lo > 20000:
+        rng = random.SystemRandom()
+        for _ in range(200):
+            port = rng.randrange(15000, lo)
+            if port not in taken and _port_free(port):
+                return port
     while True:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             s.bind(("127.0.0.1", 0))
@@ -119,10 +137,12 @@ class Child:
     proc: subprocess.Popen | None = None
     restarts: int = 0
     last_start: float = 0.0
+    log_offset: int = 0
 
     def start(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         out = self.log.open("ab")
+        self.log_offset = out.tell()
         self.proc = subprocess.Popen(
             self.cmd, env=self.env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             preexec_fn=_die_with_parent, cwd=self.env.get("ANKOMMEN_CWD"),
@@ -133,6 +153,13 @@ class Child:
     @property
     def pid(self) -> int | None:
         return self.proc.pid if self.proc else None
+
+    def lost_port_race(self) -> bool:
+        """True when this start's output says its port was taken between choosing and binding."""
+        with contextlib.suppress(OSError), self.log.open("rb") as f:
+            f.seek(self.log_offset)
+            return b"address already in use" in f.read().lower()
+        return False
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -201,13 +228,37 @@ class Stack:
     def secret(self) -> str:
         return json.loads((self.data_dir / "secrets.json").read_text())["auth_secret"]
 
-    def choose_ports(self) -> None:
+    def choose_ports(self, avoid: set[int] | None = None) -> None:
+        """Prefers the ports of the last run (bookmarks keep working), except those in `avoid`."""
         previous = (read_stack(self.data_dir) or {}).get("ports", {})
         wanted = {"redis": None, "temporal": None, "temporal_ui": None, **{s: None for s in SERVICES}, "web": None}
-        taken: set[int] = set()
+        taken: set[int] = set(avoid or ())
         for name in wanted:
             self.ports[name] = free_port(previous.get(name), taken)
             taken.add(self.ports[name])
+
+    def ports_of(self, child: str) -> set[int]:
+        return {self.ports[name] for name in self.ports if name == child or name.startswith(f"{child}_")}
+
+    def start(self, attempts: int = 3) -> None:
+        """Starts everything; a child that lost its port to another process between our check and
+        its bind gets the whole start repeated on other ports."""
+        avoid: set[int] = set()
+        for attempt in range(1, attempts + 1):
+            self.choose_ports(avoid)
+            self.define_children()
+            self.write_state("starting")
+            try:
+                self.start_infrastructure()
+                self.migrate()
+                self.start_services()
+                return
+            except StartupExit as exc:
+                if attempt == attempts or self._stopping or not exc.child.lost_port_race():
+                    raise
+                print(f"[ankommen] {exc.child.name}: port taken by another process; starting again on other ports", file=sys.stderr, flush=True)
+                avoid |= self.ports_of(exc.child.name)
+                self.stop_children()
 
     # ---- processes -----------------------------------------------------------------------------
 
@@ -336,6 +387,9 @@ class Stack:
 
     def stop(self) -> None:
         self._stopping = True
+        self.stop_children()
+
+    def stop_children(self) -> None:
         services = [self.children[svc] for svc in (*SERVICES, "web") if svc in self.children]
         for child in services:  # all shut down in parallel, then each is waited for
             child.terminate()
@@ -346,11 +400,17 @@ class Stack:
                 self.children[name].stop()
 
 
+class StartupExit(RuntimeError):
+    def __init__(self, what: str, child: Child) -> None:
+        super().__init__(f"{what} exited during start-up; see {child.log}")
+        self.child = child
+
+
 def _wait(check: Any, timeout: float, what: str, child: Child) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not child.alive():
-            raise RuntimeError(f"{what} exited during start-up; see {child.log}")
+            raise StartupExit(what, child)
         if check():
             return
         time.sleep(0.1)
@@ -465,12 +525,7 @@ def up_foreground(data_dir: Path, extra_env: dict[str, str] | None = None) -> in
     try:
         for line in stack.prepare():
             print(line, flush=True)
-        stack.choose_ports()
-        stack.define_children()
-        stack.write_state("starting")
-        stack.start_infrastructure()
-        stack.migrate()
-        stack.start_services()
+        stack.start()
         stack.write_state("running")
         print_urls(read_stack(data_dir) or {})
         if not stack._stopping:

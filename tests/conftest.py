@@ -61,6 +61,7 @@ async def temporal_env() -> AsyncIterator[object]:
         dev_server_existing_path=servers.temporal_binary(),
         data_converter=pydantic_data_converter,
         dev_server_extra_args=servers.TEMPORAL_FAST_SQLITE,
+        port=servers.free_port(),  # below the ephemeral range, where no outgoing connection takes it
     )
     yield env
     await env.shutdown()
@@ -76,6 +77,7 @@ async def time_skipping_env() -> AsyncIterator[object]:
         dev_server_existing_path=servers.temporal_binary(),
         data_converter=pydantic_data_converter,
         dev_server_extra_args=["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true", *servers.TEMPORAL_FAST_SQLITE],
+        port=servers.free_port(),
     )
     yield env
     await env.shutdown()

@@ -6,7 +6,6 @@ the reporting officer after the deadline."""
 from __future__ import annotations
 
 import email
-import socket
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import Any
@@ -16,6 +15,7 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from redis.asyncio import Redis
 
+from deploy.stack import free_port
 from services.contracts.activities import TaskQueues
 from services.contracts.reporting_workflows import (
     REPORT_DELIVERY_WORKFLOW,
@@ -41,12 +41,6 @@ class Sink:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd hook name
         self.messages.append(envelope)
         return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
