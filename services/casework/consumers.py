@@ -1,7 +1,8 @@
-"""Events casework consumes: completed and corrected intakes, ABRA clearings with long-term coaching."""
+"""Events casework consumes: completed and corrected intakes, ABRA clearings with long-term coaching,
+and its own CaseClosed (to end the case's workflows even after a crash between commit and signal)."""
 
 from services.casework import handlers
-from services.contracts.events import ClearingClosed, ClearingCompleted, IntakeCompleted, IntakeCorrected
+from services.contracts.events import CaseClosed, ClearingClosed, ClearingCompleted, IntakeCompleted, IntakeCorrected
 from services.kit.broker import Delivery, Subscription
 from services.kit.service import Runtime
 
@@ -19,9 +20,13 @@ def subscriptions(rt: Runtime) -> list[Subscription]:
     async def on_clearing_closed(event: ClearingClosed, delivery: Delivery) -> None:
         await handlers.open_case_for_clearing(rt, event, delivery)
 
+    async def on_case_closed(event: CaseClosed, delivery: Delivery) -> None:
+        await handlers.end_case_workflows(rt, event, delivery)
+
     return [
         Subscription(IntakeCompleted, on_intake_completed, name="open_case"),
         Subscription(IntakeCorrected, on_intake_corrected, name="follow_correction"),
         Subscription(ClearingCompleted, on_clearing_completed, name="abra_coaching_completed"),
         Subscription(ClearingClosed, on_clearing_closed, name="abra_coaching_closed"),
+        Subscription(CaseClosed, on_case_closed, name="end_case_workflows"),
     ]

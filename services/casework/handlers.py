@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from services.casework import store
 from services.casework.domain import (
@@ -147,13 +148,21 @@ async def start_referral_workflow(rt: Runtime, row: sa.Row) -> None:
     )
 
 
-async def _signal(rt: Runtime, workflow_id: str, signal: str, *args: Any) -> None:
-    """Tells a running workflow about a change; a workflow that has ended needs no telling (its
-    activities read the database, so a lost signal only delays its end)."""
+async def _signal(rt: Runtime, workflow_id: str, signal: str, *args: Any, strict: bool = False) -> None:
+    """Tells a running workflow about a change; a workflow that has ended (or never started) needs no
+    telling. Other failures are logged, or raised when `strict` (a consumer then retries)."""
     assert rt.temporal is not None
     try:
         await rt.temporal.get_workflow_handle(workflow_id).signal(signal, *args)
-    except Exception as exc:  # noqa: BLE001 - ended or unknown workflows are fine here
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return
+        if strict:
+            raise
+        log.info("signal %s to %s not delivered: %s", signal, workflow_id, exc.status.name if exc.status else "unknown")
+    except Exception as exc:
+        if strict:
+            raise
         log.info("signal %s to %s not delivered: %s", signal, workflow_id, type(exc).__name__)
 
 
@@ -438,6 +447,24 @@ async def close_case(rt: Runtime, principal: Principal, case_id: uuid.UUID, reas
     await _signal(rt, case_onboarding_workflow_id(case_id), "case_closed")
     for referral_id in cancelled:
         await _signal(rt, referral_workflow_id(referral_id), "cancel")
+
+
+async def end_case_workflows(rt: Runtime, event: CaseClosed, delivery: Delivery) -> None:
+    """Casework consumes its own CaseClosed: the event was committed with the closure, so the review
+    cycle, onboarding and referral workflows of the case are told even if the process died between
+    that commit and the signals `close_case` sends at once. Signals are idempotent; one that cannot
+    reach a running workflow fails the delivery, which is then retried (or dead-lettered)."""
+    telemetry.mark(case_id=event.case_id)
+    async with rt.db.read() as conn:
+        referral_ids = (
+            await conn.execute(
+                sa.select(store.referrals.c.id).where(store.referrals.c.case_id == event.case_id, store.referrals.c.outcome == "case_closed")
+            )
+        ).scalars().all()
+    await _signal(rt, review_cycle_workflow_id(event.case_id), "case_closed", strict=True)
+    await _signal(rt, case_onboarding_workflow_id(event.case_id), "case_closed", strict=True)
+    for referral_id in referral_ids:
+        await _signal(rt, referral_workflow_id(referral_id), "cancel", strict=True)
 
 
 async def _cancel_referrals(rt: Runtime, tx: Tx, where: Any, outcome: str, actor: str) -> list[uuid.UUID]:
