@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
@@ -41,6 +41,7 @@ from services.funding.domain import (
     HardshipSummary,
     MeasureApply,
     MeasureOut,
+    MeasureStatus,
     Presence,
     ProofOfUse,
     Reconciliation,
@@ -234,6 +235,65 @@ async def cancel(id: uuid.UUID, rt: RuntimeDep, principal: Annotated[Principal, 
     if not principal.has(Role.FUND_MANAGER.value) and row.applicant != principal.username:
         raise Forbidden("only the applicant or a fund manager cancels an application")
     return await _step(rt, principal, id, "cancel", HardshipCommand(actor=principal.username, step="cancel"), (Role.FUND_MANAGER, Role.CASEWORKER))
+
+
+# --- payments (the payment officer's work list) ------------------------------------------------
+
+
+class PaymentItem(BaseModel):
+    """A payout to record, or one recorded: hardship grants whose payment was ordered (pseudonymised:
+    the case id, never the person) and approved measures of the discretionary fund."""
+
+    kind: Literal["hardship", "measure"]
+    application_id: uuid.UUID
+    fund: Fund
+    fiscal_year: int
+    amount_cents: int
+    case_id: uuid.UUID | None = None
+    title: str | None = None
+    provider: str | None = None
+    ordered_by: str | None = None
+    paid_by: str | None = None
+    paid_at: datetime | None = None
+
+
+class PaymentList(BaseModel):
+    state: Literal["open", "done"]
+    payments: list[PaymentItem]
+
+
+@router.get("/payments", response_model=PaymentList, summary="Payouts to record (open) or recorded (done), both funds")
+async def payments(
+    rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.PAYMENT_OFFICER, Role.FUND_MANAGER))],
+    state: Annotated[Literal["open", "done"], Query(description="open: ordered, not yet paid out; done: paid out (newest first)")] = "open",
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+) -> PaymentList:
+    h, m, led = store.hardship, store.measures, store.ledger
+    paid = (
+        sa.select(led.c.application_id, sa.func.max(led.c.at).label("at"), sa.func.max(led.c.recorded_by).label("by"))
+        .where(led.c.kind == "disbursement").group_by(led.c.application_id).subquery()
+    )
+    hq = sa.select(h, paid.c.at.label("paid_at"), paid.c.by.label("paid_by")).outerjoin(paid, paid.c.application_id == h.c.id)
+    mq = sa.select(m, paid.c.at.label("paid_at"), paid.c.by.label("paid_by")).outerjoin(paid, paid.c.application_id == m.c.id)
+    if state == "open":
+        hq = hq.where(h.c.status == "payment_ordered").order_by(h.c.decided_at)
+        mq = mq.where(m.c.status == MeasureStatus.APPROVED.value).order_by(m.c.applied_at)
+    else:
+        hq = hq.where(h.c.status == "disbursed").order_by(paid.c.at.desc()).limit(limit)
+        mq = mq.where(m.c.status.in_([MeasureStatus.PAID.value, MeasureStatus.PROOF_RECEIVED.value])).order_by(paid.c.at.desc()).limit(limit)
+    async with rt.db.read() as conn:
+        items = [
+            PaymentItem(kind="hardship", application_id=r.id, fund=Fund.HARDSHIP, fiscal_year=r.fiscal_year, amount_cents=r.amount_cents,
+                        case_id=r.case_id, ordered_by=r.payment_ordered_by, paid_by=r.disbursed_by or r.paid_by, paid_at=r.paid_at)
+            for r in (await conn.execute(hq)).all()
+        ] + [
+            PaymentItem(kind="measure", application_id=r.id, fund=Fund.DISCRETIONARY, fiscal_year=r.fiscal_year, amount_cents=r.amount_cents,
+                        title=r.title, provider=r.provider, paid_by=r.paid_by, paid_at=r.paid_at)
+            for r in (await conn.execute(mq)).all()
+        ]
+    if state == "done":
+        items = sorted(items, key=lambda i: i.paid_at or datetime.min.replace(tzinfo=UTC), reverse=True)[:limit]
+    return PaymentList(state=state, payments=items)
 
 
 # --- discretionary fund -------------------------------------------------------------------------

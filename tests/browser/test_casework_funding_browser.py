@@ -166,6 +166,30 @@ class TestFundManagerInTheBrowser:
             await own_ctx.close()
 
 
+class TestPaymentOfficerInTheBrowser:
+    async def test_the_payment_officer_records_an_ordered_payout_from_the_work_list(self, page: Any, stack: RunningStack) -> None:
+        filed = await apply(stack, 32_000)
+        path = f"/hardship/applications/{filed['application_id']}"
+        async with stack.client("funding", "fundmanager") as c:
+            assert (await c.post(f"{path}/decisions", json={"decision": "approve"})).status_code == 200
+            assert (await c.post(f"{path}/payment-order")).status_code == 200
+        await sign_in(page, stack, "paymentofficer")
+        await nav(page, "Auszahlungen")
+        row = page.get_by_role("row").filter(has_text=f"Härtefallantrag {filed['application_id'][:8]}")
+        await expect(row).to_contain_text("320,00 €")
+        await expect(row).to_contain_text("fundmanager")  # who ordered the payment
+        await check_screen(page, "37-auszahlungen")
+        await row.get_by_role("button", name=re.compile("Auszahlung erfassen")).click()
+        await expect(page.get_by_role("status")).to_contain_text("Die Auszahlung ist erfasst")
+        await expect(page.get_by_role("row").filter(has_text=f"Härtefallantrag {filed['application_id'][:8]}")).to_have_count(0)
+        async with stack.client("funding", "fundmanager") as c:
+            assert (await c.get(path)).json()["status"] == "disbursed"
+        await page.get_by_role("link", name="Erledigt").click()
+        done = page.get_by_role("row").filter(has_text=f"Härtefallantrag {filed['application_id'][:8]}")
+        await expect(done).to_contain_text("paymentofficer")
+        await check_screen(page, "38-auszahlungen-erledigt")
+
+
 class TestIntegrationPointInTheBrowser:
     async def test_an_advisor_acknowledges_an_incoming_referral_and_books_the_first_appointment(self, page: Any, stack: RunningStack) -> None:
         case_id, adult, _ = await planned_case(stack)

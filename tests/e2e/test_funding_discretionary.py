@@ -181,8 +181,12 @@ class TestProofOfUse:
             await present(stack, round_id, m)
             assert (await vote(stack, round_id, m, app, "yes")).status_code == 200
         assert (await call(stack, "fundmanager", "POST", f"/rounds/{round_id}/close-meeting")).json()["decided"] == {app: "approved"}
-        r = await call(stack, "fundmanager", "POST", f"/measures/{app}/payout")
+        waiting = (await call(stack, "paymentofficer", "GET", "/payments")).json()["payments"]
+        assert [(p["kind"], p["title"], p["amount_cents"]) for p in waiting if p["application_id"] == app] == [("measure", "Theaterprojekt", 200_000)]
+        r = await call(stack, "paymentofficer", "POST", f"/measures/{app}/payout")
         assert r.status_code == 200 and r.json()["status"] == "paid", r.text
+        done = (await call(stack, "paymentofficer", "GET", "/payments?state=done")).json()["payments"]
+        assert [p["paid_by"] for p in done if p["application_id"] == app] == ["paymentofficer"]
         due = date.fromisoformat(r.json()["proof_due_on"])
         assert due > date.today() + timedelta(days=90)
         before = await discretionary(stack)

@@ -85,8 +85,16 @@ class TestGrantApprovedAndPaid:
         assert r.status_code == 200 and r.json()["status"] == "payment_ordered", r.text
         r = await post(stack, "fundmanager", f"{path}/payout")
         assert r.status_code == 403  # the decider cannot record the payout
+        async with stack.client("funding", "paymentofficer") as c:
+            open_ = (await c.get("/payments")).json()["payments"]
+            assert [(p["kind"], p["amount_cents"], p["ordered_by"]) for p in open_ if p["application_id"] == app["application_id"]] == [("hardship", 40_000, "fundmanager")]
+            assert (await c.get("/payments", params={"state": "later"})).status_code == 422
         r = await post(stack, "paymentofficer", f"{path}/payout")
         assert r.status_code == 200 and r.json()["status"] == "disbursed", r.text
+        async with stack.client("funding", "paymentofficer") as c:
+            assert app["application_id"] not in [p["application_id"] for p in (await c.get("/payments")).json()["payments"]]
+            done = [p for p in (await c.get("/payments", params={"state": "done"})).json()["payments"] if p["application_id"] == app["application_id"]]
+            assert [(p["paid_by"], p["paid_at"] is not None) for p in done] == [("paymentofficer", True)]
 
         after = await balance(stack)
         assert after["paid_cents"] == before["paid_cents"] + 40_000

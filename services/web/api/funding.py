@@ -20,8 +20,11 @@ from services.web.sessions import Session
 
 router = APIRouter()
 HARDSHIP = (Role.FUND_MANAGER.value, Role.PAYMENT_OFFICER.value)
+PAYMENTS = (Role.PAYMENT_OFFICER.value, Role.FUND_MANAGER.value)
 BUDGETS = (Role.FUND_MANAGER.value, Role.STEERING_MEMBER.value)
 Hardship = Annotated[Session, Depends(page(*HARDSHIP))]
+Payments = Annotated[Session, Depends(page(*PAYMENTS))]
+Managers = Annotated[Session, Depends(page(Role.FUND_MANAGER.value))]
 Budgets = Annotated[Session, Depends(page(*BUDGETS))]
 
 STATUS = {
@@ -67,10 +70,10 @@ def _refusal(answer: Any) -> str:
 
 
 @router.get("/haertefall", response_class=HTMLResponse)
-async def applications(request: Request, s: Hardship, status: str = "") -> HTMLResponse:
+async def applications(request: Request, s: Managers, status: str = "") -> HTMLResponse:
     status = status if status in STATUS else ""
     answer = await backend(request).call(s, "funding", "GET", "/hardship/applications", params={"status": status} if status else None)
-    items = checked(answer)["applications"] if answer.status != 403 else None
+    items = checked(answer)["applications"]
     return render(request, "fund_hardship_list.html", applications=items, filter=status, euro=euro, **LABELS)
 
 
@@ -132,7 +135,32 @@ async def payment_step(request: Request, application_id: str, step: str, s: Hard
         s.flash = _refusal(answer)
     else:
         checked(answer)
-    return see_other(f"/haertefall/{aid}" if s.has(Role.FUND_MANAGER.value) else "/haertefall")
+    return see_other(f"/haertefall/{aid}" if s.has(Role.FUND_MANAGER.value) else "/auszahlungen")
+
+
+@router.get("/auszahlungen", response_class=HTMLResponse)
+async def payments(request: Request, s: Payments, stand: str = "offen") -> HTMLResponse:
+    """The payment officer's work list: ordered hardship payouts and approved measures, then the record."""
+    stand = "erledigt" if stand == "erledigt" else "offen"
+    answer = await backend(request).call(s, "funding", "GET", "/payments", params={"state": "done" if stand == "erledigt" else "open"})
+    return render(request, "fund_payments.html", payments=checked(answer)["payments"], stand=stand, euro=euro, **LABELS)
+
+
+@router.post("/auszahlungen/{kind}/{application_id}", response_class=HTMLResponse)
+async def record_payout(request: Request, kind: str, application_id: str, s: Payments) -> Response:
+    await form_of(request)
+    aid = uuid_or_gone(application_id)
+    paths = {"haertefall": f"/hardship/applications/{aid}/payout", "massnahme": f"/measures/{aid}/payout"}
+    if kind not in paths:
+        raise Gone()
+    answer = await backend(request).call(s, "funding", "POST", paths[kind])
+    if answer.status == 200:
+        s.flash = f"Die Auszahlung über {euro(answer.body.get('amount_cents'))} ist erfasst." if answer.body.get("amount_cents") else "Die Auszahlung ist erfasst."
+    elif answer.status in (403, 409, 422):
+        s.flash = _refusal(answer)
+    else:
+        checked(answer)
+    return see_other("/auszahlungen")
 
 
 @router.get("/budgets", response_class=HTMLResponse)
