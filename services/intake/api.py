@@ -16,7 +16,7 @@ from services.intake.domain import DraftIn, DraftOut, HouseholdIn, IntakeCreated
 from services.kit import telemetry
 from services.kit.auth import Principal, Role, require
 from services.kit.db import utc_now
-from services.kit.errors import NotFound
+from services.kit.errors import Invalid, NotFound
 from services.kit.service import RuntimeDep
 
 router = APIRouter(tags=["intake"])
@@ -142,17 +142,32 @@ async def get_clearings(
     rt: RuntimeDep, principal: Annotated[Principal, Depends(require(*COACH, Role.FRONT_DESK))],
     household_id: uuid.UUID | None = None, person_id: uuid.UUID | None = None,
     status: Annotated[str | None, Query(pattern="^(pending|cleared|not_appeared|cancelled)$")] = None,
+    appointment_from: Annotated[datetime | None, Query(description="Appointments at or after (with time zone), e.g. a day's calendar")] = None,
+    appointment_to: Annotated[datetime | None, Query(description="Appointments before (with time zone)")] = None,
+    booked: Annotated[bool | None, Query(description="false: clearings still waiting for an appointment")] = None,
 ) -> list[ClearingOut]:
     import sqlalchemy as sa
 
+    for name, value in (("appointment_from", appointment_from), ("appointment_to", appointment_to)):
+        if value is not None and value.tzinfo is None:
+            raise Invalid("give a time zone (e.g. +01:00 or Z)", field=name, location="query")
+    if appointment_from and appointment_to and appointment_to <= appointment_from:
+        raise Invalid("must be after appointment_from", field="appointment_to", location="query")
     t = store.clearings
-    q = sa.select(t).order_by(t.c.started_at).limit(1000)
+    dated = appointment_from is not None or appointment_to is not None
+    q = sa.select(t).order_by(t.c.appointment_at if dated else t.c.started_at).limit(1000)
     if household_id:
         q = q.where(t.c.household_id == household_id)
     if person_id:
         q = q.where(t.c.person_id == person_id)
     if status:
         q = q.where(t.c.status == status)
+    if appointment_from is not None:
+        q = q.where(t.c.appointment_at >= appointment_from)
+    if appointment_to is not None:
+        q = q.where(t.c.appointment_at < appointment_to)
+    if booked is not None:
+        q = q.where(t.c.appointment_at.is_not(None) if booked else t.c.appointment_at.is_(None))
     async with rt.db.read() as conn:
         return [clearing.clearing_out(r) for r in (await conn.execute(q)).all()]
 

@@ -426,7 +426,7 @@ async def complete_draft(rt: Runtime, principal: Principal, draft_id: uuid.UUID)
         return IntakeCreated(intake_id=intake.id, household_id=intake.household_id, person_ids=ids), False
     try:
         command = IntakeIn.model_validate(draft.content)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise Invalid(f"the draft is incomplete: {first['msg']}", field=".".join(str(p) for p in first["loc"])) from exc
+    except ValidationError as exc:  # every problem at once, so the front desk fixes them in one pass
+        errors = [(".".join(str(p) for p in e["loc"]), f"the draft is incomplete: {e['msg']}") for e in exc.errors(include_url=False)]
+        raise Invalid(errors[0][1], field=errors[0][0], errors=errors) from exc
     return await complete_intake(rt, principal, command, None, draft_id=draft_id)

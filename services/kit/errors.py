@@ -16,8 +16,10 @@ class DomainError(Exception):
         self.context = context
 
     def to_body(self) -> dict[str, Any]:
-        if self.status_code == 422 and self.field:
-            return {"detail": [{"loc": ["body", *self.field.split(".")], "msg": self.message, "type": self.code}]}
+        if self.status_code == 422 and self.context.get("errors"):  # several fields at once, in FastAPI's shape
+            return {"detail": [{"loc": ["body", *field.split(".")], "msg": msg, "type": self.code} for field, msg in self.context["errors"]]}
+        if self.status_code == 422 and self.field:  # location: "body" unless the field is a query or path parameter
+            return {"detail": [{"loc": [self.context.get("location", "body"), *self.field.split(".")], "msg": self.message, "type": self.code}]}
         return {"detail": self.message, "code": self.code, **({"field": self.field} if self.field else {})}
 
 

@@ -5,7 +5,7 @@ workflow's clock on the test stack's Temporal server, never by waiting."""
 from __future__ import annotations
 
 import sqlite3
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -22,6 +22,7 @@ from services.contracts.events import (
     PersonRouted,
     RegistrationDeadlineMissed,
 )
+from services.contracts.workdays import BERLIN
 from tests.support.eventually import eventually
 from tests.support.intake import INTERVIEW, booked_clearing, clearings_of, events, publish_slots, registration, today
 from tests.support.stack import RunningStack, intake_payload, person
@@ -316,7 +317,9 @@ class TestDrafts:
             draft_id = r.json()["draft_id"]
             incomplete = await c.post(f"/intake-drafts/{draft_id}/complete")
             assert incomplete.status_code == 422
-            assert incomplete.json()["detail"][0]["loc"][:3] == ["body", "household", "persons"]
+            problems = {tuple(d["loc"][1:]) for d in incomplete.json()["detail"]}
+            # every missing field at once, not only the first
+            assert {("household", "persons", "0", f) for f in ("family_name", "date_of_birth", "nationality", "residence_status")} <= problems
             full = intake_payload(person("Nour", "Saleh"))
             assert (await c.put(f"/intake-drafts/{draft_id}", json={"content": full})).status_code == 200
             assert (await c.get(f"/intake-drafts/{draft_id}")).json()["content"] == full
@@ -325,3 +328,27 @@ class TestDrafts:
         assert (done.status_code, again.status_code) == (201, 200)
         assert again.json() == done.json()
         assert len(await events(stack, IntakeCompleted, intake_id=done.json()["intake_id"])) == 1
+
+
+class TestClearingCalendarQueries:
+    async def test_clearings_are_found_by_appointment_window_and_booking_state(self, stack: RunningStack) -> None:
+        await publish_slots(stack)
+        created = await post_intake(stack, intake_payload(person("Elena", "Ionescu", "1990-04-04", "RO", sex="female", move_in_date=move_in())))
+        household, (pid,) = created["household_id"], created["person_ids"]
+        booked = await booked_clearing(stack, household, pid)
+        at = datetime.fromisoformat(booked["appointment_at"])
+        day_start = datetime.combine(at.astimezone(BERLIN).date(), time(0), tzinfo=BERLIN)
+        async with stack.client("intake", "abra") as c:
+            async def ids(**params: Any) -> set[str]:
+                r = await c.get("/clearings", params={k: v.isoformat() if isinstance(v, datetime) else v for k, v in params.items()})
+                assert r.status_code == 200, r.text
+                return {x["clearing_id"] for x in r.json()}
+
+            assert booked["clearing_id"] in await ids(appointment_from=day_start, appointment_to=day_start + timedelta(days=1))
+            assert booked["clearing_id"] not in await ids(appointment_from=day_start + timedelta(days=1), appointment_to=day_start + timedelta(days=2))
+            assert booked["clearing_id"] in await ids(booked="true", household_id=household)
+            assert booked["clearing_id"] not in await ids(booked="false")
+            naive = await c.get("/clearings", params={"appointment_from": "2026-11-24T00:00:00"})
+            assert naive.status_code == 422 and naive.json()["detail"][0]["loc"] == ["query", "appointment_from"]
+            backwards = await c.get("/clearings", params={"appointment_from": day_start.isoformat(), "appointment_to": day_start.isoformat()})
+            assert backwards.status_code == 422 and backwards.json()["detail"][0]["loc"] == ["query", "appointment_to"]

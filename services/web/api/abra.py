@@ -45,14 +45,13 @@ async def _calendar(request: Request, s: Session, day: date) -> dict[str, Any]:
     api = backend(request)
     start = datetime.combine(day, time(0), tzinfo=BERLIN)
     slots = checked(await api.call(s, "intake", "GET", "/abra/slots", params={"start": start.isoformat(), "days": 1}))
-    pending = checked(await api.call(s, "intake", "GET", "/clearings", params={"status": "pending"}))
-    cleared = checked(await api.call(s, "intake", "GET", "/clearings", params={"status": "cleared"}))
-    on_day = [c for c in pending + cleared if c["appointment_at"] and datetime.fromisoformat(c["appointment_at"]).astimezone(BERLIN).date() == day]
+    window = {"appointment_from": start.isoformat(), "appointment_to": datetime.combine(day + timedelta(days=1), time(0), tzinfo=BERLIN).isoformat()}
+    on_day = [c for c in checked(await api.call(s, "intake", "GET", "/clearings", params=window)) if c["status"] in ("pending", "cleared")]
+    unbooked = checked(await api.call(s, "intake", "GET", "/clearings", params={"status": "pending", "booked": "false"}))
     appointments = []
     for c in sorted(on_day, key=lambda c: c["appointment_at"]):
         detail = await api.call(s, "intake", "GET", f"/clearings/{c['clearing_id']}")
         appointments.append(detail.body if detail.status == 200 else c)
-    unbooked = [c for c in pending if not c["appointment_at"]]
     return {"statuses": common.CLEARING_STATUS, "day": day, "slots": slots, "appointments": appointments, "unbooked": unbooked,
             "prev": (day - timedelta(days=1)).isoformat(), "next": (day + timedelta(days=1)).isoformat()}
 
