@@ -299,6 +299,7 @@ async def payments(
 # --- discretionary fund -------------------------------------------------------------------------
 
 DECIDERS = (Role.FUND_MANAGER, Role.STEERING_MEMBER)
+STAFF_READERS = (*DECIDERS, Role.PAYMENT_OFFICER)  # staff who see any measure application (the payment officer pays them out)
 
 
 def _measure(row: Any) -> MeasureOut:
@@ -337,13 +338,13 @@ async def _load_measure(rt: Runtime, principal: Principal, application_id: uuid.
         row = await store.get_measure(conn, application_id)
     if row is None:
         raise NotFound(f"application {application_id} not found")
-    if not principal.has(*(r.value for r in DECIDERS)) and row.applicant != principal.username:
+    if not principal.has(*(r.value for r in STAFF_READERS)) and row.applicant != principal.username:
         raise Forbidden("organisations see their own applications")
     return row
 
 
 @measures_router.get("/measures/{id}", response_model=MeasureOut, summary="One application")
-async def get_measure(id: uuid.UUID, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.FUND_APPLICANT, *DECIDERS))]) -> MeasureOut:
+async def get_measure(id: uuid.UUID, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.FUND_APPLICANT, *STAFF_READERS))]) -> MeasureOut:
     return _measure(await _load_measure(rt, principal, id))
 
 
