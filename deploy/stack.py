@@ -194,7 +194,7 @@ class Stack:
     def prepare(self) -> list[str]:
         """Creates the data directory, the stack secret and the demo users; returns lines to print
         once (new demo credentials)."""
-        for sub in ("redis", "logs", "traces"):
+        for sub in ("redis", "logs", "traces", "mail"):
             (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
         secrets_file = self.data_dir / "secrets.json"
         if not secrets_file.exists():
@@ -231,7 +231,7 @@ class Stack:
     def choose_ports(self, avoid: set[int] | None = None) -> None:
         """Prefers the ports of the last run (bookmarks keep working), except those in `avoid`."""
         previous = (read_stack(self.data_dir) or {}).get("ports", {})
-        wanted = {"redis": None, "temporal": None, "temporal_ui": None, **{s: None for s in SERVICES}, "web": None}
+        wanted = {"redis": None, "temporal": None, "temporal_ui": None, "mail": None, **{s: None for s in SERVICES}, "web": None}
         taken: set[int] = set(avoid or ())
         for name in wanted:
             self.ports[name] = free_port(previous.get(name), taken)
@@ -307,8 +307,14 @@ class Stack:
             ],
             env, logs / "temporal.log",
         )
+        self.children["mail"] = Child(
+            "mail", [sys.executable, "-m", "deploy.mailsink", "--port", str(self.ports["mail"]), "--dir", str(self.data_dir / "mail")],
+            env, logs / "mail.log",
+        )
         for svc in SERVICES:
             svc_env = {**env, f"{svc.upper()}_PORT": str(self.ports[svc]), f"{svc.upper()}_HOST": "127.0.0.1"}
+            if svc == "reporting" and "REPORTING_SMTP_HOST" not in self.extra_env:  # reports go to the mail sink
+                svc_env.update({"REPORTING_SMTP_HOST": "127.0.0.1", "REPORTING_SMTP_PORT": str(self.ports["mail"])})
             if svc == "intake":
                 svc_env["INTAKE_MASTER_KEY"] = json.loads((self.data_dir / "secrets.json").read_text())["intake_master_key"]
             self.children[svc] = Child(svc, [sys.executable, "-m", f"services.{svc}"], svc_env, logs / f"{svc}.out")
@@ -335,6 +341,7 @@ class Stack:
             },
             "services": services,
             "web": {"url": f"http://127.0.0.1:{self.ports['web']}", "port": self.ports["web"], "pid": self.children["web"].pid},
+            "mail": {"smtp": f"127.0.0.1:{self.ports['mail']}", "port": self.ports["mail"], "directory": str(self.data_dir / "mail"), "pid": self.children["mail"].pid},
         }
 
     def write_state(self, state: str) -> None:
@@ -349,10 +356,11 @@ class Stack:
     # ---- lifecycle -----------------------------------------------------------------------------
 
     def start_infrastructure(self) -> None:
-        self.children["redis"].start()
-        self.children["temporal"].start()
+        for name in ("redis", "temporal", "mail"):
+            self.children[name].start()
         _wait(lambda: _redis_ready(self.ports["redis"]), 30, "Redis", self.children["redis"])
         _wait(lambda: _temporal_ready(self.ports["temporal"]), 60, "Temporal", self.children["temporal"])
+        _wait(lambda: _smtp_ready(self.ports["mail"]), 30, "mail sink", self.children["mail"])
 
     def migrate(self) -> None:
         code = (
@@ -395,7 +403,7 @@ class Stack:
             child.terminate()
         for child in services:
             child.stop()
-        for name in ("temporal", "redis"):
+        for name in ("mail", "temporal", "redis"):
             if name in self.children:
                 self.children[name].stop()
 
@@ -415,6 +423,14 @@ def _wait(check: Any, timeout: float, what: str, child: Child) -> None:
             return
         time.sleep(0.1)
     raise RuntimeError(f"{what} not healthy after {timeout:.0f} s; see {child.log}")
+
+
+def _smtp_ready(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+            return s.recv(64).startswith(b"220")
+    except OSError:
+        return False
 
 
 def _redis_ready(port: int) -> bool:
@@ -469,6 +485,7 @@ def reap_orphans(data_dir: Path) -> None:
     pids = [state.get("redis", {}).get("pid"), state.get("temporal", {}).get("pid")]
     pids += [s.get("pid") for s in state.get("services", {}).values()]
     pids.append(state.get("web", {}).get("pid"))
+    pids.append(state.get("mail", {}).get("pid"))
     live = [p for p in pids if pid_alive(p)]
     for pid in live:
         with contextlib.suppress(ProcessLookupError):
@@ -499,6 +516,8 @@ def print_urls(state: dict[str, Any], out: Any = sys.stdout) -> None:
         print(f"  {svc:<10} {info['url']:<28} API docs: {info['docs']}", file=out)
     print(f"  {'temporal':<10} {state['temporal']['address']:<28} Web UI:   {state['temporal']['ui']}", file=out)
     print(f"  {'redis':<10} {state['redis']['url']}", file=out)
+    if "mail" in state:
+        print(f"  {'mail':<10} {state['mail']['smtp']:<28} reports sent by e-mail are kept in {state['mail']['directory']}", file=out)
     print(f"  data directory: {state['data_dir']}  (stack.json lists these ports)", file=out)
     users = demo_users(Path(state["data_dir"]))
     if users:

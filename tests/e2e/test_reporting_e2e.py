@@ -252,3 +252,26 @@ class TestCatalogueApi:
             assert svg.status_code == 200 and b"<svg" in svg.content
         async with stack.client("reporting", "frontdesk") as c:
             assert (await c.patch("/measures/30", json={"third_party_eur": 1})).status_code == 403
+
+
+class TestDeliveryOnTheEmbeddedStack:
+    async def test_a_delivered_report_lands_in_the_mail_sink_with_its_four_files(self, stack: RunningStack) -> None:
+        import email
+
+        async with stack.client("reporting", "reporting") as c:
+            r = await c.post("/reports", json={"kind": "funder", "funder": "mercator", "period": "2026-Q2"})
+            assert r.status_code in (200, 201), r.text
+            report_id = r.json()["report_id"]
+            assert (await c.post(f"/reports/{report_id}/deliver")).status_code == 202
+
+            async def delivered() -> dict[str, Any]:
+                report = (await c.get(f"/reports/{report_id}")).json()
+                assert report["delivered_at"] is not None
+                return report
+
+            await eventually(delivered, timeout=30)
+        mails = [email.message_from_bytes(p.read_bytes()) for p in sorted((stack.data_dir / "mail").glob("*.eml"))]
+        mine = [m for m in mails if "projekte@mercator.example" in (m["To"] or "") and "2026-Q2" in (m["Subject"] or "")]
+        assert len(mine) == 1
+        files = sorted(p.get_filename().rsplit(".", 1)[1] for p in mine[0].walk() if p.get_filename())
+        assert files == ["csv", "json", "pdf", "xlsx"]
