@@ -253,8 +253,8 @@ def _forms(members: list[str], caseworkers: list[dict[str, Any]], case: dict[str
         "agreement_fields": (F("agreed_on", "Datum der Vereinbarung", "date"),
                              F("agreed_by_client", "Von der Klientin / dem Klienten vereinbart", "checkbox"),
                              F("agreed_by_caseworker", "Von der Fachkraft vereinbart", "checkbox")),
-        "consent_fields": (F("person_id", "Person", "select", persons), F("partner", "Partner", "select", CONSENT_PARTNERS),
-                           F("purpose", "Zweck", "select", PURPOSES), F("given_on", "Einwilligung erteilt am", "date")),
+        "consent_fields": (F("person_id", "Einwilligende Person", "select", persons), F("partner", "Partner der Einwilligung", "select", CONSENT_PARTNERS),
+                           F("purpose", "Zweck der Einwilligung", "select", PURPOSES), F("given_on", "Einwilligung erteilt am", "date")),
         "close_fields": (F("reason", "Grund des Abschlusses", "select", CLOSE_REASONS),),
         "reassign_fields": (F("caseworker", "Neue Fachkraft", "select", available, hint="In Klammern: aktuelle Fallzahl und Obergrenze."),),
     }
@@ -264,7 +264,7 @@ def _goal_fields(persons: dict[str, str]) -> tuple[F, ...]:
     return (
         F("field_of_action", "Handlungsfeld", "select", {str(k): f"{k} {label}" for k, label in FIELDS_OF_ACTION.items()}),
         F("title", "Titel"), F("target_date", "Zieldatum", "date"), F("responsible", "Verantwortlich", "select", RESPONSIBLE),
-        F("person_id", "Person", "select", persons, hint="Nur wenn das Ziel eine Person betrifft.", optional=True),
+        F("person_id", "Betroffene Person", "select", persons, hint="Nur wenn das Ziel eine Person betrifft.", optional=True),
     )
 
 
