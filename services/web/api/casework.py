@@ -1,10 +1,12 @@
 """Caseworker screens (DOMAIN.md flow 4; 001 "Soziales Fallmanagement" phases 1-4): the work list
 "Meine Fälle" (open cases, first contacts due, reviews due and overdue, referrals waiting,
-escalations), the case page (timeline as the digital Laufzettel, plan and goals, referrals), the
-review form (per goal achieved/partly/not achieved/dropped; effect of a measure from the caseworker's
-and the client's view) and the referral form (casework checks the documented consent, 422 at the
-partner). Who may see a case is casework's rule (caseload and substitutions); its 403 is shown as
-a German page."""
+escalations), the case page (timeline as the digital Laufzettel, plan and goals, referrals) with the
+caseworker's daily records: first contact and starter pack, goals (one of the 18 fields of action,
+000 §4), the integration agreement, consents and their withdrawal (a referral needs the documented
+consent, casework's 422 at the partner), the review (per goal achieved/partly/not achieved/dropped;
+effect of a measure from the caseworker's and the client's view) and the closure; the goal page adjusts
+a goal and lists its revisions; team leads reassign a case. Who may see a case is casework's rule
+(caseload and substitutions); its 403 is shown as a German page. Persons appear by pseudonymous id only."""
 
 from __future__ import annotations
 
