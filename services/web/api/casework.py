@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.contracts.workdays import BERLIN
-from services.contracts.vocab import FIELD_OF_ACTION_LABELS, Partner, Purpose
+from services.contracts.vocab import FIELD_OF_ACTION_LABELS
 from services.kit.auth import Role
 from services.web.api.front_desk import F
 from services.web.api.common import ApiRefused, checked, de_date, german_message, uuid_or_gone
@@ -58,10 +58,8 @@ TIMELINE_KINDS = {
 }
 REFERRAL_STATUS = {"open": "offen", "closed": "abgeschlossen", "cancelled": "storniert"}
 CONSENT_PARTNERS = {**PARTNERS, "social_casework": "Soziales Fallmanagement"}
-assert set(CONSENT_PARTNERS) == {p.value for p in Partner}
 PURPOSES = {"referral": "Überleitung", "counselling": "Beratung", "job_placement": "Arbeitsvermittlung",
             "data_exchange": "Datenaustausch", "reporting": "Berichtswesen"}
-assert set(PURPOSES) == {p.value for p in Purpose}
 #: Reasons for closing a case (casework's CloseReason; 001 phase 4).
 CLOSE_REASONS = {"goals_achieved": "Ziele erreicht / Klient/in selbstständig", "moved_away": "verzogen",
                  "no_longer_eligible": "keine Anspruchsvoraussetzungen mehr", "no_contact": "kein Kontakt mehr"}
