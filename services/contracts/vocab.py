@@ -117,3 +117,16 @@ class FieldOfAction(enum.IntEnum):
     EVALUATION = 16
     TRANSPARENCY = 17
     INTERCULTURAL_DEVELOPMENT = 18
+
+
+#: German short names of the 18 fields of action (000 §4), for screens and reports.
+FIELD_OF_ACTION_LABELS: dict[int, str] = {
+    FieldOfAction.LANGUAGE: "Sprache", FieldOfAction.EDUCATION: "Bildung", FieldOfAction.WORK: "Arbeit",
+    FieldOfAction.PRACTICAL_SUPPORT: "Praktische Unterstützung", FieldOfAction.SOCIAL_INCLUSION: "Soziale Eingebundenheit",
+    FieldOfAction.REGIONAL_STRUCTURES: "Regionale Strukturen", FieldOfAction.SELF_DETERMINATION: "Selbstbestimmung",
+    FieldOfAction.CULTURAL_ENGAGEMENT: "Kulturelles Engagement", FieldOfAction.KNOWLEDGE: "Wissen",
+    FieldOfAction.COMPETENCES: "Handlungskompetenz", FieldOfAction.STEREOTYPES: "Stereotype", FieldOfAction.VALUES: "Werte",
+    FieldOfAction.ACCESS_MOTIVATION: "Zugänge/Motivation", FieldOfAction.CHILD_PROTECTION_HEALTH: "Kinderschutz/Gesundheit",
+    FieldOfAction.SAFETY_ORDER: "Sicherheit/Ordnung", FieldOfAction.EVALUATION: "Evaluation",
+    FieldOfAction.TRANSPARENCY: "Transparenz/Kooperation", FieldOfAction.INTERCULTURAL_DEVELOPMENT: "Interkulturelle Systementwicklung",
+}

@@ -13,7 +13,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.contracts.vocab import AgeGroup, FieldOfAction, ResidenceStatus, Sex
+from services.contracts.vocab import FIELD_OF_ACTION_LABELS, AgeGroup, FieldOfAction, ResidenceStatus, Sex
 from services.reporting import store
 from services.reporting.domain import (
     Funder,
@@ -28,12 +28,7 @@ from services.reporting.domain import (
     suppress,
 )
 
-FIELD_LABELS = {
-    1: "Sprache", 2: "Bildung", 3: "Arbeit", 4: "Praktische Unterstützung", 5: "Soziale Eingebundenheit", 6: "Regionale Strukturen",
-    7: "Selbstbestimmung", 8: "Kulturelles Engagement", 9: "Wissen", 10: "Handlungskompetenz", 11: "Stereotype", 12: "Werte",
-    13: "Zugänge/Motivation", 14: "Kinderschutz/Gesundheit", 15: "Sicherheit/Ordnung", 16: "Evaluation", 17: "Transparenz/Kooperation",
-    18: "Interkulturelle Systementwicklung",
-}
+FIELD_LABELS = FIELD_OF_ACTION_LABELS
 FLOW_MEASURES = ("count", "sum_n")  # additive over months and districts, so tables with totals make sense
 DUPLICATE_THRESHOLD = 3  # default: 3+ measures of the same office (StA) for one field of action and age group = possible duplicate structure
 

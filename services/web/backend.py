@@ -55,7 +55,7 @@ class Backend:
             raise SignInRequired()
         if r.status_code >= 500:
             raise ServiceUnavailable(service, f"HTTP {r.status_code}")
-        body = r.json() if r.headers.get("content-type", "").startswith("application/json") else r.text
+        body = r.json() if r.content and r.headers.get("content-type", "").startswith("application/json") else r.text
         return Answer(service, r.status_code, body)
 
     async def raw(self, session: Session, service: str, path: str, **kwargs: Any) -> httpx.Response:

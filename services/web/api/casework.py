@@ -1,27 +1,34 @@
 """Caseworker screens (DOMAIN.md flow 4; 001 "Soziales Fallmanagement" phases 1-4): the work list
 "Meine Fälle" (open cases, first contacts due, reviews due and overdue, referrals waiting,
-escalations), the case page (timeline as the digital Laufzettel, plan and goals, referrals), the
-review form (per goal achieved/partly/not achieved/dropped; effect of a measure from the caseworker's
-and the client's view) and the referral form (casework checks the documented consent, 422 at the
-partner). Who may see a case is casework's rule (caseload and substitutions); its 403 is shown as
-a German page."""
+escalations), the case page (timeline as the digital Laufzettel, plan and goals, referrals) with the
+caseworker's daily records: first contact and starter pack, goals (one of the 18 fields of action,
+000 §4), the integration agreement, consents and their withdrawal (a referral needs the documented
+consent, casework's 422 at the partner), the review (per goal achieved/partly/not achieved/dropped;
+effect of a measure from the caseworker's and the client's view) and the closure; the goal page adjusts
+a goal and lists its revisions; team leads reassign a case. Who may see a case is casework's rule
+(caseload and substitutions); its 403 is shown as a German page. Persons appear by pseudonymous id only."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
+from services.contracts.workdays import BERLIN
+from services.contracts.vocab import FIELD_OF_ACTION_LABELS
 from services.kit.auth import Role
-from services.web.api.common import ApiRefused, checked, german_message, uuid_or_gone
-from services.web.api.routes import backend, form_of, page, render, see_other
+from services.web.api.front_desk import F
+from services.web.api.common import ApiRefused, checked, de_date, german_message, uuid_or_gone
+from services.web.api.routes import Gone, backend, form_of, page, render, see_other
 from services.web.backend import Answer
 from services.web.sessions import Session
 
 router = APIRouter()
 WORKERS = (Role.CASEWORKER.value, Role.TEAM_LEAD.value)
 Worker = Annotated[Session, Depends(page(*WORKERS))]
+Lead = Annotated[Session, Depends(page(Role.TEAM_LEAD.value))]
 
 PHASES = {
     "entry": "Einstieg", "planning": "Integrationsplanung", "integration": "Integration in die Regelsysteme",
@@ -40,7 +47,7 @@ PARTNERS = {
     "migration_counselling": "Migrationsberatung", "health": "Gesundheitsamt", "womens_counselling": "Frauenberatung",
     "abra": "ABRA",
 }
-FIELDS_OF_ACTION = {1: "Sprache", 2: "Bildung", 3: "Arbeit", 4: "Wohnen", 5: "Gesundheit", 6: "Soziales"}
+FIELDS_OF_ACTION = {int(k): label for k, label in FIELD_OF_ACTION_LABELS.items()}
 RESPONSIBLE = {"client": "Klient/in", "caseworker": "Fallmanagement", "partner": "Partner"}
 TIMELINE_KINDS = {
     "opened": "Fall eröffnet", "assigned": "zugewiesen", "first_contact": "Erstkontakt", "resource_check": "Ressourcencheck",
@@ -51,8 +58,14 @@ TIMELINE_KINDS = {
 }
 REFERRAL_STATUS = {"open": "offen", "closed": "abgeschlossen", "cancelled": "storniert"}
 CONSENT_PARTNERS = {**PARTNERS, "social_casework": "Soziales Fallmanagement"}
+PURPOSES = {"referral": "Überleitung", "counselling": "Beratung", "job_placement": "Arbeitsvermittlung",
+            "data_exchange": "Datenaustausch", "reporting": "Berichtswesen"}
+#: Reasons for closing a case (casework's CloseReason; 001 phase 4).
+CLOSE_REASONS = {"goals_achieved": "Ziele erreicht / Klient/in selbstständig", "moved_away": "verzogen",
+                 "no_longer_eligible": "keine Anspruchsvoraussetzungen mehr", "no_contact": "kein Kontakt mehr"}
 LABELS = {"phases": PHASES, "goal_status": GOAL_STATUS, "consent_partners": CONSENT_PARTNERS, "results": RESULTS, "measures": MEASURES, "ratings": RATINGS, "partners": PARTNERS,
-          "fields_of_action": FIELDS_OF_ACTION, "responsible": RESPONSIBLE, "kinds": TIMELINE_KINDS, "referral_status": REFERRAL_STATUS}
+          "fields_of_action": FIELDS_OF_ACTION, "responsible": RESPONSIBLE, "kinds": TIMELINE_KINDS, "referral_status": REFERRAL_STATUS,
+          "purposes": PURPOSES, "close_reasons": CLOSE_REASONS}
 
 
 def _not_in_caseload(request: Request) -> HTMLResponse:
@@ -82,15 +95,26 @@ async def _case_context(request: Request, s: Session, case_id: str) -> dict[str,
     w = checked(await api.call(s, "casework", "GET", "/worklist"))
     due = [r for r in w["reviews_due"] + w["reviews_overdue"] if r["case_id"] == str(cid)]
     members = [str(m) for m in case.get("member_ids", [])]
+    caseworkers = checked(await api.call(s, "casework", "GET", "/caseworkers")) if s.has(Role.TEAM_LEAD.value) else []
     return {"case": case, "timeline": sorted(timeline, key=lambda e: e["at"], reverse=True), "plan": plan, "referrals": referrals,
-            "consents": consents, "due": due[0] if due else None, "members": members, **LABELS}
+            "consents": consents, "due": due[0] if due else None, "members": members, "caseworkers": caseworkers,
+            "person_labels": _person_labels(members), "today": datetime.now(BERLIN).date().isoformat(), **LABELS, **_forms(members, caseworkers, case)}
+
+
+def _person_labels(members: list[str]) -> dict[str, str]:
+    """Persons by pseudonymous id only: "Person N (id prefix)", never a name."""
+    return {m: f"Person {i} ({m[:8]})" for i, m in enumerate(members, start=1)}
 
 
 def _case_page(request: Request, ctx: dict[str, Any], status: int = 200, review_errors: dict[str, str] | None = None,
                review_values: dict[str, str] | None = None, referral_errors: dict[str, str] | None = None,
-               referral_values: dict[str, str] | None = None) -> HTMLResponse:
+               referral_values: dict[str, str] | None = None, failed: str = "", errors: dict[str, str] | None = None,
+               values: dict[str, str] | None = None) -> HTMLResponse:
+    """The case page; `failed` names the form (erstkontakt, ziel, vereinbarung, einwilligung, widerruf,
+    abschluss, zuweisung) whose `errors` are shown at its fields with the submitted `values`."""
     return render(request, "cw_case.html", status, review_errors=review_errors or {}, review_values=review_values or {},
-                  referral_errors=referral_errors or {}, referral_values=referral_values or {}, **ctx)
+                  referral_errors=referral_errors or {}, referral_values=referral_values or {}, failed=failed,
+                  errors=errors or {}, values=values or {}, **ctx)
 
 
 @router.get("/faelle/{case_id}", response_class=HTMLResponse)
@@ -114,7 +138,30 @@ def _field_errors(answer: Answer, default: str) -> dict[str, str]:
     return errors
 
 
+#: casework's reasons (services/casework) in German, checked before the general rules.
+_CASE_MESSAGES: tuple[tuple[str, str], ...] = (
+    ("first contact cannot be in the future", "Der Erstkontakt kann nicht in der Zukunft liegen."),
+    ("first contact cannot be before the case was opened", "Der Erstkontakt kann nicht vor der Eröffnung des Falls liegen."),
+    ("consent cannot be dated in the future", "Die Einwilligung kann nicht in der Zukunft datiert sein."),
+    ("no active consent", "Für diesen Partner liegt keine wirksame Einwilligung vor."),
+    ("client has to agree", "Die Klientin / der Klient muss der Integrationsvereinbarung zustimmen."),
+    ("caseworker has to agree", "Die Fachkraft muss der Integrationsvereinbarung zustimmen."),
+    ("needs at least one goal", "Eine Integrationsvereinbarung braucht mindestens ein Ziel. Bitte zuerst ein Ziel hinzufügen."),
+    ("record the first contact before", "Bitte zuerst den Erstkontakt erfassen."),
+    ("case is already closed", "Der Fall ist bereits abgeschlossen."),
+    ("case is closed", "Der Fall ist abgeschlossen."),
+    ("already with this caseworker", "Der Fall liegt bereits bei dieser Fachkraft."),
+    ("has no room", "Diese Fachkraft hat keinen freien Platz (Obergrenze erreicht oder abwesend)."),
+    ("no such caseworker", "Diese Fachkraft ist nicht im Register."),
+    ("no such goal", "Dieses Ziel gehört nicht zu diesem Fall."),
+    ("first contact has already been recorded", "Der Erstkontakt ist bereits erfasst."),
+)
+
+
 def _german(msg: str) -> str:
+    for english, german in _CASE_MESSAGES:
+        if english in msg:
+            return german
     if "consent" in msg.lower() or "Einwilligung" in msg:
         return "Für diesen Partner liegt keine dokumentierte Einwilligung der Person vor. Bitte zuerst die Einwilligung erfassen."
     if "not a member" in msg:
@@ -190,3 +237,255 @@ async def make_referral(request: Request, case_id: str, s: Worker) -> Response:
             raise ApiRefused(answer)
         errors = _field_errors(answer, "partner")
     return _case_page(request, ctx, 422, referral_errors=errors, referral_values=values)
+
+
+# --- the caseworker's daily records on the case page -----------------------------------------------
+
+
+def _forms(members: list[str], caseworkers: list[dict[str, Any]], case: dict[str, Any]) -> dict[str, Any]:
+    """The fields of the case page's forms; names are the API's field names (errors map 1:1)."""
+    persons = _person_labels(members)
+    available = {c["username"]: f"{c['username']} ({c['caseload']} von {c['cap']} Fällen{', abwesend' if c['on_leave'] else ''})"
+                 for c in caseworkers if c["username"] != case.get("caseworker")}
+    return {
+        "first_contact_fields": (F("contact_on", "Datum des Erstkontakts", "date"), F("starter_pack", "Starterpaket übergeben", "checkbox")),
+        "goal_fields": _goal_fields(persons),
+        "agreement_fields": (F("agreed_on", "Datum der Vereinbarung", "date"),
+                             F("agreed_by_client", "Von der Klientin / dem Klienten vereinbart", "checkbox"),
+                             F("agreed_by_caseworker", "Von der Fachkraft vereinbart", "checkbox")),
+        "consent_fields": (F("person_id", "Einwilligende Person", "select", persons), F("partner", "Partner der Einwilligung", "select", CONSENT_PARTNERS),
+                           F("purpose", "Zweck der Einwilligung", "select", PURPOSES), F("given_on", "Einwilligung erteilt am", "date")),
+        "close_fields": (F("reason", "Grund des Abschlusses", "select", CLOSE_REASONS),),
+        "reassign_fields": (F("caseworker", "Neue Fachkraft", "select", available, hint="In Klammern: aktuelle Fallzahl und Obergrenze."),),
+    }
+
+
+def _goal_fields(persons: dict[str, str]) -> tuple[F, ...]:
+    return (
+        F("field_of_action", "Handlungsfeld", "select", {str(k): f"{k} {label}" for k, label in FIELDS_OF_ACTION.items()}),
+        F("title", "Titel"), F("target_date", "Zieldatum", "date"), F("responsible", "Verantwortlich", "select", RESPONSIBLE),
+        F("person_id", "Betroffene Person", "select", persons, hint="Nur wenn das Ziel eine Person betrifft.", optional=True),
+    )
+
+
+GOAL_EDIT_FIELDS = (F("title", "Titel"), F("target_date", "Zieldatum", "date"), F("responsible", "Verantwortlich", "select", RESPONSIBLE),
+                    F("status", "Stand", "select", GOAL_STATUS))
+
+
+def _values(form: dict[str, str], fields: tuple[F, ...]) -> dict[str, str]:
+    return {f.name: form.get(f.name, "").strip() for f in fields}
+
+
+def _required(values: dict[str, str], fields: tuple[F, ...]) -> dict[str, str]:
+    """Empty required fields, each with its German reason (checkboxes are never required here)."""
+    return {f.name: ("Bitte wählen." if f.kind == "select" else "Bitte ausfüllen.")
+            for f in fields if f.kind != "checkbox" and not f.optional and not values.get(f.name)}
+
+
+def _at_fields(errors: dict[str, str], fields: tuple[F, ...]) -> dict[str, str]:
+    """API errors at the form's fields; anything else goes to the form's summary ("_")."""
+    names = {f.name for f in fields}
+    out: dict[str, str] = {}
+    for k, m in errors.items():
+        key = k if k in names else "_"
+        out[key] = f"{out[key]} {m}" if key in out else m
+    return out
+
+
+async def _record(request: Request, s: Session, ctx: dict[str, Any], failed: str, fields: tuple[F, ...], values: dict[str, str],
+                  errors: dict[str, str], method: str, path: str, body: dict[str, Any], ok: int, flash: str) -> Response:
+    """Sends a record to casework unless the form is already refused; success: flash and back to the
+    case page (303); casework's 403 is the caseload page; its 409/422 are shown at the fields."""
+    case_id = ctx["case"]["case_id"]
+    if not errors:
+        answer = await backend(request).call(s, "casework", method, f"/cases/{case_id}{path}", json=body)
+        if answer.status == ok:
+            s.flash = flash
+            return see_other(f"/faelle/{case_id}")
+        if answer.status == 403:
+            return _not_in_caseload(request)
+        if answer.status not in (409, 422):
+            raise ApiRefused(answer)
+        field = answer.body.get("field") if isinstance(answer.body, dict) else None
+        errors = _field_errors(answer, field if isinstance(field, str) else "_")
+    return _case_page(request, ctx, 422, failed=failed, errors=_at_fields(errors, fields), values=values)
+
+
+def _checked(values: dict[str, str], name: str) -> bool:
+    return values.get(name) == "ja"
+
+
+@router.post("/faelle/{case_id}/erstkontakt", response_class=HTMLResponse)
+async def record_first_contact(request: Request, case_id: str, s: Worker) -> Response:
+    form = await form_of(request)
+    ctx = await _case_context(request, s, case_id)
+    if ctx is None:
+        return _not_in_caseload(request)
+    fields = ctx["first_contact_fields"]
+    values = _values(form, fields)
+    body = {"contact_on": values["contact_on"], "starter_pack": _checked(values, "starter_pack")}
+    return await _record(request, s, ctx, "erstkontakt", fields, values, _required(values, fields), "POST", "/first-contact", body, 200,
+                         "Der Erstkontakt ist erfasst.")
+
+
+@router.post("/faelle/{case_id}/ziele", response_class=HTMLResponse)
+async def add_goal(request: Request, case_id: str, s: Worker) -> Response:
+    form = await form_of(request)
+    ctx = await _case_context(request, s, case_id)
+    if ctx is None:
+        return _not_in_caseload(request)
+    fields = ctx["goal_fields"]
+    values = _values(form, fields)
+    errors = _required(values, fields)
+    if values["person_id"] and values["person_id"] not in ctx["members"]:
+        errors["person_id"] = "Die Person gehört nicht zu diesem Fall."
+    body = {"field_of_action": values["field_of_action"], "title": values["title"], "target_date": values["target_date"],
+            "responsible": values["responsible"], "person_id": values["person_id"] or None}
+    return await _record(request, s, ctx, "ziel", fields, values, errors, "POST", "/goals", body, 201, "Das Ziel ist hinzugefügt.")
+
+
+@router.post("/faelle/{case_id}/vereinbarung", response_class=HTMLResponse)
+async def agree_plan(request: Request, case_id: str, s: Worker) -> Response:
+    form = await form_of(request)
+    ctx = await _case_context(request, s, case_id)
+    if ctx is None:
+        return _not_in_caseload(request)
+    fields = ctx["agreement_fields"]
+    values = _values(form, fields)
+    body = {"agreed_on": values["agreed_on"], "agreed_by_client": _checked(values, "agreed_by_client"),
+            "agreed_by_caseworker": _checked(values, "agreed_by_caseworker")}
+    return await _record(request, s, ctx, "vereinbarung", fields, values, _required(values, fields), "POST", "/plan/agree", body, 200,
+                         "Die Integrationsvereinbarung ist erfasst.")
+
+
+@router.post("/faelle/{case_id}/einwilligungen", response_class=HTMLResponse)
+async def give_consent(request: Request, case_id: str, s: Worker) -> Response:
+    form = await form_of(request)
+    ctx = await _case_context(request, s, case_id)
+    if ctx is None:
+        return _not_in_caseload(request)
+    fields = ctx["consent_fields"]
+    values = _values(form, fields)
+    return await _record(request, s, ctx, "einwilligung", fields, values, _required(values, fields), "POST", "/consents", dict(values), 204,
+                         f"Die Einwilligung für {CONSENT_PARTNERS.get(values['partner'], values['partner'])} ist erfasst.")
+
+
+@router.post("/faelle/{case_id}/einwilligungen/widerruf", response_class=HTMLResponse)
+async def withdraw_consent(request: Request, case_id: str, s: Worker) -> Response:
+    form = await form_of(request)
+    ctx = await _case_context(request, s, case_id)
+    if ctx is None:
+        return _not_in_caseload(request)
+    fields = (F("person_id", "Person"), F("partner", "Partner"), F("purpose", "Zweck"))
+    values = _values(form, fields)
+    errors = {} if all(values.values()) else {"_": "Bitte die Einwilligung wählen, die widerrufen wird."}
+    return await _record(request, s, ctx, "widerruf", (), values, errors, "POST", "/consents/withdraw", dict(values), 200,
+                         f"Der Widerruf der Einwilligung für {CONSENT_PARTNERS.get(values['partner'], values['partner'])} ist erfasst.")
+
+
+@router.post("/faelle/{case_id}/abschluss", response_class=HTMLResponse)
+async def close_case(request: Request, case_id: str, s: Worker) -> Response:
+    form = await form_of(request)
+    ctx = await _case_context(request, s, case_id)
+    if ctx is None:
+        return _not_in_caseload(request)
+    fields = ctx["close_fields"]
+    values = _values(form, fields)
+    return await _record(request, s, ctx, "abschluss", fields, values, _required(values, fields), "POST", "/close", dict(values), 200,
+                         "Der Fall ist abgeschlossen.")
+
+
+@router.post("/faelle/{case_id}/zuweisung", response_class=HTMLResponse)
+async def reassign(request: Request, case_id: str, s: Lead) -> Response:
+    form = await form_of(request)
+    ctx = await _case_context(request, s, case_id)
+    if ctx is None:
+        return _not_in_caseload(request)
+    fields = ctx["reassign_fields"]
+    values = _values(form, fields)
+    return await _record(request, s, ctx, "zuweisung", fields, values, _required(values, fields), "POST", "/reassign", dict(values), 200,
+                         f"Der Fall ist {values['caseworker']} zugewiesen.")
+
+
+# --- one goal: adjust it, see its revisions ------------------------------------------------------------
+
+REVISION_FIELDS = {"field_of_action": "Handlungsfeld", "title": "Titel", "target_date": "Zieldatum", "responsible": "Verantwortlich", "status": "Stand"}
+
+
+def _shown(name: str, value: Any) -> str:
+    if name == "field_of_action":
+        return f"{value} {FIELDS_OF_ACTION.get(int(value), '')}".strip()
+    if name == "responsible":
+        return RESPONSIBLE.get(value, value)
+    if name == "status":
+        return GOAL_STATUS.get(value, value)
+    if name == "target_date":
+        return de_date(value)
+    return str(value)
+
+
+def _changes(revisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each revision with what it changed against the one before (the first: what was set)."""
+    out, before = [], None
+    for r in revisions:
+        changed = [(REVISION_FIELDS[k], _shown(k, before[k]) if before else None, _shown(k, r[k]))
+                   for k in REVISION_FIELDS if k in r and (before is None or before.get(k) != r[k])]
+        out.append({**r, "changes": changed})
+        before = r
+    return list(reversed(out))
+
+
+async def _goal_context(request: Request, s: Session, case_id: str, goal_id: str) -> dict[str, Any] | None:
+    api = backend(request)
+    cid, gid = uuid_or_gone(case_id), uuid_or_gone(goal_id)
+    answer = await api.call(s, "casework", "GET", f"/cases/{cid}")
+    if answer.status == 403:
+        return None
+    case = checked(answer)
+    plan = checked(await api.call(s, "casework", "GET", f"/cases/{cid}/plan"))
+    goal = next((g for g in plan["goals"] if g["goal_id"] == str(gid)), None)
+    if goal is None:
+        raise Gone()
+    revisions = checked(await api.call(s, "casework", "GET", f"/cases/{cid}/goals/{gid}/revisions"))
+    members = [str(m) for m in case.get("member_ids", [])]
+    return {"case": case, "goal": goal, "revisions": _changes(revisions), "person_labels": _person_labels(members),
+            "fields": GOAL_EDIT_FIELDS, **LABELS}
+
+
+def _goal_values(goal: dict[str, Any]) -> dict[str, str]:
+    return {f.name: str(goal[f.name]) for f in GOAL_EDIT_FIELDS}
+
+
+@router.get("/faelle/{case_id}/ziele/{goal_id}", response_class=HTMLResponse)
+async def goal_page(request: Request, case_id: str, goal_id: str, s: Worker) -> HTMLResponse:
+    ctx = await _goal_context(request, s, case_id, goal_id)
+    if ctx is None:
+        return _not_in_caseload(request)
+    return render(request, "cw_goal.html", values=_goal_values(ctx["goal"]), errors={}, **ctx)
+
+
+@router.post("/faelle/{case_id}/ziele/{goal_id}", response_class=HTMLResponse)
+async def change_goal(request: Request, case_id: str, goal_id: str, s: Worker) -> Response:
+    form = await form_of(request)
+    ctx = await _goal_context(request, s, case_id, goal_id)
+    if ctx is None:
+        return _not_in_caseload(request)
+    values = _values(form, GOAL_EDIT_FIELDS)
+    errors = _required(values, GOAL_EDIT_FIELDS)
+    if not errors:
+        current = _goal_values(ctx["goal"])
+        body = {k: v for k, v in values.items() if v != current[k]}
+        path = f"/faelle/{ctx['case']['case_id']}/ziele/{ctx['goal']['goal_id']}"
+        if not body:
+            s.flash = "Keine Änderung: das Ziel ist unverändert."
+            return see_other(path)
+        answer = await backend(request).call(s, "casework", "PATCH", f"/cases/{ctx['case']['case_id']}/goals/{ctx['goal']['goal_id']}", json=body)
+        if answer.status == 200:
+            s.flash = f"Das Ziel ist angepasst (Revision {answer.body['revision']})."
+            return see_other(path)
+        if answer.status == 403:
+            return _not_in_caseload(request)
+        if answer.status not in (409, 422):
+            raise ApiRefused(answer)
+        errors = _at_fields(_field_errors(answer, "_"), GOAL_EDIT_FIELDS)
+    return render(request, "cw_goal.html", 422, values=values, errors=errors, **ctx)
