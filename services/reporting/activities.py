@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import smtplib
 import uuid
@@ -133,7 +134,7 @@ def activities(rt: Runtime) -> Sequence[Callable[..., Any]]:
 def build_message(report: Any, files: dict[str, bytes], recipients: list[str], sender: str) -> EmailMessage:
     """The e-mail of a report: fixed Message-ID per report (a receiver can drop a duplicate), the four files attached."""
     msg = EmailMessage()
-    msg["Subject"] = f"Bericht {report.kind} {report.funder or ''} {report.period}".replace("  ", " ")
+    msg["Subject"] = _subject(report)
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)
     msg["Message-ID"] = f"<report-{report.report_id}@ankommen>"
@@ -147,6 +148,15 @@ def build_message(report: Any, files: dict[str, bytes], recipients: list[str], s
             main, sub = types[fmt]
             msg.add_attachment(files[fmt], maintype=main, subtype=sub, filename=f"bericht-{report.period}-{report.kind}.{fmt}")
     return msg
+
+
+def _subject(report: Any) -> str:
+    """The report's own German title (e.g. "Förderbericht Stiftung Mercator · 2026-Q2")."""
+    try:
+        title = json.loads(report.model).get("title")
+    except (TypeError, ValueError, AttributeError):
+        title = None
+    return str(title) if title else f"Bericht {report.kind} {report.funder or ''} {report.period}".replace("  ", " ")
 
 
 def _send(host: str, port: int, timeout: float, msg: EmailMessage) -> None:

@@ -257,6 +257,7 @@ class TestCatalogueApi:
 class TestDeliveryOnTheEmbeddedStack:
     async def test_a_delivered_report_lands_in_the_mail_sink_with_its_four_files(self, stack: RunningStack) -> None:
         import email
+        import email.policy
 
         async with stack.client("reporting", "reporting") as c:
             r = await c.post("/reports", json={"kind": "funder", "funder": "mercator", "period": "2026-Q2"})
@@ -270,8 +271,9 @@ class TestDeliveryOnTheEmbeddedStack:
                 return report
 
             await eventually(delivered, timeout=30)
-        mails = [email.message_from_bytes(p.read_bytes()) for p in sorted((stack.data_dir / "mail").glob("*.eml"))]
+        mails = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in sorted((stack.data_dir / "mail").glob("*.eml"))]
         mine = [m for m in mails if "projekte@mercator.example" in (m["To"] or "") and "2026-Q2" in (m["Subject"] or "")]
         assert len(mine) == 1
+        assert "Stiftung Mercator" in mine[0]["Subject"]  # the report's German title
         files = sorted(p.get_filename().rsplit(".", 1)[1] for p in mine[0].walk() if p.get_filename())
         assert files == ["csv", "json", "pdf", "xlsx"]
