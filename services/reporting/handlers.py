@@ -73,8 +73,19 @@ async def _project_entities(conn: AsyncConnection, event: Event) -> None:
 
 
 async def on_event(rt: Runtime, event: Event, delivery: Delivery) -> None:
-    async with delivery.transaction() as tx:
-        await project(tx.conn, event, rt.settings.time_zone)
+    """Live projection: the event and its inbox record are committed in a group commit with the
+    events that arrive meanwhile (services/reporting/group_commit.py); returns once committed."""
+    from services.reporting.group_commit import GroupCommit
+
+    committer = rt.extras.get("group_commit")
+    if committer is None:
+        tz = rt.settings.time_zone
+
+        async def apply(conn: AsyncConnection, events: list[Event]) -> None:
+            await project_batch(conn, events, tz)
+
+        committer = rt.extras["group_commit"] = GroupCommit(rt.db, rt.tables, apply)
+    await committer.submit(event, delivery.consumer)
 
 
 async def reset_projections(conn: AsyncConnection) -> None:
