@@ -6,7 +6,8 @@ only once its effect is durable, exactly as with one transaction per event. The 
 writes the batch (there is no background task to outlive the broker). A batch that fails is applied
 again one event at a time, so one poison event fails alone and the others commit.
 
-Measured with `bench/reporting_projection.py`: one transaction per event caught up 182 events/s."""
+Measured with `bench/reporting_projection.py` on 100,000 events: 182 events/s with one transaction per
+event, 470 events/s with the group commit."""
 
 from __future__ import annotations
 
