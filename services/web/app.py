@@ -69,6 +69,7 @@ def create_app(settings: WebSettings | None = None, platform: PlatformSettings |
     app.include_router(discretionary.router)
     routes.install_error_pages(app)
     front_desk.install(app)
+    casework.install(app)
 
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 

@@ -68,10 +68,17 @@ LABELS = {"phases": PHASES, "goal_status": GOAL_STATUS, "consent_partners": CONS
           "purposes": PURPOSES, "close_reasons": CLOSE_REASONS}
 
 
-def _not_in_caseload(request: Request) -> HTMLResponse:
-    return render(request, "error.html", 403, title="Kein Zugriff auf diesen Fall",
-                  message="Dieser Fall gehört nicht zu Ihrem Fallbestand und Sie vertreten die zuständige Fachkraft nicht. "
-                          "Wenden Sie sich an Ihre Teamleitung, wenn Sie den Fall übernehmen sollen.")
+class NotInCaseload(Exception):
+    """Casework answered 403 for a case: not in the user's caseload, nor a substitution."""
+
+
+def install(app: Any) -> None:
+    async def not_in_caseload(request: Request, exc: NotInCaseload) -> HTMLResponse:
+        return render(request, "error.html", 403, title="Kein Zugriff auf diesen Fall",
+                      message="Dieser Fall gehört nicht zu Ihrem Fallbestand und Sie vertreten die zuständige Fachkraft nicht. "
+                              "Wenden Sie sich an Ihre Teamleitung, wenn Sie den Fall übernehmen sollen.")
+
+    app.add_exception_handler(NotInCaseload, not_in_caseload)
 
 
 @router.get("/faelle", response_class=HTMLResponse)
@@ -81,12 +88,12 @@ async def work_list(request: Request, s: Worker) -> HTMLResponse:
     return render(request, "cw_worklist.html", w=w, first_contacts=first_contacts, **LABELS)
 
 
-async def _case_context(request: Request, s: Session, case_id: str) -> dict[str, Any] | None:
+async def _case_context(request: Request, s: Session, case_id: str) -> dict[str, Any]:
     api = backend(request)
     cid = uuid_or_gone(case_id)
     answer = await api.call(s, "casework", "GET", f"/cases/{cid}")
     if answer.status == 403:
-        return None
+        raise NotInCaseload()
     case = checked(answer)
     timeline = checked(await api.call(s, "casework", "GET", f"/cases/{cid}/timeline"))
     plan = checked(await api.call(s, "casework", "GET", f"/cases/{cid}/plan"))
@@ -120,8 +127,6 @@ def _case_page(request: Request, ctx: dict[str, Any], status: int = 200, review_
 @router.get("/faelle/{case_id}", response_class=HTMLResponse)
 async def case_page(request: Request, case_id: str, s: Worker) -> HTMLResponse:
     ctx = await _case_context(request, s, case_id)
-    if ctx is None:
-        return _not_in_caseload(request)
     return _case_page(request, ctx)
 
 
@@ -175,8 +180,6 @@ def _german(msg: str) -> str:
 async def record_review(request: Request, case_id: str, s: Worker) -> Response:
     form = await form_of(request)
     ctx = await _case_context(request, s, case_id)
-    if ctx is None:
-        return _not_in_caseload(request)
     errors: dict[str, str] = {}
     goals = []
     for g in ctx["plan"]["goals"]:
@@ -206,7 +209,7 @@ async def record_review(request: Request, case_id: str, s: Worker) -> Response:
             s.flash = f"Die {cycle}. Überprüfung ist erfasst."
             return see_other(f"/faelle/{ctx['case']['case_id']}")
         if answer.status == 403:
-            return _not_in_caseload(request)
+            raise NotInCaseload()
         if answer.status not in (409, 422):
             raise ApiRefused(answer)
         errors = _field_errors(answer, "_")
@@ -217,8 +220,6 @@ async def record_review(request: Request, case_id: str, s: Worker) -> Response:
 async def make_referral(request: Request, case_id: str, s: Worker) -> Response:
     form = await form_of(request)
     ctx = await _case_context(request, s, case_id)
-    if ctx is None:
-        return _not_in_caseload(request)
     values = {k: form.get(k, "").strip() for k in ("person_id", "partner", "note")}
     errors: dict[str, str] = {}
     if values["person_id"] not in ctx["members"]:
@@ -232,7 +233,7 @@ async def make_referral(request: Request, case_id: str, s: Worker) -> Response:
             s.flash = f"Die Überleitung an {PARTNERS[values['partner']]} ist angelegt."
             return see_other(f"/faelle/{ctx['case']['case_id']}")
         if answer.status == 403:
-            return _not_in_caseload(request)
+            raise NotInCaseload()
         if answer.status not in (409, 422):
             raise ApiRefused(answer)
         errors = _field_errors(answer, "partner")
@@ -303,7 +304,7 @@ async def _record(request: Request, s: Session, ctx: dict[str, Any], failed: str
             s.flash = flash
             return see_other(f"/faelle/{case_id}")
         if answer.status == 403:
-            return _not_in_caseload(request)
+            raise NotInCaseload()
         if answer.status not in (409, 422):
             raise ApiRefused(answer)
         field = answer.body.get("field") if isinstance(answer.body, dict) else None
@@ -319,8 +320,6 @@ def _checked(values: dict[str, str], name: str) -> bool:
 async def record_first_contact(request: Request, case_id: str, s: Worker) -> Response:
     form = await form_of(request)
     ctx = await _case_context(request, s, case_id)
-    if ctx is None:
-        return _not_in_caseload(request)
     fields = ctx["first_contact_fields"]
     values = _values(form, fields)
     body = {"contact_on": values["contact_on"], "starter_pack": _checked(values, "starter_pack")}
@@ -332,8 +331,6 @@ async def record_first_contact(request: Request, case_id: str, s: Worker) -> Res
 async def add_goal(request: Request, case_id: str, s: Worker) -> Response:
     form = await form_of(request)
     ctx = await _case_context(request, s, case_id)
-    if ctx is None:
-        return _not_in_caseload(request)
     fields = ctx["goal_fields"]
     values = _values(form, fields)
     errors = _required(values, fields)
@@ -348,8 +345,6 @@ async def add_goal(request: Request, case_id: str, s: Worker) -> Response:
 async def agree_plan(request: Request, case_id: str, s: Worker) -> Response:
     form = await form_of(request)
     ctx = await _case_context(request, s, case_id)
-    if ctx is None:
-        return _not_in_caseload(request)
     fields = ctx["agreement_fields"]
     values = _values(form, fields)
     body = {"agreed_on": values["agreed_on"], "agreed_by_client": _checked(values, "agreed_by_client"),
@@ -362,8 +357,6 @@ async def agree_plan(request: Request, case_id: str, s: Worker) -> Response:
 async def give_consent(request: Request, case_id: str, s: Worker) -> Response:
     form = await form_of(request)
     ctx = await _case_context(request, s, case_id)
-    if ctx is None:
-        return _not_in_caseload(request)
     fields = ctx["consent_fields"]
     values = _values(form, fields)
     return await _record(request, s, ctx, "einwilligung", fields, values, _required(values, fields), "POST", "/consents", dict(values), 204,
@@ -374,8 +367,6 @@ async def give_consent(request: Request, case_id: str, s: Worker) -> Response:
 async def withdraw_consent(request: Request, case_id: str, s: Worker) -> Response:
     form = await form_of(request)
     ctx = await _case_context(request, s, case_id)
-    if ctx is None:
-        return _not_in_caseload(request)
     fields = (F("person_id", "Person"), F("partner", "Partner"), F("purpose", "Zweck"))
     values = _values(form, fields)
     errors = {} if all(values.values()) else {"_": "Bitte die Einwilligung wählen, die widerrufen wird."}
@@ -387,8 +378,6 @@ async def withdraw_consent(request: Request, case_id: str, s: Worker) -> Respons
 async def close_case(request: Request, case_id: str, s: Worker) -> Response:
     form = await form_of(request)
     ctx = await _case_context(request, s, case_id)
-    if ctx is None:
-        return _not_in_caseload(request)
     fields = ctx["close_fields"]
     values = _values(form, fields)
     return await _record(request, s, ctx, "abschluss", fields, values, _required(values, fields), "POST", "/close", dict(values), 200,
@@ -399,8 +388,6 @@ async def close_case(request: Request, case_id: str, s: Worker) -> Response:
 async def reassign(request: Request, case_id: str, s: Lead) -> Response:
     form = await form_of(request)
     ctx = await _case_context(request, s, case_id)
-    if ctx is None:
-        return _not_in_caseload(request)
     fields = ctx["reassign_fields"]
     values = _values(form, fields)
     return await _record(request, s, ctx, "zuweisung", fields, values, _required(values, fields), "POST", "/reassign", dict(values), 200,
@@ -435,12 +422,12 @@ def _changes(revisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(reversed(out))
 
 
-async def _goal_context(request: Request, s: Session, case_id: str, goal_id: str) -> dict[str, Any] | None:
+async def _goal_context(request: Request, s: Session, case_id: str, goal_id: str) -> dict[str, Any]:
     api = backend(request)
     cid, gid = uuid_or_gone(case_id), uuid_or_gone(goal_id)
     answer = await api.call(s, "casework", "GET", f"/cases/{cid}")
     if answer.status == 403:
-        return None
+        raise NotInCaseload()
     case = checked(answer)
     plan = checked(await api.call(s, "casework", "GET", f"/cases/{cid}/plan"))
     goal = next((g for g in plan["goals"] if g["goal_id"] == str(gid)), None)
@@ -459,8 +446,6 @@ def _goal_values(goal: dict[str, Any]) -> dict[str, str]:
 @router.get("/faelle/{case_id}/ziele/{goal_id}", response_class=HTMLResponse)
 async def goal_page(request: Request, case_id: str, goal_id: str, s: Worker) -> HTMLResponse:
     ctx = await _goal_context(request, s, case_id, goal_id)
-    if ctx is None:
-        return _not_in_caseload(request)
     return render(request, "cw_goal.html", values=_goal_values(ctx["goal"]), errors={}, **ctx)
 
 
@@ -468,8 +453,6 @@ async def goal_page(request: Request, case_id: str, goal_id: str, s: Worker) -> 
 async def change_goal(request: Request, case_id: str, goal_id: str, s: Worker) -> Response:
     form = await form_of(request)
     ctx = await _goal_context(request, s, case_id, goal_id)
-    if ctx is None:
-        return _not_in_caseload(request)
     values = _values(form, GOAL_EDIT_FIELDS)
     errors = _required(values, GOAL_EDIT_FIELDS)
     if not errors:
@@ -484,7 +467,7 @@ async def change_goal(request: Request, case_id: str, goal_id: str, s: Worker) -
             s.flash = f"Das Ziel ist angepasst (Revision {answer.body['revision']})."
             return see_other(path)
         if answer.status == 403:
-            return _not_in_caseload(request)
+            raise NotInCaseload()
         if answer.status not in (409, 422):
             raise ApiRefused(answer)
         errors = _at_fields(_field_errors(answer, "_"), GOAL_EDIT_FIELDS)
