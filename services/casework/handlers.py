@@ -154,16 +154,13 @@ async def _signal(rt: Runtime, workflow_id: str, signal: str, *args: Any, strict
     assert rt.temporal is not None
     try:
         await rt.temporal.get_workflow_handle(workflow_id).signal(signal, *args)
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
+    except Exception as exc:
+        if isinstance(exc, RPCError) and exc.status == RPCStatusCode.NOT_FOUND:
             return
         if strict:
             raise
-        log.info("signal %s to %s not delivered: %s", signal, workflow_id, exc.status.name if exc.status else "unknown")
-    except Exception as exc:
-        if strict:
-            raise
-        log.info("signal %s to %s not delivered: %s", signal, workflow_id, type(exc).__name__)
+        reason = exc.status.name if isinstance(exc, RPCError) and exc.status else type(exc).__name__
+        log.info("signal %s to %s not delivered: %s", signal, workflow_id, reason)
 
 
 # --- caseworker register --------------------------------------------------------------------------
