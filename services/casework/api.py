@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import date, timedelta
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -105,11 +106,11 @@ async def _check(rt: Runtime, principal: Principal, case_id: uuid.UUID) -> sa.Ro
         return await _case(conn, principal, case_id)
 
 
-async def _update(rt: Runtime, workflow_id: str, update: str, arg: Any, what: str) -> Any:
-    """Sends a human record to its workflow as an update; a rejected validator becomes 409 with its reason."""
-    assert rt.temporal is not None
+async def _update(rt: Runtime, workflow_id: str, update: str, arg: Any, what: str, ensure: Callable[[], Awaitable[None]]) -> Any:
+    """Sends a human record to its workflow as an update (starting the workflow first if its commit
+    was a moment ago); a rejected validator becomes 409 with its reason."""
     try:
-        return await rt.temporal.get_workflow_handle(workflow_id).execute_update(update, arg)
+        return await handlers.execute_update(rt, workflow_id, update, arg, ensure)
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         message = getattr(cause, "message", None) or str(cause or exc)
@@ -164,7 +165,8 @@ async def first_contact(id: uuid.UUID, body: FirstContactIn, rt: RuntimeDep, pri
     if body.contact_on < case.opened_at.date():
         raise Invalid("the first contact cannot be before the case was opened", field="contact_on")
     await _update(rt, case_onboarding_workflow_id(id), "record_first_contact",
-                  FirstContactUpdate(contact_on=body.contact_on, starter_pack=body.starter_pack, recorded_by=principal.username), "contact_on")
+                  FirstContactUpdate(contact_on=body.contact_on, starter_pack=body.starter_pack, recorded_by=principal.username), "contact_on",
+                  lambda: handlers.ensure_case_workflows(rt, id))
     if body.note:
         async with rt.db.begin() as conn:
             await store.note(conn, id, "contact_note", principal.username, text=body.note)
@@ -291,7 +293,7 @@ async def record_review(id: uuid.UUID, body: ReviewIn, rt: RuntimeDep, principal
         cycle=body.cycle, goals=[GoalResult(goal_id=uuid.UUID(str(g["goal_id"])), result=g["result"]) for g in body.goals],
         measures=measures, recorded_by=principal.username,
     )
-    return {"result": await _update(rt, review_cycle_workflow_id(id), "record_review", review, "cycle")}
+    return {"result": await _update(rt, review_cycle_workflow_id(id), "record_review", review, "cycle", lambda: handlers.ensure_case_workflows(rt, id))}
 
 
 # --- consents ----------------------------------------------------------------------------------------
@@ -382,7 +384,8 @@ async def _step(rt: Runtime, principal: Principal, referral_id: uuid.UUID, step:
     if step == "appointment_booked" and body.on is None:
         raise Invalid("the appointment date is required", field="on")
     await _update(rt, referral_workflow_id(referral_id), "record_step",
-                  ReferralStepUpdate(step=step, on=body.on, measure=body.measure, recorded_by=principal.username), "step")
+                  ReferralStepUpdate(step=step, on=body.on, measure=body.measure, recorded_by=principal.username), "step",
+                  lambda: handlers.ensure_referral_workflow(rt, referral_id))
     async with rt.db.read() as conn:
         return _referral(await store.get_referral(conn, referral_id))
 

@@ -1,0 +1,95 @@
+"""A case or referral is visible as soon as its transaction commits; its workflows start just after.
+A caseworker's or advisor's record made in that window (or after a crash in it) starts the workflows
+itself and is recorded, instead of failing with 409 "nothing is open". Real database, real casework
+handlers and workflows on a Temporal dev server."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import pytest
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.service import RPCError
+
+from services.casework import activities, handlers, store
+from services.contracts.activities import TaskQueues, review_cycle_workflow_id
+from services.contracts.casework_workflows import FirstContactUpdate, ReferralStepUpdate, case_onboarding_workflow_id, referral_workflow_id
+from services.contracts.events import IntakeCompleted, PersonProfile
+from services.contracts.vocab import AgeGroup, Prospect, ResidenceStatus, Route, Sex
+from services.kit.broker import Delivery
+from services.kit.db import Database, utc_now
+from services.kit.temporal import make_worker
+from tests.integration.casework_support import runtime
+from workflows.case_onboarding import CaseOnboarding
+from workflows.referral import Referral
+from workflows.review_cycle import ReviewCycle
+
+
+@pytest.fixture
+async def casework_db(tmp_path):  # type: ignore[no-untyped-def]
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'casework.db'}")
+    async with db.engine.begin() as conn:
+        await conn.run_sync(store.metadata.create_all)
+    yield db
+    await db.dispose()
+
+
+def intake() -> IntakeCompleted:
+    intake_id = uuid.uuid4()
+    person = PersonProfile(
+        person_id=uuid.uuid4(), adult=True, age_group=AgeGroup.AGE_25_44, sex=Sex.FEMALE, residence_status=ResidenceStatus.RECOGNISED_REFUGEE,
+        prospect=Prospect.GOOD, employable=True, routes=[Route.CASEWORK], german_level="A1", languages=["ar"],
+    )
+    return IntakeCompleted(tenant="hamm", correlation_id=intake_id, intake_id=intake_id, household_id=uuid.uuid4(), district="Westen",
+                           move_in_date=date.today(), persons=[person])
+
+
+async def committed_case_without_workflows(rt) -> uuid.UUID:  # type: ignore[no-untyped-def]
+    """What the consumer has done when it is interrupted between its commit and the workflow starts."""
+    event = intake()
+    await handlers.commit_intake_case(rt, event, Delivery(event=event, deliveries=1, consumer="casework:open_case", outbox=rt.outbox))
+    return handlers.case_id_for_intake(event.intake_id)
+
+
+class TestRecordsBeforeTheWorkflowsStarted:
+    async def test_a_first_contact_starts_the_case_workflows_and_is_recorded(self, time_skipping_env, casework_db: Database) -> None:  # type: ignore[no-untyped-def]
+        client = time_skipping_env.client
+        rt = runtime(casework_db, temporal=client)
+        case_id = await committed_case_without_workflows(rt)
+        onboarding = client.get_workflow_handle(case_onboarding_workflow_id(case_id))
+        with pytest.raises(RPCError):
+            await onboarding.describe()  # the window: the case is committed, no workflow yet
+        update = FirstContactUpdate(contact_on=date.today(), starter_pack=True, recorded_by="caseworker")
+        async with make_worker(client, TaskQueues.CASEWORK, workflows=[CaseOnboarding, ReviewCycle, Referral], activities=activities.activities(rt)):
+            await handlers.execute_update(rt, case_onboarding_workflow_id(case_id), "record_first_contact", update, lambda: handlers.ensure_case_workflows(rt, case_id))
+            assert await onboarding.result() == "contacted"
+            review = await client.get_workflow_handle(review_cycle_workflow_id(case_id)).describe()
+            assert review.status == WorkflowExecutionStatus.RUNNING  # the review cycle was started with it
+            async with casework_db.read() as conn:
+                case = await store.get_case(conn, case_id)
+            assert case.first_contact_on == date.today()
+            assert case.workflows_pending is False
+            # a later record for an ended workflow is not retried into a second one
+            with pytest.raises(RPCError):
+                await handlers.execute_update(rt, case_onboarding_workflow_id(case_id), "record_first_contact", update, lambda: handlers.ensure_case_workflows(rt, case_id))
+            await client.get_workflow_handle(review_cycle_workflow_id(case_id)).terminate("test over")
+
+    async def test_an_advisor_step_starts_the_referral_workflow_and_is_recorded(self, time_skipping_env, casework_db: Database) -> None:  # type: ignore[no-untyped-def]
+        client = time_skipping_env.client
+        rt = runtime(casework_db, temporal=client)
+        case_id = await committed_case_without_workflows(rt)
+        referral_id = uuid.uuid4()
+        async with casework_db.begin() as conn:
+            person_id = (await store.member_ids(conn, case_id))[0]
+            await conn.execute(store.referrals.insert().values(
+                id=referral_id, case_id=case_id, person_id=person_id, partner="job_centre", purpose="referral", status="open",
+                made_on=date.today(), made_at=utc_now(),
+            ))
+        step = ReferralStepUpdate(step="acknowledged", recorded_by="ip_advisor")
+        async with make_worker(client, TaskQueues.CASEWORK, workflows=[CaseOnboarding, ReviewCycle, Referral], activities=activities.activities(rt)):
+            await handlers.execute_update(rt, referral_workflow_id(referral_id), "record_step", step, lambda: handlers.ensure_referral_workflow(rt, referral_id))
+            async with casework_db.read() as conn:
+                referral = await store.get_referral(conn, referral_id)
+            assert referral.acknowledged_on is not None  # (the server's clock is virtual here: no date asserted)
+            await client.get_workflow_handle(referral_workflow_id(referral_id)).terminate("test over")
