@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from temporalio import activity
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from services.contracts.activities import TaskQueues
 from services.contracts.events import (
@@ -185,59 +185,50 @@ async def start_clearing_workflow(rt: Runtime, event: ClearingStarted, delivery:
     async with rt.db.read() as conn:
         row = await store.clearing(conn, event.clearing_id)
     if row is not None and row.status == CLEARING_PENDING:
-        s = rt.settings
-        assert rt.temporal is not None
-        await rt.temporal.start_workflow(
-            CLEARING_WORKFLOW,
-            ClearingInput(
-                clearing_id=row.id, person_id=row.person_id, tenant=event.tenant, move_in_date=row.move_in_date,
-                booking_working_days=s.clearing_booking_working_days, reminder_days=s.clearing_reminder_days,
-                deadline_days=s.registration_deadline_days, max_rebookings=s.clearing_max_rebookings,
-                slot_retry_minutes=s.clearing_slot_retry_minutes,
-            ),
-            id=clearing_workflow_id(row.person_id),
-            task_queue=TaskQueues.INTAKE,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        )
+        await ensure_clearing_workflow(rt, row)
     async with delivery.transaction():
         pass
 
 
-async def cancel_clearings_after_correction(rt: Runtime, event: Any, delivery: Delivery) -> None:
-    """A correction that removes a person's ABRA route (or the person) cancels the pending clearing."""
-    if await delivery.already_handled():
-        return
-    keep = {p.person_id for p in event.persons if Route.ABRA_CLEARING in p.routes}
-    async with rt.db.read() as conn:
-        rows = (
-            await conn.execute(
-                sa.select(store.clearings).where(store.clearings.c.household_id == event.household_id, store.clearings.c.status == CLEARING_PENDING)
-            )
-        ).all()
-    for row in rows:
-        if row.person_id in keep:
-            continue
-        try:
-            await _update(rt, row.person_id, "close", CloseRequest(outcome="cancelled", by_correction=True))
-        except Conflict:
-            async with rt.db.read() as conn:
-                now_row = await store.clearing(conn, row.id)
-            if now_row is not None and now_row.status == CLEARING_PENDING:
-                raise  # a coach decision was being recorded: the redelivery tries again
-        except NotFound:  # the workflow never started (or ended): close the record directly
-            await close_clearing(rt, CloseInput(clearing_id=row.id, outcome="cancelled", at=utc_now()))
-    async with delivery.transaction():
-        pass
+async def ensure_clearing_workflow(rt: Runtime, row: sa.Row) -> None:
+    """Starts the pending clearing's workflow, or joins it if it runs (business key, USE_EXISTING)."""
+    s = rt.settings
+    assert rt.temporal is not None
+    await rt.temporal.start_workflow(
+        CLEARING_WORKFLOW,
+        ClearingInput(
+            clearing_id=row.id, person_id=row.person_id, tenant=rt.platform.tenant, move_in_date=row.move_in_date,
+            booking_working_days=s.clearing_booking_working_days, reminder_days=s.clearing_reminder_days,
+            deadline_days=s.registration_deadline_days, max_rebookings=s.clearing_max_rebookings,
+            slot_retry_minutes=s.clearing_slot_retry_minutes,
+        ),
+        id=clearing_workflow_id(row.person_id),
+        task_queue=TaskQueues.INTAKE,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
 
 
 # ---- coach actions (workflow updates) ------------------------------------------------------------
 
 
-async def _update(rt: Runtime, person_id: uuid.UUID, name: str, arg: BaseModel) -> ClearingState:
+async def _update(rt: Runtime, person_id: uuid.UUID, name: str, arg: BaseModel, pending: sa.Row | None = None) -> ClearingState:
+    """A coach's record as a workflow update. The clearing is visible once intake commits it, and its
+    workflow starts just after (consumer of ClearingStarted): given the `pending` row, a record made
+    in that window starts the workflow itself and is sent once more."""
     assert rt.temporal is not None
     handle = rt.temporal.get_workflow_handle(clearing_workflow_id(person_id))
     try:
-        return await handle.execute_update(name, arg, result_type=ClearingState)
+        try:
+            return await handle.execute_update(name, arg, result_type=ClearingState)
+        except RPCError as exc:
+            if pending is None or exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            async with rt.db.read() as conn:
+                row = await store.clearing(conn, pending.id)
+            if row is None or row.status != CLEARING_PENDING:
+                raise
+            await ensure_clearing_workflow(rt, row)
+            return await handle.execute_update(name, arg, result_type=ClearingState)
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         raise Conflict(getattr(cause, "message", None) or str(cause)) from exc
@@ -260,7 +251,7 @@ async def _pending_clearing(rt: Runtime, clearing_id: uuid.UUID) -> sa.Row:
 async def record_attendance(rt: Runtime, principal: Principal, clearing_id: uuid.UUID, attended: bool) -> ClearingOut:
     row = await _pending_clearing(rt, clearing_id)
     telemetry.mark(clearing_id=clearing_id)
-    await _update(rt, row.person_id, "record_attendance", Attendance(attended=attended))
+    await _update(rt, row.person_id, "record_attendance", Attendance(attended=attended), pending=row)
     async with rt.db.begin() as conn:
         await rt.audit(conn, principal, COACH_ROLES, "attendance" if attended else "no_show", "clearing", clearing_id)
         row = await store.clearing(conn, clearing_id)
@@ -286,7 +277,7 @@ async def record_interview(rt: Runtime, principal: Principal, clearing_id: uuid.
         )
         await rt.audit(conn, principal, COACH_ROLES, "create", "clearing_record", record_id)
     try:
-        await _update(rt, row.person_id, "record_interview", InterviewFacts(record_id=record_id, needs_found=body.needs_found, long_term_coaching=body.long_term_coaching))
+        await _update(rt, row.person_id, "record_interview", InterviewFacts(record_id=record_id, needs_found=body.needs_found, long_term_coaching=body.long_term_coaching), pending=row)
     except Exception:
         async with rt.db.begin() as conn:
             await conn.execute(store.clearing_records.delete().where(store.clearing_records.c.id == record_id, store.clearing_records.c.status == "submitted"))
@@ -297,7 +288,7 @@ async def record_interview(rt: Runtime, principal: Principal, clearing_id: uuid.
 
 async def close_by_coach(rt: Runtime, principal: Principal, clearing_id: uuid.UUID, outcome: str) -> ClearingOut:
     row = await _pending_clearing(rt, clearing_id)
-    await _update(rt, row.person_id, "close", CloseRequest(outcome=outcome))
+    await _update(rt, row.person_id, "close", CloseRequest(outcome=outcome), pending=row)
     async with rt.db.begin() as conn:
         await rt.audit(conn, principal, COACH_ROLES, f"close_{outcome}", "clearing", clearing_id)
         return clearing_out(await store.clearing(conn, clearing_id))

@@ -17,6 +17,7 @@ from temporalio.client import WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from services.contracts.activities import TaskQueues
 from services.contracts.intake_workflows import (
     CLEARING_WORKFLOW,
     Attendance,
@@ -30,6 +31,7 @@ from services.contracts.workdays import BERLIN, add_working_days
 from services.intake import clearing, store
 from services.intake.crypto import generate_master_key
 from services.intake.settings import IntakeSettings
+from services.kit.auth import Principal
 from services.kit.db import Database, utc_now
 from services.kit.outbox import Outbox
 from services.kit.service import Runtime
@@ -214,6 +216,28 @@ class TestClearingWorkflow:
                 await eventually(booked, timeout=20)
                 await handle.execute_update(PreRegistrationClearing.close, CloseRequest(outcome="cancelled"))
                 assert await handle.result() == "cancelled"
+        finally:
+            await db.dispose()
+
+
+class TestCoachBeforeTheWorkflowStarted:
+    async def test_a_coach_closing_a_clearing_whose_workflow_has_not_started_yet_starts_it_and_closes(self, time_skipping_env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+        """The clearing is committed by intake and visible to coaches; its workflow starts just after, from
+        intake's consumer of ClearingStarted. A coach's record in that window starts it and is recorded."""
+        env = time_skipping_env
+        db = await make_db(f"sqlite+aiosqlite:///{tmp_path / 'intake.db'}")
+        rt = runtime(db)
+        rt.temporal = env.client
+        cid = await new_clearing(db)
+        async with db.read() as conn:
+            person_id = (await store.clearing(conn, cid)).person_id
+        coach = Principal("abra", frozenset({"abra_coach"}))
+        try:
+            async with make_worker(env.client, TaskQueues.INTAKE, workflows=[PreRegistrationClearing], activities=clearing.activities(rt)):
+                out = await clearing.close_by_coach(rt, coach, cid, "cancelled")
+                assert out.status == "cancelled"
+                assert await env.client.get_workflow_handle(clearing_workflow_id(person_id)).result() == "cancelled"
+                assert await scalar(db, outbox_count("ClearingClosed")) == 1
         finally:
             await db.dispose()
 
