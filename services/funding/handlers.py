@@ -3,6 +3,8 @@ fund applications, steering-group meetings, payouts, proof of use and the year c
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
 from datetime import date, datetime, time
 from typing import Any
@@ -64,6 +66,7 @@ from services.funding.domain import (
     HardshipStatus,
     MeasureApply,
     MeasureStatus,
+    Screening,
     YearStatement,
     add_months,
     deciders_required,
@@ -80,6 +83,8 @@ from services.kit.broker import Delivery
 from services.kit.db import upsert, utc_now
 from services.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from services.kit.service import Runtime
+
+log = logging.getLogger(__name__)
 
 # --- start-up ------------------------------------------------------------------------------------
 
@@ -138,8 +143,9 @@ async def apply_hardship(rt: Runtime, principal: Principal, cmd: HardshipApply) 
     """Flow 5: a caseworker applies for a client of their own case. The criteria of seed 000 are
     screened at once: a legal entitlement elsewhere redirects, a need caused by another authority's
     faulty action or help that undermines self-reliance is rejected; otherwise the approval workflow
-    starts (before the commit, idempotently: a crash in between leaves a workflow whose steps find no
-    application and fail as NotFound)."""
+    starts before the commit (idempotently), so that no decider can find a committed application
+    without its workflow. If the commit fails, the workflow is terminated again; only a crash between
+    the two leaves a workflow whose steps find no application and fail as NotFound)."""
     problem = period_problem(cmd.period_start, cmd.period_end, rt.settings.hardship_max_period_months)
     if problem:
         raise Invalid(problem, field="period_end")
@@ -171,6 +177,28 @@ async def apply_hardship(rt: Runtime, principal: Principal, cmd: HardshipApply) 
         )
     status = {"eligible": HardshipStatus.PENDING, "redirected": HardshipStatus.REDIRECTED, "rejected": HardshipStatus.REJECTED}[screening.outcome]
     now = utc_now()
+    try:
+        await _commit_application(rt, principal, cmd, application_id, year, required, status, screening, now)
+    except BaseException:
+        if screening.outcome == "eligible":
+            await asyncio.shield(_withdraw_workflow(rt, application_id))
+        raise
+    return application_id
+
+
+async def _withdraw_workflow(rt: Runtime, application_id: uuid.UUID) -> None:
+    """Ends the approval workflow of an application whose commit failed (nothing of it was stored)."""
+    assert rt.temporal is not None
+    try:
+        await rt.temporal.get_workflow_handle(hardship_workflow_id(application_id)).terminate("the application was not stored")
+    except Exception:
+        log.warning("could not end the workflow of an unstored hardship application %s", application_id, exc_info=True)
+
+
+async def _commit_application(
+    rt: Runtime, principal: Principal, cmd: HardshipApply, application_id: uuid.UUID, year: int, required: int,
+    status: HardshipStatus, screening: Screening, now: datetime,
+) -> None:
     async with rt.outbox.transaction() as tx:
         await insert_hardship(tx.conn, application_id, cmd, principal.username, year, required, status, screening.reason, screening.responsible_office, now)
         common = dict(tenant=rt.platform.tenant, correlation_id=application_id, application_id=application_id)
@@ -181,7 +209,6 @@ async def apply_hardship(rt: Runtime, principal: Principal, cmd: HardshipApply) 
         elif screening.outcome == "rejected":
             await tx.emit(HardshipRejected(**common, case_id=cmd.case_id, reason=screening.reason or "other"))
         await rt.audit(tx.conn, principal, (Role.CASEWORKER,), "apply", "hardship_application", application_id)
-    return application_id
 
 
 async def insert_hardship(conn: Any, application_id: uuid.UUID, cmd: HardshipApply, applicant: str, year: int, required: int,

@@ -11,7 +11,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from temporalio.client import WorkflowHistory, WorkflowUpdateFailedError
+import sqlalchemy as sa
+from temporalio.client import WorkflowExecutionStatus, WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Replayer
@@ -26,9 +27,10 @@ from services.contracts.funding_workflows import (
 from services.funding import handlers, ledger, store
 from services.funding.domain import Fund
 from services.kit.alerts import list_alerts
+from services.kit.auth import Principal
 from services.kit.temporal import make_worker
 from tests.support.eventually import eventually
-from tests.support.funding import funding_runtime, given_budget, given_hardship
+from tests.support.funding import funding_runtime, given_budget, given_hardship, hardship_request
 from workflows.hardship_approval import HardshipApproval
 
 HISTORY = Path(__file__).resolve().parent.parent / "histories" / "hardship_approval_v1.json"
@@ -98,3 +100,34 @@ class TestHardshipApprovalReplay:
         """A change to the workflow that breaks determinism fails here; such changes need workflow.patched."""
         history = WorkflowHistory.from_json("hardship-recorded", json.loads(HISTORY.read_text()))
         await Replayer(workflows=[HardshipApproval], data_converter=pydantic_data_converter).replay_workflow(history)
+
+
+class TestApplicationNotStored:
+    async def test_a_failed_commit_ends_the_workflow_it_started_and_stores_nothing(self, temporal_env, rt, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+        """The workflow starts before the commit (no decider finds an application without it); when the
+        commit fails, the workflow is ended again instead of failing days later at its escalation."""
+        rt.temporal = temporal_env.client
+        request = hardship_request(40_000)
+        async with rt.db.begin() as conn:
+            await conn.execute(store.case_members.insert().values(case_id=request.case_id, caseworker="cw", member_ids=[str(request.person_id)], closed=False))
+
+        started: list[uuid.UUID] = []
+        real_start = rt.temporal.start_workflow
+
+        async def recording_start(*args, **kwargs):  # type: ignore[no-untyped-def]
+            started.append(args[1].application_id)
+            return await real_start(*args, **kwargs)
+
+        async def database_gone(*args, **kwargs):  # type: ignore[no-untyped-def]
+            raise OSError("database connection lost")
+
+        monkeypatch.setattr(rt.temporal, "start_workflow", recording_start)
+        monkeypatch.setattr(handlers, "insert_hardship", database_gone)
+        with pytest.raises(OSError):
+            await handlers.apply_hardship(rt, Principal("cw", frozenset({"caseworker"})), request)
+        [application_id] = started
+        description = await temporal_env.client.get_workflow_handle(hardship_workflow_id(application_id)).describe()
+        assert description.status == WorkflowExecutionStatus.TERMINATED
+        async with rt.db.read() as conn:
+            assert await store.get_hardship(conn, application_id) is None
+            assert (await conn.execute(sa.select(sa.func.count()).select_from(store.kit.outbox))).scalar_one() == 0
