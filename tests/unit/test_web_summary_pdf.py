@@ -4,10 +4,12 @@ page for a family of four, and title and language in the document."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
 import pypdfium2 as pdfium
+import pytest
 
 from services.web import summary_pdf
 
@@ -111,3 +113,19 @@ class TestNextSteps:
         assert summary_pdf.next_steps(refugee) == [
             "Sie können Ihren Wohnsitz jetzt im Bürgeramt anmelden.",
             "Ihre Fallmanagerin / Ihr Fallmanager vom Sozialen Fallmanagement meldet sich in den nächsten Tagen bei Ihnen."]
+
+
+class TestWithoutTheSystemFont:
+    @pytest.fixture
+    def vera_only(self, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+        monkeypatch.setattr(summary_pdf, "FONT_CANDIDATES", ())
+        summary_pdf.register_fonts.cache_clear()
+        yield
+        monkeypatch.undo()
+        summary_pdf.register_fonts.cache_clear()
+        summary_pdf.register_fonts()
+
+    def test_reportlabs_own_font_still_sets_umlauts_and_sharp_s(self, vera_only: None) -> None:
+        assert summary_pdf.register_fonts() == "Vera.ttf"
+        pages, text, _ = read(summary_pdf.render({"intake": INTAKE, "persons": FAMILY}, PRINTED))
+        assert pages == 1 and "Jürgen Großmann, geboren 02.03.1985" in text and "Was als Nächstes passiert" in text
