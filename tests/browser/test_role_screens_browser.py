@@ -1,9 +1,9 @@
 """The role screens in a real browser against the embedded stack (issue 7): the front desk enters a
 Bulgarian family in the guided interview (an API 422 shown at its field, then corrected) and sees the
-ABRA appointment and the printable summary; the ABRA coach publishes slots and records the clearing
-in the day calendar, after which the front desk sees registration allowed; the reporting officer
-views KPIs with charts, generates a report and downloads it, and sees the gaps heat map. axe-core
-runs on every main screen and each is saved as a screenshot."""
+ABRA appointment, the printable summary and the summary as a one-page PDF download; the ABRA coach
+publishes slots and records the clearing in the day calendar, after which the front desk sees
+registration allowed; the reporting officer views KPIs with charts, generates a report and downloads
+it, and sees the gaps heat map. axe-core runs on every main screen and each is saved as a screenshot."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ import random
 import re
 import string
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pypdfium2 as pdfium
 import pytest
 from playwright.async_api import expect
 
@@ -147,10 +149,21 @@ class TestFrontDeskAndAbraInTheBrowser:
             await expect(desk.get_by_role("heading", level=1, name="Willkommen in Hamm – Ihre nächsten Schritte")).to_be_visible()
             assert "Ihr Termin bei ABRA" in await desk.locator("main").inner_text()
             await check_screen(desk, "28-zusammenfassung")
+            await desk.goto(f"{stack.web_url}/haushalt/{intake_id}", wait_until="load")
+            earliest = await desk.locator("#abra-termin strong").inner_text()  # "dd.mm.yyyy, HH:MM Uhr"
+            deadline = (await desk.get_by_role("row").filter(has_text=f"Ivan {he}").get_by_role("cell").nth(5).inner_text()).strip()
             async with desk.expect_download() as download:
-                await desk.goto(f"{stack.web_url}/haushalt/{intake_id}", wait_until="load")
                 await desk.get_by_role("link", name="Zusammenfassung herunterladen").click()
-            assert (await download.value).suggested_filename.endswith(".html")
+            pdf = Path(await (await download.value).path()).read_bytes()
+            assert (await download.value).suggested_filename == f"ankommen-zusammenfassung-{intake_id}.pdf"
+            assert pdf.startswith(b"%PDF-")
+            document = pdfium.PdfDocument(pdf)
+            assert len(document) == 1
+            text = " ".join(document[0].get_textpage().get_text_range().split())
+            document.close()
+            assert f"Ivan {he}" in text and "Willkommen in Hamm – Ihre nächsten Schritte" in text
+            assert "Termin bei ABRA (Gespräch vor der Anmeldung): " in text and earliest in text
+            assert "spätestens bis " in text and deadline in text
 
             # the ABRA coach opens Ivan's appointment in the day calendar and records the clearing
             async with stack.client("intake", "frontdesk") as api:

@@ -295,6 +295,36 @@ class TestRoleScreensOverHttp:
         assert r.status_code == 422
         assert 'aria-describedby="uhrzeiten-hinweis uhrzeiten-fehler"' in r.text and 'aria-invalid="true"' in r.text
 
+    async def test_the_summary_downloads_as_a_pdf_with_the_appointment_and_only_for_the_front_desk(self, stack: RunningStack) -> None:
+        import pypdfium2 as pdfium
+
+        from services.web.summary_pdf import long_datetime
+        from tests.support.intake import booked_clearing, publish_slots, today
+        from tests.support.stack import person
+
+        await publish_slots(stack)
+        tag = uuid.uuid4().hex[:6]
+        payload = intake_payload(person("Ștefan", f"Bălănescu{tag}", "1990-01-01", "RO", sex="male", languages=[{"code": "ro"}], move_in_date=today().isoformat()))
+        async with stack.client("intake", "frontdesk") as api:
+            created = (await api.post("/intakes", json=payload)).json()
+        booked = await booked_clearing(stack, created["household_id"], created["person_ids"][0])
+        path = f"/haushalt/{created['intake_id']}/zusammenfassung.pdf"
+        async with web_client(stack) as c:
+            await sign_in(stack, c, "frontdesk")
+            r = await c.get(path)
+        assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+        assert r.headers["content-disposition"] == f'attachment; filename="ankommen-zusammenfassung-{created["intake_id"]}.pdf"'
+        document = pdfium.PdfDocument(r.content)
+        text = " ".join(document[0].get_textpage().get_text_range().split())
+        assert len(document) == 1
+        document.close()
+        assert f"Ștefan Bălănescu{tag}" in text
+        assert " ".join(long_datetime(booked["appointment_at"]).split()) in text
+        async with web_client(stack) as c:
+            await sign_in(stack, c, "caseworker")
+            refused = await c.get(path)
+        assert refused.status_code == 403 and "Keine Berechtigung" in refused.text
+
     async def test_the_coach_records_a_no_show_and_then_closes_the_clearing(self, stack: RunningStack) -> None:
         from tests.support.intake import booked_clearing, publish_slots, today
         from tests.support.stack import person

@@ -1,11 +1,13 @@
 """Front desk screens (DOMAIN.md flow 1; issue 7): the intake interview as a guided form in steps
 (household -> persons -> consents -> review), saved as an intake draft after every step (intake's
 /intake-drafts API) and resumable from a list; the API's 422 answers shown at the field; after
-completion each person's routes and registration status (ABRA gate) and a printable summary for the
-newcomer. The list of a user's drafts keeps only draft ids in the web's Redis (no personal data)."""
+completion each person's routes and registration status (ABRA gate) and a summary for the newcomer,
+as an HTML print view and as a one-page PDF to download (services/web/summary_pdf.py). The list of a
+user's drafts keeps only draft ids in the web's Redis (no personal data)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -16,6 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from services.contracts.workdays import BERLIN
 from services.kit.auth import Role
+from services.web import summary_pdf as summary_document
 from services.web.api import common
 from services.web.api.common import ApiRefused, Errors, checked, errors_of, uuid_or_gone
 from services.web.api.routes import Gone, backend, form_of, page, render, see_other
@@ -371,12 +374,17 @@ async def household_result(request: Request, intake_id: str, s: Front) -> HTMLRe
 
 
 @router.get("/haushalt/{intake_id}/zusammenfassung", response_class=HTMLResponse)
-async def summary(request: Request, intake_id: str, s: Front, herunterladen: bool = False) -> HTMLResponse:
+async def summary(request: Request, intake_id: str, s: Front) -> HTMLResponse:
+    return render(request, "fd_summary.html", printed_on=today(), **await household_view(request, s, intake_id))
+
+
+@router.get("/haushalt/{intake_id}/zusammenfassung.pdf", response_class=Response)
+async def summary_pdf(request: Request, intake_id: str, s: Front) -> Response:
+    """The same summary as a one-page A4 PDF to hand over, print or e-mail (issue 7)."""
     view = await household_view(request, s, intake_id)
-    response = render(request, "fd_summary.html", printed_on=today(), **view)
-    if herunterladen:
-        response.headers["Content-Disposition"] = f'attachment; filename="ankommen-zusammenfassung-{view["intake"]["intake_id"]}.html"'
-    return response
+    pdf = await asyncio.to_thread(summary_document.render, view, today())
+    filename = f"ankommen-zusammenfassung-{view['intake']['intake_id']}.pdf"
+    return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 def install(app: Any) -> None:
