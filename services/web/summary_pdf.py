@@ -5,14 +5,13 @@ persons and, for each, what happens next: the ABRA clearing appointment and the 
 caseworker who will get in touch (000 "Soziales Fallmanagement"), or that registration may proceed.
 
 The page is built from the same view model as the HTML print view (`front_desk.household_view`).
-Text is set in DejaVu Sans when the system has it (Debian `fonts-dejavu-core`, installed in the production
-image), otherwise in Bitstream Vera, which ships with reportlab; both embed as TrueType subsets, so
-umlauts and ß render (DejaVu also covers Romanian ș/ț/ă and Cyrillic)."""
+Text is set in DejaVu Sans, shipped with this package (`fonts/`, free licence in `LICENSE-DejaVu.txt`) so
+that no system font is needed; it embeds as a TrueType subset and covers umlauts and ß, the Romanian
+ș/ț/ă and Bulgarian Cyrillic of newcomers' names (reportlab's bundled Vera font lacks the last two)."""
 
 from __future__ import annotations
 
 import io
-import os
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -25,10 +24,7 @@ TITLE = "Willkommen in Hamm – Ihre nächsten Schritte"
 OFFICE = "Amt für Soziale Integration"
 FONT = "AnkommenSans"
 FONT_BOLD = "AnkommenSans-Bold"
-#: (regular, bold) TrueType files, first found wins
-FONT_CANDIDATES: tuple[tuple[Path, Path], ...] = (
-    (Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"), Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")),
-)
+FONT_DIR = Path(__file__).resolve().parent / "fonts"
 WEEKDAYS = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")
 #: further routes, addressed by given name (a child's place is arranged with the parents)
 ROUTE_NOTES = {
@@ -41,14 +37,11 @@ ROUTE_NOTES = {
 @lru_cache(maxsize=1)
 def register_fonts() -> str:
     """Registers the text font family once per process and names the file it came from."""
-    import reportlab
     from reportlab.lib.fonts import addMapping
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
 
-    shipped = Path(reportlab.__file__).parent / "fonts"
-    regular, bold = next(((r, b) for r, b in FONT_CANDIDATES if os.path.exists(r) and os.path.exists(b)),
-                         (shipped / "Vera.ttf", shipped / "VeraBd.ttf"))
+    regular, bold = FONT_DIR / "DejaVuSans.ttf", FONT_DIR / "DejaVuSans-Bold.ttf"
     pdfmetrics.registerFont(TTFont(FONT, str(regular)))
     pdfmetrics.registerFont(TTFont(FONT_BOLD, str(bold)))
     for italic in (0, 1):

@@ -4,7 +4,6 @@ page for a family of four, and title and language in the document."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -115,17 +114,20 @@ class TestNextSteps:
             "Ihre Fallmanagerin / Ihr Fallmanager vom Sozialen Fallmanagement meldet sich in den nächsten Tagen bei Ihnen."]
 
 
-class TestWithoutTheSystemFont:
-    @pytest.fixture
-    def vera_only(self, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-        monkeypatch.setattr(summary_pdf, "FONT_CANDIDATES", ())
-        summary_pdf.register_fonts.cache_clear()
-        yield
-        monkeypatch.undo()
-        summary_pdf.register_fonts.cache_clear()
-        summary_pdf.register_fonts()
+class TestTheShippedFont:
+    """The font ships with the package (no system font in the embedded default); newcomers' names in
+    Romanian and Bulgarian (Cyrillic) spelling must not print as empty boxes."""
 
-    def test_reportlabs_own_font_still_sets_umlauts_and_sharp_s(self, vera_only: None) -> None:
-        assert summary_pdf.register_fonts() == "Vera.ttf"
-        pages, text, _ = read(summary_pdf.render({"intake": INTAKE, "persons": FAMILY}, PRINTED))
-        assert pages == 1 and "Jürgen Großmann, geboren 02.03.1985" in text and "Was als Nächstes passiert" in text
+    @pytest.mark.parametrize("name", ["Ștefania Țurcanu", "Mădălina Brâncuși", "Иван Петров", "Jürgen Großmann", "Çağla Öztürk"])
+    def test_every_letter_of_a_name_has_a_glyph(self, name: str) -> None:
+        from reportlab.pdfbase import pdfmetrics
+
+        assert summary_pdf.register_fonts() == "DejaVuSans.ttf"
+        for font in (summary_pdf.FONT, summary_pdf.FONT_BOLD):
+            glyphs = pdfmetrics.getFont(font).face.charToGlyph
+            assert [c for c in name if c != " " and ord(c) not in glyphs] == [], font
+
+    def test_a_cyrillic_name_is_in_the_text_of_the_page(self) -> None:
+        bulgarian = [person("Иван", "Петров", "1980-01-01", ["abra_clearing"], pending())]
+        _, text, _ = read(summary_pdf.render({"intake": INTAKE, "persons": bulgarian}, PRINTED))
+        assert "Иван Петров" in text
