@@ -192,11 +192,22 @@ class GoalIn(_In):
 
 
 class GoalChangeIn(_In):
+    """An adjustment of a goal (001 phase 2/3): only the fields given change. `person_id` given as
+    null moves the goal to the whole household; a person has to be a member of the case."""
+
     title: str | None = Field(default=None, min_length=1, max_length=300)
     target_date: date | None = None
     responsible: Responsible | None = None
     status: GoalStatus | None = None
     field_of_action: int | None = Field(default=None, ge=1, le=18)
+    person_id: uuid.UUID | None = None
+
+    def changes(self) -> dict[str, object]:
+        """The fields to change: those given and not null, and `person_id` whenever it was given."""
+        values: dict[str, object] = self.model_dump(exclude_none=True, mode="python")
+        if "person_id" in self.model_fields_set:
+            values["person_id"] = self.person_id
+        return values
 
 
 class GoalOut(BaseModel):

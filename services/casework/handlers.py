@@ -626,7 +626,8 @@ async def withdraw_consent(rt: Runtime, principal: Principal, case_id: uuid.UUID
 
 
 def _goal_snapshot(row: Any) -> dict[str, Any]:
-    return dict(field_of_action=row["field_of_action"], title=row["title"], target_date=str(row["target_date"]), responsible=row["responsible"], status=row["status"])
+    return dict(field_of_action=row["field_of_action"], title=row["title"], target_date=str(row["target_date"]), responsible=row["responsible"], status=row["status"],
+                person_id=str(row["person_id"]) if row["person_id"] is not None else None)
 
 
 async def _goal_changed(rt: Runtime, tx: Tx, goal: dict[str, Any], by: str) -> None:
@@ -669,10 +670,16 @@ async def add_goal(rt: Runtime, principal: Principal, case_id: uuid.UUID, goal: 
 
 
 async def change_goal(rt: Runtime, principal: Principal, case_id: uuid.UUID, goal_id: uuid.UUID, change: GoalChangeIn) -> None:
-    """Adjusts a goal; every change is a new revision, the old ones are kept."""
+    """Adjusts a goal, also its field of action (1-18, 000 §4) or the person it is for (a member of the
+    case, or none: the whole household); every change is a new revision, the old ones are kept, and
+    GoalSet carries the new field and person so reporting counts the goal where it now is."""
     async with rt.outbox.transaction() as tx:
         await _open_case_row(tx, case_id)
-        await _set_goal(rt, tx, case_id, goal_id, change.model_dump(exclude_none=True, mode="python"), principal.username)
+        values = change.changes()
+        person_id = values.get("person_id")
+        if isinstance(person_id, uuid.UUID) and await store.get_member(tx.conn, case_id, person_id) is None:
+            raise Invalid("the person is not a member of this case", field="person_id")
+        await _set_goal(rt, tx, case_id, goal_id, values, principal.username)
 
 
 async def _set_goal(rt: Runtime, tx: Tx, case_id: uuid.UUID, goal_id: uuid.UUID, values: dict[str, Any], by: str) -> None:

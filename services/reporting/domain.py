@@ -130,6 +130,8 @@ def fact_of(event: Event, tz: str) -> dict[str, Any]:
         n = len(event.member_ids)  # type: ignore[attr-defined]
     value = get(VALUE_FIELD[name]) if name in VALUE_FIELD else get("amount_cents")
     subject = next((get(f) for f in SUBJECT_FIELDS if get(f) is not None), event.correlation_id)
+    if name == "GoalSet":  # goals_set counts goals: the goal is the subject, also when it is for one person
+        subject = event.goal_id  # type: ignore[attr-defined]
     local = event.occurred_at.astimezone(ZoneInfo(tz)).date()
     partner = get("partner") or get("to_partner")
     return {

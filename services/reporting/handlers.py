@@ -68,8 +68,21 @@ async def _project_entities(conn: AsyncConnection, event: Event) -> None:
              "residence_status": str(e.residence_status), "sex": str(e.sex), "age_group": str(e.age_group)},  # type: ignore[attr-defined]
             keys=["record_id"],
         )
+    elif name == "GoalSet":
+        await _goal_follows_its_field(conn, str(event.case_id), str(event.goal_id))  # type: ignore[attr-defined]
     elif name == "ArrivalRetracted":
         await upsert(conn, store.arrivals, {"record_id": event.record_id, "retracted": True}, keys=["record_id"])  # type: ignore[attr-defined]
+
+
+async def _goal_follows_its_field(conn: AsyncConnection, case_id: str, goal_id: str) -> None:
+    """A goal moved to another field of action (casework's goal adjustment) is counted in its
+    current field: every GoalSet fact of the goal takes the field of its latest one (by time, so
+    the order in which revisions are applied does not matter)."""
+    f = store.facts
+    goal = sa.and_(f.c.case_id == case_id, f.c.kind == "GoalSet", f.c.subject_id == goal_id)  # the case's index narrows it
+    latest = (await conn.execute(sa.select(f.c.field_of_action).where(goal).order_by(f.c.occurred_at.desc()).limit(1))).scalar_one_or_none()
+    if latest is not None:
+        await conn.execute(f.update().where(goal, f.c.field_of_action != latest).values(field_of_action=latest))
 
 
 async def on_event(rt: Runtime, event: Event, delivery: Delivery) -> None:

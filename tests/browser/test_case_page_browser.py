@@ -2,7 +2,8 @@
 contact (a date in the future refused by casework, shown at the field), a goal (missing title shown at
 the field), adjusting it on the goal page (the revision listed with who and what), the integration
 agreement (casework's 422 for a missing agreement at the checkbox), a consent and the referral that
-needs it, a withdrawal, and the closure; a team lead reassigns a case. axe-core runs on every screen.
+needs it, a withdrawal, and the closure through its confirmation page (cancelled once); moving the goal
+to another field of action and to the whole household; a team lead reassigns a case. axe-core runs on every screen.
 
 The cases are opened in Bockum-Hövel, which only caseworker4 serves and no other test uses, so the
 reassignment and the closure change no other test's cases."""
@@ -91,6 +92,8 @@ class TestTheCaseworkersDay:
         # adjust it on the goal page: the change is a new revision, listed with who and what
         await row.get_by_role("link", name=re.compile(r"^anpassen\W+Arbeitsaufnahme$")).click()
         await expect(page.get_by_role("heading", level=1, name="Ziel anpassen: Arbeitsaufnahme")).to_be_visible()
+        await expect(page.get_by_label("Handlungsfeld")).to_have_value("3")
+        await expect(page.get_by_label("Betroffene Person")).to_have_value(adult)
         await page.get_by_label("Titel").fill("Arbeitsaufnahme in Teilzeit")
         await page.get_by_label("Verantwortlich").select_option("partner")
         await page.get_by_role("button", name="Änderung speichern").click()
@@ -105,6 +108,24 @@ class TestTheCaseworkersDay:
         await page.get_by_role("button", name="Änderung speichern").click()
         await expect(page.get_by_label("Titel")).to_have_attribute("aria-invalid", "true")
         await expect(page.locator("#revisionen-tabelle tbody tr")).to_have_count(2)
+        # the field of action (German names, all 18) and the person change too: a new revision
+        await page.get_by_label("Titel").fill("Arbeitsaufnahme in Teilzeit")
+        field = page.get_by_label("Handlungsfeld")
+        assert await field.locator("option").count() == 19
+        await field.select_option(label="8 Kulturelles Engagement")
+        await page.get_by_label("Betroffene Person").select_option("")
+        await page.get_by_role("button", name="Änderung speichern").click()
+        await flash(page, "Das Ziel ist angepasst (Revision 3).")
+        newest = page.locator("#revisionen-tabelle tbody tr").first
+        await expect(newest).to_contain_text("Handlungsfeld: 3 Arbeit → 8 Kulturelles Engagement")
+        await expect(newest).to_contain_text("Person: Person ")
+        await expect(newest).to_contain_text("→ ganzer Haushalt")
+        await expect(page.locator("#revisionen-tabelle tbody tr")).to_have_count(3)
+        await page.get_by_label("Handlungsfeld").select_option("3")
+        await page.get_by_label("Betroffene Person").select_option(adult)
+        await page.get_by_role("button", name="Änderung speichern").click()
+        await flash(page, "Das Ziel ist angepasst (Revision 4).")
+        await expect(page.locator("#revisionen-tabelle tbody tr").first).to_contain_text("Handlungsfeld: 8 Kulturelles Engagement → 3 Arbeit")
         await page.get_by_role("link", name=f"Zurück zum Fall {case_id[:8]}").click()
 
         # the integration agreement: without the client's agreement casework refuses it at that checkbox
@@ -148,14 +169,35 @@ class TestTheCaseworkersDay:
             goal = (await cw.get(f"/cases/{case_id}/plan")).json()["goals"][0]
             consents = {(c["partner"], c["withdrawn_at"] is None) for c in (await cw.get(f"/cases/{case_id}/consents")).json()}
         assert [(r["partner"], r["person_id"], r["status"]) for r in referrals] == [("integration_point", adult, "open")]
-        assert (goal["title"], goal["responsible"], goal["revision"], goal["person_id"]) == ("Arbeitsaufnahme in Teilzeit", "partner", 2, adult)
+        assert (goal["title"], goal["responsible"], goal["revision"], goal["person_id"], goal["field_of_action"]) == ("Arbeitsaufnahme in Teilzeit", "partner", 4, adult, 3)
         assert {("integration_point", True), ("language_course", False)} <= consents
 
-        # closing: the reason is required, then the case is closed and its forms are gone
-        await page.get_by_role("button", name="Fall abschließen").click()
+        # closing: the reason is required (at its field), then a confirmation page; cancelled once, then confirmed
+        await page.get_by_role("button", name="Fall abschließen …").click()
         await expect(page.get_by_label("Grund des Abschlusses")).to_have_attribute("aria-invalid", "true")
+        await expect(page.get_by_label("Grund des Abschlusses")).to_have_attribute("aria-describedby", "fa-reason-fehler")
+        await page.get_by_label("Grund des Abschlusses").select_option("no_contact")
+        await page.get_by_role("button", name="Fall abschließen …").click()
+        heading = page.get_by_role("heading", level=1, name="Fall wirklich abschließen?")
+        await expect(heading).to_be_focused()  # focus order starts at the question
+        await expect(page.locator("#bestaetigen-fall")).to_have_text(f"Fall {case_id[:8]}")
+        await expect(page.locator("#bestaetigen-grund")).to_have_text("kein Kontakt mehr")
+        await expect(page.locator("#bestaetigen-ueberleitungen")).to_have_text("1 offene Überleitung (Integration Point) wird beendet.")
+        await expect(page.get_by_text("Die Überprüfungen des Integrationsplans enden")).to_be_visible()
+        await check_screen(page, "47a-fall-abschliessen-bestaetigen")
+        await page.keyboard.press("Tab")
+        await expect(page.get_by_role("button", name="Fall abschließen", exact=True)).to_be_focused()
+        await page.keyboard.press("Tab")
+        await expect(page.get_by_role("button", name="Abbrechen")).to_be_focused()
+        await page.keyboard.press("Enter")  # cancel: back on the case page, still open
+        await expect(page).to_have_url(re.compile(rf"/faelle/{case_id}\??$"))
+        await expect(page.locator("#fall-phase")).to_have_text("Integration in die Regelsysteme")
+        async with stack.client("casework", "caseworker4") as cw:
+            assert (await cw.get(f"/cases/{case_id}")).json()["phase"] != "closed"
         await page.get_by_label("Grund des Abschlusses").select_option("moved_away")
-        await page.get_by_role("button", name="Fall abschließen").click()
+        await page.get_by_role("button", name="Fall abschließen …").click()
+        await expect(page.locator("#bestaetigen-grund")).to_have_text("verzogen")
+        await page.get_by_role("button", name="Fall abschließen", exact=True).click()
         await flash(page, "Der Fall ist abgeschlossen.")
         await expect(page.locator("#fall-phase")).to_have_text("abgeschlossen")
         await expect(page.locator("#abschluss-stand")).to_contain_text("verzogen")

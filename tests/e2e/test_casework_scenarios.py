@@ -385,3 +385,53 @@ class TestLeaveAndReassignment:
         ]
         async with stack.client("casework", "caseworker3") as sub:
             assert (await sub.get(f"/cases/{case_id}")).status_code == 403
+
+
+async def goals_by_field(stack: RunningStack) -> dict[str, int]:
+    """reporting's goals_set of this month by field of action."""
+    async with stack.client("reporting", "reporting") as c:
+        r = await c.get("/kpis/goals_set", params={"group_by": "field_of_action"})
+    assert r.status_code == 200, r.text
+    return r.json()["groups"]
+
+
+class TestGoalMovesToAnotherFieldAndPerson:
+    """Fields 11 and 16 are used by no other test, so reporting's figures for them move only here."""
+
+    async def test_a_new_revision_with_the_new_field_and_person_and_reporting_counts_it_in_its_new_field(self, stack: RunningStack) -> None:
+        before = await goals_by_field(stack)
+        case = await intake_case(stack, refugee("Rami", "1990-02-02"), refugee("Nour", "1992-03-03"), district="Mitte")
+        case_id, (first, second) = case["case_id"], case["member_ids"]
+        async with stack.client("casework", "caseworker") as cw:
+            r = await cw.post(f"/cases/{case_id}/goals", json={"field_of_action": 11, "title": "Wohnung", "target_date": "2027-06-30",
+                                                              "responsible": "client", "person_id": first})
+            assert r.status_code == 201, r.text
+            goal_id = r.json()["goal_id"]
+            path = f"/cases/{case_id}/goals/{goal_id}"
+
+            # refused: a field outside 1-18, a person of another case; nothing changes
+            for body, field in (({"field_of_action": 19}, "field_of_action"), ({"field_of_action": 0}, "field_of_action"),
+                                ({"person_id": str(uuid.uuid4())}, "person_id")):
+                r = await cw.patch(path, json=body)
+                assert r.status_code == 422, r.text
+                assert field in r.text, r.text
+            assert len((await cw.get(f"{path}/revisions")).json()) == 1
+            assert [(e["revision"], e["field_of_action"]) for e in outbox(stack, "GoalSet", goal_id=goal_id)] == [(1, 11)]
+
+            r = await cw.patch(path, json={"field_of_action": 16, "person_id": second})
+            assert r.status_code == 200, r.text
+            assert (r.json()["field_of_action"], r.json()["person_id"], r.json()["revision"]) == (16, second, 2)
+            r = await cw.patch(path, json={"person_id": None})  # the whole household
+            assert r.status_code == 200, r.text
+            assert (r.json()["field_of_action"], r.json()["person_id"], r.json()["revision"]) == (16, None, 3)
+            assert (await cw.patch(path, json={"field_of_action": 16})).json()["revision"] == 3  # no change, no revision
+            revisions = (await cw.get(f"{path}/revisions")).json()
+        assert [(v["revision"], v["field_of_action"], v["person_id"]) for v in revisions] == [(1, 11, first), (2, 16, second), (3, 16, None)]
+        events = outbox(stack, "GoalSet", goal_id=goal_id)
+        assert [(e["revision"], e["field_of_action"], e["person_id"]) for e in events] == [(1, 11, first), (2, 16, second), (3, 16, None)]
+
+        async def counted_in_its_new_field() -> None:
+            now = await goals_by_field(stack)
+            assert (now.get("11", 0) - before.get("11", 0), now.get("16", 0) - before.get("16", 0)) == (0, 1)
+
+        await eventually(counted_in_its_new_field, timeout=30, interval=0.2)

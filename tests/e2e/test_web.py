@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import date
 
 import httpx
 import pytest
@@ -351,3 +352,49 @@ class TestRoleScreensOverHttp:
             closed = await c.get(f"/clearing/{cid}")
         assert "Das Clearing ist geschlossen (storniert)." in closed.text
         assert 'id="clearing-status">storniert<' in closed.text
+
+
+class TestCaseCloseAndGoalOverHttp:
+    """The case page's close confirmation and the goal page's field and person, as a form post sees
+    them (Bockum-Hövel: caseworker4, whom only the case page tests use; the case is closed at the end)."""
+
+    async def test_refusals_stay_at_their_fields_and_only_the_confirmed_close_closes(self, stack: RunningStack) -> None:
+        from tests.e2e.test_casework_scenarios import intake_case, refugee
+
+        case = await intake_case(stack, refugee("Karim", "1991-05-05"), district="Bockum-Hövel")
+        case_id, (member,) = case["case_id"], case["member_ids"]
+        async with stack.client("casework", "caseworker4") as cw:
+            assert (await cw.post(f"/cases/{case_id}/first-contact", json={"contact_on": date.today().isoformat(), "starter_pack": False})).status_code == 200
+            goal = (await cw.post(f"/cases/{case_id}/goals", json={"field_of_action": 1, "title": "Deutschkurs", "target_date": "2027-06-30",
+                                                                   "responsible": "client"})).json()
+        goal_page = f"/faelle/{case_id}/ziele/{goal['goal_id']}"
+        form = {"field_of_action": "1", "title": "Deutschkurs", "person_id": "", "target_date": "2027-06-30", "responsible": "client", "status": "open"}
+        async with web_client(stack) as c:
+            await sign_in(stack, c, "caseworker4")
+            page = await c.get(goal_page)
+            assert page.status_code == 200 and '<option value="1" selected>1 Sprache</option>' in page.text
+            for change, field, reason in (({"field_of_action": "19"}, "field_of_action", "18 Handlungsfelder wählen"),
+                                          ({"person_id": str(uuid.uuid4())}, "person_id", "gehört nicht zu diesem Fall")):
+                r = await c.post(goal_page, data={"csrf_token": csrf_of(page.text), **form, **change})
+                assert r.status_code == 422 and reason in r.text
+                assert f'aria-describedby="{field}-fehler" aria-invalid="true"' in r.text or f'aria-describedby="{field}-hinweis {field}-fehler"' in r.text
+            r = await c.post(goal_page, data={"csrf_token": csrf_of(page.text), **form, "field_of_action": "2", "person_id": member})
+            assert r.status_code == 303
+            page = await c.get(goal_page)
+            assert "Handlungsfeld: 1 Sprache → 2 Bildung" in page.text and "Person: ganzer Haushalt → Person 1" in page.text
+
+            case_page = await c.get(f"/faelle/{case_id}")
+            token = csrf_of(case_page.text)
+            r = await c.post(f"/faelle/{case_id}/abschluss/bestaetigen", data={"csrf_token": token, "reason": "bored"})
+            assert r.status_code == 422 and 'id="fa-reason-fehler"' in r.text and "Der Fall wurde nicht abgeschlossen" in r.text
+            r = await c.post(f"/faelle/{case_id}/abschluss/bestaetigen", data={"csrf_token": token, "reason": "goals_achieved"})
+            assert r.status_code == 200 and "Fall wirklich abschließen?" in r.text and "Ziele erreicht / Klient/in selbstständig" in r.text
+            async with stack.client("casework", "caseworker4") as cw:
+                assert (await cw.get(f"/cases/{case_id}")).json()["phase"] != "closed"  # asking changes nothing
+            r = await c.post(f"/faelle/{case_id}/abschluss", data={"csrf_token": csrf_of(r.text), "reason": "goals_achieved"})
+            assert r.status_code == 303
+            async with stack.client("casework", "caseworker4") as cw:
+                assert (await cw.get(f"/cases/{case_id}")).json()["close_reason"] == "goals_achieved"
+            r = await c.post(f"/faelle/{case_id}/abschluss/bestaetigen", data={"csrf_token": token, "reason": "goals_achieved"})
+            assert r.status_code == 303  # already closed: back to the case page, which says so
+            assert "Der Fall ist bereits abgeschlossen." in (await c.get(f"/faelle/{case_id}")).text

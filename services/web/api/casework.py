@@ -4,8 +4,9 @@ escalations), the case page (timeline as the digital Laufzettel, plan and goals,
 caseworker's daily records: first contact and starter pack, goals (one of the 18 fields of action,
 000 §4), the integration agreement, consents and their withdrawal (a referral needs the documented
 consent, casework's 422 at the partner), the review (per goal achieved/partly/not achieved/dropped;
-effect of a measure from the caseworker's and the client's view) and the closure; the goal page adjusts
-a goal and lists its revisions; team leads reassign a case. Who may see a case is casework's rule
+effect of a measure from the caseworker's and the client's view) and the closure, which is final and so
+first shows a confirmation page (no JavaScript); the goal page adjusts a goal (also its field of action
+and the person it is for) and lists its revisions; team leads reassign a case. Who may see a case is casework's rule
 (caseload and substitutions); its 403 is shown as a German page. Persons appear by pseudonymous id only."""
 
 from __future__ import annotations
@@ -273,6 +274,15 @@ GOAL_EDIT_FIELDS = (F("title", "Titel"), F("target_date", "Zieldatum", "date"), 
                     F("status", "Stand", "select", GOAL_STATUS))
 
 
+def _goal_edit_fields(persons: dict[str, str]) -> tuple[F, ...]:
+    """The goal page's fields: the field of action (one of the 18, 000 §4) and the person the goal is
+    for (a member of the case by pseudonymous label; none: the whole household) can change too."""
+    return (F("field_of_action", "Handlungsfeld", "select", {str(k): f"{k} {label}" for k, label in FIELDS_OF_ACTION.items()}),
+            *GOAL_EDIT_FIELDS[:1],
+            F("person_id", "Betroffene Person", "select", persons, hint="Ohne Auswahl gilt das Ziel für den ganzen Haushalt.", optional=True),
+            *GOAL_EDIT_FIELDS[1:])
+
+
 def _values(form: dict[str, str], fields: tuple[F, ...]) -> dict[str, str]:
     return {f.name: form.get(f.name, "").strip() for f in fields}
 
@@ -374,13 +384,40 @@ async def withdraw_consent(request: Request, case_id: str, s: Worker) -> Respons
                          f"Der Widerruf der Einwilligung für {CONSENT_PARTNERS.get(values['partner'], values['partner'])} ist erfasst.")
 
 
+def _close_errors(values: dict[str, str], fields: tuple[F, ...]) -> dict[str, str]:
+    errors = _required(values, fields)
+    if not errors and values["reason"] not in CLOSE_REASONS:
+        errors["reason"] = "Bitte einen der angebotenen Gründe wählen."
+    return errors
+
+
+@router.post("/faelle/{case_id}/abschluss/bestaetigen", response_class=HTMLResponse)
+async def confirm_close(request: Request, case_id: str, s: Worker) -> Response:
+    """Closing is final (casework ends the case's review, onboarding and referral workflows and frees
+    the caseload place; 001 phase 4): the close form first shows what closing does, with the reason,
+    and only "Fall abschließen" there closes. An invalid reason is shown at the case page's field."""
+    form = await form_of(request)
+    ctx = await _case_context(request, s, case_id)
+    if ctx["case"]["phase"] == "closed":
+        s.flash = "Der Fall ist bereits abgeschlossen."
+        return see_other(f"/faelle/{ctx['case']['case_id']}")
+    fields = ctx["close_fields"]
+    values = _values(form, fields)
+    errors = _close_errors(values, fields)
+    if errors:
+        return _case_page(request, ctx, 422, failed="abschluss", errors=errors, values=values)
+    open_referrals = [r for r in ctx["referrals"] if r["status"] == "open"]
+    return render(request, "cw_close_confirm.html", reason=values["reason"], open_referrals=open_referrals, **ctx)
+
+
 @router.post("/faelle/{case_id}/abschluss", response_class=HTMLResponse)
 async def close_case(request: Request, case_id: str, s: Worker) -> Response:
+    """The confirmed closure (from the confirmation page)."""
     form = await form_of(request)
     ctx = await _case_context(request, s, case_id)
     fields = ctx["close_fields"]
     values = _values(form, fields)
-    return await _record(request, s, ctx, "abschluss", fields, values, _required(values, fields), "POST", "/close", dict(values), 200,
+    return await _record(request, s, ctx, "abschluss", fields, values, _close_errors(values, fields), "POST", "/close", dict(values), 200,
                          "Der Fall ist abgeschlossen.")
 
 
@@ -396,10 +433,13 @@ async def reassign(request: Request, case_id: str, s: Lead) -> Response:
 
 # --- one goal: adjust it, see its revisions ------------------------------------------------------------
 
-REVISION_FIELDS = {"field_of_action": "Handlungsfeld", "title": "Titel", "target_date": "Zieldatum", "responsible": "Verantwortlich", "status": "Stand"}
+REVISION_FIELDS = {"field_of_action": "Handlungsfeld", "person_id": "Person", "title": "Titel", "target_date": "Zieldatum",
+                   "responsible": "Verantwortlich", "status": "Stand"}
 
 
-def _shown(name: str, value: Any) -> str:
+def _shown(name: str, value: Any, persons: dict[str, str] | None = None) -> str:
+    if name == "person_id":
+        return "ganzer Haushalt" if value is None else (persons or {}).get(value, f"Person ({str(value)[:8]})")
     if name == "field_of_action":
         return f"{value} {FIELDS_OF_ACTION.get(int(value), '')}".strip()
     if name == "responsible":
@@ -411,12 +451,13 @@ def _shown(name: str, value: Any) -> str:
     return str(value)
 
 
-def _changes(revisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each revision with what it changed against the one before (the first: what was set)."""
+def _changes(revisions: list[dict[str, Any]], persons: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Each revision with what it changed against the one before (the first: what was set). Revisions
+    recorded before casework kept the person in them do not name it."""
     out, before = [], None
     for r in revisions:
-        changed = [(REVISION_FIELDS[k], _shown(k, before[k]) if before else None, _shown(k, r[k]))
-                   for k in REVISION_FIELDS if k in r and (before is None or before.get(k) != r[k])]
+        changed = [(REVISION_FIELDS[k], _shown(k, before[k], persons) if before else None, _shown(k, r[k], persons))
+                   for k in REVISION_FIELDS if k in r and (before is None or (k in before and before[k] != r[k]))]
         out.append({**r, "changes": changed})
         before = r
     return list(reversed(out))
@@ -435,29 +476,35 @@ async def _goal_context(request: Request, s: Session, case_id: str, goal_id: str
         raise Gone()
     revisions = checked(await api.call(s, "casework", "GET", f"/cases/{cid}/goals/{gid}/revisions"))
     members = [str(m) for m in case.get("member_ids", [])]
-    return {"case": case, "goal": goal, "revisions": _changes(revisions), "person_labels": _person_labels(members),
-            "fields": GOAL_EDIT_FIELDS, **LABELS}
+    persons = _person_labels(members)
+    return {"case": case, "goal": goal, "revisions": _changes(revisions, persons), "person_labels": persons, "members": members,
+            "fields": _goal_edit_fields(persons), **LABELS}
 
 
-def _goal_values(goal: dict[str, Any]) -> dict[str, str]:
-    return {f.name: str(goal[f.name]) for f in GOAL_EDIT_FIELDS}
+def _goal_values(goal: dict[str, Any], fields: tuple[F, ...]) -> dict[str, str]:
+    return {f.name: "" if goal.get(f.name) is None else str(goal[f.name]) for f in fields}
 
 
 @router.get("/faelle/{case_id}/ziele/{goal_id}", response_class=HTMLResponse)
 async def goal_page(request: Request, case_id: str, goal_id: str, s: Worker) -> HTMLResponse:
     ctx = await _goal_context(request, s, case_id, goal_id)
-    return render(request, "cw_goal.html", values=_goal_values(ctx["goal"]), errors={}, **ctx)
+    return render(request, "cw_goal.html", values=_goal_values(ctx["goal"], ctx["fields"]), errors={}, **ctx)
 
 
 @router.post("/faelle/{case_id}/ziele/{goal_id}", response_class=HTMLResponse)
 async def change_goal(request: Request, case_id: str, goal_id: str, s: Worker) -> Response:
     form = await form_of(request)
     ctx = await _goal_context(request, s, case_id, goal_id)
-    values = _values(form, GOAL_EDIT_FIELDS)
-    errors = _required(values, GOAL_EDIT_FIELDS)
+    fields = ctx["fields"]
+    values = _values(form, fields)
+    errors = _required(values, fields)
+    if values["field_of_action"] and values["field_of_action"] not in fields[0].options:
+        errors["field_of_action"] = "Bitte eines der 18 Handlungsfelder wählen."
+    if values["person_id"] and values["person_id"] not in ctx["members"]:
+        errors["person_id"] = "Die Person gehört nicht zu diesem Fall."
     if not errors:
-        current = _goal_values(ctx["goal"])
-        body = {k: v for k, v in values.items() if v != current[k]}
+        current = _goal_values(ctx["goal"], fields)
+        body: dict[str, Any] = {k: (v or None) if k == "person_id" else v for k, v in values.items() if v != current[k]}
         path = f"/faelle/{ctx['case']['case_id']}/ziele/{ctx['goal']['goal_id']}"
         if not body:
             s.flash = "Keine Änderung: das Ziel ist unverändert."
@@ -470,5 +517,5 @@ async def change_goal(request: Request, case_id: str, goal_id: str, s: Worker) -
             raise NotInCaseload()
         if answer.status not in (409, 422):
             raise ApiRefused(answer)
-        errors = _at_fields(_field_errors(answer, "_"), GOAL_EDIT_FIELDS)
+        errors = _at_fields(_field_errors(answer, "_"), fields)
     return render(request, "cw_goal.html", 422, values=values, errors=errors, **ctx)
