@@ -248,6 +248,7 @@ class DraftSummary(BaseModel):
     updated_at: datetime
     completed_intake_id: uuid.UUID | None = None
     household_id: uuid.UUID | None = None
+    completed_by: str | None = Field(default=None, description="Who completed it; a colleague may complete a draft another clerk started.")
     readable: bool = True
     person_count: int | None = None
     district: str | None = None

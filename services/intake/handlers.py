@@ -454,7 +454,8 @@ async def list_drafts(
         out: list[DraftSummary] = []
         for r in rows:
             summary = DraftSummary(
-                draft_id=r.id, created_by=r.created_by, created_at=r.created_at or r.updated_at, updated_at=r.updated_at, completed_intake_id=r.completed_intake_id, household_id=r.household_id
+                draft_id=r.id, created_by=r.created_by, created_at=r.created_at or r.updated_at, updated_at=r.updated_at, completed_intake_id=r.completed_intake_id, household_id=r.household_id,
+                completed_by=r.completed_by,
             )
             if r.completed_intake_id is not None:
                 summary.person_count, summary.district = r.person_count, r.district

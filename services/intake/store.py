@@ -184,7 +184,7 @@ async def drafts_page(
     conn: AsyncConnection, *, created_by: str | None, state: str, updated_since: datetime | None, limit: int, offset: int
 ) -> tuple[list[sa.Row], int]:
     """Drafts newest first (`state`: open | completed | any), with the completed ones' household id,
-    district and person count (plain columns of the household the completion stored), and the total."""
+    who completed them, district and person count (plain columns of the household the completion stored), and the total."""
     d = drafts
     where: list[sa.ColumnElement[bool]] = []
     if created_by is not None:
@@ -202,7 +202,7 @@ async def drafts_page(
         .scalar_subquery()
     )
     q = (
-        sa.select(d, intakes.c.household_id, households.c.district, counted.label("person_count"))
+        sa.select(d, intakes.c.household_id, intakes.c.completed_by, households.c.district, counted.label("person_count"))
         .select_from(d.outerjoin(intakes, intakes.c.id == d.c.completed_intake_id).outerjoin(households, households.c.id == intakes.c.household_id))
         .where(*where)
         .order_by(d.c.updated_at.desc(), d.c.id.desc())
