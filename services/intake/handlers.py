@@ -472,6 +472,9 @@ async def list_drafts(
 
 
 async def complete_draft(rt: Runtime, principal: Principal, draft_id: uuid.UUID) -> tuple[IntakeCreated, bool]:
+    """Completes a draft as an intake. Any front-desk clerk may complete (and save) any clerk's draft: the
+    team shares the counter and a household that returns meets whoever is free; the intake records who
+    completed it (`completed_by`), the draft who started it, the audit log every save and read."""
     draft = await load_draft(rt, principal, draft_id)
     if draft.completed_intake_id is not None:  # a retried completion answers with the intake it made
         async with rt.db.read() as conn:
