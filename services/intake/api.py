@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake import clearing, handlers, store
 from services.intake.clearing import ClearingInterviewIn, ClearingOut, CloseIn, RegistrationStatus, SlotIn, SlotOut
-from services.intake.domain import DraftIn, DraftOut, HouseholdIn, IntakeCreated, IntakeIn, IntakeOut, PersonIn
+from services.intake.domain import DraftIn, DraftList, DraftOut, HouseholdIn, IntakeCreated, IntakeIn, IntakeOut, PersonIn
 from services.kit import telemetry
 from services.kit.auth import Principal, Role, require
 from services.kit.db import utc_now
@@ -85,6 +85,23 @@ async def post_draft(body: DraftIn, rt: RuntimeDep, principal: Annotated[Princip
 @router.put("/intake-drafts/{id}", response_model=DraftOut, summary="Update a saved draft")
 async def put_draft(id: uuid.UUID, body: DraftIn, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.FRONT_DESK))]) -> DraftOut:
     return await handlers.save_draft(rt, principal, id, body.content)
+
+
+@router.get("/intake-drafts", response_model=DraftList, summary="The front desk's drafts, own or the team's (names audit-logged)")
+async def list_drafts(
+    rt: RuntimeDep,
+    principal: Annotated[Principal, Depends(require(Role.FRONT_DESK))],
+    created_by: Annotated[Literal["me", "all"], Query(description="me: drafts the caller started; all: the whole front desk's")] = "me",
+    state: Annotated[Literal["open", "completed", "any"], Query(description="open: not completed yet")] = "open",
+    updated_since: Annotated[datetime | None, Query(description="Saved at or after (with time zone)")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> DraftList:
+    if updated_since is not None and updated_since.tzinfo is None:
+        raise Invalid("give a time zone (e.g. +01:00 or Z)", field="updated_since", location="query")
+    return await handlers.list_drafts(
+        rt, principal, mine_only=created_by == "me", state=state, updated_since=updated_since, limit=limit, offset=offset
+    )
 
 
 @router.get("/intake-drafts/{id}", response_model=DraftOut, summary="Resume a draft (audit-logged)")

@@ -234,6 +234,32 @@ class DraftOut(BaseModel):
     completed_intake_id: uuid.UUID | None = None
 
 
+class DraftSummary(BaseModel):
+    """One line of the front desk's list of intake drafts: who started it, when it was last saved and
+    what the counter needs to recognise the household (names, district, number of persons).
+
+    `readable` is false when the draft's data key was erased (crypto-shredding, GDPR Art. 17): the
+    line is still listed, without names. A completed draft's content was dropped on completion; its
+    district and person count come from the household the completion stored (names: read the intake)."""
+
+    draft_id: uuid.UUID
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    completed_intake_id: uuid.UUID | None = None
+    household_id: uuid.UUID | None = None
+    completed_by: str | None = Field(default=None, description="Who completed it; a colleague may complete a draft another clerk started.")
+    readable: bool = True
+    person_count: int | None = None
+    district: str | None = None
+    names: list[str] = Field(default_factory=list)
+
+
+class DraftList(BaseModel):
+    drafts: list[DraftSummary]
+    total: int = Field(description="Drafts matching the filters, ignoring limit and offset.")
+
+
 class IntakeCreated(BaseModel):
     intake_id: uuid.UUID
     household_id: uuid.UUID

@@ -27,7 +27,9 @@ from services.intake import store
 from services.intake.crypto import Keyring, KeyUnavailable
 from services.intake.domain import (
     Derived,
+    DraftList,
     DraftOut,
+    DraftSummary,
     ErasedPersonOut,
     HouseholdIn,
     IntakeCreated,
@@ -389,7 +391,7 @@ async def save_draft(rt: Runtime, principal: Principal, draft_id: uuid.UUID | No
             draft_id = uuid.uuid4()
             key, wrapped = ring.new_data_key()
             await store.put_key(conn, draft_id, wrapped, now)
-            await conn.execute(store.drafts.insert().values(id=draft_id, sealed=ring.seal(key, draft_id, content), created_by=principal.username, updated_at=now))
+            await conn.execute(store.drafts.insert().values(id=draft_id, sealed=ring.seal(key, draft_id, content), created_by=principal.username, created_at=now, updated_at=now))
         else:
             row = (await conn.execute(sa.select(store.drafts).where(store.drafts.c.id == draft_id))).first()
             if row is None:
@@ -412,11 +414,67 @@ async def load_draft(rt: Runtime, principal: Principal, draft_id: uuid.UUID) -> 
         if row.sealed is not None:
             ring = keyring(rt)
             wrapped = (await store.wrapped_keys(conn, [draft_id])).get(draft_id)
-            content = ring.open(ring.unwrap(wrapped), draft_id, row.sealed)
+            try:
+                content = ring.open(ring.unwrap(wrapped), draft_id, row.sealed)
+            except KeyUnavailable as exc:
+                raise Conflict("the draft's data was erased; it cannot be resumed") from exc
     return DraftOut(draft_id=draft_id, content=content, updated_at=row.updated_at, completed_intake_id=row.completed_intake_id)
 
 
+def _draft_display(content: dict[str, Any]) -> tuple[int, str | None, list[str]]:
+    """(person count, district, names) of a draft's content; the content is whatever the form held, so
+    every part may be missing or malformed."""
+    household = content.get("household") if isinstance(content.get("household"), dict) else {}
+    people = [p for p in household.get("persons") or [] if isinstance(p, dict)] if isinstance(household.get("persons"), list) else []
+    names = [" ".join(str(p.get(k) or "").strip() for k in ("given_name", "family_name")).strip() for p in people]
+    district = household.get("district")
+    return len(people), district if isinstance(district, str) and district else None, [n for n in names if n]
+
+
+async def list_drafts(
+    rt: Runtime, principal: Principal, *, mine_only: bool, state: str, updated_since: datetime | None, limit: int, offset: int
+) -> DraftList:
+    """The front desk's list of intake drafts, newest first. A team shares the counter: a household that
+    comes back the next day meets another clerk, so every front-desk clerk sees (and may resume and
+    complete) the colleagues' drafts (`mine_only=False`).
+
+    Audit: like `load_draft`, one audit record per draft whose content was decrypted for the list
+    (action "list", record type "intake_draft", the draft's id), written in the transaction that reads
+    it. Per draft rather than one record per listing, because the audit log answers "who saw this
+    household's data" by record id (SGB X §67 ff.; DOMAIN.md "Data protection"); a listing record
+    would not name the drafts whose names were shown. Completed drafts (content dropped) and drafts whose
+    key was erased show no personal data and are not audit-logged. A draft whose data key was erased
+    (crypto-shredding) is listed without names (`readable=False`) instead of failing the list."""
+    ring = keyring(rt)
+    async with rt.db.begin() as conn:
+        rows, total = await store.drafts_page(
+            conn, created_by=principal.username if mine_only else None, state=state, updated_since=updated_since, limit=limit, offset=offset
+        )
+        keys = await store.wrapped_keys(conn, [r.id for r in rows if r.sealed is not None])
+        out: list[DraftSummary] = []
+        for r in rows:
+            summary = DraftSummary(
+                draft_id=r.id, created_by=r.created_by, created_at=r.created_at or r.updated_at, updated_at=r.updated_at, completed_intake_id=r.completed_intake_id, household_id=r.household_id,
+                completed_by=r.completed_by,
+            )
+            if r.completed_intake_id is not None:
+                summary.person_count, summary.district = r.person_count, r.district
+            elif r.sealed is not None:
+                try:
+                    content = ring.open(ring.unwrap(keys.get(r.id)), r.id, r.sealed)
+                except KeyUnavailable:
+                    summary.readable = False
+                else:
+                    summary.person_count, summary.district, summary.names = _draft_display(content)
+                    await rt.audit(conn, principal, WRITE_ROLES, "list", "intake_draft", r.id)
+            out.append(summary)
+    return DraftList(drafts=out, total=total)
+
+
 async def complete_draft(rt: Runtime, principal: Principal, draft_id: uuid.UUID) -> tuple[IntakeCreated, bool]:
+    """Completes a draft as an intake. Any front-desk clerk may complete (and save) any clerk's draft: the
+    team shares the counter and a household that returns meets whoever is free; the intake records who
+    completed it (`completed_by`), the draft who started it, the audit log every save and read."""
     draft = await load_draft(rt, principal, draft_id)
     if draft.completed_intake_id is not None:  # a retried completion answers with the intake it made
         async with rt.db.read() as conn:

@@ -72,7 +72,8 @@ drafts = sa.Table(
     sa.Column("id", Uuid, primary_key=True),
     sa.Column("sealed", sa.LargeBinary, nullable=True),
     sa.Column("created_by", sa.String(200), nullable=False),
-    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=True),  # null only for drafts saved before migration 0004
+    sa.Column("updated_at", UTCDateTime, nullable=False, index=True),
     sa.Column("completed_intake_id", Uuid, nullable=True),
 )
 
@@ -177,3 +178,35 @@ async def clearing(conn: AsyncConnection, clearing_id: uuid.UUID) -> sa.Row | No
 
 async def clearing_of_person(conn: AsyncConnection, person_id: uuid.UUID) -> sa.Row | None:
     return (await conn.execute(sa.select(clearings).where(clearings.c.person_id == person_id))).first()
+
+
+async def drafts_page(
+    conn: AsyncConnection, *, created_by: str | None, state: str, updated_since: datetime | None, limit: int, offset: int
+) -> tuple[list[sa.Row], int]:
+    """Drafts newest first (`state`: open | completed | any), with the completed ones' household id,
+    who completed them, district and person count (plain columns of the household the completion stored), and the total."""
+    d = drafts
+    where: list[sa.ColumnElement[bool]] = []
+    if created_by is not None:
+        where.append(d.c.created_by == created_by)
+    if state == "open":
+        where.append(d.c.completed_intake_id.is_(None))
+    elif state == "completed":
+        where.append(d.c.completed_intake_id.is_not(None))
+    if updated_since is not None:
+        where.append(d.c.updated_at >= updated_since)
+    total = (await conn.execute(sa.select(sa.func.count()).select_from(d).where(*where))).scalar_one()
+    counted = (
+        sa.select(sa.func.count())
+        .where(persons.c.household_id == intakes.c.household_id, persons.c.removed_at.is_(None))
+        .scalar_subquery()
+    )
+    q = (
+        sa.select(d, intakes.c.household_id, intakes.c.completed_by, households.c.district, counted.label("person_count"))
+        .select_from(d.outerjoin(intakes, intakes.c.id == d.c.completed_intake_id).outerjoin(households, households.c.id == intakes.c.household_id))
+        .where(*where)
+        .order_by(d.c.updated_at.desc(), d.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return list((await conn.execute(q)).all()), total

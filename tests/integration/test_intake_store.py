@@ -71,3 +71,59 @@ class TestIntakeStore:
         assert list(keys) == [created.person_ids[1]]
         with pytest.raises(Conflict):
             await handlers.correct_intake(rt, FRONT_DESK, created.intake_id, household, created.person_ids)
+
+
+FRONT_DESK_2 = Principal("frontdesk2", frozenset({"front_desk"}))
+
+
+async def _list(rt: Runtime, who: Principal = FRONT_DESK, *, mine_only: bool = True, state: str = "open", limit: int = 50, offset: int = 0):  # type: ignore[no-untyped-def]
+    return await handlers.list_drafts(rt, who, mine_only=mine_only, state=state, updated_since=None, limit=limit, offset=offset)
+
+
+class TestDraftList:
+    async def test_own_and_team_drafts_by_state_newest_first_with_names(self, rt: Runtime) -> None:
+        mine = await handlers.save_draft(rt, FRONT_DESK, None, {"household": {"district": "Westen", "persons": [{"given_name": "Ana", "family_name": "Pop"}, {"given_name": "Ion"}]}})
+        theirs = await handlers.save_draft(rt, FRONT_DESK_2, None, {"household": {"persons": []}})
+        done = await handlers.save_draft(rt, FRONT_DESK, None, intake_payload(person("Nour", "Saleh")))
+        completed, _ = await handlers.complete_draft(rt, FRONT_DESK_2, done.draft_id)  # a colleague completes it
+
+        own = await _list(rt)
+        assert (own.total, [d.draft_id for d in own.drafts]) == (1, [mine.draft_id])
+        line = own.drafts[0]
+        assert (line.person_count, line.district, line.names, line.readable, line.created_by) == (2, "Westen", ["Ana Pop", "Ion"], True, "frontdesk")
+        team = await _list(rt, mine_only=False)
+        assert [d.draft_id for d in team.drafts] == [theirs.draft_id, mine.draft_id]
+        assert team.drafts[0].names == [] and team.drafts[0].person_count == 0
+        finished = await _list(rt, state="completed")
+        assert [(d.draft_id, d.completed_intake_id, d.person_count, d.district, d.names) for d in finished.drafts] == [
+            (done.draft_id, completed.intake_id, 1, "Westen", [])
+        ]
+        assert finished.drafts[0].household_id == completed.household_id
+        assert (await _list(rt, FRONT_DESK_2, state="any")).total == 1
+
+    async def test_pages_and_total(self, rt: Runtime) -> None:
+        saved = [await handlers.save_draft(rt, FRONT_DESK, None, {"household": {"persons": [{"given_name": f"P{i}"}]}}) for i in range(5)]
+        first, second = await _list(rt, limit=2), await _list(rt, limit=2, offset=4)
+        assert (first.total, second.total) == (5, 5)
+        assert [d.draft_id for d in first.drafts] == [saved[4].draft_id, saved[3].draft_id]
+        assert [d.draft_id for d in second.drafts] == [saved[0].draft_id]
+
+    async def test_each_draft_whose_names_were_shown_is_audit_logged(self, rt: Runtime) -> None:
+        a = await handlers.save_draft(rt, FRONT_DESK, None, {"household": {"persons": [{"given_name": "Ana"}]}})
+        b = await handlers.save_draft(rt, FRONT_DESK_2, None, {"household": {"persons": [{"given_name": "Ion"}]}})
+        await _list(rt, FRONT_DESK_2, mine_only=False)
+        audit = store.kit.audit
+        async with rt.db.read() as conn:
+            rows = (await conn.execute(sa.select(audit.c.actor, audit.c.record_id).where(audit.c.action == "list"))).all()
+        assert sorted(rows) == sorted([("frontdesk2", str(a.draft_id)), ("frontdesk2", str(b.draft_id))])
+
+    async def test_a_draft_whose_key_was_erased_is_listed_without_names(self, rt: Runtime) -> None:
+        shredded = await handlers.save_draft(rt, FRONT_DESK, None, {"household": {"district": "Mitte", "persons": [{"given_name": "Ana"}]}})
+        kept = await handlers.save_draft(rt, FRONT_DESK, None, {"household": {"persons": [{"given_name": "Ion"}]}})
+        async with rt.db.begin() as conn:
+            await conn.execute(store.data_keys.delete().where(store.data_keys.c.subject_id == shredded.draft_id))
+        listed = {d.draft_id: d for d in (await _list(rt)).drafts}
+        assert (listed[shredded.draft_id].readable, listed[shredded.draft_id].names, listed[shredded.draft_id].district) == (False, [], None)
+        assert listed[kept.draft_id].names == ["Ion"]
+        with pytest.raises(Conflict):
+            await handlers.load_draft(rt, FRONT_DESK, shredded.draft_id)

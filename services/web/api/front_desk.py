@@ -2,15 +2,16 @@
 (household -> persons -> consents -> review), saved as an intake draft after every step (intake's
 /intake-drafts API) and resumable from a list; the API's 422 answers shown at the field; after
 completion each person's routes and registration status (ABRA gate) and a summary for the newcomer,
-as an HTML print view and as a one-page PDF to download (services/web/summary_pdf.py). The list of a
-user's drafts keeps only draft ids in the web's Redis (no personal data)."""
+as an HTML print view and as a one-page PDF to download (services/web/summary_pdf.py). The list of
+drafts comes from intake (GET /intake-drafts): the clerk's own open drafts, the team's open drafts (a
+household that comes back the next day meets another clerk at the counter, who resumes and completes a
+colleague's draft) and the clerk's recently completed ones."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -27,8 +28,8 @@ from services.web.sessions import Session
 router = APIRouter()
 FRONT = (Role.FRONT_DESK.value,)
 Front = Annotated[Session, Depends(page(*FRONT))]
-DRAFTS_KEY = "web:drafts:{user}"
-DRAFTS_KEPT_S = 60 * 60 * 24 * 30  # a draft id stays on the user's list for 30 days
+TEAM_LIST_LIMIT = 200  # open drafts of the whole front desk shown at once (the API's maximum page)
+COMPLETED_SHOWN_DAYS = 30  # the clerk's completed drafts stay on the list for 30 days
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,6 @@ STEPS = (("haushalt", "Haushalt und Adresse"), ("personen", "Personen"), ("einwi
 
 
 def today() -> date:
-    from datetime import datetime
-
     return datetime.now(BERLIN).date()
 
 
@@ -147,10 +146,6 @@ async def save(request: Request, s: Session, draft_id: str | None, content: dict
         body = checked(await api.call(s, "intake", "POST", "/intake-drafts", json={"content": content}), 201)
     else:
         body = checked(await api.call(s, "intake", "PUT", f"/intake-drafts/{draft_id}", json={"content": content}))
-    redis = request.app.state.sessions.redis
-    key = DRAFTS_KEY.format(user=s.username)
-    await redis.zadd(key, {str(body["draft_id"]): time.time()})
-    await redis.expire(key, DRAFTS_KEPT_S)
     return str(body["draft_id"])
 
 
@@ -161,21 +156,28 @@ def step_context(draft_id: str | None, current: str, errors: dict[str, str] | No
 # ---- list and household step --------------------------------------------------------------------
 
 
+def _row(d: dict[str, Any]) -> dict[str, Any]:
+    if not d["readable"]:
+        names = "(Daten gelöscht)"
+    elif d["completed_intake_id"]:
+        names = f"{d['person_count']} Person{'en' if d['person_count'] != 1 else ''}" if d["person_count"] is not None else "–"
+    else:
+        names = ", ".join(d["names"]) or "(noch keine Personen)"
+    return {**d, "id": d["draft_id"], "label": names}
+
+
 @router.get("/erstgespraeche", response_class=HTMLResponse)
 async def drafts(request: Request, s: Front) -> HTMLResponse:
-    redis = request.app.state.sessions.redis
-    ids = [i.decode() for i in await redis.zrevrange(DRAFTS_KEY.format(user=s.username), 0, 49)]
-    rows = []
-    for i in ids:
-        answer = await backend(request).call(s, "intake", "GET", f"/intake-drafts/{i}")
-        if answer.status != 200:
-            continue
-        d = answer.body
-        persons = household_of(d["content"]).get("persons", [])
-        rows.append({"id": i, "updated_at": d["updated_at"], "done": d.get("completed_intake_id"),
-                     "names": ", ".join(f"{p.get('given_name', '')} {p.get('family_name', '')}".strip() for p in persons) or "(noch keine Personen)",
-                     "district": household_of(d["content"]).get("district", "")})
-    return render(request, "fd_drafts.html", rows=rows)
+    """The clerk's open drafts, the team's open drafts (started by colleagues) and the clerk's drafts
+    completed in the last 30 days, each from intake's list (names are audit-logged there)."""
+    api = backend(request)
+    open_all = checked(await api.call(s, "intake", "GET", "/intake-drafts", params={"created_by": "all", "state": "open", "limit": TEAM_LIST_LIMIT}))
+    since = (datetime.now(BERLIN) - timedelta(days=COMPLETED_SHOWN_DAYS)).isoformat()
+    done = checked(await api.call(s, "intake", "GET", "/intake-drafts", params={"created_by": "me", "state": "completed", "updated_since": since, "limit": 50}))
+    rows = [_row(d) for d in open_all["drafts"]]
+    return render(request, "fd_drafts.html", own=[r for r in rows if r["created_by"] == s.username],
+                  team=[r for r in rows if r["created_by"] != s.username], more=open_all["total"] - len(rows),
+                  completed=[_row(d) for d in done["drafts"]])
 
 
 @router.get("/erstgespraech/neu", response_class=HTMLResponse)
