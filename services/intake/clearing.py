@@ -46,7 +46,6 @@ from services.contracts.intake_workflows import (
     InterviewFacts,
     clearing_workflow_id,
 )
-from services.contracts.vocab import Route
 from services.contracts.workdays import BERLIN, add_working_days, end_of_working_day
 from services.intake import store
 from services.intake.handlers import CLEARING_PENDING, keyring, open_person

@@ -114,7 +114,6 @@ def to_pdf(model: ReportModel) -> bytes:
     from reportlab.platypus import Table as PdfTable
     from reportlab.platypus import TableStyle
 
-    from services.reporting import charts
 
     styles = getSampleStyleSheet()
     small = styles["BodyText"].clone("small", fontSize=7, leading=8.5)

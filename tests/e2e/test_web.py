@@ -7,11 +7,10 @@ import re
 import uuid
 from datetime import date
 
-import httpx
 import pytest
 from redis.asyncio import Redis
 
-from tests.support.stack import RunningStack, cli, intake_payload
+from tests.support.stack import RunningStack, intake_payload
 from tests.support.eventually import eventually
 from tests.support.web import csrf_of, dead_letter_for, raise_test_alert, sign_in, web_client
 

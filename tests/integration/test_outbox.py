@@ -10,7 +10,6 @@ from faststream.redis import RedisBroker
 from faststream.redis.parser.binary import BinaryMessageFormatV1
 from redis.asyncio import Redis
 
-from services.kit.outbox import Outbox
 from tests.integration.backbone import ThingHappened, effects, make_outbox, thing
 
 

@@ -6,7 +6,7 @@ the reporting officer after the deadline."""
 from __future__ import annotations
 
 import email
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +18,6 @@ from redis.asyncio import Redis
 from deploy.stack import free_port
 from services.contracts.activities import TaskQueues
 from services.contracts.reporting_workflows import (
-    REPORT_DELIVERY_WORKFLOW,
     SCHEDULED_REPORTS_WORKFLOW,
     ScheduledReportsInput,
     report_delivery_workflow_id,

@@ -4,7 +4,6 @@ provider with Keycloak-shaped tokens, sessions in real Redis."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
