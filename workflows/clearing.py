@@ -50,8 +50,11 @@ TIMEOUT = timedelta(seconds=30)
 
 @workflow.defn(name=CLEARING_WORKFLOW)
 class PreRegistrationClearing:
-    def __init__(self) -> None:
-        self._inp: ClearingInput | None = None
+    @workflow.init
+    def __init__(self, inp: ClearingInput) -> None:
+        # set before any update runs: a coach's record can arrive with the workflow's first task (it is
+        # started on demand when a coach acts before intake's consumer started it)
+        self._inp: ClearingInput | None = inp
         self._status = "booking"  # booking, booked, busy (a coach action runs), then the outcome
         self._attempt = 1
         self._appointment: datetime | None = None

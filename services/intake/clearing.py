@@ -46,6 +46,7 @@ from services.contracts.intake_workflows import (
     InterviewFacts,
     clearing_workflow_id,
 )
+from services.contracts.vocab import Route
 from services.contracts.workdays import BERLIN, add_working_days, end_of_working_day
 from services.intake import store
 from services.intake.handlers import CLEARING_PENDING, keyring, open_person
@@ -185,6 +186,33 @@ async def start_clearing_workflow(rt: Runtime, event: ClearingStarted, delivery:
         row = await store.clearing(conn, event.clearing_id)
     if row is not None and row.status == CLEARING_PENDING:
         await ensure_clearing_workflow(rt, row)
+    async with delivery.transaction():
+        pass
+
+
+async def cancel_clearings_after_correction(rt: Runtime, event: Any, delivery: Delivery) -> None:
+    """A correction that removes a person's ABRA route (or the person) cancels the pending clearing."""
+    if await delivery.already_handled():
+        return
+    keep = {p.person_id for p in event.persons if Route.ABRA_CLEARING in p.routes}
+    async with rt.db.read() as conn:
+        rows = (
+            await conn.execute(
+                sa.select(store.clearings).where(store.clearings.c.household_id == event.household_id, store.clearings.c.status == CLEARING_PENDING)
+            )
+        ).all()
+    for row in rows:
+        if row.person_id in keep:
+            continue
+        try:
+            await _update(rt, row.person_id, "close", CloseRequest(outcome="cancelled", by_correction=True))
+        except Conflict:
+            async with rt.db.read() as conn:
+                now_row = await store.clearing(conn, row.id)
+            if now_row is not None and now_row.status == CLEARING_PENDING:
+                raise  # a coach decision was being recorded: the redelivery tries again
+        except NotFound:  # the workflow never started (or ended): close the record directly
+            await close_clearing(rt, CloseInput(clearing_id=row.id, outcome="cancelled", at=utc_now()))
     async with delivery.transaction():
         pass
 

@@ -4,6 +4,7 @@ workflow's clock on the test stack's Temporal server, never by waiting."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -55,7 +56,7 @@ async def coach(stack: RunningStack, method: str, path: str, body: dict[str, Any
 
 async def workflow_result(stack: RunningStack, person_id: str) -> str:
     client = await stack.temporal()
-    return await client.get_workflow_handle(f"clearing-{person_id}").result()
+    return await asyncio.wait_for(client.get_workflow_handle(f"clearing-{person_id}").result(), 30)
 
 
 async def alerts(stack: RunningStack, user: str, subject_id: str) -> list[dict[str, Any]]:
