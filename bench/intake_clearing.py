@@ -9,8 +9,9 @@
    bounded concurrency; per intake, POST start -> every ABRA person's ClearingAppointmentBooked on
    `intake.clearing-appointment-booked.v1` (correlation_id = intake id; a background XREAD).
 
-Prints intakes/s, POST /intakes latency (p50/p90/p99) and intake-to-appointment-booked latency, and writes
-bench/results/intake_clearing-<timestamp>.json. Loopback only; every loop is bounded in count and time.
+Prints intakes/s, POST /intakes latency (p50/p90/p99) and intake-to-appointment-booked latency, the CPU
+time each process of the stack (and the benchmark client) used from the first POST until the last booking,
+and writes bench/results/intake_clearing-<timestamp>.json. Loopback only; every loop is bounded in count and time.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import time
@@ -104,6 +106,25 @@ class BookedWatcher:
                     self.first_seen[f"{key}#{self.count[key]}"] = now
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process and its waited-for children (Linux /proc), in seconds."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    utime, stime, cutime, cstime = (int(fields[i]) for i in (11, 12, 13, 14))
+    return (utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK")
+
+
+def stack_pids(state: dict[str, Any]) -> dict[str, int]:
+    pids = {name: svc["pid"] for name, svc in state.get("services", {}).items() if svc.get("pid")}
+    for name in ("temporal", "redis", "web", "mail"):
+        if isinstance(state.get(name), dict) and state[name].get("pid"):
+            pids[name] = state[name]["pid"]
+    pids["benchmark client"] = os.getpid()
+    return pids
+
+
 async def publish_slots(url: str, token: str, persons: int) -> int:
     """Slots on the next working days, enough for every ABRA person within 3 working days."""
     days = [add_working_days(datetime.now(BERLIN).date(), d) for d in range(0, 4)]
@@ -153,6 +174,8 @@ async def run(args: argparse.Namespace, stack: EmbeddedStack, results: dict[str,
                 if n_abra:
                     started[r.json()["intake_id"]] = (t0, n_abra)
 
+        pids = stack_pids(stack.reload())
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         t_start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(args.concurrency)))
         elapsed = time.perf_counter() - t_start
@@ -166,12 +189,18 @@ async def run(args: argparse.Namespace, stack: EmbeddedStack, results: dict[str,
         await asyncio.sleep(0.5)
     booked = [watcher.first_seen[f"{k}#{n}"] - t0 for k, (t0, n) in started.items() if watcher.count[k] >= n]
     missing = sum(1 for k, (_, n) in started.items() if watcher.count[k] < n)
+    wall = time.perf_counter() - t_start
+    cpu = {name: round(cpu_seconds(pid) - cpu_before[name], 2) for name, pid in pids.items()}
     appt = summary_ms(booked)
     out("ABRA intakes fully booked", f"{len(booked)} of {len(started)} (missing {missing})")
     out("intake -> appointment booked ms p50 / p90 / p99", f"{appt['p50']} / {appt['p90']} / {appt['p99']}")
+    out(f"CPU s per process over {wall:.1f} s (2 cores = {2 * wall:.0f} CPU s)", "")
+    for name, used in sorted(cpu.items(), key=lambda kv: -kv[1]):
+        out(f"  {name}", f"{used:.1f} s  ({used / wall:.0%} of one core, {1000 * used / max(1, len(latencies)):.1f} ms per intake)")
+    out("  all processes", f"{sum(cpu.values()):.1f} s  ({sum(cpu.values()) / wall:.0%} of one core)")
     await watcher.stop()
     await redis.aclose()
-    results.update(
+    results.update(cpu_seconds=cpu, cpu_window_s=round(wall, 2),
         intakes=len(latencies), errors=dict(errors), seconds=round(elapsed, 2), intakes_per_s=round(len(latencies) / elapsed, 2),
         post_ms=post, abra_intakes=len(started), abra_persons=abra_persons, booked_ms=appt, booking_missing=missing,
     )
