@@ -11,7 +11,7 @@ from datetime import date, timedelta
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
-from services.casework import activities, consumers, handlers, store
+from services.casework import activities, consumers, handlers
 from services.contracts.casework_workflows import CASE_ONBOARDING_WORKFLOW, CaseOnboardingInput, FirstContactUpdate, case_onboarding_workflow_id
 from services.contracts.events import CaseClosed
 from services.kit.db import Database
@@ -19,15 +19,6 @@ from services.kit.temporal import make_worker
 from tests.integration.casework_support import alerts, events, open_case, runtime
 from tests.support.eventually import eventually
 from workflows.case_onboarding import CaseOnboarding
-
-
-@pytest.fixture
-async def casework_db(tmp_path):  # type: ignore[no-untyped-def]
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'casework.db'}")
-    async with db.engine.begin() as conn:
-        await conn.run_sync(store.metadata.create_all)
-    yield db
-    await db.dispose()
 
 
 async def count(coro, n: int) -> None:  # type: ignore[no-untyped-def]

@@ -6,29 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
-from datetime import date
 
 import sqlalchemy as sa
 
 from services.casework import handlers, store
-from services.contracts.events import IntakeCompleted, PersonProfile
-from services.contracts.vocab import AgeGroup, Prospect, ResidenceStatus, Route, Sex
 from services.kit.broker import Delivery
 from services.kit.db import Database
-from tests.integration.casework_support import runtime
+from tests.integration.casework_support import intake, runtime
 
 CAPS = {"anna": 100, "ben": 90, "cem": 80}
-
-
-def intake(district: str = "Westen") -> IntakeCompleted:
-    intake_id = uuid.uuid4()
-    person = PersonProfile(
-        person_id=uuid.uuid4(), adult=True, age_group=AgeGroup.AGE_25_44, sex=Sex.FEMALE, residence_status=ResidenceStatus.RECOGNISED_REFUGEE,
-        prospect=Prospect.GOOD, employable=True, routes=[Route.CASEWORK], german_level="A1", languages=["ar"],
-    )
-    return IntakeCompleted(tenant="hamm", correlation_id=intake_id, intake_id=intake_id, household_id=uuid.uuid4(), district=district,
-                           move_in_date=date.today(), persons=[person])
 
 
 class TestConcurrentAssignment:

@@ -15,34 +15,13 @@ from temporalio.service import RPCError
 from services.casework import activities, handlers, store
 from services.contracts.activities import TaskQueues, review_cycle_workflow_id
 from services.contracts.casework_workflows import FirstContactUpdate, ReferralStepUpdate, case_onboarding_workflow_id, referral_workflow_id
-from services.contracts.events import IntakeCompleted, PersonProfile
-from services.contracts.vocab import AgeGroup, Prospect, ResidenceStatus, Route, Sex
 from services.kit.broker import Delivery
 from services.kit.db import Database, utc_now
 from services.kit.temporal import make_worker
-from tests.integration.casework_support import runtime
+from tests.integration.casework_support import intake, runtime
 from workflows.case_onboarding import CaseOnboarding
 from workflows.referral import Referral
 from workflows.review_cycle import ReviewCycle
-
-
-@pytest.fixture
-async def casework_db(tmp_path):  # type: ignore[no-untyped-def]
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'casework.db'}")
-    async with db.engine.begin() as conn:
-        await conn.run_sync(store.metadata.create_all)
-    yield db
-    await db.dispose()
-
-
-def intake() -> IntakeCompleted:
-    intake_id = uuid.uuid4()
-    person = PersonProfile(
-        person_id=uuid.uuid4(), adult=True, age_group=AgeGroup.AGE_25_44, sex=Sex.FEMALE, residence_status=ResidenceStatus.RECOGNISED_REFUGEE,
-        prospect=Prospect.GOOD, employable=True, routes=[Route.CASEWORK], german_level="A1", languages=["ar"],
-    )
-    return IntakeCompleted(tenant="hamm", correlation_id=intake_id, intake_id=intake_id, household_id=uuid.uuid4(), district="Westen",
-                           move_in_date=date.today(), persons=[person])
 
 
 async def committed_case_without_workflows(rt) -> uuid.UUID:  # type: ignore[no-untyped-def]

@@ -22,15 +22,6 @@ from tests.support.eventually import eventually
 from workflows.referral import Referral
 
 
-@pytest.fixture
-async def casework_db(tmp_path):  # type: ignore[no-untyped-def]
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'casework.db'}")
-    async with db.engine.begin() as conn:
-        await conn.run_sync(store.metadata.create_all)
-    yield db
-    await db.dispose()
-
-
 async def referral(db: Database) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
     case_id = await open_case(db)
     person_id, referral_id, goal_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()

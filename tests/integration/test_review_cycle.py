@@ -30,15 +30,6 @@ from workflows.review_cycle import ReviewCycle
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 
 
-@pytest.fixture
-async def casework_db(tmp_path):  # type: ignore[no-untyped-def]
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'casework.db'}")
-    async with db.engine.begin() as conn:
-        await conn.run_sync(store.metadata.create_all)
-    yield db
-    await db.dispose()
-
-
 async def reviews(db: Database, case_id: uuid.UUID) -> list[int]:
     async with db.begin() as conn:
         rows = await conn.execute(sa.select(store.reviews_due.c.cycle).where(store.reviews_due.c.case_id == case_id).order_by("cycle"))
