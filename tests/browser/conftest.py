@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from tests.support.browser import staff_context
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -30,8 +32,7 @@ async def browser() -> AsyncIterator[object]:
 
 @pytest_asyncio.fixture
 async def page(browser: object) -> AsyncIterator[object]:
-    # bypass_csp: axe-core is injected as an inline script, which the application's CSP rightly forbids
-    context = await browser.new_context(locale="de-DE", bypass_csp=True, viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    context = await staff_context(browser)
     page = await context.new_page()
     yield page
     await context.close()

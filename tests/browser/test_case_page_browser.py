@@ -19,7 +19,7 @@ from playwright.async_api import expect
 
 from tests.browser.test_web_browser import sign_in
 from tests.e2e.test_casework_scenarios import intake_case, refugee
-from tests.support.browser import check_screen
+from tests.support.browser import check_screen, staff_context
 from tests.support.stack import RunningStack
 
 pytestmark = pytest.mark.stack
@@ -211,8 +211,8 @@ class TestTheCaseworkersDay:
 class TestTeamLeadReassigns:
     async def test_a_team_lead_moves_a_case_to_a_caseworker_with_room(self, browser: Any, stack: RunningStack) -> None:
         case_id, _ = await new_case(stack)
-        lead_ctx = await browser.new_context(locale="de-DE", bypass_csp=True, viewport={"width": 1280, "height": 900})
-        old_ctx = await browser.new_context(locale="de-DE", bypass_csp=True, viewport={"width": 1280, "height": 900})
+        lead_ctx = await staff_context(browser)
+        old_ctx = await staff_context(browser)
         try:
             page = await lead_ctx.new_page()
             await sign_in(page, stack, "teamlead")

@@ -16,7 +16,7 @@ from playwright.async_api import expect
 
 from tests.browser.test_role_screens_browser import nav
 from tests.browser.test_web_browser import sign_in
-from tests.support.browser import check_screen
+from tests.support.browser import check_screen, staff_context
 from tests.support.eventually import eventually
 from tests.e2e.test_casework_scenarios import planned_case
 from tests.e2e.test_funding_discretionary import apply as measure_application
@@ -67,8 +67,8 @@ async def case_with_due_review(stack: RunningStack) -> str:
 class TestCaseworkerInTheBrowser:
     async def test_a_caseworker_records_the_due_review_on_the_case_page(self, browser: Any, stack: RunningStack) -> None:
         case_id = await case_with_due_review(stack)
-        ctx = await browser.new_context(locale="de-DE", bypass_csp=True, viewport={"width": 1280, "height": 900})
-        other_ctx = await browser.new_context(locale="de-DE", bypass_csp=True, viewport={"width": 1280, "height": 900})
+        ctx = await staff_context(browser)
+        other_ctx = await staff_context(browser)
         try:
             page = await ctx.new_page()
             await sign_in(page, stack, "caseworker")
@@ -119,8 +119,8 @@ class TestCaseworkerInTheBrowser:
 class TestFundManagerInTheBrowser:
     async def test_a_fund_manager_decides_a_caseworkers_application_but_not_their_own(self, browser: Any, stack: RunningStack) -> None:
         filed = await apply(stack, 40_000)  # filed by the caseworker; 400 EUR needs one decider
-        ctx = await browser.new_context(locale="de-DE", bypass_csp=True, viewport={"width": 1280, "height": 900})
-        own_ctx = await browser.new_context(locale="de-DE", bypass_csp=True, viewport={"width": 1280, "height": 900})
+        ctx = await staff_context(browser)
+        own_ctx = await staff_context(browser)
         try:
             page = await ctx.new_page()
             await sign_in(page, stack, "fundmanager")
@@ -220,8 +220,8 @@ class TestDiscretionaryRoundInTheBrowser:
     async def test_a_round_is_formed_a_member_recuses_votes_are_cast_and_the_minutes_are_shown(self, browser: Any, stack: RunningStack) -> None:
         mine = await measure_application(stack, measure("Peer-Mentoring Browser", 250_000))
         other = await measure_application(stack, measure("Sprachcafé Browser", 150_000))
-        manager_ctx = await browser.new_context(locale="de-DE", bypass_csp=True, viewport={"width": 1280, "height": 900})
-        member_ctx = await browser.new_context(locale="de-DE", bypass_csp=True, viewport={"width": 1280, "height": 900})
+        manager_ctx = await staff_context(browser)
+        member_ctx = await staff_context(browser)
         try:
             manager = await manager_ctx.new_page()
             await sign_in(manager, stack, "fundmanager")

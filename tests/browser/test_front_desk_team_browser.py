@@ -14,7 +14,7 @@ from playwright.async_api import expect
 
 from tests.browser.test_role_screens_browser import add_person, nav
 from tests.browser.test_web_browser import sign_in
-from tests.support.browser import check_screen
+from tests.support.browser import check_screen, staff_context
 from tests.support.stack import RunningStack
 
 pytestmark = pytest.mark.stack
@@ -22,8 +22,8 @@ pytestmark = pytest.mark.stack
 
 class TestTeamDraftsInTheBrowser:
     async def test_a_colleague_resumes_and_completes_a_draft(self, browser: Any, stack: RunningStack) -> None:
-        a_ctx = await browser.new_context(locale="de-DE", bypass_csp=True, viewport={"width": 1280, "height": 900})
-        b_ctx = await browser.new_context(locale="de-DE", bypass_csp=True, viewport={"width": 1280, "height": 900})
+        a_ctx = await staff_context(browser)
+        b_ctx = await staff_context(browser)
         try:
             a, b = await a_ctx.new_page(), await b_ctx.new_page()
             family = "Petrov-" + "".join(random.choices(string.ascii_lowercase, k=6)).capitalize()

@@ -21,7 +21,7 @@ from playwright.async_api import expect
 
 from services.contracts.workdays import BERLIN, is_working_day
 from tests.browser.test_web_browser import sign_in
-from tests.support.browser import check_screen
+from tests.support.browser import check_screen, staff_context
 from tests.support.eventually import eventually
 from tests.support.intake import INTERVIEW, booked_clearing, clearings_of, publish_slots, today
 from tests.support.stack import RunningStack
@@ -62,8 +62,8 @@ async def add_person(page: Any, given: str, family: str, born: str, sex: str, re
 
 class TestFrontDeskAndAbraInTheBrowser:
     async def test_bulgarian_family_gets_an_abra_appointment_and_then_registration(self, browser: Any, stack: RunningStack) -> None:
-        coach_ctx = await browser.new_context(locale="de-DE", bypass_csp=True, viewport={"width": 1280, "height": 900})
-        desk_ctx = await browser.new_context(locale="de-DE", bypass_csp=True, viewport={"width": 1280, "height": 900})
+        coach_ctx = await staff_context(browser)
+        desk_ctx = await staff_context(browser)
         try:
             coach, desk = await coach_ctx.new_page(), await desk_ctx.new_page()
             # the ABRA coach publishes slots in the day calendar (and the stack's usual calendar via the API)

@@ -12,6 +12,12 @@ SCREENS = ROOT / "test-artifacts" / "screens"
 WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
+async def staff_context(browser: Any) -> Any:
+    """A browser context as a staff member's: German locale, a desk screen's size. bypass_csp: axe-core
+    is injected as an inline script, which the application's CSP rightly forbids."""
+    return await browser.new_context(locale="de-DE", bypass_csp=True, viewport={"width": 1280, "height": 900})
+
+
 async def axe_violations(page: Any) -> list[dict[str, Any]]:
     """axe-core's violations of the WCAG 2.0/2.1 level A and AA rules on the current page."""
     if not await page.evaluate("() => typeof window.axe !== 'undefined'"):
