@@ -17,6 +17,18 @@ from tests.support.web import csrf_of, dead_letter_for, raise_test_alert, sign_i
 pytestmark = pytest.mark.stack
 
 
+async def romanian_with_appointment(stack: RunningStack, given: str, family: str) -> tuple[dict, dict]:
+    """A Romanian adult's intake through the API and the clearing once its ABRA appointment is booked."""
+    from tests.support.intake import booked_clearing, publish_slots, today
+    from tests.support.stack import person
+
+    await publish_slots(stack)
+    payload = intake_payload(person(given, family, "1990-01-01", "RO", sex="male", languages=[{"code": "ro"}], move_in_date=today().isoformat()))
+    async with stack.client("intake", "frontdesk") as api:
+        created = (await api.post("/intakes", json=payload)).json()
+    return created, await booked_clearing(stack, created["household_id"], created["person_ids"][0])
+
+
 class TestSignIn:
     async def test_a_signed_out_visitor_is_sent_to_the_sign_in_page(self, stack: RunningStack) -> None:
         async with web_client(stack) as c:
@@ -298,15 +310,9 @@ class TestRoleScreensOverHttp:
         import pypdfium2 as pdfium
 
         from services.web.summary_pdf import long_datetime
-        from tests.support.intake import booked_clearing, publish_slots, today
-        from tests.support.stack import person
 
-        await publish_slots(stack)
         tag = uuid.uuid4().hex[:6]
-        payload = intake_payload(person("Ștefan", f"Bălănescu{tag}", "1990-01-01", "RO", sex="male", languages=[{"code": "ro"}], move_in_date=today().isoformat()))
-        async with stack.client("intake", "frontdesk") as api:
-            created = (await api.post("/intakes", json=payload)).json()
-        booked = await booked_clearing(stack, created["household_id"], created["person_ids"][0])
+        created, booked = await romanian_with_appointment(stack, "Ștefan", f"Bălănescu{tag}")
         path = f"/haushalt/{created['intake_id']}/zusammenfassung.pdf"
         async with web_client(stack) as c:
             await sign_in(stack, c, "frontdesk")
@@ -325,16 +331,11 @@ class TestRoleScreensOverHttp:
         assert refused.status_code == 403 and "Keine Berechtigung" in refused.text
 
     async def test_the_coach_records_a_no_show_and_then_closes_the_clearing(self, stack: RunningStack) -> None:
-        from tests.support.intake import booked_clearing, publish_slots, today
-        from tests.support.stack import person
+        from tests.support.intake import booked_clearing
 
-        await publish_slots(stack)
         tag = uuid.uuid4().hex[:6]
-        payload = intake_payload(person("Radu", f"Popescu{tag}", "1990-01-01", "RO", sex="male", languages=[{"code": "ro"}], move_in_date=today().isoformat()))
-        async with stack.client("intake", "frontdesk") as api:
-            created = (await api.post("/intakes", json=payload)).json()
+        created, first = await romanian_with_appointment(stack, "Radu", f"Popescu{tag}")
         household, pid = created["household_id"], created["person_ids"][0]
-        first = await booked_clearing(stack, household, pid)
         cid = first["clearing_id"]
         async with web_client(stack) as c:
             await sign_in(stack, c, "abra")
