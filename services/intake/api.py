@@ -87,6 +87,13 @@ async def put_draft(id: uuid.UUID, body: DraftIn, rt: RuntimeDep, principal: Ann
     return await handlers.save_draft(rt, principal, id, body.content)
 
 
+def require_time_zone(**query: datetime | None) -> None:
+    """A timestamp in the query must say its time zone; a naive one is 422 at ["query", name]."""
+    for name, value in query.items():
+        if value is not None and value.tzinfo is None:
+            raise Invalid("give a time zone (e.g. +01:00 or Z)", field=name, location="query")
+
+
 @router.get("/intake-drafts", response_model=DraftList, summary="The front desk's drafts, own or the team's (names audit-logged)")
 async def list_drafts(
     rt: RuntimeDep,
@@ -97,8 +104,7 @@ async def list_drafts(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> DraftList:
-    if updated_since is not None and updated_since.tzinfo is None:
-        raise Invalid("give a time zone (e.g. +01:00 or Z)", field="updated_since", location="query")
+    require_time_zone(updated_since=updated_since)
     return await handlers.list_drafts(
         rt, principal, mine_only=created_by == "me", state=state, updated_since=updated_since, limit=limit, offset=offset
     )
@@ -165,9 +171,7 @@ async def get_clearings(
 ) -> list[ClearingOut]:
     import sqlalchemy as sa
 
-    for name, value in (("appointment_from", appointment_from), ("appointment_to", appointment_to)):
-        if value is not None and value.tzinfo is None:
-            raise Invalid("give a time zone (e.g. +01:00 or Z)", field=name, location="query")
+    require_time_zone(appointment_from=appointment_from, appointment_to=appointment_to)
     if appointment_from and appointment_to and appointment_to <= appointment_from:
         raise Invalid("must be after appointment_from", field="appointment_to", location="query")
     t = store.clearings
