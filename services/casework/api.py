@@ -63,6 +63,7 @@ from services.kit import telemetry
 from services.kit.alerts import Alert, list_alerts
 from services.kit.auth import Principal, Role, require
 from services.kit.errors import Conflict, Forbidden, Invalid, NotFound
+from services.kit.temporal import execute_update_or_start
 from services.kit.service import Runtime, RuntimeDep
 
 router = APIRouter(tags=["cases"])
@@ -107,10 +108,11 @@ async def _check(rt: Runtime, principal: Principal, case_id: uuid.UUID) -> sa.Ro
 
 
 async def _update(rt: Runtime, workflow_id: str, update: str, arg: Any, what: str, ensure: Callable[[], Awaitable[None]]) -> Any:
-    """Sends a human record to its workflow as an update (starting the workflow first if its commit
-    was a moment ago); a rejected validator becomes 409 with its reason."""
+    """Sends a human record to its workflow as an update (`ensure` starts the case's or referral's
+    workflows if their commit was a moment ago); a rejected validator becomes 409 with its reason."""
+    assert rt.temporal is not None
     try:
-        return await handlers.execute_update(rt, workflow_id, update, arg, ensure)
+        return await execute_update_or_start(rt.temporal, workflow_id, update, arg, ensure)
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         message = getattr(cause, "message", None) or str(cause or exc)

@@ -10,7 +10,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -155,25 +154,6 @@ async def ensure_referral_workflow(rt: Runtime, referral_id: uuid.UUID) -> None:
         row = await store.get_referral(conn, referral_id)
     if row is not None and row.status == "open":
         await start_referral_workflow(rt, row)
-
-
-async def execute_update(rt: Runtime, workflow_id: str, update: str, arg: Any, ensure: Callable[[], Awaitable[None]]) -> Any:
-    """Sends a human record to a case's or referral's workflow.
-
-    A case or referral is visible as soon as its transaction commits, and its workflows are started
-    just after (`ensure_case_workflows`, `make_referral`). A record made in that window, or after a
-    crash in it, would find no workflow. So when Temporal answers NOT_FOUND, `ensure` starts the
-    workflows (business-key ids: a start that raced another joins it) and the update is sent once
-    more. A workflow that has already ended stays ended, and the second NOT_FOUND is raised."""
-    assert rt.temporal is not None
-    handle = rt.temporal.get_workflow_handle(workflow_id)
-    try:
-        return await handle.execute_update(update, arg)
-    except RPCError as exc:
-        if exc.status != RPCStatusCode.NOT_FOUND:
-            raise
-    await ensure()
-    return await handle.execute_update(update, arg)
 
 
 async def _signal(rt: Runtime, workflow_id: str, signal: str, *args: Any, strict: bool = False) -> None:

@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from temporalio import activity
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from services.contracts.activities import TaskQueues
 from services.contracts.events import (
@@ -56,6 +56,7 @@ from services.kit.auth import Principal
 from services.kit.broker import Delivery
 from services.kit.db import utc_now
 from services.kit.errors import Conflict, NotFound
+from services.kit.temporal import execute_update_or_start
 from services.kit.service import Runtime
 
 COACH_ROLES = ("abra_coach",)
@@ -238,24 +239,21 @@ async def ensure_clearing_workflow(rt: Runtime, row: sa.Row) -> None:
 # ---- coach actions (workflow updates) ------------------------------------------------------------
 
 
+async def _start_if_pending(rt: Runtime, clearing_id: uuid.UUID) -> None:
+    async with rt.db.read() as conn:
+        row = await store.clearing(conn, clearing_id)
+    if row is not None and row.status == CLEARING_PENDING:
+        await ensure_clearing_workflow(rt, row)
+
+
 async def _update(rt: Runtime, person_id: uuid.UUID, name: str, arg: BaseModel, pending: sa.Row | None = None) -> ClearingState:
     """A coach's record as a workflow update. The clearing is visible once intake commits it, and its
     workflow starts just after (consumer of ClearingStarted): given the `pending` row, a record made
-    in that window starts the workflow itself and is sent once more."""
+    in that window starts the workflow itself, if the clearing is still pending, and is sent once more."""
     assert rt.temporal is not None
-    handle = rt.temporal.get_workflow_handle(clearing_workflow_id(person_id))
+    starter = None if pending is None else (lambda: _start_if_pending(rt, pending.id))
     try:
-        try:
-            return await handle.execute_update(name, arg, result_type=ClearingState)
-        except RPCError as exc:
-            if pending is None or exc.status != RPCStatusCode.NOT_FOUND:
-                raise
-            async with rt.db.read() as conn:
-                row = await store.clearing(conn, pending.id)
-            if row is None or row.status != CLEARING_PENDING:
-                raise
-            await ensure_clearing_workflow(rt, row)
-            return await handle.execute_update(name, arg, result_type=ClearingState)
+        return await execute_update_or_start(rt.temporal, clearing_workflow_id(person_id), name, arg, starter, result_type=ClearingState)
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         raise Conflict(getattr(cause, "message", None) or str(cause)) from exc

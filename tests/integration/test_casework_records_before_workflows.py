@@ -17,7 +17,7 @@ from services.contracts.activities import TaskQueues, review_cycle_workflow_id
 from services.contracts.casework_workflows import FirstContactUpdate, ReferralStepUpdate, case_onboarding_workflow_id, referral_workflow_id
 from services.kit.broker import Delivery
 from services.kit.db import Database, utc_now
-from services.kit.temporal import make_worker
+from services.kit.temporal import execute_update_or_start, make_worker
 from tests.integration.casework_support import intake, runtime
 from workflows.case_onboarding import CaseOnboarding
 from workflows.referral import Referral
@@ -41,7 +41,7 @@ class TestRecordsBeforeTheWorkflowsStarted:
             await onboarding.describe()  # the window: the case is committed, no workflow yet
         update = FirstContactUpdate(contact_on=date.today(), starter_pack=True, recorded_by="caseworker")
         async with make_worker(client, TaskQueues.CASEWORK, workflows=[CaseOnboarding, ReviewCycle, Referral], activities=activities.activities(rt)):
-            await handlers.execute_update(rt, case_onboarding_workflow_id(case_id), "record_first_contact", update, lambda: handlers.ensure_case_workflows(rt, case_id))
+            await execute_update_or_start(client, case_onboarding_workflow_id(case_id), "record_first_contact", update, lambda: handlers.ensure_case_workflows(rt, case_id))
             assert await onboarding.result() == "contacted"
             review = await client.get_workflow_handle(review_cycle_workflow_id(case_id)).describe()
             assert review.status == WorkflowExecutionStatus.RUNNING  # the review cycle was started with it
@@ -51,7 +51,7 @@ class TestRecordsBeforeTheWorkflowsStarted:
             assert case.workflows_pending is False
             # a later record for an ended workflow is not retried into a second one
             with pytest.raises(RPCError):
-                await handlers.execute_update(rt, case_onboarding_workflow_id(case_id), "record_first_contact", update, lambda: handlers.ensure_case_workflows(rt, case_id))
+                await execute_update_or_start(client, case_onboarding_workflow_id(case_id), "record_first_contact", update, lambda: handlers.ensure_case_workflows(rt, case_id))
             await client.get_workflow_handle(review_cycle_workflow_id(case_id)).terminate("test over")
 
     async def test_an_advisor_step_starts_the_referral_workflow_and_is_recorded(self, time_skipping_env, casework_db: Database) -> None:  # type: ignore[no-untyped-def]
@@ -67,7 +67,7 @@ class TestRecordsBeforeTheWorkflowsStarted:
             ))
         step = ReferralStepUpdate(step="acknowledged", recorded_by="ip_advisor")
         async with make_worker(client, TaskQueues.CASEWORK, workflows=[CaseOnboarding, ReviewCycle, Referral], activities=activities.activities(rt)):
-            await handlers.execute_update(rt, referral_workflow_id(referral_id), "record_step", step, lambda: handlers.ensure_referral_workflow(rt, referral_id))
+            await execute_update_or_start(client, referral_workflow_id(referral_id), "record_step", step, lambda: handlers.ensure_referral_workflow(rt, referral_id))
             async with casework_db.read() as conn:
                 referral = await store.get_referral(conn, referral_id)
             assert referral.acknowledged_on is not None  # (the server's clock is virtual here: no date asserted)
