@@ -1,8 +1,9 @@
 """The embedded stack's mail sink: an SMTP server on loopback that keeps every message it receives as
 an .eml file in `<data dir>/mail/` (newest last by name) instead of sending it on. Reporting's delivery
 workflow sends the funder reports there, so on the embedded stack a delivery succeeds and the reporting
-officer can open what a funder would have received. Production uses the city's mail relay
-(REPORTING_SMTP_HOST).
+officer can open what a funder would have received; funding's mails to organisations land here too.
+A message whose Message-ID was kept already is acknowledged and dropped (a sender that resends after a
+crash leaves one copy). Production uses the city's mail relay (REPORTING_SMTP_HOST, FUNDING_SMTP_HOST).
 
 Run: python -m deploy.mailsink --port P --dir D
 """
@@ -11,12 +12,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import itertools
 import os
 import signal
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from email.parser import BytesHeaderParser
 
 from aiosmtpd.smtp import SMTP
 
@@ -35,8 +39,16 @@ class KeepMessages:
         name = f"{stamp}-{os.getpid()}-{next(_counter)}.eml"
         tmp = self.directory / f".{name}.tmp"
         content = envelope.original_content or envelope.content
-        tmp.write_bytes(content if isinstance(content, bytes) else str(content).encode())
+        data = content if isinstance(content, bytes) else str(content).encode()
+        message_id = (BytesHeaderParser().parsebytes(data).get("Message-ID") or "").strip()
+        seen = self.directory / ".ids" / hashlib.sha256(message_id.encode()).hexdigest() if message_id else None
+        if seen is not None and seen.exists():
+            return "250 OK: already kept (same Message-ID)"
+        tmp.write_bytes(data)
         tmp.replace(self.directory / name)
+        if seen is not None:
+            seen.parent.mkdir(exist_ok=True)
+            seen.touch()
         return "250 OK: kept in the embedded mail sink"
 
 

@@ -315,6 +315,8 @@ class Stack:
             svc_env = {**env, f"{svc.upper()}_PORT": str(self.ports[svc]), f"{svc.upper()}_HOST": "127.0.0.1"}
             if svc == "reporting" and "REPORTING_SMTP_HOST" not in self.extra_env:  # reports go to the mail sink
                 svc_env.update({"REPORTING_SMTP_HOST": "127.0.0.1", "REPORTING_SMTP_PORT": str(self.ports["mail"])})
+            if svc == "funding" and "FUNDING_SMTP_HOST" not in self.extra_env:  # mails to organisations go to the same sink
+                svc_env.update({"FUNDING_SMTP_HOST": "127.0.0.1", "FUNDING_SMTP_PORT": str(self.ports["mail"])})
             if svc == "intake":
                 svc_env["INTAKE_MASTER_KEY"] = json.loads((self.data_dir / "secrets.json").read_text())["intake_master_key"]
             self.children[svc] = Child(svc, [sys.executable, "-m", f"services.{svc}"], svc_env, logs / f"{svc}.out")

@@ -148,6 +148,7 @@ class ProofSubmission(_Model):
     submitted_by: str
     spent_cents: int = Field(ge=0)
     receipts: int = Field(ge=0)
+    version: int | None = Field(None, ge=1, description="The proof-of-use version funding stored as a draft (reviewed proof of use).")
 
 
 class ProofReminderInput(_Model):
@@ -169,3 +170,55 @@ class ProofRecorded(_Model):
     spent_cents: int
     returned_cents: int
     days_late: int
+
+
+# --- reviewed proof of use (issue 14): submit -> review (accept / rework) -> reclaim ----------------
+
+#: workflow.patched id: from this version on a submission waits for the fund manager's review instead of
+#: returning unspent money at once (histories recorded before it replay the old path).
+PROOF_REVIEW_PATCH = "proof-of-use-review"
+SUBMIT_PROOF = "funding.submit_proof"
+REVIEW_PROOF = "funding.review_proof"
+SETTLE_PROOF = "funding.settle_proof"
+
+
+class SubmitProofInput(_Model):
+    application_id: uuid.UUID
+    tenant: str
+    submitted_by: str
+    version: int = Field(ge=1)
+    received_on: date
+    due_on: date
+
+
+class ProofReviewCommand(_Model):
+    """The fund manager's review of one version; the rework reason stays in funding's database."""
+
+    actor: str
+    decision: Literal["accept", "rework"]
+    version: int = Field(ge=1)
+
+
+class ReviewProofInput(_Model):
+    application_id: uuid.UUID
+    tenant: str
+    command: ProofReviewCommand
+
+
+class ReclaimCommand(_Model):
+    actor: str
+
+
+class SettleProofInput(_Model):
+    application_id: uuid.UUID
+    tenant: str
+    actor: str
+
+
+class ProofState(_Model):
+    status: str = Field(description="proof_submitted, rework_requested, proof_accepted or settled.")
+    version: int
+    spent_cents: int = 0
+    returned_cents: int = 0
+    released_cents: int = 0
+    days_late: int = 0

@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import PlainTextResponse
+from fastapi import APIRouter, Depends, File, Path, Query, UploadFile
+from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
@@ -21,7 +21,10 @@ from services.contracts.funding_workflows import (
     MeetingOutcome,
     PresenceCommand,
     ProofRecorded,
+    ProofReviewCommand,
+    ProofState,
     ProofSubmission,
+    ReclaimCommand,
     RoundState,
     VoteCommand,
     fund_round_workflow_id,
@@ -34,6 +37,8 @@ from services.funding.domain import (
     BudgetExhausted,
     BudgetOut,
     CreateRound,
+    DrawdownOut,
+    DrawdownRequest,
     Fund,
     HardshipApply,
     HardshipDecide,
@@ -43,7 +48,9 @@ from services.funding.domain import (
     MeasureOut,
     MeasureStatus,
     Presence,
-    ProofOfUse,
+    ProofReview,
+    ProofSubmit,
+    ReceiptOut,
     Reconciliation,
     SetBudget,
     Vote,
@@ -244,8 +251,9 @@ class PaymentItem(BaseModel):
     """A payout to record, or one recorded: hardship grants whose payment was ordered (pseudonymised:
     the case id, never the person) and approved measures of the discretionary fund."""
 
-    kind: Literal["hardship", "measure"]
+    kind: Literal["hardship", "measure", "drawdown"]
     application_id: uuid.UUID
+    drawdown_id: uuid.UUID | None = None
     fund: Fund
     fiscal_year: int
     amount_cents: int
@@ -277,10 +285,12 @@ async def payments(
     mq = sa.select(m, paid.c.at.label("paid_at"), paid.c.by.label("paid_by")).outerjoin(paid, paid.c.application_id == m.c.id)
     if state == "open":
         hq = hq.where(h.c.status == "payment_ordered").order_by(h.c.decided_at)
-        mq = mq.where(m.c.status == MeasureStatus.APPROVED.value).order_by(m.c.applied_at)
+        mq = mq.where(m.c.status == MeasureStatus.APPROVED.value, m.c.drawdowns_requested.is_(False)).order_by(m.c.applied_at)
     else:
         hq = hq.where(h.c.status == "disbursed").order_by(paid.c.at.desc()).limit(limit)
-        mq = mq.where(m.c.status.in_([MeasureStatus.PAID.value, MeasureStatus.PROOF_RECEIVED.value])).order_by(paid.c.at.desc()).limit(limit)
+        mq = mq.where(m.c.drawdowns_requested.is_(False), m.c.status.in_([
+            MeasureStatus.PAID.value, MeasureStatus.PROOF_RECEIVED.value, MeasureStatus.PROOF_SUBMITTED.value, MeasureStatus.REWORK_REQUESTED.value,
+            MeasureStatus.PROOF_ACCEPTED.value, MeasureStatus.SETTLED.value])).order_by(paid.c.at.desc()).limit(limit)
     async with rt.db.read() as conn:
         items = [
             PaymentItem(kind="hardship", application_id=r.id, fund=Fund.HARDSHIP, fiscal_year=r.fiscal_year, amount_cents=r.amount_cents,
@@ -290,6 +300,10 @@ async def payments(
             PaymentItem(kind="measure", application_id=r.id, fund=Fund.DISCRETIONARY, fiscal_year=r.fiscal_year, amount_cents=r.amount_cents,
                         title=r.title, provider=r.provider, paid_by=r.paid_by, paid_at=r.paid_at)
             for r in (await conn.execute(mq)).all()
+        ] + [
+            PaymentItem(kind="drawdown", application_id=r.application_id, drawdown_id=r.id, fund=Fund.DISCRETIONARY, fiscal_year=r.fiscal_year,
+                        amount_cents=r.amount_cents, title=r.title, provider=r.provider, paid_by=r.paid_by, paid_at=r.paid_at)
+            for r in (await store.open_drawdowns(conn) if state == "open" else await store.paid_drawdowns(conn, limit))
         ]
     if state == "done":
         items = sorted(items, key=lambda i: i.paid_at or datetime.min.replace(tzinfo=UTC), reverse=True)[:limit]
@@ -309,11 +323,26 @@ def _measure(row: Any) -> MeasureOut:
         amount_cents=row.amount_cents, flagged_over_limit=row.flagged_over_limit, fiscal_year=row.fiscal_year, status=row.status,
         round_id=row.round_id, meeting_no=row.meeting_no, paid_cents=row.paid_cents, proof_due_on=row.proof_due_on,
         spent_cents=row.spent_cents, returned_cents=row.returned_cents, receipts=row.receipts,
+        area=row.area, drawdowns_allowed=bool(row.drawdowns_requested) and row.status not in ("submitted", "in_round", "rejected"),
+        proof_version=row.proof_version, rework_reason=row.rework_reason, released_cents=row.released_cents,
     )
 
 
 class MeasureList(BaseModel):
     applications: list[MeasureOut]
+
+
+class MeasureFull(MeasureOut):
+    """One application with its budget lines, guidelines, contact and the proof of use under review."""
+
+    budget_lines: list[dict[str, Any]]
+    guidelines: dict[str, Any]
+    over_limit_justification: str | None
+    proof_items: list[dict[str, Any]] | None
+    proof_report: str | None
+    reviewed_by: str | None
+    receipts_list: list[ReceiptOut]
+    drawdowns: list[DrawdownOut]
 
 
 @measures_router.post("/measures", status_code=201, response_model=MeasureOut, summary="Apply for a measure from the discretionary fund")
@@ -325,12 +354,9 @@ async def apply_measure(body: MeasureApply, rt: RuntimeDep, principal: Annotated
 
 @measures_router.get("/measures", response_model=MeasureList, summary="Own applications (organisations) or all (fund managers, steering group)")
 async def list_measures(rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.FUND_APPLICANT, *DECIDERS))]) -> MeasureList:
-    m = store.measures
-    q = sa.select(m).order_by(m.c.applied_at)
-    if not principal.has(*(r.value for r in DECIDERS)):
-        q = q.where(m.c.applicant == principal.username)
+    own = None if principal.has(*(r.value for r in DECIDERS)) else principal.username
     async with rt.db.read() as conn:
-        return MeasureList(applications=[_measure(r) for r in (await conn.execute(q)).all()])
+        return MeasureList(applications=[_measure(r) for r in await store.list_measures(conn, own)])
 
 
 async def _load_measure(rt: Runtime, principal: Principal, application_id: uuid.UUID) -> Any:
@@ -343,28 +369,119 @@ async def _load_measure(rt: Runtime, principal: Principal, application_id: uuid.
     return row
 
 
-@measures_router.get("/measures/{id}", response_model=MeasureOut, summary="One application")
-async def get_measure(id: uuid.UUID, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.FUND_APPLICANT, *STAFF_READERS))]) -> MeasureOut:
-    return _measure(await _load_measure(rt, principal, id))
+def _receipt(r: Any) -> ReceiptOut:
+    return ReceiptOut(receipt_id=r.id, application_id=r.application_id, filename=r.filename, media_type=r.media_type,
+                      size_bytes=r.size_bytes, sha256=r.sha256, proof_version=r.proof_version)
 
 
-@measures_router.post("/measures/{id}/payout", response_model=MeasureOut, summary="Pay out an approved measure")
+def _drawdown(d: Any) -> DrawdownOut:
+    return DrawdownOut(drawdown_id=d.id, application_id=d.application_id, amount_cents=d.amount_cents, status=d.status,
+                       requested_by=d.requested_by, paid_by=d.paid_by)
+
+
+@measures_router.get("/measures/{id}", response_model=MeasureFull, summary="One application with its proof of use (the contact is audit-logged)")
+async def get_measure(id: uuid.UUID, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.FUND_APPLICANT, *STAFF_READERS))]) -> MeasureFull:
+    row = await _load_measure(rt, principal, id)
+    async with rt.db.read() as conn:
+        receipts = await store.receipts_of(conn, id)
+        draws = await store.drawdowns_of(conn, id)
+    contact = row.contact_email if principal.has(Role.FUND_MANAGER.value) or row.applicant == principal.username else None
+    if contact:
+        async with rt.db.begin() as conn:
+            await rt.audit(conn, principal, (Role.FUND_APPLICANT, Role.FUND_MANAGER), "read_contact", "measure_application", id)
+    return MeasureFull(
+        **_measure(row).model_dump(exclude={"contact_email"}), contact_email=contact, budget_lines=row.budget_lines, guidelines=row.guidelines,
+        over_limit_justification=row.over_limit_justification, proof_items=row.proof_items, proof_report=row.proof_report,
+        reviewed_by=row.reviewed_by, receipts_list=[_receipt(r) for r in receipts], drawdowns=[_drawdown(d) for d in draws],
+    )
+
+
+@measures_router.post("/measures/{id}/payout", response_model=MeasureOut, summary="Pay out an approved measure at once")
 async def pay_measure(id: uuid.UUID, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.FUND_MANAGER, Role.PAYMENT_OFFICER))]) -> MeasureOut:
     await handlers.pay_measure(rt, principal, id)
     return _measure(await _load_measure(rt, principal, id))
 
 
-@measures_router.post("/measures/{id}/proof-of-use", response_model=ProofRecorded, summary="Submit the proof of use (Verwendungsnachweis)")
-async def proof_of_use(id: uuid.UUID, body: ProofOfUse, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.FUND_APPLICANT, Role.FUND_MANAGER))]) -> ProofRecorded:
-    row = await _load_measure(rt, principal, id)
-    if row.status == "paid" and body.spent_cents > row.paid_cents:
-        raise Invalid(f"spent_cents exceeds the {row.paid_cents} cents paid", field="spent_cents")
-    result = await run_update(rt, proof_of_use_workflow_id(id), "submit",
-                              ProofSubmission(submitted_by=principal.username, spent_cents=body.spent_cents, receipts=body.receipts), ProofRecorded)
-    m = store.measures
+APPLICANT = Annotated[Principal, Depends(require(Role.FUND_APPLICANT))]
+
+
+@measures_router.post("/measures/{id}/drawdowns", status_code=201, response_model=DrawdownOut,
+                      summary="Request a partial payout (Mittelabruf) where the decision allows drawdowns")
+async def request_drawdown(id: uuid.UUID, body: DrawdownRequest, rt: RuntimeDep, principal: APPLICANT) -> DrawdownOut:
+    drawdown_id = await handlers.request_drawdown(rt, principal, id, body)
+    async with rt.db.read() as conn:
+        return _drawdown(await store.get_drawdown(conn, id, drawdown_id))
+
+
+@measures_router.post("/measures/{id}/drawdowns/{drawdown_id}/payout", response_model=DrawdownOut, summary="Pay out a requested drawdown")
+async def pay_drawdown(id: uuid.UUID, drawdown_id: uuid.UUID, rt: RuntimeDep,
+                       principal: Annotated[Principal, Depends(require(Role.PAYMENT_OFFICER, Role.FUND_MANAGER))]) -> DrawdownOut:
+    await handlers.pay_drawdown(rt, principal, id, drawdown_id)
+    async with rt.db.read() as conn:
+        return _drawdown(await store.get_drawdown(conn, id, drawdown_id))
+
+
+@measures_router.post("/measures/{id}/receipts", status_code=201, response_model=ReceiptOut,
+                      summary="Upload a receipt (PDF, PNG or JPEG by content; size-limited) for the proof of use")
+async def upload_receipt(id: uuid.UUID, rt: RuntimeDep, principal: APPLICANT, file: Annotated[UploadFile, File(description="PDF, PNG or JPEG")]) -> ReceiptOut:
+    data = await file.read(rt.settings.receipt_max_bytes + 1)  # never more than one byte over the limit into memory
+    return _receipt(await handlers.upload_receipt(rt, principal, id, file.filename, data))
+
+
+@measures_router.get("/measures/{id}/receipts/{receipt_id}", summary="Download a receipt (audit-logged)", response_class=Response)
+async def download_receipt(id: uuid.UUID, receipt_id: uuid.UUID, rt: RuntimeDep,
+                           principal: Annotated[Principal, Depends(require(Role.FUND_APPLICANT, Role.FUND_MANAGER))]) -> Response:
+    await _load_measure(rt, principal, id)
+    async with rt.db.read() as conn:
+        r = await store.get_receipt(conn, id, receipt_id)
+    if r is None:
+        raise NotFound(f"receipt {receipt_id} not found")
     async with rt.db.begin() as conn:
-        await conn.execute(m.update().where(m.c.id == id).values(proof_report=body.report))
-    return result
+        await rt.audit(conn, principal, (Role.FUND_APPLICANT, Role.FUND_MANAGER), "read_receipt", "measure_receipt", receipt_id)
+    ext = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}[r.media_type]
+    return Response(r.content, media_type=r.media_type, headers={
+        "Content-Disposition": f'attachment; filename="beleg-{receipt_id.hex[:8]}.{ext}"', "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox"})
+
+
+@measures_router.post("/measures/{id}/proof-of-use", response_model=ProofRecorded,
+                      summary="Submit the proof of use (Verwendungsnachweis): itemised spending and uploaded receipts")
+async def proof_of_use(id: uuid.UUID, body: ProofSubmit, rt: RuntimeDep, principal: APPLICANT) -> ProofRecorded:
+    version, spent, receipts = await handlers.prepare_proof(rt, principal, id, body)
+    return await run_update(rt, proof_of_use_workflow_id(id), "submit",
+                            ProofSubmission(submitted_by=principal.username, spent_cents=spent, receipts=receipts, version=version), ProofRecorded)
+
+
+@measures_router.post("/measures/{id}/proof-of-use/review", response_model=ProofState,
+                      summary="Accept the proof of use or ask for rework with a reason (fund managers)")
+async def review_proof(id: uuid.UUID, body: ProofReview, rt: RuntimeDep, principal: MANAGER) -> ProofState:
+    version = await handlers.prepare_review(rt, principal, id, body)
+    return await run_update(rt, proof_of_use_workflow_id(id), "review",
+                            ProofReviewCommand(actor=principal.username, decision=body.decision, version=version), ProofState)
+
+
+@measures_router.post("/measures/{id}/proof-of-use/reclaim", response_model=ProofState,
+                      summary="Reclaim the unspent and undrawn money to the fiscal-year budget (once, after acceptance)")
+async def reclaim(id: uuid.UUID, rt: RuntimeDep, principal: MANAGER) -> ProofState:
+    await _load_measure(rt, principal, id)
+    state = await run_update(rt, proof_of_use_workflow_id(id), "reclaim", ReclaimCommand(actor=principal.username), ProofState)
+    async with rt.db.begin() as conn:
+        await rt.audit(conn, principal, (Role.FUND_MANAGER,), "reclaim", "measure_application", id)
+    return state
+
+
+class MailOut(BaseModel):
+    kind: str
+    created_at: datetime
+    sent_at: datetime | None
+    attempts: int
+
+
+@measures_router.get("/measures/{id}/mails", response_model=list[MailOut], summary="E-mails to the organisation about this application (no addresses)")
+async def measure_mails(id: uuid.UUID, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.FUND_APPLICANT, Role.FUND_MANAGER))]) -> list[MailOut]:
+    await _load_measure(rt, principal, id)
+    async with rt.db.read() as conn:
+        return [MailOut(kind=r.kind, created_at=r.created_at, sent_at=r.sent_at, attempts=r.attempts) for r in await store.mails_of(conn, id)]
 
 
 class RoundCreated(BaseModel):

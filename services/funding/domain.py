@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.kit.errors import Conflict
+from services.kit.errors import Conflict, DomainError
 
 
 class Fund(enum.StrEnum):
@@ -209,7 +209,25 @@ class MeasureStatus(enum.StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     PAID = "paid"
-    PROOF_RECEIVED = "proof_received"
+    PROOF_RECEIVED = "proof_received"  # proof of use recorded by the first version (unspent money returned at once)
+    PROOF_SUBMITTED = "proof_submitted"  # proof of use waiting for the fund manager's review
+    REWORK_REQUESTED = "rework_requested"  # the fund manager asked for rework (with a reason)
+    PROOF_ACCEPTED = "proof_accepted"  # accepted; unspent or undrawn money still to reclaim
+    SETTLED = "settled"  # accepted and settled with the budget
+
+
+#: Areas the funded projects fell into (002 §5: "vorrangig aus den folgenden Bereichen").
+AREAS = {
+    "structured_arrival": "Förderung eines strukturierten Ankommens",
+    "school_projects": "Schulprojekte",
+    "participation": "Verbesserung der gesellschaftlichen Teilhabe",
+    "psychosocial_health": "Förderung der psychosozialen Gesundheit",
+    "language_and_work": "Unterstützung der sprachlichen und beruflichen Integration",
+    "volunteering": "Förderung des ehrenamtlichen Engagements in der Flüchtlingsarbeit",
+}
+Area = Literal["structured_arrival", "school_projects", "participation", "psychosocial_health", "language_and_work", "volunteering"]
+#: A contact address as an organisation gives it (one @, no spaces); the mail relay checks the rest.
+EMAIL_PATTERN = r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$"
 
 
 class BudgetLine(BaseModel):
@@ -240,6 +258,11 @@ class MeasureApply(BaseModel):
     amount_cents: int = Field(gt=0, le=10**9)
     over_limit_justification: str | None = Field(None, max_length=5000)
     guidelines: Guidelines
+    area: Area | None = Field(None, description="The area of 002 §5 the measure belongs to.")
+    contact_email: str | None = Field(
+        None, max_length=254, pattern=EMAIL_PATTERN,
+        description="The organisation's contact for decision and reminder e-mails (personal data: never in events or logs).")
+    drawdowns_requested: bool = Field(False, description="Payout in partial amounts on request (Mittelabruf); granted with the approval.")
 
     def problem(self) -> tuple[str, str] | None:
         """Cross-field checks, reported as 422 on the named field by the handler."""
@@ -271,6 +294,12 @@ class MeasureOut(BaseModel):
     spent_cents: int | None
     returned_cents: int | None
     receipts: int | None
+    area: str | None = None
+    drawdowns_allowed: bool = False
+    proof_version: int = 0
+    rework_reason: str | None = None
+    released_cents: int | None = None
+    contact_email: str | None = Field(None, description="Only on the single record (audit-logged).")
 
 
 def quorum(members: int, fraction: float) -> int:
@@ -308,10 +337,141 @@ class Payout(BaseModel):
 
 
 class ProofOfUse(BaseModel):
+    """The first version's proof of use (a spent amount and a count of receipts); kept for clients of the
+    old API. New submissions use ProofSubmit with itemised spending and uploaded receipts."""
+
     model_config = ConfigDict(extra="forbid")
     spent_cents: int = Field(ge=0, le=10**9)
     receipts: int = Field(ge=0, le=100_000)
     report: str = Field(min_length=1, max_length=5000)
+
+
+class ProofItem(BaseModel):
+    """One line of the itemised spending of a proof of use: what for, how much, when."""
+
+    model_config = ConfigDict(extra="forbid")
+    purpose: str = Field(min_length=1, max_length=300)
+    amount_cents: int = Field(gt=0, le=10**9)
+    spent_on: date
+
+
+class ProofSubmit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    items: list[ProofItem] = Field(min_length=1, max_length=200)
+    report: str = Field(min_length=1, max_length=5000, description="Short factual report (Sachbericht).")
+    receipt_ids: list[uuid.UUID] = Field(min_length=1, max_length=100, description="Receipts uploaded to /measures/{id}/receipts.")
+
+
+def proof_problem(items: list[ProofItem], paid_cents: int, period_start: date, today: date) -> tuple[str, str] | None:
+    """A proof of use accounts for money actually paid out (002 §5 grants; default: the spending lies
+    between the measure's start and today, and adds up to at most the paid amount). Returns (field, reason)."""
+    for i, item in enumerate(items):
+        if item.spent_on < period_start:
+            return f"items.{i}.spent_on", "spent_on is before the measure started"
+        if item.spent_on > today:
+            return f"items.{i}.spent_on", "spent_on must not be in the future"
+    total = sum(i.amount_cents for i in items)
+    if total > paid_cents:
+        return "items", f"the items add up to {total} cents, more than the {paid_cents} cents paid out"
+    return None
+
+
+class ProofReview(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    decision: Literal["accept", "rework"]
+    reason: str | None = Field(None, max_length=2000, description="Required for rework: what the organisation has to change.")
+
+
+def review_problem(review: ProofReview) -> tuple[str, str] | None:
+    """Default: a request for rework says what to change, so that the organisation can resubmit."""
+    if review.decision == "rework" and not (review.reason or "").strip():
+        return "reason", "a request for rework needs a reason"
+    return None
+
+
+def settlement(granted_cents: int, paid_cents: int, spent_cents: int) -> tuple[int, int]:
+    """What goes back to the fiscal-year budget once the proof of use is accepted (DOMAIN.md flow 6:
+    unspent money returns to the budget): (returned, released) = (paid - spent, granted - paid), the
+    paid-out but unspent money and the granted but never drawn money."""
+    if not 0 <= spent_cents <= paid_cents <= granted_cents:
+        raise ValueError("expected 0 <= spent <= paid <= granted")
+    return paid_cents - spent_cents, granted_cents - paid_cents
+
+
+# --- drawdowns (Mittelabruf) --------------------------------------------------------------------
+
+
+class DrawdownRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount_cents: int = Field(gt=0, le=10**9)
+
+
+class DrawdownOut(BaseModel):
+    drawdown_id: uuid.UUID
+    application_id: uuid.UUID
+    amount_cents: int
+    status: Literal["requested", "paid"]
+    requested_by: str
+    paid_by: str | None = None
+
+
+def drawdown_problem(granted_cents: int, drawn_cents: int, amount_cents: int) -> str | None:
+    """The sum of drawdowns never exceeds the granted amount (002 §5 grants a measure an amount;
+    default: partial payouts on request where the decision allows them). `drawn_cents` counts every
+    drawdown requested or paid so far."""
+    if amount_cents <= 0:
+        return "amount_cents must be positive"
+    if drawn_cents + amount_cents > granted_cents:
+        return f"the drawdowns would add up to {drawn_cents + amount_cents} cents, more than the {granted_cents} cents granted"
+    return None
+
+
+# --- receipts (Belege) --------------------------------------------------------------------------
+
+#: Accepted receipt formats by their first bytes (magic numbers), never by name or declared type.
+RECEIPT_MAGIC = ((b"%PDF-", "application/pdf", "pdf"), (b"\x89PNG\r\n\x1a\n", "image/png", "png"), (b"\xff\xd8\xff", "image/jpeg", "jpg"))
+
+
+class PayloadTooLarge(DomainError):
+    status_code = 413
+    code = "payload_too_large"
+
+    def to_body(self) -> dict[str, object]:
+        return {"detail": [{"loc": ["body", self.field or "file"], "msg": self.message, "type": self.code}]}
+
+
+def receipt_media_type(head: bytes) -> str | None:
+    """The receipt's real type from its magic bytes: PDF, PNG or JPEG (default, setting none: the
+    formats a municipal cash office archives); None for anything else."""
+    for magic, media_type, _ in RECEIPT_MAGIC:
+        if head.startswith(magic):
+            return media_type
+    return None
+
+
+def receipt_problem(size: int, head: bytes, stored_total: int, max_bytes: int, total_max_bytes: int) -> tuple[int, str] | None:
+    """(status, German reason) when a receipt is refused: empty, too large (413; default 5 MB each,
+    setting FUNDING_RECEIPT_MAX_BYTES), over the total per measure (413; FUNDING_RECEIPTS_TOTAL_MAX_BYTES)
+    or not a PDF, PNG or JPEG by its content (422)."""
+    if size == 0:
+        return 422, "Die Datei ist leer."
+    if size > max_bytes:
+        return 413, f"Die Datei ist zu groß (höchstens {max_bytes / 1_000_000:.0f} MB je Beleg)."
+    if stored_total + size > total_max_bytes:
+        return 413, f"Die Belege dieser Maßnahme überschreiten zusammen {total_max_bytes / 1_000_000:.0f} MB."
+    if receipt_media_type(head) is None:
+        return 422, "Nur PDF-, PNG- oder JPEG-Dateien sind als Beleg erlaubt (der Inhalt ist keine solche Datei)."
+    return None
+
+
+class ReceiptOut(BaseModel):
+    receipt_id: uuid.UUID
+    application_id: uuid.UUID
+    filename: str
+    media_type: str
+    size_bytes: int
+    sha256: str
+    proof_version: int | None = Field(None, description="The proof-of-use version it was first submitted with (None: not yet submitted).")
 
 
 class YearStatement(BaseModel):

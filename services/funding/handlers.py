@@ -4,6 +4,7 @@ fund applications, steering-group meetings, payouts, proof of use and the year c
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import uuid
 from datetime import date, datetime, time
@@ -41,6 +42,9 @@ from services.contracts.funding_workflows import (
     PROOF_OF_USE_WORKFLOW,
     PROOF_REMINDER,
     RECORD_PROOF,
+    REVIEW_PROOF,
+    SETTLE_PROOF,
+    SUBMIT_PROOF,
     ConcludeMeetingInput,
     FundRoundInput,
     HardshipApprovalInput,
@@ -51,30 +55,44 @@ from services.contracts.funding_workflows import (
     ProofOfUseInput,
     ProofRecorded,
     ProofReminderInput,
+    ProofState,
     RecordProofInput,
+    ReviewProofInput,
+    SettleProofInput,
+    SubmitProofInput,
     fund_round_workflow_id,
     hardship_workflow_id,
     proof_of_use_workflow_id,
 )
 from services.contracts.workdays import BERLIN
-from services.funding import ledger, minutes, store
+from services.funding import ledger, mail, minutes, store
 from services.funding.domain import (
     BudgetExhausted,
     CreateRound,
+    DrawdownRequest,
     Fund,
     HardshipApply,
     HardshipStatus,
     MeasureApply,
     MeasureStatus,
+    PayloadTooLarge,
+    ProofReview,
+    ProofSubmit,
     Screening,
     YearStatement,
     add_months,
     deciders_required,
+    drawdown_problem,
     fiscal_year,
     majority,
     period_problem,
+    proof_problem,
     quorum,
+    receipt_media_type,
+    receipt_problem,
+    review_problem,
     screen,
+    settlement,
 )
 from services.kit import telemetry
 from services.kit.alerts import raise_alert, resolve_alerts
@@ -355,7 +373,9 @@ async def apply_measure(rt: Runtime, principal: Principal, cmd: MeasureApply) ->
             period_end=cmd.period_end, budget_lines=[b.model_dump() for b in cmd.budget_lines], amount_cents=cmd.amount_cents,
             over_limit_justification=cmd.over_limit_justification, flagged_over_limit=flagged, guidelines=cmd.guidelines.model_dump(),
             fiscal_year=year, status=MeasureStatus.SUBMITTED.value, applied_at=utc_now(),
+            area=cmd.area, contact_email=cmd.contact_email, drawdowns_requested=cmd.drawdowns_requested,
         ))
+        await rt.audit(tx.conn, principal, (Role.FUND_APPLICANT, Role.FUND_MANAGER), "apply", "measure_application", application_id)
         await tx.emit(MeasureApplied(
             tenant=rt.platform.tenant, correlation_id=application_id, application_id=application_id, organisation_kind=cmd.organisation_kind,
             amount_cents=cmd.amount_cents, fields_of_action=sorted(set(cmd.fields_of_action)), target_group=cmd.target_group[:100],
@@ -432,6 +452,10 @@ async def conclude_meeting(rt: Runtime, inp: ConcludeMeetingInput) -> MeetingOut
                         decision, note = "rejected", "budget_exhausted"
                 decided[str(app)] = decision
                 await tx.conn.execute(m.update().where(m.c.id == row.id).values(status=decision, meeting_no=inp.meeting_no))
+                if row.contact_email:
+                    subject, body = mail.decision_mail(row.title, decision, row.amount_cents, bool(row.drawdowns_requested))
+                    await store.enqueue_mail(tx.conn, key=f"decision-{row.id}", kind="decision", application_id=row.id,
+                                             recipient=row.contact_email, subject=subject, body=body, now=utc_now())
                 await tx.emit(MeasureDecided(
                     **common, application_id=row.id, round_id=inp.round_id, meeting_no=inp.meeting_no, decision=decision,
                     votes_yes=yes, votes_no=no, abstentions=abstentions, recused=len(recused),
@@ -457,17 +481,13 @@ async def pay_measure(rt: Runtime, principal: Principal, application_id: uuid.UU
         row = await store.get_measure(conn, application_id)
     if row is None:
         raise NotFound(f"application {application_id} not found")
-    if row.status == MeasureStatus.PAID:
+    if row.status == MeasureStatus.PAID and row.paid_cents == row.amount_cents:
         return
     if row.status != MeasureStatus.APPROVED:
         raise Conflict(f"the application is {row.status}, not approved")
-    due_on = add_months(row.period_end, rt.settings.proof_of_use_months)
-    assert rt.temporal is not None
-    await rt.temporal.start_workflow(
-        PROOF_OF_USE_WORKFLOW,
-        ProofOfUseInput(application_id=application_id, tenant=rt.platform.tenant, due_on=due_on, reminder_weeks=rt.settings.proof_reminder_weeks),
-        id=proof_of_use_workflow_id(application_id), task_queue="funding", id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-    )
+    if await _drawn(rt, application_id):
+        raise Conflict("the measure is paid out in drawdowns (Mittelabruf)")
+    due_on = await _ensure_proof_workflow(rt, row)
     m = store.measures
     async with rt.outbox.transaction() as tx:
         row = await store.get_measure(tx.conn, application_id, lock=True)
@@ -479,13 +499,31 @@ async def pay_measure(rt: Runtime, principal: Principal, application_id: uuid.UU
         await tx.emit(MeasurePaid(tenant=rt.platform.tenant, correlation_id=row.id, application_id=row.id, amount_cents=row.amount_cents, fiscal_year=row.fiscal_year))
 
 
+async def _drawn(rt: Runtime, application_id: uuid.UUID) -> int:
+    async with rt.db.read() as conn:
+        return await store.drawn_cents(conn, application_id)
+
+
+async def _ensure_proof_workflow(rt: Runtime, row: Any) -> date:
+    """The proof of use comes due N months after the measure ends (default 3), watched by a durable
+    workflow started at the first payout, before its commit (idempotent on the business key)."""
+    due_on = add_months(row.period_end, rt.settings.proof_of_use_months)
+    assert rt.temporal is not None
+    await rt.temporal.start_workflow(
+        PROOF_OF_USE_WORKFLOW,
+        ProofOfUseInput(application_id=row.id, tenant=rt.platform.tenant, due_on=due_on, reminder_weeks=rt.settings.proof_reminder_weeks),
+        id=proof_of_use_workflow_id(row.id), task_queue="funding", id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    return due_on
+
+
 async def proof_reminder(rt: Runtime, inp: ProofReminderInput) -> None:
     """Reminders before the proof of use is due go to the applicant; once overdue, the fund managers are alerted."""
     async with rt.outbox.transaction() as tx:
         row = await store.get_measure(tx.conn, inp.application_id)
         if row is None:
             raise NotFound(f"application {inp.application_id} not found")
-        if row.proof_received_at is not None:
+        if row.proof_received_at is not None or row.proof_version:
             return
         due_at = datetime.combine(inp.due_on, time(23, 59, 59), tzinfo=BERLIN)
         if inp.kind == "overdue":
@@ -502,6 +540,11 @@ async def proof_reminder(rt: Runtime, inp: ProofReminderInput) -> None:
                 assignee=row.applicant, subject_type="measure_application", subject_id=row.id, due_at=due_at,
                 message=f"Erinnerung: Verwendungsnachweis für Maßnahme {row.id} ist am {inp.due_on.isoformat()} fällig.",
             )
+            if row.contact_email:
+                weeks = int(inp.kind.removeprefix("reminder_").removesuffix("w")) if inp.kind.startswith("reminder_") else None
+                subject, body = mail.reminder_mail(row.title, inp.due_on, weeks)
+                await store.enqueue_mail(tx.conn, key=f"proof-{inp.kind}-{row.id}", kind="proof_reminder", application_id=row.id,
+                                         recipient=row.contact_email, subject=subject, body=body, now=utc_now())
 
 
 async def record_proof(rt: Runtime, inp: RecordProofInput) -> ProofRecorded:
@@ -528,6 +571,247 @@ async def record_proof(rt: Runtime, inp: RecordProofInput) -> ProofRecorded:
                                          returned_cents=returned, receipts=sub.receipts, days_late=days_late))
         await resolve_alerts(tx.conn, rt.tables, subject_id=row.id, by=sub.submitted_by)
         return ProofRecorded(spent_cents=sub.spent_cents, returned_cents=returned, days_late=days_late)
+
+
+# --- the applicant portal: drawdowns, receipts, the reviewed proof of use ---------------------------
+
+
+def _own(principal: Principal, row: Any) -> None:
+    if not principal.has(Role.FUND_MANAGER.value) and row.applicant != principal.username:
+        raise Forbidden("organisations act on their own applications only")
+
+
+async def request_drawdown(rt: Runtime, principal: Principal, application_id: uuid.UUID, cmd: DrawdownRequest) -> uuid.UUID:
+    """The organisation calls off part of the grant (Mittelabruf) where the decision allows drawdowns;
+    the sum of all drawdowns never exceeds the granted amount (domain.drawdown_problem)."""
+    drawdown_id = uuid.uuid4()
+    async with rt.db.begin() as conn:
+        row = await store.get_measure(conn, application_id, lock=True)
+        if row is None:
+            raise NotFound(f"application {application_id} not found")
+        _own(principal, row)
+        if not row.drawdowns_requested:
+            raise Conflict("the decision does not allow drawdowns; the grant is paid out at once")
+        if row.status not in (MeasureStatus.APPROVED, MeasureStatus.PAID):
+            raise Conflict(f"the application is {row.status}; drawdowns are requested between approval and the proof of use")
+        problem = drawdown_problem(row.amount_cents, await store.drawn_cents(conn, application_id), cmd.amount_cents)
+        if problem:
+            raise Invalid(problem, field="amount_cents")
+        await store.insert_drawdown(conn, id=drawdown_id, application_id=application_id, amount_cents=cmd.amount_cents, status="requested",
+                                    requested_by=principal.username, requested_at=utc_now())
+        await rt.audit(conn, principal, (Role.FUND_APPLICANT, Role.FUND_MANAGER), "request_drawdown", "measure_application", application_id)
+    return drawdown_id
+
+
+async def pay_drawdown(rt: Runtime, principal: Principal, application_id: uuid.UUID, drawdown_id: uuid.UUID) -> None:
+    """The payment officer pays a requested drawdown: a ledger disbursement of that amount; the first one
+    starts the proof-of-use workflow. Idempotent (a paid drawdown is not paid again)."""
+    async with rt.db.read() as conn:
+        row = await store.get_measure(conn, application_id)
+        draw = await store.get_drawdown(conn, application_id, drawdown_id)
+    if row is None or draw is None:
+        raise NotFound(f"drawdown {drawdown_id} not found")
+    if draw.status == "paid":
+        return
+    if row.status not in (MeasureStatus.APPROVED, MeasureStatus.PAID):
+        raise Conflict(f"the application is {row.status}; the drawdown can no longer be paid")
+    due_on = await _ensure_proof_workflow(rt, row)
+    async with rt.outbox.transaction() as tx:
+        row = await store.get_measure(tx.conn, application_id, lock=True)
+        assert row is not None
+        if row.status not in (MeasureStatus.APPROVED, MeasureStatus.PAID):
+            raise Conflict(f"the application is {row.status}; the drawdown can no longer be paid")
+        problem = drawdown_problem(row.amount_cents, row.paid_cents, draw.amount_cents)
+        if problem:
+            raise Conflict(problem)
+        if not await store.mark_drawdown_paid(tx.conn, drawdown_id, principal.username, utc_now()):
+            return
+        await ledger.disburse(tx.conn, Fund.DISCRETIONARY, row.fiscal_year, draw.amount_cents, row.id, principal.username)
+        await store.update_measure(tx.conn, row.id, status=MeasureStatus.PAID.value, paid_cents=row.paid_cents + draw.amount_cents, proof_due_on=due_on)
+        await tx.emit(MeasurePaid(tenant=rt.platform.tenant, correlation_id=row.id, application_id=row.id, amount_cents=draw.amount_cents, fiscal_year=row.fiscal_year))
+
+
+PROOF_OPEN = (MeasureStatus.PAID, MeasureStatus.REWORK_REQUESTED)
+
+
+def _clean_filename(name: str | None) -> str:
+    base = (name or "beleg").replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(ch for ch in base if ch.isprintable() and ch not in '<>:"|?*').strip() or "beleg"
+    return base[-200:]
+
+
+async def upload_receipt(rt: Runtime, principal: Principal, application_id: uuid.UUID, filename: str | None, data: bytes) -> Any:
+    """A receipt of the proof of use is stored in funding's database with its SHA-256 (the same file
+    twice is kept once). Refused, with nothing stored: not a PDF, PNG or JPEG by its magic bytes (422),
+    above the size limit or the total per measure (413)."""
+    s = rt.settings
+    async with rt.db.begin() as conn:
+        row = await store.get_measure(conn, application_id, lock=True)
+        if row is None:
+            raise NotFound(f"application {application_id} not found")
+        _own(principal, row)
+        if row.status not in PROOF_OPEN:
+            raise Conflict(f"the application is {row.status}; receipts belong to a proof of use being prepared")
+        digest = hashlib.sha256(data).hexdigest()
+        same = await store.receipt_by_hash(conn, application_id, digest)
+        if same is not None:
+            return same
+        refused = receipt_problem(len(data), data[:16], await store.receipts_total(conn, application_id), s.receipt_max_bytes, s.receipts_total_max_bytes)
+        if refused is not None:
+            status, reason = refused
+            raise (PayloadTooLarge if status == 413 else Invalid)(reason, field="file")
+        receipt_id = uuid.uuid4()
+        await store.insert_receipt(conn, id=receipt_id, application_id=application_id, filename=_clean_filename(filename),
+                                   media_type=receipt_media_type(data[:16]), size_bytes=len(data), sha256=digest, content=data,
+                                   uploaded_by=principal.username, uploaded_at=utc_now())
+        await rt.audit(conn, principal, (Role.FUND_APPLICANT, Role.FUND_MANAGER), "upload_receipt", "measure_application", application_id)
+        return await store.receipt_by_hash(conn, application_id, digest)
+
+
+async def prepare_proof(rt: Runtime, principal: Principal, application_id: uuid.UUID, cmd: ProofSubmit) -> tuple[int, int, int]:
+    """Checks a proof of use against the measure and stores it as the next version's draft (its texts
+    stay in funding's database; the workflow gets the version). Returns (version, spent, receipts)."""
+    async with rt.db.begin() as conn:
+        row = await store.get_measure(conn, application_id, lock=True)
+        if row is None:
+            raise NotFound(f"application {application_id} not found")
+        _own(principal, row)
+        if row.status not in PROOF_OPEN:
+            raise Conflict(f"the application is {row.status}; a proof of use is submitted after payout or when rework was asked for")
+        problem = proof_problem(cmd.items, row.paid_cents, row.period_start, date.today())
+        if problem:
+            raise Invalid(problem[1], field=problem[0])
+        known = {r.id for r in await store.receipts_of(conn, application_id)}
+        for i, rid in enumerate(cmd.receipt_ids):
+            if rid not in known:
+                raise Invalid("unknown receipt of this measure (upload it first)", field=f"receipt_ids.{i}")
+        version = row.proof_version + 1
+        draft = {"version": version, "items": [i.model_dump(mode="json") for i in cmd.items], "report": cmd.report,
+                 "receipt_ids": [str(r) for r in dict.fromkeys(cmd.receipt_ids)]}
+        await store.update_measure(conn, application_id, proof_draft=draft)
+        await rt.audit(conn, principal, (Role.FUND_APPLICANT, Role.FUND_MANAGER), "prepare_proof", "measure_application", application_id)
+    return version, sum(i.amount_cents for i in cmd.items), len(draft["receipt_ids"])
+
+
+def _proof_state(row: Any, days_late: int = 0) -> ProofState:
+    return ProofState(status=row.status, version=row.proof_version, spent_cents=row.spent_cents or 0, returned_cents=row.returned_cents or 0,
+                      released_cents=row.released_cents or 0, days_late=days_late)
+
+
+def _days_late(row: Any) -> int:
+    if row.proof_due_on is None or row.proof_received_at is None:
+        return 0
+    return max(0, (row.proof_received_at.astimezone(BERLIN).date() - row.proof_due_on).days)
+
+
+async def submit_proof(rt: Runtime, inp: SubmitProofInput) -> ProofState:
+    """The workflow takes the stored draft as version N of the proof of use: it waits for review; the
+    fund managers are alerted, the reminders end. Idempotent per version."""
+    async with rt.outbox.transaction() as tx:
+        row = await store.get_measure(tx.conn, inp.application_id, lock=True)
+        if row is None:
+            raise NotFound(f"application {inp.application_id} not found")
+        if row.proof_version >= inp.version:
+            return _proof_state(row, _days_late(row))
+        if row.status not in PROOF_OPEN:
+            raise Conflict(f"the application is {row.status}; no proof of use is expected")
+        draft = row.proof_draft or {}
+        if draft.get("version") != inp.version:
+            raise Conflict("the proof of use changed meanwhile; please submit it again")
+        spent = sum(int(i["amount_cents"]) for i in draft["items"])
+        if spent > row.paid_cents:
+            raise Invalid(f"the items add up to {spent} cents, more than the {row.paid_cents} cents paid out", field="items")
+        receipt_ids = [uuid.UUID(r) for r in draft["receipt_ids"]]
+        await store.attach_receipts(tx.conn, row.id, receipt_ids, inp.version)
+        received_at = row.proof_received_at or utc_now()
+        await store.update_measure(
+            tx.conn, row.id, status=MeasureStatus.PROOF_SUBMITTED.value, proof_items=draft["items"], proof_report=draft["report"],
+            spent_cents=spent, receipts=len(receipt_ids), proof_version=inp.version, proof_draft=None, proof_received_at=received_at,
+        )
+        await resolve_alerts(tx.conn, rt.tables, subject_id=row.id, by=inp.submitted_by)
+        await raise_alert(
+            tx.conn, rt.tables, key=f"proof-of-use-review-{row.id}-{inp.version}", kind="proof_of_use_review", role=Role.FUND_MANAGER.value,
+            subject_type="measure_application", subject_id=row.id,
+            message=f"Verwendungsnachweis für Maßnahme {row.id} (Fassung {inp.version}) liegt zur Prüfung vor.",
+        )
+        row = await store.get_measure(tx.conn, inp.application_id)
+        return _proof_state(row, _days_late(row))
+
+
+async def prepare_review(rt: Runtime, principal: Principal, application_id: uuid.UUID, cmd: ProofReview) -> int:
+    """Checks a review and stores its reason for the workflow's step; returns the version under review."""
+    problem = review_problem(cmd)
+    if problem:
+        raise Invalid(problem[1], field=problem[0])
+    async with rt.db.begin() as conn:
+        row = await store.get_measure(conn, application_id, lock=True)
+        if row is None:
+            raise NotFound(f"application {application_id} not found")
+        if row.status != MeasureStatus.PROOF_SUBMITTED:
+            raise Conflict(f"the application is {row.status}; no proof of use is waiting for review")
+        await store.update_measure(conn, application_id, review_draft=(cmd.reason or "").strip() or None)
+        await rt.audit(conn, principal, (Role.FUND_MANAGER,), f"review_{cmd.decision}", "measure_application", application_id)
+        return int(row.proof_version)
+
+
+async def _settle(tx: Any, rt: Runtime, row: Any, actor: str, tenant: str) -> None:
+    """Unspent paid money returns to the budget and undrawn granted money is released, once (status guard
+    under the row lock; the ledger keeps the budget from going negative)."""
+    returned, released = settlement(row.amount_cents, row.paid_cents, row.spent_cents or 0)
+    await ledger.give_back(tx.conn, Fund.DISCRETIONARY, row.fiscal_year, returned, row.id, actor)
+    await ledger.release(tx.conn, Fund.DISCRETIONARY, row.fiscal_year, released, row.id, actor)
+    await store.update_measure(tx.conn, row.id, status=MeasureStatus.SETTLED.value, returned_cents=returned, released_cents=released)
+    await tx.emit(ProofOfUseReceived(tenant=tenant, correlation_id=row.id, application_id=row.id, spent_cents=row.spent_cents or 0,
+                                     returned_cents=returned, receipts=row.receipts or 0, days_late=_days_late(row)))
+
+
+async def review_proof(rt: Runtime, inp: ReviewProofInput) -> ProofState:
+    """The fund manager accepts version N or asks for rework (the organisation is mailed the reason and
+    submits again). An accepted proof with nothing to give back settles at once. Idempotent."""
+    cmd = inp.command
+    async with rt.outbox.transaction() as tx:
+        row = await store.get_measure(tx.conn, inp.application_id, lock=True)
+        if row is None:
+            raise NotFound(f"application {inp.application_id} not found")
+        if row.proof_version != cmd.version:
+            raise Conflict(f"version {cmd.version} is not the proof of use under review")
+        if row.status != MeasureStatus.PROOF_SUBMITTED:
+            return _proof_state(row, _days_late(row))  # this version was reviewed already
+        await resolve_alerts(tx.conn, rt.tables, subject_id=row.id, by=cmd.actor)
+        if cmd.decision == "rework":
+            reason = row.review_draft or "Bitte ergänzen Sie den Verwendungsnachweis."
+            await store.update_measure(tx.conn, row.id, status=MeasureStatus.REWORK_REQUESTED.value, rework_reason=reason, review_draft=None, reviewed_by=cmd.actor)
+            await raise_alert(
+                tx.conn, rt.tables, key=f"proof-of-use-rework-{row.id}-{cmd.version}", kind="proof_of_use_rework", role=Role.FUND_APPLICANT.value,
+                assignee=row.applicant, subject_type="measure_application", subject_id=row.id,
+                message=f"Verwendungsnachweis für Maßnahme {row.id}: bitte überarbeiten und erneut einreichen.",
+            )
+            if row.contact_email:
+                subject, body = mail.rework_mail(row.title, reason)
+                await store.enqueue_mail(tx.conn, key=f"rework-{row.id}-{cmd.version}", kind="rework", application_id=row.id,
+                                         recipient=row.contact_email, subject=subject, body=body, now=utc_now())
+        else:
+            await store.update_measure(tx.conn, row.id, status=MeasureStatus.PROOF_ACCEPTED.value, rework_reason=None, review_draft=None, reviewed_by=cmd.actor)
+            row = await store.get_measure(tx.conn, inp.application_id)
+            if settlement(row.amount_cents, row.paid_cents, row.spent_cents or 0) == (0, 0):
+                await _settle(tx, rt, row, cmd.actor, inp.tenant)
+        row = await store.get_measure(tx.conn, inp.application_id)
+        return _proof_state(row, _days_late(row))
+
+
+async def settle_proof(rt: Runtime, inp: SettleProofInput) -> ProofState:
+    """The fund manager reclaims the unspent rest after accepting the proof of use. Exactly once."""
+    async with rt.outbox.transaction() as tx:
+        row = await store.get_measure(tx.conn, inp.application_id, lock=True)
+        if row is None:
+            raise NotFound(f"application {inp.application_id} not found")
+        if row.status == MeasureStatus.SETTLED:
+            return _proof_state(row, _days_late(row))
+        if row.status != MeasureStatus.PROOF_ACCEPTED:
+            raise Conflict(f"the application is {row.status}; unspent money is reclaimed after the proof of use is accepted")
+        await _settle(tx, rt, row, inp.actor, inp.tenant)
+        row = await store.get_measure(tx.conn, inp.application_id)
+        return _proof_state(row, _days_late(row))
 
 
 async def close_year(rt: Runtime, principal: Principal, fund: Fund, year: int) -> YearStatement:
@@ -571,4 +855,17 @@ def activities(rt: Runtime) -> list:
     async def record_proof_activity(inp: RecordProofInput) -> ProofRecorded:
         return await record_proof(rt, inp)
 
-    return [hardship_step_activity, hardship_escalate_activity, conclude_meeting_activity, proof_reminder_activity, record_proof_activity]
+    @activity.defn(name=SUBMIT_PROOF)
+    async def submit_proof_activity(inp: SubmitProofInput) -> ProofState:
+        return await submit_proof(rt, inp)
+
+    @activity.defn(name=REVIEW_PROOF)
+    async def review_proof_activity(inp: ReviewProofInput) -> ProofState:
+        return await review_proof(rt, inp)
+
+    @activity.defn(name=SETTLE_PROOF)
+    async def settle_proof_activity(inp: SettleProofInput) -> ProofState:
+        return await settle_proof(rt, inp)
+
+    return [hardship_step_activity, hardship_escalate_activity, conclude_meeting_activity, proof_reminder_activity, record_proof_activity,
+            submit_proof_activity, review_proof_activity, settle_proof_activity]

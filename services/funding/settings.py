@@ -21,3 +21,11 @@ class FundingSettings(ServiceSettings):
     )
     proof_of_use_months: int = Field(3, ge=1, description="Verwendungsnachweis due this many months after the measure ends.")
     proof_reminder_weeks: list[int] = Field(default_factory=lambda: [4, 1], description="Reminders this many weeks before the proof of use is due.")
+    receipt_max_bytes: int = Field(5_000_000, ge=1, description="A receipt (PDF, PNG, JPEG) of the proof of use is at most this large (5 MB).")
+    receipts_total_max_bytes: int = Field(25_000_000, ge=1, description="All receipts of one measure together are at most this large (25 MB).")
+    smtp_host: str | None = Field(None, description="SMTP relay for decision, reminder and rework e-mails to the organisations; unset = mails stay queued.")
+    smtp_port: int = 25
+    smtp_from: str = "verfuegungsfonds@ankommen.example"
+    smtp_timeout_s: float = 20.0
+    mail_poll_s: float = Field(1.0, gt=0, description="How often the mail outbox looks for mails to send.")
+    mail_max_backoff_s: float = Field(600.0, gt=0, description="Longest wait between two attempts at a mail the relay could not hand over.")

@@ -120,7 +120,71 @@ measures = sa.Table(
     sa.Column("proof_report", sa.Text, nullable=True),
     sa.Column("proof_received_at", UTCDateTime, nullable=True),
     sa.Column("applied_at", UTCDateTime, nullable=False),
+    # the applicant portal (issue 14): area, contact for e-mails, drawdowns, the reviewed proof of use
+    sa.Column("area", sa.String(40), nullable=True),
+    sa.Column("contact_email", sa.String(254), nullable=True),
+    sa.Column("drawdowns_requested", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("proof_items", sa.JSON, nullable=True),
+    sa.Column("proof_version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("proof_draft", sa.JSON, nullable=True),  # the submission the workflow has not taken yet (texts stay out of Temporal)
+    sa.Column("review_draft", sa.String(2000), nullable=True),  # the rework reason the workflow has not applied yet
+    sa.Column("rework_reason", sa.String(2000), nullable=True),
+    sa.Column("reviewed_by", sa.String(200), nullable=True),
+    sa.Column("released_cents", sa.BigInteger, nullable=True),
     sa.Index("ix_measure_applicant", "applicant"),
+)
+
+receipts = sa.Table(
+    "measure_receipts",
+    metadata,
+    sa.Column("id", Uuid, primary_key=True),
+    sa.Column("application_id", Uuid, nullable=False),
+    sa.Column("filename", sa.String(200), nullable=False),
+    sa.Column("media_type", sa.String(40), nullable=False),
+    sa.Column("size_bytes", sa.Integer, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("content", sa.LargeBinary, nullable=False),
+    sa.Column("uploaded_by", sa.String(200), nullable=False),
+    sa.Column("uploaded_at", UTCDateTime, nullable=False),
+    sa.Column("proof_version", sa.Integer, nullable=True),
+    sa.Index("ix_receipts_application", "application_id"),
+)
+
+drawdowns = sa.Table(
+    "measure_drawdowns",
+    metadata,
+    sa.Column("id", Uuid, primary_key=True),
+    sa.Column("application_id", Uuid, nullable=False),
+    sa.Column("amount_cents", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("requested_by", sa.String(200), nullable=False),
+    sa.Column("requested_at", UTCDateTime, nullable=False),
+    sa.Column("paid_by", sa.String(200), nullable=True),
+    sa.Column("paid_at", UTCDateTime, nullable=True),
+    sa.CheckConstraint("amount_cents > 0", name="ck_drawdown_positive"),
+    sa.Index("ix_drawdowns_application", "application_id"),
+)
+
+#: E-mails to organisations, written in the transaction of the change that causes them and handed to
+#: the SMTP relay afterwards (mail outbox). `key` makes enqueueing idempotent (a retried activity
+#: queues nothing twice); the Message-ID is derived from `id`, so a receiver drops a resend.
+mail_outbox = sa.Table(
+    "mail_outbox",
+    metadata,
+    sa.Column("id", Uuid, primary_key=True),
+    sa.Column("key", sa.String(200), nullable=False, unique=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("application_id", Uuid, nullable=False),
+    sa.Column("recipient", sa.String(254), nullable=False),
+    sa.Column("subject", sa.String(300), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("lease_until", UTCDateTime, nullable=True),
+    sa.Column("sent_at", UTCDateTime, nullable=True),
+    sa.Column("last_error", sa.String(200), nullable=True),
+    sa.Index("ix_mail_outbox_due", "sent_at", "next_attempt_at"),
 )
 
 steering_members = sa.Table(
@@ -170,3 +234,126 @@ async def get_measure(conn: AsyncConnection, application_id: uuid.UUID, *, lock:
 async def active_members(conn: AsyncConnection) -> list[str]:
     rows = await conn.execute(sa.select(steering_members.c.username).where(steering_members.c.active.is_(True)).order_by(steering_members.c.username))
     return [r.username for r in rows]
+
+
+# --- discretionary fund: the applicant portal ------------------------------------------------------
+
+
+async def list_measures(conn: AsyncConnection, applicant: str | None = None) -> list[sa.Row]:
+    """Every application, or one organisation's own (never another's)."""
+    q = sa.select(measures).order_by(measures.c.applied_at)
+    if applicant is not None:
+        q = q.where(measures.c.applicant == applicant)
+    return list((await conn.execute(q)).all())
+
+
+async def update_measure(conn: AsyncConnection, application_id: uuid.UUID, **values: object) -> None:
+    await conn.execute(measures.update().where(measures.c.id == application_id).values(**values))
+
+
+async def receipts_of(conn: AsyncConnection, application_id: uuid.UUID) -> list[sa.Row]:
+    cols = [c for c in receipts.c if c.name != "content"]
+    return list((await conn.execute(sa.select(*cols).where(receipts.c.application_id == application_id).order_by(receipts.c.uploaded_at))).all())
+
+
+async def receipts_total(conn: AsyncConnection, application_id: uuid.UUID) -> int:
+    q = sa.select(sa.func.coalesce(sa.func.sum(receipts.c.size_bytes), 0)).where(receipts.c.application_id == application_id)
+    return int((await conn.execute(q)).scalar_one())
+
+
+async def receipt_by_hash(conn: AsyncConnection, application_id: uuid.UUID, sha256: str) -> sa.Row | None:
+    cols = [c for c in receipts.c if c.name != "content"]
+    return (await conn.execute(sa.select(*cols).where(receipts.c.application_id == application_id, receipts.c.sha256 == sha256))).first()
+
+
+async def insert_receipt(conn: AsyncConnection, **values: object) -> None:
+    await conn.execute(receipts.insert().values(**values))
+
+
+async def get_receipt(conn: AsyncConnection, application_id: uuid.UUID, receipt_id: uuid.UUID) -> sa.Row | None:
+    return (await conn.execute(sa.select(receipts).where(receipts.c.id == receipt_id, receipts.c.application_id == application_id))).first()
+
+
+async def attach_receipts(conn: AsyncConnection, application_id: uuid.UUID, receipt_ids: list[uuid.UUID], version: int) -> None:
+    """Receipts first submitted with this version of the proof of use keep that version."""
+    await conn.execute(receipts.update().where(
+        receipts.c.application_id == application_id, receipts.c.id.in_(receipt_ids), receipts.c.proof_version.is_(None)).values(proof_version=version))
+
+
+async def count_receipts(conn: AsyncConnection, application_id: uuid.UUID) -> int:
+    return int((await conn.execute(sa.select(sa.func.count()).select_from(receipts).where(receipts.c.application_id == application_id))).scalar_one())
+
+
+async def drawdowns_of(conn: AsyncConnection, application_id: uuid.UUID) -> list[sa.Row]:
+    return list((await conn.execute(sa.select(drawdowns).where(drawdowns.c.application_id == application_id).order_by(drawdowns.c.requested_at))).all())
+
+
+async def drawn_cents(conn: AsyncConnection, application_id: uuid.UUID) -> int:
+    """Every drawdown requested or paid so far."""
+    q = sa.select(sa.func.coalesce(sa.func.sum(drawdowns.c.amount_cents), 0)).where(drawdowns.c.application_id == application_id)
+    return int((await conn.execute(q)).scalar_one())
+
+
+async def insert_drawdown(conn: AsyncConnection, **values: object) -> None:
+    await conn.execute(drawdowns.insert().values(**values))
+
+
+async def get_drawdown(conn: AsyncConnection, application_id: uuid.UUID, drawdown_id: uuid.UUID) -> sa.Row | None:
+    return (await conn.execute(sa.select(drawdowns).where(drawdowns.c.id == drawdown_id, drawdowns.c.application_id == application_id))).first()
+
+
+async def mark_drawdown_paid(conn: AsyncConnection, drawdown_id: uuid.UUID, by: str, at: object) -> bool:
+    """Only a requested drawdown is paid (once): False if it was paid already."""
+    result = await conn.execute(drawdowns.update().where(drawdowns.c.id == drawdown_id, drawdowns.c.status == "requested").values(status="paid", paid_by=by, paid_at=at))
+    return result.rowcount == 1
+
+
+async def open_drawdowns(conn: AsyncConnection) -> list[sa.Row]:
+    q = (sa.select(drawdowns, measures.c.title, measures.c.provider, measures.c.fiscal_year)
+         .join(measures, measures.c.id == drawdowns.c.application_id).where(drawdowns.c.status == "requested").order_by(drawdowns.c.requested_at))
+    return list((await conn.execute(q)).all())
+
+
+async def paid_drawdowns(conn: AsyncConnection, limit: int) -> list[sa.Row]:
+    q = (sa.select(drawdowns, measures.c.title, measures.c.provider, measures.c.fiscal_year)
+         .join(measures, measures.c.id == drawdowns.c.application_id).where(drawdowns.c.status == "paid")
+         .order_by(drawdowns.c.paid_at.desc()).limit(limit))
+    return list((await conn.execute(q)).all())
+
+
+# --- mail outbox ----------------------------------------------------------------------------------------
+
+
+async def enqueue_mail(conn: AsyncConnection, *, key: str, kind: str, application_id: uuid.UUID, recipient: str, subject: str, body: str, now: object) -> None:
+    """Queues a mail once per key (a retried step queues nothing twice)."""
+    from services.kit.db import upsert
+
+    await upsert(conn, mail_outbox, {
+        "id": uuid.uuid4(), "key": key, "kind": kind, "application_id": application_id, "recipient": recipient,
+        "subject": subject, "body": body, "created_at": now, "attempts": 0, "next_attempt_at": now,
+    }, keys=["key"], only_insert=True)
+
+
+async def claim_mail(conn: AsyncConnection, now: object, lease_until: object) -> sa.Row | None:
+    """Takes the next due, unsent mail for `lease_until` (another replica skips it meanwhile)."""
+    m = mail_outbox
+    due = sa.and_(m.c.sent_at.is_(None), m.c.next_attempt_at <= now, sa.or_(m.c.lease_until.is_(None), m.c.lease_until < now))
+    row = (await conn.execute(sa.select(m).where(due).order_by(m.c.next_attempt_at).limit(1))).first()
+    if row is None:
+        return None
+    result = await conn.execute(m.update().where(m.c.id == row.id, due).values(lease_until=lease_until, attempts=m.c.attempts + 1))
+    return row if result.rowcount == 1 else None
+
+
+async def mark_mail_sent(conn: AsyncConnection, mail_id: uuid.UUID, at: object) -> None:
+    await conn.execute(mail_outbox.update().where(mail_outbox.c.id == mail_id).values(sent_at=at, lease_until=None, last_error=None))
+
+
+async def mark_mail_failed(conn: AsyncConnection, mail_id: uuid.UUID, next_attempt_at: object, error: str) -> None:
+    await conn.execute(mail_outbox.update().where(mail_outbox.c.id == mail_id).values(next_attempt_at=next_attempt_at, lease_until=None, last_error=error[:200]))
+
+
+async def mails_of(conn: AsyncConnection, application_id: uuid.UUID) -> list[sa.Row]:
+    q = sa.select(mail_outbox.c.kind, mail_outbox.c.key, mail_outbox.c.created_at, mail_outbox.c.sent_at, mail_outbox.c.attempts).where(
+        mail_outbox.c.application_id == application_id).order_by(mail_outbox.c.created_at)
+    return list((await conn.execute(q)).all())

@@ -73,6 +73,8 @@ class ServiceSpec:
     workflows: Sequence[type] = ()
     activities: Callable[[Runtime], Sequence[Callable[..., Any]]] = lambda rt: ()
     on_start: Callable[[Runtime], Awaitable[None]] | None = None
+    #: long-running tasks of the process besides the event relay (e.g. funding's mail relay); cancelled at shutdown
+    background: Callable[[Runtime], Sequence[Awaitable[None]]] = lambda rt: ()
 
 
 RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
@@ -110,13 +112,15 @@ def create_app(spec: ServiceSpec, platform: PlatformSettings | None = None) -> F
             await spec.on_start(rt)
         await broker.start()
         relay_task = asyncio.create_task(outbox.relay_forever(broker), name=f"{spec.name}-relay")
+        background = [asyncio.create_task(job, name=f"{spec.name}-background") for job in spec.background(rt)]
         log.info("service %s started", spec.name)
         try:
             yield
         finally:
-            relay_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await relay_task
+            for task in (relay_task, *background):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await broker.stop()
             if worker is not None:
                 await worker.shutdown()
