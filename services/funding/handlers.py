@@ -699,9 +699,7 @@ def _proof_state(row: Any, days_late: int = 0) -> ProofState:
 
 
 def _days_late(row: Any) -> int:
-    if row.proof_due_on is None or row.proof_received_at is None:
-        return 0
-    return max(0, (row.proof_received_at.astimezone(BERLIN).date() - row.proof_due_on).days)
+    return row.days_late or 0
 
 
 async def submit_proof(rt: Runtime, inp: SubmitProofInput) -> ProofState:
@@ -727,6 +725,7 @@ async def submit_proof(rt: Runtime, inp: SubmitProofInput) -> ProofState:
         await store.update_measure(
             tx.conn, row.id, status=MeasureStatus.PROOF_SUBMITTED.value, proof_items=draft["items"], proof_report=draft["report"],
             spent_cents=spent, receipts=len(receipt_ids), proof_version=inp.version, proof_draft=None, proof_received_at=received_at,
+            days_late=row.days_late if row.days_late is not None else max(0, (inp.received_on - inp.due_on).days),
         )
         await resolve_alerts(tx.conn, rt.tables, subject_id=row.id, by=inp.submitted_by)
         await raise_alert(

@@ -131,6 +131,7 @@ measures = sa.Table(
     sa.Column("rework_reason", sa.String(2000), nullable=True),
     sa.Column("reviewed_by", sa.String(200), nullable=True),
     sa.Column("released_cents", sa.BigInteger, nullable=True),
+    sa.Column("days_late", sa.Integer, nullable=True),  # of the first submission, by the workflow's clock
     sa.Index("ix_measure_applicant", "applicant"),
 )
 

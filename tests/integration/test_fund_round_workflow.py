@@ -23,12 +23,15 @@ from services.contracts.funding_workflows import (
     PresenceCommand,
     ProofOfUseInput,
     ProofRecorded,
+    ProofReviewCommand,
+    ProofState,
     ProofSubmission,
+    ReclaimCommand,
     RoundState,
     VoteCommand,
 )
 from services.funding import handlers, ledger, store
-from services.funding.domain import Fund, MeasureApply, fiscal_year
+from services.funding.domain import Fund, MeasureApply, ProofReview, ProofSubmit, fiscal_year
 from services.kit.alerts import list_alerts
 from services.kit.auth import Principal
 from services.kit.db import utc_now
@@ -119,8 +122,13 @@ class TestFundRoundWorkflow:
             assert (await ledger.balance(conn, Fund.DISCRETIONARY, fiscal_year(date.today()))).approved_cents == 0
 
 
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
 class TestProofOfUseWorkflow:
-    async def test_reminders_escalation_and_a_late_proof_returning_unspent_money(self, time_skipping_env, rt) -> None:  # type: ignore[no-untyped-def]
+    async def test_reminders_escalation_then_rework_acceptance_and_one_reclaim(self, time_skipping_env, rt) -> None:  # type: ignore[no-untyped-def]
+        """Since PROOF_REVIEW_PATCH: a late proof waits for review; rework sends it back; the accepted proof
+        returns the unspent 300 EUR to the budget once (a second reclaim is refused)."""
         env = time_skipping_env
         app = await measure(rt, 100_000)
         year = fiscal_year(date.today())
@@ -130,6 +138,7 @@ class TestProofOfUseWorkflow:
             await conn.execute(store.measures.update().where(store.measures.c.id == app).values(status="paid", paid_cents=100_000))
         due = date.today() + timedelta(days=60)
         queue = f"funding-{uuid.uuid4().hex[:6]}"
+        manager = Principal("fm", frozenset({"fund_manager"}))
         async with make_worker(env.client, queue, workflows=[ProofOfUse], activities=handlers.activities(rt)):
             handle = await env.client.start_workflow(
                 PROOF_OF_USE_WORKFLOW, ProofOfUseInput(application_id=app, tenant="hamm", due_on=due),
@@ -143,18 +152,41 @@ class TestProofOfUseWorkflow:
                 assert kinds == ["proof_of_use_overdue", "proof_of_use_reminder_1w", "proof_of_use_reminder_4w"]
 
             await eventually(alerted, timeout=20)
-            result = await handle.execute_update("submit", ProofSubmission(submitted_by="org", spent_cents=70_000, receipts=3), result_type=ProofRecorded)
-            assert result.returned_cents == 30_000 and result.days_late > 0
-            assert (await handle.result()).returned_cents == 30_000  # the workflow ends with the proof
+            receipt = await handlers.upload_receipt(rt, ORG, app, "rechnung.pdf", PDF)
+
+            async def submit(spent: int) -> ProofRecorded:
+                proof = ProofSubmit.model_validate({"items": [{"purpose": "Honorar", "amount_cents": spent, "spent_on": date.today().isoformat()}],
+                                                    "report": "Kurs durchgeführt", "receipt_ids": [str(receipt.id)]})
+                version, cents, n = await handlers.prepare_proof(rt, ORG, app, proof)
+                return await handle.execute_update("submit", ProofSubmission(submitted_by="org", spent_cents=cents, receipts=n, version=version),
+                                                   result_type=ProofRecorded)
+
+            first = await submit(60_000)
+            assert first.returned_cents == 0 and first.days_late > 0  # nothing goes back before the review
+            with pytest.raises(WorkflowUpdateFailedError):  # one proof under review at a time
+                await handle.execute_update("submit", ProofSubmission(submitted_by="org", spent_cents=1, receipts=1, version=2), result_type=ProofRecorded)
+            await handlers.prepare_review(rt, manager, app, ProofReview(decision="rework", reason="Beleg fehlt"))
+            state = await handle.execute_update("review", ProofReviewCommand(actor="fm", decision="rework", version=1), result_type=ProofState)
+            assert state.status == "rework_requested"
+            await submit(70_000)
+            with pytest.raises(WorkflowUpdateFailedError):  # reclaim only after acceptance
+                await handle.execute_update("reclaim", ReclaimCommand(actor="fm"), result_type=ProofState)
+            await handlers.prepare_review(rt, manager, app, ProofReview(decision="accept"))
+            state = await handle.execute_update("review", ProofReviewCommand(actor="fm", decision="accept", version=2), result_type=ProofState)
+            assert (state.status, state.version, state.spent_cents) == ("proof_accepted", 2, 70_000)
+            state = await handle.execute_update("reclaim", ReclaimCommand(actor="fm"), result_type=ProofState)
+            assert (state.status, state.returned_cents, state.released_cents) == ("settled", 30_000, 0)
+            assert (await handle.result()).returned_cents == 30_000  # the workflow ends settled
         async with rt.db.read() as conn:
             assert (await ledger.reconcile(conn, Fund.DISCRETIONARY, year)).matches
             assert (await ledger.balance(conn, Fund.DISCRETIONARY, year)).returned_cents == 30_000
+            assert (await ledger.application_sums(conn, app))["return"] == 30_000  # once
         if os.environ.get("ANKOMMEN_RECORD_HISTORIES"):
-            (HISTORIES / "proof_of_use_v1.json").write_text(json.dumps((await handle.fetch_history()).to_json_dict(), indent=1))
+            (HISTORIES / "proof_of_use_v2.json").write_text(json.dumps((await handle.fetch_history()).to_json_dict(), indent=1))
 
 
 class TestReplay:
-    @pytest.mark.parametrize(("name", "workflow"), [("fund_round_v1.json", FundRound), ("proof_of_use_v1.json", ProofOfUse)])
+    @pytest.mark.parametrize(("name", "workflow"), [("fund_round_v1.json", FundRound), ("proof_of_use_v1.json", ProofOfUse), ("proof_of_use_v2.json", ProofOfUse)])
     async def test_committed_history_replays_with_the_current_code(self, name: str, workflow: type) -> None:
         history = WorkflowHistory.from_json(name, json.loads((HISTORIES / name).read_text()))
         await Replayer(workflows=[workflow], data_converter=pydantic_data_converter).replay_workflow(history)

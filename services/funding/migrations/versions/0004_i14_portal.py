@@ -29,6 +29,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('rework_reason', sa.String(length=2000), nullable=True))
         batch_op.add_column(sa.Column('reviewed_by', sa.String(length=200), nullable=True))
         batch_op.add_column(sa.Column('released_cents', sa.BigInteger(), nullable=True))
+        batch_op.add_column(sa.Column('days_late', sa.Integer(), nullable=True))
     op.create_table('measure_receipts',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('application_id', sa.Uuid(), nullable=False),
@@ -84,6 +85,6 @@ def downgrade() -> None:
     op.drop_table('measure_drawdowns')
     op.drop_table('measure_receipts')
     with op.batch_alter_table('measure_applications', schema=None) as batch_op:
-        for col in ('released_cents', 'reviewed_by', 'rework_reason', 'review_draft', 'proof_draft', 'proof_version', 'proof_items',
+        for col in ('days_late', 'released_cents', 'reviewed_by', 'rework_reason', 'review_draft', 'proof_draft', 'proof_version', 'proof_items',
                     'drawdowns_requested', 'contact_email', 'area'):
             batch_op.drop_column(col)
