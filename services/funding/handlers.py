@@ -475,8 +475,9 @@ async def conclude_meeting(rt: Runtime, inp: ConcludeMeetingInput) -> MeetingOut
 
 
 async def pay_measure(rt: Runtime, principal: Principal, application_id: uuid.UUID) -> None:
-    """An approved measure is paid out in full; its proof of use comes due N months after the measure
-    ends (default 3), watched by a durable workflow started before the commit (idempotent)."""
+    """An approved measure is paid out in full (unless its decision grants drawdowns); its proof of use
+    comes due N months after the measure ends (default 3), watched by a durable workflow started before
+    the commit (idempotent)."""
     async with rt.db.read() as conn:
         row = await store.get_measure(conn, application_id)
     if row is None:
@@ -485,8 +486,8 @@ async def pay_measure(rt: Runtime, principal: Principal, application_id: uuid.UU
         return
     if row.status != MeasureStatus.APPROVED:
         raise Conflict(f"the application is {row.status}, not approved")
-    if await _drawn(rt, application_id):
-        raise Conflict("the measure is paid out in drawdowns (Mittelabruf)")
+    if row.drawdowns_requested:
+        raise Conflict("the decision grants payout in drawdowns (Mittelabruf): the organisation calls the money off in parts")
     due_on = await _ensure_proof_workflow(rt, row)
     m = store.measures
     async with rt.outbox.transaction() as tx:
@@ -497,11 +498,6 @@ async def pay_measure(rt: Runtime, principal: Principal, application_id: uuid.UU
         await ledger.disburse(tx.conn, Fund.DISCRETIONARY, row.fiscal_year, row.amount_cents, row.id, principal.username)
         await tx.conn.execute(m.update().where(m.c.id == row.id).values(status=MeasureStatus.PAID.value, paid_cents=row.amount_cents, proof_due_on=due_on))
         await tx.emit(MeasurePaid(tenant=rt.platform.tenant, correlation_id=row.id, application_id=row.id, amount_cents=row.amount_cents, fiscal_year=row.fiscal_year))
-
-
-async def _drawn(rt: Runtime, application_id: uuid.UUID) -> int:
-    async with rt.db.read() as conn:
-        return await store.drawn_cents(conn, application_id)
 
 
 async def _ensure_proof_workflow(rt: Runtime, row: Any) -> date:
