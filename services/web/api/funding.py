@@ -163,6 +163,21 @@ async def record_payout(request: Request, kind: str, application_id: str, s: Pay
     return see_other("/auszahlungen")
 
 
+@router.post("/auszahlungen/abruf/{application_id}/{drawdown_id}", response_class=HTMLResponse)
+async def record_drawdown(request: Request, application_id: str, drawdown_id: str, s: Payments) -> Response:
+    """A drawdown (Mittelabruf) of a discretionary-fund measure the organisation requested."""
+    await form_of(request)
+    aid, did = uuid_or_gone(application_id), uuid_or_gone(drawdown_id)
+    answer = await backend(request).call(s, "funding", "POST", f"/measures/{aid}/drawdowns/{did}/payout")
+    if answer.status == 200:
+        s.flash = f"Der Mittelabruf über {euro(answer.body.get('amount_cents'))} ist ausgezahlt."
+    elif answer.status in (403, 409, 422):
+        s.flash = _refusal(answer)
+    else:
+        checked(answer)
+    return see_other("/auszahlungen")
+
+
 @router.get("/budgets", response_class=HTMLResponse)
 async def budgets(request: Request, s: Budgets, jahr: str = "") -> HTMLResponse:
     year = int(jahr) if jahr.isdigit() and 2000 <= int(jahr) <= 2100 else date.today().year
