@@ -80,6 +80,8 @@ def parse_euro(text: str) -> int | None:
     if not t:
         return None
     if "," in t:
+        if not re.fullmatch(r"(\d{1,3}(\.\d{3})+|\d+),\d{1,2}", t):
+            return None
         t = t.replace(".", "").replace(",", ".")
     elif re.fullmatch(r"\d{1,3}(\.\d{3})+", t):
         t = t.replace(".", "")
