@@ -55,6 +55,7 @@ from services.funding.domain import (
     SetBudget,
     Vote,
     YearStatement,
+    drawdowns_allowed,
     fiscal_year,
 )
 from services.kit.auth import Principal, Role, require
@@ -323,7 +324,7 @@ def _measure(row: Any) -> MeasureOut:
         amount_cents=row.amount_cents, flagged_over_limit=row.flagged_over_limit, fiscal_year=row.fiscal_year, status=row.status,
         round_id=row.round_id, meeting_no=row.meeting_no, paid_cents=row.paid_cents, proof_due_on=row.proof_due_on,
         spent_cents=row.spent_cents, returned_cents=row.returned_cents, receipts=row.receipts,
-        area=row.area, drawdowns_allowed=bool(row.drawdowns_requested) and row.status not in ("submitted", "in_round", "rejected"),
+        area=row.area, drawdowns_allowed=drawdowns_allowed(bool(row.drawdowns_requested), row.status),
         proof_version=row.proof_version, rework_reason=row.rework_reason, released_cents=row.released_cents,
     )
 

@@ -415,6 +415,12 @@ class DrawdownOut(BaseModel):
     paid_by: str | None = None
 
 
+def drawdowns_allowed(requested: bool, status: str) -> bool:
+    """The decision allows drawdowns when the steering group approved an application that asked for
+    payout in parts (002 §5: the steering group decides the measure as applied for)."""
+    return requested and status not in (MeasureStatus.SUBMITTED, MeasureStatus.IN_ROUND, MeasureStatus.REJECTED)
+
+
 def drawdown_problem(granted_cents: int, drawn_cents: int, amount_cents: int) -> str | None:
     """The sum of drawdowns never exceeds the granted amount (002 §5 grants a measure an amount;
     default: partial payouts on request where the decision allows them). `drawn_cents` counts every

@@ -83,6 +83,7 @@ from services.funding.domain import (
     add_months,
     deciders_required,
     drawdown_problem,
+    drawdowns_allowed,
     fiscal_year,
     majority,
     period_problem,
@@ -586,7 +587,7 @@ async def request_drawdown(rt: Runtime, principal: Principal, application_id: uu
         if row is None:
             raise NotFound(f"application {application_id} not found")
         _own(principal, row)
-        if not row.drawdowns_requested:
+        if not drawdowns_allowed(bool(row.drawdowns_requested), row.status):
             raise Conflict("the decision does not allow drawdowns; the grant is paid out at once")
         if row.status not in (MeasureStatus.APPROVED, MeasureStatus.PAID):
             raise Conflict(f"the application is {row.status}; drawdowns are requested between approval and the proof of use")

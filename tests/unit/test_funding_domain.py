@@ -131,3 +131,10 @@ class TestProofOfUseRules:
     def test_rework_needs_a_reason_acceptance_does_not(self) -> None:
         assert review_problem(ProofReview(decision="rework", reason="  ")) == ("reason", "a request for rework needs a reason")
         assert review_problem(ProofReview(decision="accept")) is None
+
+
+def test_drawdowns_are_allowed_once_an_application_asking_for_them_is_approved() -> None:
+    from services.funding.domain import drawdowns_allowed
+
+    assert [drawdowns_allowed(True, s) for s in ("submitted", "in_round", "rejected", "approved", "paid")] == [False, False, False, True, True]
+    assert drawdowns_allowed(False, "approved") is False
