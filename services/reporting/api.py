@@ -215,7 +215,7 @@ async def figure_status(rt: RuntimeDep, principal: FigureReader, period: Annotat
         ms = await handlers.read_measures(conn)
         current = await store.current_figures(conn, p.key)
     own = None if _reads_all(principal) else principal.provider
-    if own is not None or not _reads_all(principal):
+    if not _reads_all(principal):
         ms = [m for m in ms if provides(m, own)]
     ms = [m for m in ms if m.figures]
     missing = {m.number for m in figures_missing(ms, set(current))}

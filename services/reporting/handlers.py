@@ -133,8 +133,12 @@ async def load_catalogue(rt: Runtime) -> int:
     count = 0
     async with rt.db.begin() as conn:
         edited = await store.edited_measure_numbers(conn)
+        rows = {r.number: r for r in await store.measure_rows(conn)}
         for m in load_measures():
             if m.number in edited:
+                row = rows[m.number]
+                if "figures" not in row.data:  # edited before providers reported figures (issue 14): take the file's
+                    await store.update_measure(conn, m.number, {**row.data, "figures": m.figures}, row.edited_by, row.edited_at)
                 continue
             await upsert(conn, store.measures, {"number": m.number, "data": m.model_dump(mode="json")}, keys=["number"])
             count += 1
