@@ -42,6 +42,7 @@ class Role(enum.StrEnum):
     OPERATOR = "operator"
     PAYMENT_OFFICER = "payment_officer"  # records hardship payouts (payment order and payout separated)
     FUND_APPLICANT = "fund_applicant"  # an organisation's account applying to the discretionary fund
+    MEASURE_PROVIDER = "measure_provider"  # a provider (Träger) reporting its measures' figures; scoped by the `provider` claim
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class User:
     roles: tuple[str, ...]
     display_name: str = ""
     districts: tuple[str, ...] = ()
+    provider: str | None = None  # the provider (Träger, 000 §7) a measure_provider account reports for
     password_hash: str | None = None
     api_token_hashes: tuple[str, ...] = ()
 
@@ -62,6 +64,12 @@ class Principal:
     roles: frozenset[str]
     districts: tuple[str, ...] = ()
     claims: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def provider(self) -> str | None:
+        """The provider (Träger) this account reports for: the token's `provider` claim."""
+        value = self.claims.get("provider")
+        return value if isinstance(value, str) and value.strip() else None
 
     def has(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))
@@ -102,6 +110,7 @@ class UserDirectory:
                     roles=tuple(u["roles"]),
                     display_name=u.get("display_name", ""),
                     districts=tuple(u.get("districts", ())),
+                    provider=u.get("provider"),
                     password_hash=u.get("password_hash"),
                     api_token_hashes=tuple(u.get("api_token_hashes", ())),
                 )
@@ -135,6 +144,7 @@ def issue_token(settings: PlatformSettings, user: User, *, ttl_s: int | None = N
         "sub": user.username,
         "roles": list(user.roles),
         "districts": list(user.districts),
+        **({"provider": user.provider} if user.provider else {}),
         "iat": now,
         "exp": now + (ttl_s or settings.token_ttl_s),
     }
@@ -152,7 +162,7 @@ class Authenticator:
             user = self.users.by_api_token(token)
             if user is None:
                 raise Unauthorized("unknown API token")
-            return Principal(user.username, frozenset(user.roles), user.districts)
+            return Principal(user.username, frozenset(user.roles), user.districts, claims={"provider": user.provider} if user.provider else {})
         try:
             header = jwt.get_unverified_header(token)
             if header.get("alg") == "HS256":

@@ -13,18 +13,26 @@ from pydantic import BaseModel, Field
 
 from services.kit.auth import Principal, Role, require
 from services.kit.db import utc_now
-from services.kit.errors import Invalid, NotFound
+from services.kit.errors import Forbidden, Invalid, NotFound
 from services.kit.service import RuntimeDep
 from services.reporting import charts, handlers, render, reports, store
 from services.reporting.domain import (
+    STRATEGIC_GOALS,
+    FigureDefinition,
     KpiDefinition,
-    MeasureIn,
+    MeasureFields,
     MeasureOut,
     MeasurePatch,
     ReportModel,
+    due_quarter,
+    figures_missing,
+    load_figures,
     load_funders,
     load_kpis,
+    measure_matches,
     parse_period,
+    provides,
+    recent_quarters,
 )
 
 router = APIRouter()
@@ -32,6 +40,8 @@ router = APIRouter()
 READERS = (Role.REPORTING_OFFICER, Role.OPERATOR, Role.TEAM_LEAD)
 Reader = Annotated[Principal, Depends(require(*READERS))]
 Officer = Annotated[Principal, Depends(require(Role.REPORTING_OFFICER))]
+FigureReader = Annotated[Principal, Depends(require(*READERS, Role.MEASURE_PROVIDER))]
+FigureWriter = Annotated[Principal, Depends(require(Role.MEASURE_PROVIDER, Role.REPORTING_OFFICER))]
 
 
 def _period(value: str | None, tz: str) -> Any:
@@ -119,45 +129,133 @@ async def kpi(
 # ---- measures catalogue ---------------------------------------------------------------------------
 
 
-@router.get("/measures", response_model=list[MeasureOut], tags=["catalogue"], summary="The measures catalogue (000 §7)")
-async def list_measures(rt: RuntimeDep, principal: Reader, funder: str | None = None, field_of_action: int | None = None) -> list[MeasureOut]:
+@router.get("/measures", response_model=list[MeasureOut], tags=["catalogue"], summary="The measures catalogue (000 §7), filtered by field of action, funder, office or provider")
+async def list_measures(
+    rt: RuntimeDep, principal: Reader,
+    funder: Annotated[str | None, Query(max_length=100)] = None,
+    field_of_action: Annotated[int | None, Query(ge=1, le=18)] = None,
+    office: Annotated[str | None, Query(max_length=100)] = None,
+    provider: Annotated[str | None, Query(max_length=300)] = None,
+) -> list[MeasureOut]:
     async with rt.db.read() as conn:
         ms = await handlers.read_measures(conn)
-    if funder is not None:
-        ms = [m for m in ms if funder in m.funders]
-    if field_of_action is not None:
-        ms = [m for m in ms if field_of_action in m.fields_of_action]
-    return ms
+    return [m for m in ms if measure_matches(m, field_of_action=field_of_action, funder=funder, office=office, provider=provider)]
+
+
+@router.post("/measures", response_model=MeasureOut, status_code=201, tags=["catalogue"], summary="Add a measure to the catalogue (reporting officer); it gets the next number")
+async def add_measure(rt: RuntimeDep, principal: Officer, body: MeasureFields) -> MeasureOut:
+    return await handlers.add_measure(rt, principal, body.model_dump(mode="json"))
 
 
 @router.get("/measures/{number}", response_model=MeasureOut, tags=["catalogue"], summary="One measure")
 async def get_measure(rt: RuntimeDep, principal: Reader, number: int) -> MeasureOut:
     async with rt.db.read() as conn:
-        m = next((m for m in await handlers.read_measures(conn) if m.number == number), None)
-    if m is None:
-        raise NotFound(f"no measure {number}")
-    return m
+        return await handlers.read_measure(conn, number)
 
 
-@router.patch("/measures/{number}", response_model=MeasureOut, tags=["catalogue"], summary="Edit a measure (reporting officer); kept across restarts")
+@router.patch("/measures/{number}", response_model=MeasureOut, tags=["catalogue"], summary="Edit a measure (reporting officer); kept across restarts, used by reports generated afterwards")
 async def patch_measure(rt: RuntimeDep, principal: Officer, number: int, patch: MeasurePatch) -> MeasureOut:
-    from pydantic import ValidationError
+    return await handlers.edit_measure(rt, principal, number, patch.model_dump(exclude_unset=True, mode="json"))
 
-    t = store.measures
-    async with rt.db.begin() as conn:
-        row = (await conn.execute(sa.select(t).where(t.c.number == number))).first()
-        if row is None:
-            raise NotFound(f"no measure {number}")
-        merged = {**row.data, **patch.model_dump(exclude_unset=True, mode="json")}
-        try:
-            m = MeasureIn.model_validate(merged)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            raise Invalid(err["msg"], field=".".join(str(x) for x in err["loc"])) from exc
-        now = utc_now()
-        await conn.execute(t.update().where(t.c.number == number).values(data=m.model_dump(mode="json"), edited_by=principal.username, edited_at=now))
-        await rt.audit(conn, principal, ("reporting_officer",), "update", "measure", number)
-    return MeasureOut(**m.model_dump(), edited_by=principal.username, edited_at=now)
+
+@router.get("/strategic-goals", tags=["catalogue"], summary="The six strategic goals and their fields of action (000 §6.1)")
+async def strategic_goals(principal: FigureReader) -> list[dict[str, Any]]:
+    return [{"goal": g, "name": name, "fields_of_action": list(fields)} for g, (name, fields) in STRATEGIC_GOALS.items()]
+
+
+# ---- figures reported by providers ----------------------------------------------------------------
+
+
+@router.get("/figures/definitions", response_model=list[FigureDefinition], tags=["figures"], summary="The figures providers report per quarter (data/figures.yaml)")
+async def figure_definitions(principal: FigureReader) -> list[FigureDefinition]:
+    return list(load_figures().values())
+
+
+class MeasureFigures(BaseModel):
+    number: int
+    name: str
+    provider: str
+    funders: list[str]
+    goals: list[int]
+    figures: list[str] = Field(description="keys the measure reports")
+    values: dict[str, int] = Field(description="current values for the period")
+    version: int = Field(description="0: nothing reported yet")
+    submitted_by: str | None = None
+    submitted_at: datetime | None = None
+    missing: bool
+
+
+class FigureStatus(BaseModel):
+    period: str
+    due: str = Field(description="the quarter whose figures are due now (the last complete one)")
+    quarters: list[str] = Field(description="quarters that may be reported, newest first")
+    provider: str | None = Field(description="the caller's provider (measure_provider accounts); their own measures only")
+    measures: list[MeasureFigures]
+    missing: int
+
+
+def _reads_all(principal: Principal) -> bool:
+    """Readers of the catalogue see every measure's figures; a provider account only its own."""
+    return principal.has(*(r.value for r in READERS))
+
+
+def _today(rt: Any) -> Any:
+    from zoneinfo import ZoneInfo
+
+    return utc_now().astimezone(ZoneInfo(rt.settings.time_zone)).date()
+
+
+@router.get("/figures", response_model=FigureStatus, tags=["figures"], summary="Figures of a quarter per measure and which are missing (a provider sees its own measures)")
+async def figure_status(rt: RuntimeDep, principal: FigureReader, period: Annotated[str | None, Query(description="YYYY-Qn; default: the quarter due")] = None) -> FigureStatus:
+    today = _today(rt)
+    p = due_quarter(today) if period is None else _period(period, rt.settings.time_zone)
+    if p.kind != "quarter":
+        raise Invalid("figures are reported per quarter (YYYY-Qn)", field="period", location="query")
+    async with rt.db.read() as conn:
+        ms = await handlers.read_measures(conn)
+        current = await store.current_figures(conn, p.key)
+    own = None if _reads_all(principal) else principal.provider
+    if not _reads_all(principal):
+        ms = [m for m in ms if provides(m, own)]
+    ms = [m for m in ms if m.figures]
+    missing = {m.number for m in figures_missing(ms, set(current))}
+    out = [
+        MeasureFigures(number=m.number, name=m.name, provider=m.provider, funders=m.funders, goals=m.goals, figures=m.figures,
+                       values={k: v for k, v in current.get(m.number, {}).get("values", {}).items() if k in m.figures},
+                       version=current.get(m.number, {}).get("version", 0), submitted_by=current.get(m.number, {}).get("submitted_by"),
+                       submitted_at=current.get(m.number, {}).get("submitted_at"), missing=m.number in missing)
+        for m in ms
+    ]
+    return FigureStatus(period=p.key, due=due_quarter(today).key, quarters=[q.key for q in recent_quarters(today)], provider=own,
+                        measures=out, missing=len(missing))
+
+
+class FiguresIn(BaseModel):
+    values: dict[str, Any] = Field(description="figure key -> whole number >= 0; every figure the measure reports", json_schema_extra={"example": {"participants": 12, "sessions_held": 8}})
+
+
+@router.put("/measures/{number}/figures/{period}", tags=["figures"], summary="Report (or correct) a measure's figures for a quarter; a correction is a new version")
+async def put_figures(rt: RuntimeDep, principal: FigureWriter, number: int, period: str, body: FiguresIn) -> dict[str, Any]:
+    return await handlers.submit_figures(rt, principal, number, period, body.values)
+
+
+class FigureVersion(BaseModel):
+    version: int
+    key: str
+    value: int
+    submitted_by: str
+    submitted_at: datetime
+
+
+@router.get("/measures/{number}/figures/{period}", response_model=list[FigureVersion], tags=["figures"], summary="Every version of a measure's figures for a quarter")
+async def figure_history(rt: RuntimeDep, principal: FigureReader, number: int, period: str) -> list[FigureVersion]:
+    p = _period(period, rt.settings.time_zone)
+    async with rt.db.read() as conn:
+        m = await handlers.read_measure(conn, number)
+        if not _reads_all(principal) and not provides(m, principal.provider):
+            raise Forbidden(f"measure {number} is not one of your measures")
+        rows = await store.figure_history(conn, number, p.key)
+    return [FigureVersion(version=r.version, key=r.key, value=r.value, submitted_by=r.submitted_by, submitted_at=r.submitted_at) for r in rows]
 
 
 @router.get("/gaps", tags=["catalogue"], summary="Gaps and possible duplicate structures (000 §6.4 item 5b)")

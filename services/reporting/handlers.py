@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from typing import Any
+
+from pydantic import ValidationError
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -17,7 +20,18 @@ from services.kit import telemetry
 from services.kit.db import insert_ignoring_conflicts, upsert, utc_now
 from services.kit.service import Runtime
 from services.reporting import store
-from services.reporting.domain import fact_of
+from services.kit.auth import Principal, Role
+from services.kit.errors import Forbidden, Invalid, NotFound
+from services.reporting.domain import (
+    MeasureIn,
+    MeasureOut,
+    check_figures,
+    fact_of,
+    figure_period,
+    goals_of_fields,
+    next_measure_number,
+    provides,
+)
 
 #: Inbox consumer name of the projections (one for every stream; event ids are unique).
 PROJECTION_CONSUMER = "reporting:project"
@@ -113,27 +127,106 @@ async def reset_projections(conn: AsyncConnection) -> None:
 
 
 async def load_catalogue(rt: Runtime) -> int:
-    """Upserts the 48 measures of the data file at start; measures edited through the API keep their edits."""
+    """Upserts the 48 measures of the data file at start; measures edited or added through the API keep their edits."""
     from services.reporting.domain import load_measures
 
-    t = store.measures
     count = 0
     async with rt.db.begin() as conn:
-        edited = {r.number for r in (await conn.execute(sa.select(t.c.number).where(t.c.edited_by.is_not(None)))).all()}
+        edited = await store.edited_measure_numbers(conn)
+        rows = {r.number: r for r in await store.measure_rows(conn)}
         for m in load_measures():
             if m.number in edited:
+                row = rows[m.number]
+                if "figures" not in row.data:  # edited before providers reported figures (issue 14): take the file's
+                    await store.update_measure(conn, m.number, {**row.data, "figures": m.figures}, row.edited_by, row.edited_at)
                 continue
-            await upsert(conn, t, {"number": m.number, "data": m.model_dump(mode="json")}, keys=["number"])
+            await upsert(conn, store.measures, {"number": m.number, "data": m.model_dump(mode="json")}, keys=["number"])
             count += 1
     return count
 
 
-async def read_measures(conn: AsyncConnection) -> list:
-    from services.reporting.domain import MeasureOut
+def _measure_out(row: Any) -> MeasureOut:
+    m = MeasureIn.model_validate(row.data)
+    return MeasureOut(**m.model_dump(), edited_by=row.edited_by, edited_at=row.edited_at, goals=goals_of_fields(m.fields_of_action))
 
-    t = store.measures
-    rows = (await conn.execute(sa.select(t).order_by(t.c.number))).all()
-    return [MeasureOut.model_validate({**r.data, "edited_by": r.edited_by, "edited_at": r.edited_at}) for r in rows]
+
+async def read_measures(conn: AsyncConnection) -> list[MeasureOut]:
+    return [_measure_out(r) for r in await store.measure_rows(conn)]
+
+
+async def read_measure(conn: AsyncConnection, number: int) -> MeasureOut:
+    row = await store.measure_row(conn, number)
+    if row is None:
+        raise NotFound(f"no measure {number}")
+    return _measure_out(row)
+
+
+def _valid(data: dict[str, Any]) -> MeasureIn:
+    """The catalogue entry or 422 naming every field that is wrong."""
+    try:
+        return MeasureIn.model_validate(data)
+    except ValidationError as exc:
+        raise Invalid("the measure is invalid", errors=[
+            (".".join(str(x) for x in e["loc"] if not isinstance(x, int)) or "body", e["msg"]) for e in exc.errors()
+        ]) from exc
+
+
+async def add_measure(rt: Runtime, principal: Principal, fields: dict[str, Any]) -> MeasureOut:
+    """Adds a measure to the catalogue under the next free number (audited)."""
+    async with rt.db.begin() as conn:
+        number = next_measure_number(await store.measure_numbers(conn))
+        m = _valid({**fields, "number": number})
+        await store.insert_measure(conn, number, m.model_dump(mode="json"), principal.username, utc_now())
+        await rt.audit(conn, principal, ("reporting_officer",), "create", "measure", number)
+        return await read_measure(conn, number)
+
+
+async def edit_measure(rt: Runtime, principal: Principal, number: int, patch: dict[str, Any]) -> MeasureOut:
+    """Applies the officer's changes to a measure (audited); kept across restarts, used by every report generated afterwards."""
+    async with rt.db.begin() as conn:
+        row = await store.measure_row(conn, number)
+        if row is None:
+            raise NotFound(f"no measure {number}")
+        m = _valid({**row.data, **patch, "number": number})
+        await store.update_measure(conn, number, m.model_dump(mode="json"), principal.username, utc_now())
+        await rt.audit(conn, principal, ("reporting_officer",), "update", "measure", number)
+        return await read_measure(conn, number)
+
+
+# ---- figures reported by providers ----------------------------------------------------------------
+
+
+def may_report(principal: Principal, measure: MeasureIn) -> bool:
+    """Providers report for their own measures only; the reporting officer may enter or correct
+    figures for any measure (e.g. for "diverse Träger", 000 §7, where no single provider account exists)."""
+    if principal.has(Role.REPORTING_OFFICER.value):
+        return True
+    return principal.has(Role.MEASURE_PROVIDER.value) and provides(measure, principal.provider)
+
+
+async def submit_figures(rt: Runtime, principal: Principal, number: int, period_key: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Validates and stores a provider's figures for a measure and quarter as a new version (nothing
+    is stored when any value is wrong; a repeated submission with the same values changes nothing);
+    every change is audited."""
+    from zoneinfo import ZoneInfo
+
+    today = utc_now().astimezone(ZoneInfo(rt.settings.time_zone)).date()
+    try:
+        period = figure_period(period_key, today)
+    except ValueError as exc:
+        raise Invalid(str(exc), field="period", location="path") from exc
+    async with rt.db.begin() as conn:
+        measure = await read_measure(conn, number)
+        if not may_report(principal, measure):
+            raise Forbidden(f"measure {number} is not one of your measures")
+        clean, errors = check_figures(measure, values)
+        if errors:
+            raise Invalid("the figures are invalid", errors=errors)
+        version = await store.append_figures(conn, number, period.key, clean, principal.username, utc_now())
+        if version:
+            await rt.audit(conn, principal, ("measure_provider", "reporting_officer"), "report_figures", "measure_figures", f"{number}:{period.key}:v{version}")
+        current = (await store.current_figures(conn, period.key)).get(number)
+    return {"number": number, "period": period.key, "changed": bool(version), **(current or {})}
 
 
 # ---- reports --------------------------------------------------------------------------------------
@@ -145,7 +238,6 @@ async def generate_report(rt: Runtime, kind: str, funder_key: str | None, period
     funder and period: asking again returns the frozen report (created=False)."""
     from services.reporting import render, reports
     from services.reporting.domain import load_funders, parse_period, report_id_for
-    from services.kit.errors import Invalid, NotFound
 
     s = rt.settings
     try:

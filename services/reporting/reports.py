@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.contracts.vocab import FIELD_OF_ACTION_LABELS, AgeGroup, FieldOfAction, ResidenceStatus, Sex
 from services.reporting import store
 from services.reporting.domain import (
+    STRATEGIC_GOALS,
+    FigureDefinition,
     Funder,
     FunderConfig,
     KpiDefinition,
@@ -24,6 +26,10 @@ from services.reporting.domain import (
     ReportModel,
     Section,
     Table,
+    figure_shown,
+    goal_label,
+    goals_of_fields,
+    load_figures,
     load_kpis,
     suppress,
 )
@@ -102,6 +108,70 @@ def catalogue_table(measures: list[MeasureIn], title: str = "Maßnahmen") -> Tab
     )
 
 
+# ---- strategic goals and reported figures ---------------------------------------------------------
+
+NOT_REPORTED = "nicht gemeldet"
+
+
+def goals_table(measures: list[MeasureIn]) -> Table:
+    """The measures grouped by the six strategic goals (000 §6.1) through their fields of action; a
+    measure serving fields of two goals is listed under both, so the rows do not add up to the catalogue."""
+    rows = []
+    for goal, (_, fields) in STRATEGIC_GOALS.items():
+        ms = [m for m in measures if goal in goals_of_fields(m.fields_of_action)]
+        rows.append([goal_label(goal), ", ".join(map(str, fields)), len(ms), ", ".join(str(m.number) for m in ms),
+                     sum(m.municipal_concept_eur + m.municipal_budget_eur for m in ms), sum(m.third_party_eur for m in ms)])
+    return Table(
+        title="Maßnahmen nach strategischen Zielen",
+        columns=["Strategisches Ziel (000 §6.1)", "Handlungsfelder", "Anzahl Maßnahmen", "Maßnahmen (Nr.)", "kommunale Mittel (EUR)", "Drittmittel (EUR)"],
+        rows=rows,
+        note="Eine Maßnahme, deren Handlungsfelder zu mehreren Zielen gehören, steht bei jedem dieser Ziele. Katalogdaten, daher keine Sperrung.",
+    )
+
+
+def figures_table(measures: list[MeasureIn], reported: dict[str, dict[int, dict]], quarters: list[str], threshold: int,
+                  defs: dict[str, FigureDefinition] | None = None) -> Table:
+    """The figures the providers reported for these measures, one row per strategic goal, measure and
+    figure, one column per quarter. Counts of persons below the threshold are suppressed
+    (figure_shown); the table has no totals (distinct persons of different quarters or measures do
+    not add up), so no secondary suppression is needed. A figure not reported shows as such."""
+    defs = defs if defs is not None else load_figures()
+    rows: list[list] = []
+    hidden: list[tuple[int, int]] = []
+    for goal in STRATEGIC_GOALS:
+        for m in measures:
+            if goal not in goals_of_fields(m.fields_of_action):
+                continue
+            for key in m.figures:
+                d = defs.get(key)
+                row: list = [goal_label(goal), m.number, m.name, d.label if d else key]
+                for j, q in enumerate(quarters):
+                    value = reported.get(q, {}).get(m.number, {}).get("values", {}).get(key)
+                    if value is None:
+                        row.append(NOT_REPORTED)
+                    elif figure_shown(d, value, threshold):
+                        row.append(value)
+                    else:
+                        row.append(None)
+                        hidden.append((len(rows), 4 + j))
+                rows.append(row)
+    return Table(
+        title="Von den Trägern gemeldete Kennzahlen nach strategischem Ziel",
+        columns=["Strategisches Ziel", "Nr.", "Maßnahme", "Kennzahl", *quarters],
+        rows=rows, suppressed=hidden,
+        note=f"Quartalswerte der Maßnahmenträger. Personenzahlen unter {threshold} sind gesperrt; keine Summen, da dieselben Personen in mehreren Quartalen und Maßnahmen gezählt sein können.",
+    )
+
+
+def figures_section(measures: list[MeasureIn], reported: dict[str, dict[int, dict]], period: Period, threshold: int) -> Section:
+    quarters = [q.key for q in period.quarters()]
+    return Section(
+        title="Kennzahlen der Maßnahmenträger nach strategischen Zielen",
+        text="Die 18 Handlungsfelder sind den sechs strategischen Zielen des Integrationskonzepts zugeordnet (000 §6.1).",
+        tables=[goals_table(measures), figures_table(measures, reported, quarters, threshold)],
+    )
+
+
 # ---- gaps and duplicates ------------------------------------------------------------------------
 
 
@@ -155,6 +225,8 @@ def gaps_section(measures: list[MeasureIn]) -> Section:
 
 
 async def funder_report(conn: AsyncConnection, report_id: uuid.UUID, funder: Funder, period: Period, measures: list[MeasureIn], *, tz: str, threshold: int, dialect: str, tenant: str, now: datetime, watermark: str) -> ReportModel:
+    """The measures the funder pays, the KPIs from events of those measures, and the figures their
+    providers reported for the period's quarters, grouped by strategic goal (000 §6.1)."""
     funded = [m for m in measures if funder.funds(m)]
     all_kpis = load_kpis()
     names = list(dict.fromkeys(k for m in funded for k in m.kpis))
@@ -172,6 +244,7 @@ async def funder_report(conn: AsyncConnection, report_id: uuid.UUID, funder: Fun
     sections = [
         Section(title="Geförderte Maßnahmen", tables=[catalogue_table(funded)]),
         Section(title="Kennzahlen", text=f"Zeitraum {period.start.isoformat()} bis {period.end.isoformat()} (ausschließlich), Zeitzone {tz}.", tables=tables),
+        figures_section(funded, {q.key: await store.current_figures(conn, q.key) for q in period.quarters()}, period, threshold),
     ]
     if funder.all_measures:
         sections.append(gaps_section(measures))
@@ -261,4 +334,4 @@ def watermark_text(marks: dict[str, int]) -> str:
     return json.dumps({"events": sum(marks.values()), "streams": marks}, sort_keys=True, separators=(",", ":"))
 
 
-__all__ = ["FunderConfig", "funder_report", "monthly_statistics", "im_kpi_quarterly", "gaps_section", "coverage", "watermark_text"]
+__all__ = ["FunderConfig", "funder_report", "figures_section", "goals_table", "figures_table", "monthly_statistics", "im_kpi_quarterly", "gaps_section", "coverage", "watermark_text"]

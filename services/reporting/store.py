@@ -84,6 +84,20 @@ measures = sa.Table(
     sa.Column("edited_at", UTCDateTime, nullable=True),
 )
 
+#: Figures providers report per measure and quarter. Append-only: a correction is a new version of
+#: (measure, period, key); the current figure is the highest version, earlier ones stay as history.
+measure_figures = sa.Table(
+    "measure_figures",
+    metadata,
+    sa.Column("number", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("period", sa.String(7), primary_key=True),
+    sa.Column("key", sa.String(48), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("value", sa.Integer, nullable=False),
+    sa.Column("submitted_by", sa.String(200), nullable=False),
+    sa.Column("submitted_at", UTCDateTime, nullable=False),
+)
+
 reports = sa.Table(
     "reports",
     metadata,
@@ -211,3 +225,86 @@ async def kpi_explain(conn: AsyncConnection, kpi: KpiDefinition, period: Period,
 async def current_watermark(conn: AsyncConnection) -> dict[str, int]:
     rows = (await conn.execute(sa.select(watermark.c.stream, watermark.c.events).order_by(watermark.c.stream))).all()
     return {r.stream: int(r.events) for r in rows}
+
+
+# ---- measures catalogue -----------------------------------------------------------------------------
+
+
+async def measure_rows(conn: AsyncConnection) -> list[Any]:
+    t = measures
+    return list((await conn.execute(sa.select(t).order_by(t.c.number))).all())
+
+
+async def measure_row(conn: AsyncConnection, number: int) -> Any:
+    return (await conn.execute(sa.select(measures).where(measures.c.number == number))).first()
+
+
+async def edited_measure_numbers(conn: AsyncConnection) -> set[int]:
+    t = measures
+    return {r.number for r in (await conn.execute(sa.select(t.c.number).where(t.c.edited_by.is_not(None)))).all()}
+
+
+async def measure_numbers(conn: AsyncConnection) -> list[int]:
+    return [r.number for r in (await conn.execute(sa.select(measures.c.number))).all()]
+
+
+async def insert_measure(conn: AsyncConnection, number: int, data: dict[str, Any], by: str, at: datetime) -> None:
+    await conn.execute(measures.insert().values(number=number, data=data, edited_by=by, edited_at=at))
+
+
+async def update_measure(conn: AsyncConnection, number: int, data: dict[str, Any], by: str, at: datetime) -> None:
+    await conn.execute(measures.update().where(measures.c.number == number).values(data=data, edited_by=by, edited_at=at))
+
+
+# ---- reported figures -------------------------------------------------------------------------------
+
+
+def _latest(period: str) -> sa.Select:
+    f = measure_figures
+    return (
+        sa.select(f.c.number, f.c.key, sa.func.max(f.c.version).label("version"))
+        .where(f.c.period == period).group_by(f.c.number, f.c.key).subquery()
+    )
+
+
+async def current_figures(conn: AsyncConnection, period: str) -> dict[int, dict[str, Any]]:
+    """The current (highest-version) figures of a period: measure -> {values, version, submitted_by,
+    submitted_at} (version, author and time of the latest change of any of its figures)."""
+    f = measure_figures
+    latest = _latest(period)
+    q = (
+        sa.select(f.c.number, f.c.key, f.c.value, f.c.version, f.c.submitted_by, f.c.submitted_at)
+        .join(latest, sa.and_(f.c.number == latest.c.number, f.c.key == latest.c.key, f.c.version == latest.c.version))
+        .where(f.c.period == period).order_by(f.c.number, f.c.key)
+    )
+    out: dict[int, dict[str, Any]] = {}
+    for r in (await conn.execute(q)).all():
+        m = out.setdefault(r.number, {"values": {}, "version": 0, "submitted_by": None, "submitted_at": None})
+        m["values"][r.key] = int(r.value)
+        if r.version >= m["version"]:
+            m["version"], m["submitted_by"], m["submitted_at"] = int(r.version), r.submitted_by, r.submitted_at
+    return out
+
+
+async def figure_history(conn: AsyncConnection, number: int, period: str) -> list[Any]:
+    f = measure_figures
+    q = sa.select(f).where(f.c.number == number, f.c.period == period).order_by(f.c.version, f.c.key)
+    return list((await conn.execute(q)).all())
+
+
+async def append_figures(conn: AsyncConnection, number: int, period: str, values: dict[str, int], by: str, at: datetime) -> int:
+    """Writes the figures that differ from the current ones as the next version (one version number
+    for the whole submission); returns that version, or 0 when nothing changed (a repeated submission
+    changes nothing)."""
+    current = (await current_figures(conn, period)).get(number, {"values": {}})["values"]
+    changed = {k: v for k, v in values.items() if current.get(k) != v}
+    if not changed:
+        return 0
+    f = measure_figures
+    top = (await conn.execute(sa.select(sa.func.coalesce(sa.func.max(f.c.version), 0)).where(f.c.number == number, f.c.period == period))).scalar_one()
+    version = int(top) + 1
+    await conn.execute(f.insert(), [
+        {"number": number, "period": period, "key": k, "version": version, "value": v, "submitted_by": by, "submitted_at": at}
+        for k, v in sorted(changed.items())
+    ])
+    return version

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from starlette.responses import Response
 
 from services.kit.settings import PlatformSettings
-from services.web.api import abra, casework, discretionary, front_desk, funding, integration_point, portal, reporting, routes
+from services.web.api import abra, casework, discretionary, front_desk, funding, integration_point, portal, reporting, reporting_catalogue, routes
 from services.web.backend import Backend
 from services.web.sessions import SessionStore
 from services.web.settings import WebSettings
@@ -63,6 +63,7 @@ def create_app(settings: WebSettings | None = None, platform: PlatformSettings |
     app.include_router(front_desk.router)
     app.include_router(abra.router)
     app.include_router(reporting.router)
+    app.include_router(reporting_catalogue.router)
     app.include_router(casework.router)
     app.include_router(funding.router)
     app.include_router(integration_point.router)

@@ -19,6 +19,7 @@ ROLE_LABELS: dict[str, str] = {
     Role.FUND_APPLICANT: "Antragstellende Organisation",
     Role.STEERING_MEMBER: "Lenkungsgruppe",
     Role.REPORTING_OFFICER: "Berichtswesen",
+    Role.MEASURE_PROVIDER: "Maßnahmenträger",
     Role.OPERATOR: "Betrieb (IT)",
 }
 
@@ -48,6 +49,8 @@ ITEMS: tuple[Item, ...] = (
     Item("Verwendungsnachweise", "/verfuegungsfonds/nachweise", (Role.FUND_MANAGER.value,), hint="Nachweise prüfen, Überarbeitung, Rückforderung"),
     Item("Kennzahlen", "/kennzahlen", (Role.REPORTING_OFFICER.value, Role.TEAM_LEAD.value), hint="Kennzahlen mit Diagrammen"),
     Item("Berichte", "/berichte", (Role.REPORTING_OFFICER.value,), hint="Erstellte und zugestellte Berichte"),
+    Item("Maßnahmenkatalog", "/massnahmen", (Role.REPORTING_OFFICER.value,), hint="Maßnahmen bearbeiten, fehlende Meldungen der Träger"),
+    Item("Kennzahlen melden", "/kennzahlen-melden", (Role.MEASURE_PROVIDER.value,), hint="Kennzahlen der eigenen Maßnahmen je Quartal"),
     Item("Lücken und Doppelstrukturen", "/luecken", (Role.REPORTING_OFFICER.value, Role.TEAM_LEAD.value), hint="Angebotslücken als Heatmap"),
     Item("Hängende Vorgänge", "/betrieb/vorgaenge", (Role.OPERATOR.value,), hint="Laufende Workflows und worauf sie warten"),
     Item("Fehlerwarteschlange", "/betrieb/fehlerwarteschlange", (Role.OPERATOR.value,), hint="Nicht zustellbare Ereignisse erneut einspielen"),

@@ -130,6 +130,17 @@ _MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"at least one adult", re.I), "Zum Haushalt gehört mindestens eine volljährige Person."),
     (re.compile(r"child must be younger", re.I), "Ein Kind muss jünger sein als Haushaltsvorstand und Partner/in."),
     (re.compile(r"at least 1 item", re.I), "Bitte mindestens eine Person erfassen."),
+    # reporting: measures catalogue and the providers' figures
+    (re.compile(r"must be a whole number", re.I), "Bitte eine ganze Zahl angeben."),
+    (re.compile(r"must not be negative", re.I), "Die Zahl darf nicht negativ sein."),
+    (re.compile(r"must be at most", re.I), "Die Zahl ist zu groß."),
+    (re.compile(r"does not report", re.I), "Diese Kennzahl meldet die Maßnahme nicht."),
+    (re.compile(r"reports no figures", re.I), "Für diese Maßnahme sind keine Kennzahlen festgelegt."),
+    (re.compile(r"has not begun", re.I), "Dieses Quartal hat noch nicht begonnen."),
+    (re.compile(r"unknown (figures|KPIs)", re.I), "Bitte nur Kennzahlen aus der Liste wählen."),
+    (re.compile(r"fields of action are 1\.\.18", re.I), "Handlungsfelder sind 1 bis 18."),
+    (re.compile(r"a funder is a name", re.I), "Fördergeber bitte mit 1 bis 100 Zeichen angeben."),
+    (re.compile(r"not one of your measures", re.I), "Diese Maßnahme gehört nicht zu Ihrem Träger."),
 )
 
 
