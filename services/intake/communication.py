@@ -150,7 +150,7 @@ def reminder_message(*, language: str, appointment_at: datetime, place: str, to:
         _("Ort: %(place)s") % values,
         _("Bitte bringen Sie Ihren Ausweis oder Reisepass mit."),
         _("Können Sie nicht kommen? Bitte sagen Sie ABRA vorher Bescheid."),
-        _("Sie bekommen diese E-Mail, weil Sie Erinnerungen per E-Mail zugestimmt haben. Sie möchten keine E-Mails mehr? Bitte sagen Sie es im Bürgeramt."),
+        _("Sie bekommen diese E-Mail, weil Sie einer Erinnerung per E-Mail zugestimmt haben. Sie möchten keine E-Mails mehr? Bitte sagen Sie es im Bürgeramt."),
         _("Mit freundlichen Grüßen"),
         "Amt für Soziale Integration, Stadt Hamm",
     ]
