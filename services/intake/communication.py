@@ -159,12 +159,12 @@ def reminder_message(*, language: str, appointment_at: datetime, place: str, to:
     msg["From"] = sender
     msg["To"] = to
     msg["Message-ID"] = f"<clearing-reminder-{clearing_id}-{int(appointment_at.timestamp())}@ankommen>"
-    msg["Content-Language"] = language
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content("\n\n".join(lines) + "\n")
     direction = i18n.direction(language)
     paragraphs = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
     msg.add_alternative(f'<!doctype html><html lang="{language}" dir="{direction}"><body>{paragraphs}</body></html>', subtype="html")
+    msg["Content-Language"] = language  # after add_alternative, which moves Content-* headers into the first part
     return msg
 
 

@@ -84,10 +84,11 @@ def _as_datetime(value: Any) -> datetime:
     return (datetime.fromisoformat(value) if isinstance(value, str) else value).astimezone(BERLIN)
 
 
-def format_date(value: Any, language: str) -> str:
-    """A date with weekday, month name and year in the language's own form (Babel, CLDR 'full'),
-    e.g. "Montag, 7. Dezember 2026", "luni, 7 decembrie 2026", "الاثنين، 7 ديسمبر 2026"."""
-    return _babel_date(_as_date(value), "full", locale=BABEL_LOCALE.get(language, "de_DE"))
+def format_date(value: Any, language: str, form: str = "full") -> str:
+    """A date with month name and year in the language's own form (Babel, CLDR `form`): 'full' with the
+    weekday for appointments and deadlines, e.g. "Montag, 7. Dezember 2026", "luni, 7 decembrie 2026",
+    "الاثنين، 7 ديسمبر 2026"; 'long' without it, e.g. for a date of birth."""
+    return _babel_date(_as_date(value), form, locale=BABEL_LOCALE.get(language, "de_DE"))
 
 
 def format_time(value: Any, language: str) -> str:

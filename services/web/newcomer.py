@@ -53,8 +53,8 @@ class Lang:
         text = str(value)
         return f"{FSI}{text}{PDI}" if self.rtl and text else text
 
-    def date(self, value: Any) -> str:
-        return self.keep(i18n.format_date(value, self.code))
+    def date(self, value: Any, form: str = "full") -> str:
+        return self.keep(i18n.format_date(value, self.code, form))
 
     def time(self, value: Any) -> str:
         return self.keep(i18n.format_time(value, self.code))
@@ -81,8 +81,8 @@ def next_steps(person: dict[str, Any], lang: Lang) -> list[str]:
     steps: list[str] = []
     if status == "pending" and reg.get("appointment_at"):
         at = reg["appointment_at"]
-        steps.append(_("Ihr Termin bei ABRA (Gespräch vor der Anmeldung): %(date)s, %(time)s Uhr.") % {"date": lang.date(at), "time": lang.time(at)})
-        steps.append(_("Bitte bringen Sie Ihren Ausweis oder Reisepass mit."))
+        steps.append(" ".join((_("Ihr Termin bei ABRA (Gespräch vor der Anmeldung): %(date)s, %(time)s Uhr.") % {"date": lang.date(at), "time": lang.time(at)},
+                               _("Bitte bringen Sie Ihren Ausweis oder Reisepass mit."))))
         if deadline:
             steps.append(_("Nach dem Gespräch melden Sie Ihren Wohnsitz im Bürgeramt an, spätestens bis %(date)s.") % {"date": lang.date(deadline)})
     elif status == "pending":
@@ -138,7 +138,7 @@ def summary(view: dict[str, Any], language: str | None, printed_on: date) -> Sum
     intake = view["intake"]
     persons = [p for p in view["persons"] if p.get("given_name") or p.get("family_name")]
     members = [
-        _("%(name)s, geboren am %(date)s") % {"name": lang.keep(name_of(p)), "date": lang.date(p["date_of_birth"])} if p.get("date_of_birth")
+        _("%(name)s, geboren am %(date)s") % {"name": lang.keep(name_of(p)), "date": lang.date(p["date_of_birth"], "long")} if p.get("date_of_birth")
         else lang.keep(name_of(p))
         for p in persons
     ]

@@ -119,14 +119,14 @@ def _styles() -> dict[str, Any]:
     from reportlab.lib import colors
     from reportlab.lib.styles import ParagraphStyle
 
-    body = ParagraphStyle("body", fontName=FONT, fontSize=11, leading=15, spaceAfter=3)
+    body = ParagraphStyle("body", fontName=FONT, fontSize=10.5, leading=14, spaceAfter=2.5)
     return {
         "body": body,
         "small": ParagraphStyle("small", parent=body, fontSize=9.5, leading=12.5, textColor=colors.HexColor("#333333")),
-        "title": ParagraphStyle("title", parent=body, fontName=FONT_BOLD, fontSize=18, leading=23, spaceAfter=4),
-        "heading": ParagraphStyle("heading", parent=body, fontName=FONT_BOLD, fontSize=13, leading=17, spaceBefore=10, spaceAfter=4),
-        "person": ParagraphStyle("person", parent=body, fontName=FONT_BOLD, spaceBefore=6, spaceAfter=2),
-        "item": ParagraphStyle("item", parent=body, leftIndent=10, rightIndent=10),
+        "title": ParagraphStyle("title", parent=body, fontName=FONT_BOLD, fontSize=16, leading=20, spaceAfter=3),
+        "heading": ParagraphStyle("heading", parent=body, fontName=FONT_BOLD, fontSize=13, leading=17, spaceBefore=8, spaceAfter=3),
+        "person": ParagraphStyle("person", parent=body, fontName=FONT_BOLD, spaceBefore=4, spaceAfter=1),
+        "item": ParagraphStyle("item", parent=body, leftIndent=10, rightIndent=10, spaceAfter=1.5),
         "strong": ParagraphStyle("strong", parent=body, fontName=FONT_BOLD, fontSize=12.5, leading=17),
     }
 
@@ -139,7 +139,7 @@ def _document(buf: io.BytesIO, title: str, subject: str, language: str) -> Any:
     return SimpleDocTemplate(
         buf, pagesize=A4, title=title, author=newcomer.OFFICE, subject=subject, creator="ankommen",
         lang=PDF_LANG.get(language, "de-DE"), displayDocTitle=True,
-        leftMargin=2 * cm, rightMargin=2 * cm, topMargin=1.8 * cm, bottomMargin=1.8 * cm,
+        leftMargin=2 * cm, rightMargin=2 * cm, topMargin=1.5 * cm, bottomMargin=1.5 * cm,
     )
 
 
