@@ -21,7 +21,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         'household_letters',
-        sa.Column('household_id', services.kit.db.Uuid(), nullable=False),
+        sa.Column('household_id', sa.Uuid(), nullable=False),
         sa.Column('language', sa.String(length=8), nullable=False),
         sa.Column('updated_by', sa.String(length=200), nullable=False),
         sa.Column('updated_at', services.kit.db.UTCDateTime(timezone=True), nullable=False),
@@ -29,8 +29,8 @@ def upgrade() -> None:
     )
     op.create_table(
         'reminder_contacts',
-        sa.Column('person_id', services.kit.db.Uuid(), nullable=False),
-        sa.Column('household_id', services.kit.db.Uuid(), nullable=False),
+        sa.Column('person_id', sa.Uuid(), nullable=False),
+        sa.Column('household_id', sa.Uuid(), nullable=False),
         sa.Column('sealed', sa.LargeBinary(), nullable=True),
         sa.Column('consent_at', services.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column('recorded_by', sa.String(length=200), nullable=False),
@@ -40,7 +40,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_reminder_contacts_household_id'), ['household_id'], unique=False)
     op.create_table(
         'clearing_reminders',
-        sa.Column('clearing_id', services.kit.db.Uuid(), nullable=False),
+        sa.Column('clearing_id', sa.Uuid(), nullable=False),
         sa.Column('appointment_at', services.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column('status', sa.String(length=10), nullable=False),
         sa.Column('claimed_at', services.kit.db.UTCDateTime(timezone=True), nullable=False),
