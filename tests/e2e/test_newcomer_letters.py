@@ -129,7 +129,7 @@ def sink(stack: RunningStack) -> list[EmailMessage]:
 
 
 def reminders_for(stack: RunningStack, clearing_id: str) -> list[EmailMessage]:
-    return [m for m in sink(stack) if (m["Message-ID"] or "").startswith(f"<clearing-reminder-{clearing_id}-")]
+    return [m for m in sink(stack) if str(m["Message-ID"] or "").strip().startswith(f"<clearing-reminder-{clearing_id}-")]
 
 
 async def run_the_schedule(stack: RunningStack) -> RemindersResult:
