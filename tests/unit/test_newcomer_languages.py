@@ -219,3 +219,18 @@ class TestRightToLeftPdf:
             for font in (summary_pdf.FONT, summary_pdf.FONT_BOLD):
                 glyphs = pdfmetrics.getFont(font).face.charToGlyph
                 assert sorted(hex(ord(c)) for c in shaped if ord(c) not in glyphs) == [], (language, font)
+
+
+class TestPackaging:
+    @pytest.mark.parametrize("package", ["services.web", "services.intake"])
+    def test_the_catalogues_are_package_data(self, package: str) -> None:
+        """An installed package (the production image: pip install .) carries the .po sources it compiles at first use."""
+        import fnmatch
+        import tomllib
+
+        root = Path(__file__).resolve().parents[2]
+        patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"][package]
+        base = root / package.replace(".", "/")
+        files = [p.relative_to(base).as_posix() for p in (base / "locale").rglob("*") if p.suffix in (".po", ".pot")]
+        assert len(files) == len(TRANSLATED) + 1
+        assert [f for f in files if not any(fnmatch.fnmatch(f, pat) for pat in patterns)] == []
