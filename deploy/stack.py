@@ -317,6 +317,8 @@ class Stack:
                 svc_env.update({"REPORTING_SMTP_HOST": "127.0.0.1", "REPORTING_SMTP_PORT": str(self.ports["mail"])})
             if svc == "funding" and "FUNDING_SMTP_HOST" not in self.extra_env:  # mails to organisations go to the same sink
                 svc_env.update({"FUNDING_SMTP_HOST": "127.0.0.1", "FUNDING_SMTP_PORT": str(self.ports["mail"])})
+            if svc == "intake" and "INTAKE_SMTP_HOST" not in self.extra_env:  # appointment reminders go to the mail sink
+                svc_env.update({"INTAKE_SMTP_HOST": "127.0.0.1", "INTAKE_SMTP_PORT": str(self.ports["mail"])})
             if svc == "intake":
                 svc_env["INTAKE_MASTER_KEY"] = json.loads((self.data_dir / "secrets.json").read_text())["intake_master_key"]
             self.children[svc] = Child(svc, [sys.executable, "-m", f"services.{svc}"], svc_env, logs / f"{svc}.out")
@@ -519,7 +521,7 @@ def print_urls(state: dict[str, Any], out: Any = sys.stdout) -> None:
     print(f"  {'temporal':<10} {state['temporal']['address']:<28} Web UI:   {state['temporal']['ui']}", file=out)
     print(f"  {'redis':<10} {state['redis']['url']}", file=out)
     if "mail" in state:
-        print(f"  {'mail':<10} {state['mail']['smtp']:<28} reports sent by e-mail are kept in {state['mail']['directory']}", file=out)
+        print(f"  {'mail':<10} {state['mail']['smtp']:<28} reports and appointment reminders sent by e-mail are kept in {state['mail']['directory']}", file=out)
     print(f"  data directory: {state['data_dir']}  (stack.json lists these ports)", file=out)
     users = demo_users(Path(state["data_dir"]))
     if users:

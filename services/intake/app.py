@@ -1,15 +1,17 @@
 """Composition root of the intake service."""
 
-from services.intake import clearing, consumers, store
+from services.intake import clearing, communication, consumers, store
 from services.intake.api import router
 from services.intake.crypto import Keyring
 from services.intake.settings import IntakeSettings
 from services.kit.service import Runtime, ServiceSpec
 from workflows.clearing import PreRegistrationClearing
+from workflows.clearing_reminders import ClearingReminders
 
 
 async def _check_keyring(rt: Runtime) -> None:
     rt.extras["keyring"] = Keyring(rt.settings.master_key)  # fails the start without a master key
+    await communication.ensure_schedule(rt)
 
 
 def build() -> ServiceSpec:
@@ -20,9 +22,9 @@ def build() -> ServiceSpec:
         metadata=store.metadata,
         tables=store.kit,
         settings=IntakeSettings(),
-        routers=[router],
+        routers=[router, communication.router],
         subscriptions=consumers.subscriptions,
-        workflows=[PreRegistrationClearing],
-        activities=clearing.activities,
+        workflows=[PreRegistrationClearing, ClearingReminders],
+        activities=lambda rt: [*clearing.activities(rt), *communication.activities(rt)],
         on_start=_check_keyring,
     )

@@ -6,11 +6,12 @@ from __future__ import annotations
 import enum
 import re
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.contracts.vocab import AgeGroup, Need, Partner, Prospect, Purpose, ResidenceStatus, Route, Sex
+from services.contracts.workdays import BERLIN, is_working_day
 
 __all__ = ["ResidenceStatus"]  # the vocabulary's enum (services.contracts.vocab) is intake's own
 
@@ -296,3 +297,65 @@ class IntakeOut(BaseModel):
     correction_no: int
     address: Address | None
     persons: list[PersonOut | ErasedPersonOut]
+
+
+# ---- newcomer communication: letter language and reminders by e-mail (issue 14) --------------------
+
+#: letter languages offered to newcomers (services/kit/i18n.py LANGUAGES; German is the source text)
+LETTER_LANGUAGES = ("de", "ro", "bg", "ar", "fa", "uk", "en")
+DEFAULT_LETTER_LANGUAGE = "de"
+_EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$")
+
+
+class LetterLanguageIn(_In):
+    language: str = Field(description=f"One of {', '.join(LETTER_LANGUAGES)}.", examples=["ar"])
+
+    @field_validator("language")
+    @classmethod
+    def _offered(cls, value: str) -> str:
+        if value not in LETTER_LANGUAGES:
+            raise ValueError(f"language must be one of {', '.join(LETTER_LANGUAGES)}")
+        return value
+
+
+class ReminderContactIn(_In):
+    """The newcomer's e-mail address for appointment reminders and their consent to them (GDPR Art. 6(1)(a):
+    the address is kept only while the consent stands; withdrawing it deletes the address)."""
+
+    email: str | None = Field(default=None, max_length=254, examples=["ana.popescu@example.org"])
+    consent: bool = Field(description="Consent to reminders of appointments by e-mail.")
+
+    @field_validator("email")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        value = (value or "").strip() or None
+        if value is not None and not _EMAIL.match(value):
+            raise ValueError("not a valid e-mail address")
+        return value
+
+    @model_validator(mode="after")
+    def _consent_and_address(self) -> "ReminderContactIn":
+        if self.consent and self.email is None:
+            raise ValueError("email is required for reminders by e-mail")
+        if not self.consent and self.email is not None:
+            raise ValueError("email is kept only with consent to reminders by e-mail")
+        return self
+
+
+def reminder_due_at(appointment_at: datetime, hour: int) -> datetime:
+    """When the reminder of a clearing appointment is sent: at `hour` o'clock (Berlin) on the working
+    day (NRW) before the appointment's day (issue 14; default, settings INTAKE_REMINDER_HOUR)."""
+    day = appointment_at.astimezone(BERLIN).date() - timedelta(days=1)
+    while not is_working_day(day):
+        day -= timedelta(days=1)
+    return datetime.combine(day, time(hour), tzinfo=BERLIN)
+
+
+def reminder_to_send(*, consent: bool, has_address: bool, clearing_status: str, appointment_at: datetime | None,
+                     already_sent: bool, now: datetime, hour: int) -> bool:
+    """A reminder goes out once per appointment, only with consent and an address, for a clearing still
+    pending, from the due time until the appointment begins (late, e.g. booked the day before, is still
+    useful; after the appointment it is not). Issue 14."""
+    if not (consent and has_address) or already_sent or clearing_status != "pending" or appointment_at is None:
+        return False
+    return reminder_due_at(appointment_at, hour) <= now < appointment_at

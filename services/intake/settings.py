@@ -21,3 +21,13 @@ class IntakeSettings(ServiceSettings):
     registration_deadline_days: int = Field(14, ge=1, description="Registration of residence is due this many days after moving in (§17 BMG).")
     clearing_max_rebookings: int = Field(2, ge=0, description="A no-show is rebooked this often, then the clearing closes as not appeared.")
     clearing_slot_retry_minutes: int = Field(60, ge=1, description="With no free slot, booking is retried after this many minutes.")
+
+    # newcomer communication (issue 14; defaults we chose)
+    abra_place: str = Field("Beratungsstelle ABRA, Kommunales Jobcenter Hamm", description="Where the ABRA clearing interviews take place, printed as it is on letters and reminders.")
+    reminders_enabled: bool = Field(True, description="Create the schedule that sends appointment reminders by e-mail.")
+    reminder_hour: int = Field(9, ge=0, le=23, description="Reminders go out from this hour (Berlin) on the working day before the appointment.")
+    reminder_interval_minutes: int = Field(15, ge=1, le=720, description="How often the reminder schedule looks for due reminders.")
+    smtp_host: str | None = Field(None, description="SMTP relay for reminder e-mails; unset = no reminders are sent (they stay due).")
+    smtp_port: int = 25
+    smtp_from: str = "buergeramt@ankommen.example"
+    smtp_timeout_s: float = 20.0

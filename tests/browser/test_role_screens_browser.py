@@ -20,6 +20,7 @@ import pytest
 from playwright.async_api import expect
 
 from services.contracts.workdays import BERLIN, is_working_day
+from services.kit.i18n import format_date, format_time
 from tests.browser.test_web_browser import sign_in
 from tests.support.browser import check_screen, staff_context
 from tests.support.eventually import eventually
@@ -162,8 +163,9 @@ class TestFrontDeskAndAbraInTheBrowser:
             text = " ".join(document[0].get_textpage().get_text_range().split())
             document.close()
             assert f"Ivan {he}" in text and "Willkommen in Hamm – Ihre nächsten Schritte" in text
-            assert "Termin bei ABRA (Gespräch vor der Anmeldung): " in text and earliest in text
-            assert "spätestens bis " in text and deadline in text
+            at = datetime.strptime(earliest, "%d.%m.%Y, %H:%M Uhr").replace(tzinfo=BERLIN)
+            assert f"Termin bei ABRA (Gespräch vor der Anmeldung): {format_date(at, 'de')}, {format_time(at, 'de')} Uhr" in text
+            assert f"spätestens bis {format_date(datetime.strptime(deadline, '%d.%m.%Y').date(), 'de')}" in text
 
             # the ABRA coach opens Ivan's appointment in the day calendar and records the clearing
             async with stack.client("intake", "frontdesk") as api:

@@ -309,7 +309,7 @@ class TestRoleScreensOverHttp:
     async def test_the_summary_downloads_as_a_pdf_with_the_appointment_and_only_for_the_front_desk(self, stack: RunningStack) -> None:
         import pypdfium2 as pdfium
 
-        from services.web.summary_pdf import long_datetime
+        from services.kit.i18n import format_date, format_time
 
         tag = uuid.uuid4().hex[:6]
         created, booked = await romanian_with_appointment(stack, "Ștefan", f"Bălănescu{tag}")
@@ -324,7 +324,8 @@ class TestRoleScreensOverHttp:
         assert len(document) == 1
         document.close()
         assert f"Ștefan Bălănescu{tag}" in text
-        assert " ".join(long_datetime(booked["appointment_at"]).split()) in text
+        at = booked["appointment_at"]
+        assert f"{format_date(at, 'de')}, {format_time(at, 'de')} Uhr" in text  # German is the language until the newcomer picks another
         async with web_client(stack) as c:
             await sign_in(stack, c, "caseworker")
             refused = await c.get(path)

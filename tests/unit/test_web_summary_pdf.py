@@ -1,6 +1,7 @@
 """The newcomer's summary PDF (issue 7), rendered from a fixed view model and read back with pdfium:
 German text with umlauts and ß, the ABRA appointment and the registration deadline per person, one A4
-page for a family of four, and title and language in the document."""
+page for a family of four, and title and language in the document (the other languages and right to
+left: tests/unit/test_newcomer_languages.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import pypdfium2 as pdfium
 import pytest
 
-from services.web import summary_pdf
+from services.web import newcomer, summary_pdf
 
 PRINTED = date(2026, 11, 23)
 INTAKE = {"intake_id": "3f2a9c1e-5b7d-4e21-9a0c-1d2e3f4a5b6c", "district": "Westen",
@@ -18,6 +19,7 @@ INTAKE = {"intake_id": "3f2a9c1e-5b7d-4e21-9a0c-1d2e3f4a5b6c", "district": "West
 #: Monday 30.11.2026, 10:00 in Berlin; the §17 BMG deadline two weeks after moving in
 APPOINTMENT = "2026-11-30T09:00:00+00:00"
 DEADLINE = "2026-12-04"
+GERMAN = newcomer.Lang.of("de")
 
 
 def pending(appointment: str | None = APPOINTMENT) -> dict[str, Any]:
@@ -62,28 +64,28 @@ class TestTheSummaryOfAFamilyOfFour:
     def test_it_reads_in_german_with_umlauts_and_sharp_s(self) -> None:
         _, text, _ = read(summary_pdf.render({"intake": INTAKE, "persons": FAMILY}, PRINTED))
         assert "Willkommen in Hamm – Ihre nächsten Schritte" in text
-        assert "Was als Nächstes passiert" in text and "Gedruckt am 23.11.2026" in text
-        assert "Jürgen Großmann, geboren 02.03.1985" in text and "Ștefania Țurcanu-Größ" in text
+        assert "Was als Nächstes passiert" in text and "Stand: Montag, 23. November 2026" in text
+        assert "Jürgen Großmann, geboren am 2. März 1985" in text and "Ștefania Țurcanu-Größ" in text
         assert "Adresse: Weststraße 12, 59065 Hamm" in text
 
     def test_it_names_the_appointment_and_the_registration_deadline(self) -> None:
         _, text, _ = read(summary_pdf.render({"intake": INTAKE, "persons": FAMILY}, PRINTED))
-        assert text.count("Termin bei ABRA (Gespräch vor der Anmeldung): Montag, 30.11.2026, 10:00 Uhr.") == 3
-        assert text.count("spätestens bis Freitag, 04.12.2026") == 4
+        assert text.count("Ihr Termin bei ABRA (Gespräch vor der Anmeldung): Montag, 30. November 2026, 10:00 Uhr.") == 3
+        assert text.count("spätestens bis Freitag, 4. Dezember 2026.") == 4
         assert "Ihr Termin bei ABRA (Gespräch vor der Anmeldung) wird gerade vereinbart." in text
         assert "Für Elena wird ein Kita-Platz gesucht." in text
         assert "Für Georgi gibt es eine Beratung zum Schulbesuch (Seiteneinstieg)." in text
 
     def test_it_ends_with_the_office_and_the_reference_number(self) -> None:
         _, text, _ = read(summary_pdf.render({"intake": INTAKE, "persons": FAMILY}, PRINTED))
-        assert "Kontakt Amt für Soziale Integration, Bürgeramt Hamm" in text
-        assert "Bitte geben Sie bei Fragen diese Nummer an: 3f2a9c1e" in text
+        assert "Kontakt Amt für Soziale Integration, Stadt Hamm" in text
+        assert "Bitte nennen Sie bei Fragen diese Nummer: 3f2a9c1e" in text
 
     def test_it_carries_its_title_and_language(self) -> None:
         pdf = summary_pdf.render({"intake": INTAKE, "persons": FAMILY}, PRINTED)
         _, _, meta = read(pdf)
         assert pdf.startswith(b"%PDF-")
-        assert meta["Title"] == "Willkommen in Hamm – Ihre nächsten Schritte" and meta["Author"] == "Amt für Soziale Integration"
+        assert meta["Title"] == "Willkommen in Hamm – Ihre nächsten Schritte" and meta["Author"] == "Amt für Soziale Integration, Stadt Hamm"
         assert b"/Lang (de-DE)" in pdf and b"/DisplayDocTitle true" in pdf
 
     def test_a_person_whose_data_was_erased_is_left_out(self) -> None:
@@ -94,24 +96,24 @@ class TestTheSummaryOfAFamilyOfFour:
 
 class TestNextSteps:
     def test_a_booked_clearing_gives_the_appointment_then_the_deadline(self) -> None:
-        steps = summary_pdf.next_steps(FAMILY[0])
-        assert steps == ["Termin bei ABRA (Gespräch vor der Anmeldung): Montag, 30.11.2026, 10:00\u00a0Uhr. Bitte bringen Sie Ihren Ausweis oder Pass mit.",
-                         "Nach dem Gespräch melden Sie Ihren Wohnsitz im Bürgeramt an, spätestens bis Freitag, 04.12.2026."]
+        steps = newcomer.next_steps(FAMILY[0], GERMAN)
+        assert steps == ["Ihr Termin bei ABRA (Gespräch vor der Anmeldung): Montag, 30. November 2026, 10:00 Uhr. Bitte bringen Sie Ihren Ausweis oder Reisepass mit.",
+                         "Nach dem Gespräch melden Sie Ihren Wohnsitz im Bürgeramt an, spätestens bis Freitag, 4. Dezember 2026."]
 
     def test_a_missed_clearing_asks_for_a_new_appointment(self) -> None:
         missed = person("Radu", "Popescu", "1990-01-01", ["abra_clearing"], {**pending(), "clearing_status": "not_appeared"})
-        assert summary_pdf.next_steps(missed) == ["Bitte vereinbaren Sie einen neuen Termin bei ABRA. Erst nach dem Gespräch ist die Anmeldung möglich.",
-                                                 "Anmeldefrist: Freitag, 04.12.2026."]
+        assert newcomer.next_steps(missed, GERMAN) == ["Bitte vereinbaren Sie einen neuen Termin bei ABRA. Erst nach dem Gespräch ist die Anmeldung möglich.",
+                                                      "Die Frist für die Anmeldung endet am Freitag, 4. Dezember 2026."]
 
     def test_a_cleared_person_may_register(self) -> None:
         cleared = person("Radu", "Popescu", "1990-01-01", ["abra_clearing"], {**pending(), "clearing_status": "cleared", "allowed": True})
-        assert summary_pdf.next_steps(cleared) == ["Sie können Ihren Wohnsitz jetzt im Bürgeramt anmelden."]
+        assert newcomer.next_steps(cleared, GERMAN) == ["Sie können Ihren Wohnsitz jetzt im Bürgeramt anmelden."]
 
     def test_a_refugee_in_casework_hears_from_the_caseworker(self) -> None:
         refugee = person("Amal", "Haddad", "1992-04-04", ["casework"], {"allowed": True, "clearing_status": None})
-        assert summary_pdf.next_steps(refugee) == [
+        assert newcomer.next_steps(refugee, GERMAN) == [
             "Sie können Ihren Wohnsitz jetzt im Bürgeramt anmelden.",
-            "Ihre Fallmanagerin / Ihr Fallmanager vom Sozialen Fallmanagement meldet sich in den nächsten Tagen bei Ihnen."]
+            "Eine Mitarbeiterin oder ein Mitarbeiter vom Sozialen Fallmanagement meldet sich in den nächsten Tagen bei Ihnen."]
 
 
 class TestTheShippedFont:

@@ -19,6 +19,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from services.contracts.workdays import BERLIN
 from services.kit.auth import Role
+from services.kit import i18n
+from services.web import newcomer
 from services.web import summary_pdf as summary_document
 from services.web.api import common
 from services.web.api.common import ApiRefused, Errors, checked, errors_of, uuid_or_gone
@@ -375,18 +377,127 @@ async def household_result(request: Request, intake_id: str, s: Front) -> HTMLRe
     return render(request, "fd_household_result.html", **await household_view(request, s, intake_id))
 
 
+# ---- the newcomer's documents in their language (issue 14) ---------------------------------------
+
+#: where the language picker may send the clerk back to (the two print views)
+PRINT_VIEWS = ("zusammenfassung", "abra-einladung")
+LANGUAGE_CHOICES = [(code, own, i18n.GERMAN_NAMES[code]) for code, own in i18n.LANGUAGES.items()]
+
+
+async def communication(request: Request, s: Session, household_id: str) -> dict[str, Any]:
+    """The household's letter language, the ABRA place and the reminder contacts (intake)."""
+    return checked(await backend(request).call(s, "intake", "GET", f"/households/{household_id}/communication"))
+
+
+async def print_view(request: Request, s: Session, intake_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    view = await household_view(request, s, intake_id)
+    return view, await communication(request, s, view["intake"]["household_id"])
+
+
 @router.get("/haushalt/{intake_id}/zusammenfassung", response_class=HTMLResponse)
 async def summary(request: Request, intake_id: str, s: Front) -> HTMLResponse:
-    return render(request, "fd_summary.html", printed_on=today(), **await household_view(request, s, intake_id))
+    view, comm = await print_view(request, s, intake_id)
+    return render(request, "fd_summary.html", m=newcomer.summary(view, comm["language"], today()), intake=view["intake"],
+                  office=newcomer.OFFICE, languages=LANGUAGE_CHOICES)
 
 
 @router.get("/haushalt/{intake_id}/zusammenfassung.pdf", response_class=Response)
 async def summary_pdf(request: Request, intake_id: str, s: Front) -> Response:
-    """The same summary as a one-page A4 PDF to hand over, print or e-mail (issue 7)."""
-    view = await household_view(request, s, intake_id)
-    pdf = await asyncio.to_thread(summary_document.render, view, today())
+    """The same summary as a one-page A4 PDF to hand over, print or e-mail (issue 7), in the household's language."""
+    view, comm = await print_view(request, s, intake_id)
+    pdf = await asyncio.to_thread(summary_document.render, view, today(), comm["language"])
     filename = f"ankommen-zusammenfassung-{view['intake']['intake_id']}.pdf"
     return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _contacts(view: dict[str, Any], comm: dict[str, Any]) -> list[dict[str, Any]]:
+    """The persons with a booked ABRA appointment and their reminder contact, for the clerk's form."""
+    by_person = {c["person_id"]: c for c in comm["persons"]}
+    out = []
+    for p in view["persons"]:
+        reg = p.get("registration") or {}
+        if reg.get("clearing_status") == "pending" and reg.get("appointment_at"):
+            c = by_person.get(p["person_id"], {})
+            out.append({"person_id": p["person_id"], "name": newcomer.name_of(p), "email": c.get("email"), "reminders_by_email": bool(c.get("reminders_by_email"))})
+    return out
+
+
+def _letter_page(request: Request, view: dict[str, Any], comm: dict[str, Any], status: int = 200,
+                 errors: dict[str, dict[str, str]] | None = None, summary: list[tuple[str, str]] | None = None,
+                 entered: dict[str, str] | None = None) -> HTMLResponse:
+    contacts = _contacts(view, comm)
+    for c in contacts:
+        if entered and c["person_id"] == entered.get("person_id"):
+            c["email"] = entered.get("email")
+    reminders = frozenset(c["person_id"] for c in contacts if c["reminders_by_email"])
+    m = newcomer.letter(view, comm["abra_place"], comm["language"], today(), reminders)
+    return render(request, "fd_letter.html", status, m=m, intake=view["intake"], office=newcomer.OFFICE, languages=LANGUAGE_CHOICES,
+                  contacts=contacts, errors=errors or {}, summary=summary or [])
+
+
+@router.get("/haushalt/{intake_id}/abra-einladung", response_class=HTMLResponse)
+async def abra_letter(request: Request, intake_id: str, s: Front) -> HTMLResponse:
+    """The invitation to the ABRA clearing appointment (date, time, place, what to bring) as a print view."""
+    view, comm = await print_view(request, s, intake_id)
+    return _letter_page(request, view, comm)
+
+
+@router.get("/haushalt/{intake_id}/abra-einladung.pdf", response_class=Response)
+async def abra_letter_pdf(request: Request, intake_id: str, s: Front) -> Response:
+    view, comm = await print_view(request, s, intake_id)
+    reminders = frozenset(c["person_id"] for c in _contacts(view, comm) if c["reminders_by_email"])
+    pdf = await asyncio.to_thread(summary_document.render_letter, view, comm["abra_place"], today(), comm["language"], reminders)
+    filename = f"ankommen-abra-einladung-{view['intake']['intake_id']}.pdf"
+    return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@router.post("/haushalt/{intake_id}/sprache", response_class=Response)
+async def choose_language(request: Request, intake_id: str, s: Front) -> Response:
+    """The newcomer's language for the household's letters, remembered by intake."""
+    form = await form_of(request)
+    back = form.get("weiter") if form.get("weiter") in PRINT_VIEWS else "zusammenfassung"
+    view = await household_view(request, s, intake_id)
+    language = form.get("sprache", "")
+    if language not in i18n.LANGUAGES:
+        return render(request, "error.html", 422, title="Sprache nicht verfügbar",
+                      message="Bitte eine Sprache aus der Liste wählen.")
+    checked(await backend(request).call(s, "intake", "PUT", f"/households/{view['intake']['household_id']}/letter-language", json={"language": language}))
+    return see_other(f"/haushalt/{view['intake']['intake_id']}/{back}")
+
+
+@router.post("/haushalt/{intake_id}/erinnerung", response_class=Response)
+async def reminder_contact(request: Request, intake_id: str, s: Front) -> Response:
+    """The newcomer's e-mail address for the appointment reminder and their consent (intake keeps both;
+    without consent no address is kept)."""
+    form = await form_of(request)
+    view, comm = await print_view(request, s, intake_id)
+    person_id = form.get("person_id", "")
+    if person_id not in {c["person_id"] for c in _contacts(view, comm)}:
+        raise Gone()
+    email = form.get("email", "").strip()
+    consent = form.get("einwilligung") == "ja"
+    answer = await backend(request).call(s, "intake", "PUT", f"/persons/{person_id}/reminder-contact",
+                                         json={"email": email or None, "consent": consent})
+    if answer.status == 422:
+        errors = _reminder_errors(answer.body, email, consent)
+        index = [c["person_id"] for c in _contacts(view, comm)].index(person_id) + 1
+        summary = [(f"email-{index}" if k == "email" else f"einwilligung-{index}", v) for k, v in errors.items()]
+        return _letter_page(request, view, comm, 422, errors={person_id: errors}, summary=summary, entered={"person_id": person_id, "email": email})
+    checked(answer)
+    s.flash = "Erinnerung per E-Mail gespeichert." if consent else "Keine Erinnerung per E-Mail: die Adresse ist gelöscht."
+    return see_other(f"/haushalt/{view['intake']['intake_id']}/abra-einladung")
+
+
+def _reminder_errors(body: Any, email: str, consent: bool) -> dict[str, str]:
+    """Intake's 422 on a reminder contact at the field it concerns, in German."""
+    text = str(body)
+    if "not a valid e-mail" in text:
+        return {"email": "Bitte eine gültige E-Mail-Adresse angeben, z. B. name@example.org."}
+    if "email is required" in text:
+        return {"email": "Für eine Erinnerung per E-Mail bitte die Adresse angeben."}
+    if "only with consent" in text:
+        return {"consent": "Ohne Einwilligung wird keine Adresse gespeichert. Bitte die Einwilligung ankreuzen oder die Adresse leeren."}
+    return {"email": common.german_message(text)}
 
 
 def install(app: Any) -> None:
