@@ -418,18 +418,19 @@ async def registration_status(rt: Runtime, principal: Principal, household_id: u
         base.update(registered_on=reg.registered_on if reg else None, deadline_missed=bool(missed or (c is not None and c.deadline_missed and reg is None)))
         late = " (nach Ablauf der Anmeldefrist)" if base["deadline_missed"] else ""
         frist = f" Anmeldefrist {_de(deadline)}{' (Frist versäumt)' if base['deadline_missed'] else ''}." if deadline else ""
+        allowed = reg is not None or may_register(c.status if c is not None else None)
         if reg is not None:
-            out.append(PersonRegistration(**base, allowed=True, reason=f"Anmeldung erfolgt am {_de(reg.registered_on)}{late}."))
+            out.append(PersonRegistration(**base, allowed=allowed, reason=f"Anmeldung erfolgt am {_de(reg.registered_on)}{late}."))
         elif c is None or c.status == "cancelled":
-            out.append(PersonRegistration(**base, allowed=True, reason=f"Anmeldung möglich: keine Voranmeldung (ABRA-Clearing) erforderlich.{frist}"))
+            out.append(PersonRegistration(**base, allowed=allowed, reason=f"Anmeldung möglich: keine Voranmeldung (ABRA-Clearing) erforderlich.{frist}"))
         elif c.status == "cleared":
-            out.append(PersonRegistration(**base, allowed=True, reason=f"Anmeldung möglich: ABRA-Clearing abgeschlossen.{frist}"))
+            out.append(PersonRegistration(**base, allowed=allowed, reason=f"Anmeldung möglich: ABRA-Clearing abgeschlossen.{frist}"))
         elif c.status == "not_appeared":
-            out.append(PersonRegistration(**base, allowed=False, reason=f"Keine Anmeldung: ABRA-Clearing geschlossen, Termine nicht wahrgenommen. Bitte neuen Clearing-Termin bei ABRA vereinbaren (Anmeldefrist {_de(c.registration_deadline)})."))
+            out.append(PersonRegistration(**base, allowed=allowed, reason=f"Keine Anmeldung: ABRA-Clearing geschlossen, Termine nicht wahrgenommen. Bitte neuen Clearing-Termin bei ABRA vereinbaren (Anmeldefrist {_de(c.registration_deadline)})."))
         else:
             appointment = f"Termin {_fmt(c.appointment_at)}" if c.appointment_at else "Termin wird vergeben"
             flag = " (Frist versäumt)" if base["deadline_missed"] else ""
-            out.append(PersonRegistration(**base, allowed=False, reason=f"Keine Anmeldung: ABRA-Clearing ausstehend, {appointment}, Anmeldefrist {_de(c.registration_deadline)}{flag}."))
+            out.append(PersonRegistration(**base, allowed=allowed, reason=f"Keine Anmeldung: ABRA-Clearing ausstehend, {appointment}, Anmeldefrist {_de(c.registration_deadline)}{flag}."))
     return RegistrationStatus(household_id=household_id, persons=out)
 
 
@@ -454,8 +455,8 @@ async def record_registration(rt: Runtime, principal: Principal, person_id: uuid
         if existing is not None:
             if existing.registered_on != registered_on:
                 raise Conflict(f"a registration on {existing.registered_on.isoformat()} is recorded already", field="registered_on")
-            out = _registration_out(existing, deadline)
-            return out, False
+            await rt.audit(tx.conn, principal, WRITE_ROLES, "register", "person", person_id, "already_recorded")
+            return _registration_out(existing, deadline), False
         cleared_on = c.closed_at.astimezone(BERLIN).date() if c is not None and c.status == "cleared" and c.closed_at else None
         check_registration(registered_on, move_in, c.status if c is not None else None, cleared_on)
         now = utc_now()

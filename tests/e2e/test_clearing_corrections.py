@@ -17,6 +17,7 @@ from services.contracts.workdays import BERLIN
 from tests.support.eventually import eventually
 from tests.support.intake import INTERVIEW, booked_clearing, clearings_of, events, publish_slots, registration, today
 from tests.support.stack import RunningStack, intake_payload, person
+from tests.support.web import csrf_of, sign_in, web_client
 
 pytestmark = pytest.mark.stack
 
@@ -128,6 +129,16 @@ class TestSlotsOnWorkingDaysOnly:
             }
             listed = (await c.get("/abra/slots", params={"start": datetime.combine(working, time(0), tzinfo=BERLIN).isoformat(), "days": 1})).json()
         assert [s for s in listed if datetime.fromisoformat(s["starts_at"]).astimezone(BERLIN).time() == time(10, 17)] == []
+
+    async def test_the_coachs_publish_form_names_the_holiday_at_the_date_field(self, stack: RunningStack) -> None:
+        christmas = date(today().year if today() < date(today().year, 12, 25) else today().year + 1, 12, 25)
+        async with web_client(stack) as c:
+            await sign_in(stack, c, "abra")
+            cal = await c.get("/clearing/kalender")
+            r = await c.post("/clearing/termine", data={"csrf_token": csrf_of(cal.text), "datum": christmas.isoformat(), "uhrzeiten": "09:00", "kapazitaet": "1"})
+        assert r.status_code == 422
+        assert f"Keine Termine an diesem Tag: {christmas:%d.%m.%Y} ist ein Feiertag in NRW (1. Weihnachtstag)." in r.text
+        assert 'id="datum-fehler"' in r.text and 'aria-invalid="true"' in r.text
 
 
 class TestRegistrationRecorded:
