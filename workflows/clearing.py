@@ -6,10 +6,13 @@ a timer), reminds the ABRA team on day 10 after moving in if not cleared, marks 
 missed on day 14 (§17 BMG; the clearing goes on), and waits for the coach's decisions, which are updates
 with validators: attendance (a no-show is rebooked up to `max_rebookings` times, then the clearing closes
 as not appeared), the clearing interview (completes it) and close (not appeared / cancelled). All
-durations come from the input (intake's settings). Inputs and histories carry ids, dates and coarse facts only.
+durations come from the input (intake's settings). A corrected move-in date (intake correction, update
+`correct_move_in`, once per correction number) moves the reminder and the deadline: a date already passed
+fires at once, a reminder or mark made for the old date is made again for the new one. Inputs and histories
+carry ids, dates and coarse facts only.
 """
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -22,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         CLOSE_CLEARING,
         COMPLETE_CLEARING,
         MARK_DEADLINE_MISSED,
+        MOVE_IN_CORRECTION_PATCH,
         NEEDS_FOUND,
         RAISE_NO_SLOT_ALERT,
         RECORD_NO_SHOW,
@@ -36,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         CloseRequest,
         CompleteInput,
         InterviewFacts,
+        MoveInCorrection,
     )
     from services.contracts.workdays import BERLIN
 
@@ -62,6 +67,15 @@ class PreRegistrationClearing:
         self._missed = False
         self._outcome: str | None = None
         self._changed = False
+        self._move_in = inp.move_in_date
+        self._correction_no = inp.correction_no
+        self._reminder_at, self._deadline_at = self._dates(inp, inp.move_in_date)
+
+    @staticmethod
+    def _dates(inp: ClearingInput, move_in_date: date) -> tuple[datetime, datetime]:
+        """(reminder, deadline): day `reminder_days` and day `deadline_days` after moving in, at 00:00 Berlin."""
+        move_in = datetime.combine(move_in_date, time(0), tzinfo=BERLIN)
+        return move_in + timedelta(days=inp.reminder_days), move_in + timedelta(days=inp.deadline_days)
 
     async def _act(self, name: str, arg: object, result_type: type | None = None):  # type: ignore[no-untyped-def]
         return await workflow.execute_activity(name, arg, result_type=result_type, start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
@@ -69,13 +83,10 @@ class PreRegistrationClearing:
     @workflow.run
     async def run(self, inp: ClearingInput) -> str:
         self._inp = inp
-        move_in = datetime.combine(inp.move_in_date, time(0), tzinfo=BERLIN)
-        reminder_at = move_in + timedelta(days=inp.reminder_days)
-        deadline_at = move_in + timedelta(days=inp.deadline_days)
         retry_at: datetime | None = None
         while self._outcome is None:
             try:
-                retry_at = await self._step(inp, reminder_at, deadline_at, retry_at)
+                retry_at = await self._step(inp, retry_at)
             except ActivityError:
                 # an activity gave up after its retries (e.g. a long database outage): the clearing is not
                 # lost, the step is tried again after the retry interval
@@ -87,9 +98,11 @@ class PreRegistrationClearing:
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._outcome or "closed"
 
-    async def _step(self, inp: ClearingInput, reminder_at: datetime, deadline_at: datetime, retry_at: datetime | None) -> datetime | None:
-        """One turn of the loop: book, remind, mark the deadline, or wait for the next of these or a decision."""
+    async def _step(self, inp: ClearingInput, retry_at: datetime | None) -> datetime | None:
+        """One turn of the loop: book, remind, mark the deadline, or wait for the next of these, a decision
+        or a corrected move-in date."""
         now = workflow.now()
+        reminder_at, deadline_at = self._reminder_at, self._deadline_at
         if self._status == "booking" and (retry_at is None or now >= retry_at):
             booking: Booking = await self._act(
                 BOOK_APPOINTMENT,
@@ -123,6 +136,28 @@ class PreRegistrationClearing:
         except TimeoutError:
             pass
         return retry_at
+
+    # ---- a corrected move-in date (intake's consumer of IntakeCorrected) ---------------------------
+
+    @workflow.update
+    async def correct_move_in(self, correction: MoveInCorrection) -> ClearingState:
+        """The front desk corrected the move-in date: the day-10 reminder and the day-14 deadline (§17 BMG)
+        follow the new date. Once per correction number: a redelivered or older correction changes nothing.
+        A reminder or missed mark already made is made again for the new dates (at once if they passed)."""
+        assert self._inp is not None
+        if workflow.patched(MOVE_IN_CORRECTION_PATCH) and correction.correction_no > self._correction_no:
+            self._correction_no = correction.correction_no
+            if correction.move_in_date != self._move_in:
+                self._move_in = correction.move_in_date
+                self._reminder_at, self._deadline_at = self._dates(self._inp, correction.move_in_date)
+                self._reminded = self._missed = False
+                self._changed = True
+        return self.state()
+
+    @correct_move_in.validator
+    def _validate_move_in(self, correction: MoveInCorrection) -> None:
+        if self._outcome is not None:
+            raise ValueError(f"the clearing is closed ({self._outcome})")
 
     # ---- coach decisions (updates with validators) ----------------------------------------------
 
@@ -195,5 +230,5 @@ class PreRegistrationClearing:
     def state(self) -> ClearingState:
         return ClearingState(
             status=self._outcome or self._status, attempt=self._attempt, appointment_at=self._appointment,
-            reminded=self._reminded, deadline_missed=self._missed,
+            reminded=self._reminded, deadline_missed=self._missed, move_in_date=self._move_in, correction_no=self._correction_no,
         )

@@ -189,3 +189,17 @@ class ClearingClosed(Event):
     outcome: str = Field(description="cleared, not_appeared or cancelled (e.g. a correction removed the ABRA route).")
     long_term_coaching: bool = False
     closed_at: datetime
+
+
+class PersonRegistered(Event):
+    """The front desk registered a person's residence (Anmeldung, §17 BMG), on any route; for a person
+    routed to ABRA only after the completed clearing. Pseudonymous: ids, the date and whether it was
+    within the two-week deadline."""
+
+    producer = "intake"
+
+    person_id: uuid.UUID
+    household_id: uuid.UUID
+    registered_on: date
+    within_deadline: bool = Field(description="Registered before the deadline day (move-in + 14 days).")
+    days_after_move_in: int | None = Field(default=None, ge=0)

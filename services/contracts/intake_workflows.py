@@ -21,6 +21,9 @@ RECORD_NO_SHOW = "intake.clearing_no_show"
 COMPLETE_CLEARING = "intake.clearing_complete"
 CLOSE_CLEARING = "intake.clearing_close"
 
+#: workflow.patched id of the move-in correction (clearing v2): dates follow a corrected move-in date
+MOVE_IN_CORRECTION_PATCH = "clearing-move-in-correction"
+
 NEEDS_FOUND = ("work", "housing", "health_insurance", "schooling")
 
 
@@ -43,6 +46,15 @@ class ClearingInput(_Model):
     deadline_days: int = Field(ge=1)
     max_rebookings: int = Field(ge=0)
     slot_retry_minutes: int = Field(ge=1)
+    correction_no: int = Field(default=0, ge=0, description="The intake correction that set move_in_date (0: the intake itself).")
+
+
+class MoveInCorrection(_Model):
+    """A corrected move-in date for a running clearing: its reminder and deadline follow. Applied once
+    per correction number; an older or repeated number changes nothing."""
+
+    correction_no: int = Field(ge=1)
+    move_in_date: date
 
 
 class BookInput(_Model):
@@ -103,3 +115,5 @@ class ClearingState(_Model):
     appointment_at: datetime | None = None
     reminded: bool = False
     deadline_missed: bool = False
+    move_in_date: date | None = None
+    correction_no: int = 0

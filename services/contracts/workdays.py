@@ -89,3 +89,23 @@ def nth_working_day_of_month(year: int, month: int, n: int) -> date:
 def end_of_working_day(day: date, closing: time = time(23, 59, 59)) -> datetime:
     """A deadline on `day` as an aware datetime in Berlin time (the end of that day by default)."""
     return datetime.combine(day, closing, tzinfo=BERLIN)
+
+
+WEEKDAYS_DE = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")
+
+
+def closed_day_reason(day: date) -> str | None:
+    """Why no appointment can be held on `day` (German, for the field of a 422), or None on a working
+    day: an NRW public holiday (Feiertagsgesetz NW §2, with its name) or a Saturday or Sunday. ABRA
+    clearing slots are offered on working days only (DOMAIN.md flow 2: "within 3 working days")."""
+    holiday = nrw_holidays(day.year).get(day)
+    if holiday is not None:
+        return f"{day.isoformat()} ist ein Feiertag in NRW ({holiday})"
+    if day.weekday() >= 5:
+        return f"{day.isoformat()} ist ein {WEEKDAYS_DE[day.weekday()]}, kein Arbeitstag"
+    return None
+
+
+def closed_days_between(start: date, end: date) -> list[date]:
+    """The days from `start` to `end` (both included) that are not working days."""
+    return [start + timedelta(days=n) for n in range((end - start).days + 1) if not is_working_day(start + timedelta(days=n))]

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake import clearing, handlers, store
 from services.intake.clearing import ClearingInterviewIn, ClearingOut, CloseIn, RegistrationStatus, SlotIn, SlotOut
-from services.intake.domain import DraftIn, DraftList, DraftOut, HouseholdIn, IntakeCreated, IntakeIn, IntakeOut, PersonIn
+from services.intake.domain import DraftIn, DraftList, DraftOut, HouseholdIn, IntakeCreated, IntakeIn, IntakeOut, PersonIn, RegistrationIn, RegistrationOut
 from services.kit import telemetry
 from services.kit.auth import Principal, Role, require
 from services.kit.db import utc_now
@@ -135,6 +135,19 @@ async def erase_person(id: uuid.UUID, rt: RuntimeDep, principal: Annotated[Princ
 async def registration_status(id: uuid.UUID, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(*GATE_ROLES))]) -> RegistrationStatus:
     telemetry.mark(household_id=id)
     return await clearing.registration_status(rt, principal, id, tuple(r.value for r in GATE_ROLES))
+
+
+@router.post(
+    "/persons/{id}/registration", status_code=201, response_model=RegistrationOut,
+    summary="Record that the person's residence registration was done (Anmeldung, audit-logged; PersonRegistered)",
+)
+async def post_registration(
+    id: uuid.UUID, body: RegistrationIn, rt: RuntimeDep, response: Response, principal: Annotated[Principal, Depends(require(Role.FRONT_DESK))]
+) -> RegistrationOut:
+    result, created = await clearing.record_registration(rt, principal, id, body.registered_on)
+    if not created:
+        response.status_code = 200
+    return result
 
 
 # ---- ABRA ----------------------------------------------------------------------------------------

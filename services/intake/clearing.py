@@ -22,6 +22,7 @@ from services.contracts.events import (
     ClearingCompleted,
     ClearingNoShow,
     ClearingStarted,
+    PersonRegistered,
     RegistrationDeadlineMissed,
 )
 from services.contracts.intake_workflows import (
@@ -44,18 +45,20 @@ from services.contracts.intake_workflows import (
     CloseRequest,
     CompleteInput,
     InterviewFacts,
+    MoveInCorrection,
     clearing_workflow_id,
 )
 from services.contracts.vocab import Route
-from services.contracts.workdays import BERLIN, add_working_days, end_of_working_day
+from services.contracts.workdays import BERLIN, add_working_days, closed_day_reason, closed_days_between, end_of_working_day
 from services.intake import store
-from services.intake.handlers import CLEARING_PENDING, keyring, open_person
+from services.intake.domain import RegistrationOut, check_registration, may_register, registration_missed
+from services.intake.handlers import CLEARING_PENDING, WRITE_ROLES, keyring, open_person, registration_deadline
 from services.kit import telemetry
 from services.kit.alerts import raise_alert, resolve_alerts
 from services.kit.auth import Principal
 from services.kit.broker import Delivery
 from services.kit.db import utc_now
-from services.kit.errors import Conflict, NotFound
+from services.kit.errors import Conflict, Invalid, NotFound
 from services.kit.temporal import execute_update_or_start
 from services.kit.service import Runtime
 
@@ -137,6 +140,8 @@ class PersonRegistration(BaseModel):
     appointment_at: datetime | None = None
     registration_deadline: date | None = None
     clearing_status: str | None = None
+    registered_on: date | None = Field(default=None, description="Registration of residence recorded by the front desk.")
+    deadline_missed: bool = Field(default=False, description="The §17 BMG deadline passed without a registration before it.")
 
 
 class RegistrationStatus(BaseModel):
@@ -156,6 +161,13 @@ def clearing_out(row: sa.Row) -> ClearingOut:
 
 
 async def publish_slots(rt: Runtime, principal: Principal, slots: list[SlotIn]) -> list[SlotOut]:
+    """Publishes clearing slots, on working days only: a slot on a weekend or an NRW public holiday is
+    422 at its `starts_at` with the reason (`closed_day_reason`), and nothing is published."""
+    problems = [
+        (f"slots.{i}.starts_at", reason) for i, s in enumerate(slots) if (reason := closed_day_reason(s.starts_at.astimezone(BERLIN).date()))
+    ]
+    if problems:
+        raise Invalid(problems[0][1], field=problems[0][0], errors=problems)
     now = utc_now()
     rows = [
         dict(id=uuid.uuid4(), starts_at=s.starts_at, coach=s.coach or principal.username, capacity=s.capacity, booked=0, created_at=now)
@@ -192,18 +204,18 @@ async def start_clearing_workflow(rt: Runtime, event: ClearingStarted, delivery:
 
 
 async def cancel_clearings_after_correction(rt: Runtime, event: Any, delivery: Delivery) -> None:
-    """A correction that removes a person's ABRA route (or the person) cancels the pending clearing."""
+    """A correction that removes a person's ABRA route (or the person) cancels the pending clearing; a
+    pending clearing that stays gets the dates of a corrected move-in date (update `correct_move_in`,
+    once per correction number, so a redelivered correction changes nothing)."""
     if await delivery.already_handled():
         return
     keep = {p.person_id for p in event.persons if Route.ABRA_CLEARING in p.routes}
     async with rt.db.read() as conn:
-        rows = (
-            await conn.execute(
-                sa.select(store.clearings).where(store.clearings.c.household_id == event.household_id, store.clearings.c.status == CLEARING_PENDING)
-            )
-        ).all()
+        rows = await store.pending_clearings_of_household(conn, event.household_id)
     for row in rows:
         if row.person_id in keep:
+            if row.dates_correction_no is not None and row.dates_correction_no >= event.correction_no:
+                await _send_move_in(rt, row)
             continue
         try:
             await _update(rt, row.person_id, "close", CloseRequest(outcome="cancelled", by_correction=True))
@@ -218,6 +230,18 @@ async def cancel_clearings_after_correction(rt: Runtime, event: Any, delivery: D
         pass
 
 
+async def _send_move_in(rt: Runtime, row: sa.Row) -> None:
+    """The clearing's current move-in date to its workflow, under the correction that set it. A workflow
+    not started yet is started with the corrected date; one that closed meanwhile needs nothing."""
+    try:
+        await _update(rt, row.person_id, "correct_move_in", MoveInCorrection(correction_no=row.dates_correction_no, move_in_date=row.move_in_date), pending=row)
+    except (Conflict, NotFound):
+        async with rt.db.read() as conn:
+            now_row = await store.clearing(conn, row.id)
+        if now_row is not None and now_row.status == CLEARING_PENDING:
+            raise
+
+
 async def ensure_clearing_workflow(rt: Runtime, row: sa.Row) -> None:
     """Starts the pending clearing's workflow, or joins it if it runs (business key, USE_EXISTING)."""
     s = rt.settings
@@ -228,7 +252,7 @@ async def ensure_clearing_workflow(rt: Runtime, row: sa.Row) -> None:
             clearing_id=row.id, person_id=row.person_id, tenant=rt.platform.tenant, move_in_date=row.move_in_date,
             booking_working_days=s.clearing_booking_working_days, reminder_days=s.clearing_reminder_days,
             deadline_days=s.registration_deadline_days, max_rebookings=s.clearing_max_rebookings,
-            slot_retry_minutes=s.clearing_slot_retry_minutes,
+            slot_retry_minutes=s.clearing_slot_retry_minutes, correction_no=row.dates_correction_no or 0,
         ),
         id=clearing_workflow_id(row.person_id),
         task_queue=TaskQueues.INTAKE,
@@ -359,9 +383,16 @@ def _fmt(at: datetime) -> str:
     return at.astimezone(BERLIN).strftime("%d.%m.%Y %H:%M")
 
 
+def _de(day: date) -> str:
+    return day.strftime("%d.%m.%Y")
+
+
 async def registration_status(rt: Runtime, principal: Principal, household_id: uuid.UUID, allowed_roles: tuple[str, ...]) -> RegistrationStatus:
     """Per person: may registration of residence proceed now (000 "Projekt ABRA": BG/RO only after the
-    clearing), and if not, why and until when (§17 BMG deadline)."""
+    clearing, `may_register`), and if not, why and until when (§17 BMG deadline); a registration the
+    front desk recorded is shown with its date, and the deadline counts as missed only without a
+    registration before it (`registration_missed`)."""
+    today = utc_now().astimezone(BERLIN).date()
     async with rt.db.begin() as conn:
         rows = await store.household_persons(conn, household_id)
         await rt.audit(conn, principal, allowed_roles, "read", "registration_status", household_id, "ok" if rows else "not_found")
@@ -371,25 +402,88 @@ async def registration_status(rt: Runtime, principal: Principal, household_id: u
         clearings = {
             c.person_id: c for c in (await conn.execute(sa.select(store.clearings).where(store.clearings.c.household_id == household_id))).all()
         }
+        registered = await store.registrations_of_household(conn, household_id)
     out = []
     for row in rows:
         fields = open_person(rt, row, keys.get(row.id)) or {}
         c = clearings.get(row.id)
+        reg = registered.get(row.id)
         base: dict[str, Any] = dict(person_id=row.id, given_name=fields.get("given_name"), family_name=fields.get("family_name"))
-        if c is None or c.status == "cancelled":
-            out.append(PersonRegistration(**base, allowed=True, reason="Anmeldung möglich: keine Voranmeldung (ABRA-Clearing) erforderlich."))
-            continue
-        common = dict(appointment_at=c.appointment_at, registration_deadline=c.registration_deadline, clearing_status=c.status)
-        deadline = c.registration_deadline.strftime("%d.%m.%Y")
-        if c.status == "cleared":
-            out.append(PersonRegistration(**base, **common, allowed=True, reason="Anmeldung möglich: ABRA-Clearing abgeschlossen."))
+        if c is not None and c.status != "cancelled":
+            base.update(appointment_at=c.appointment_at, registration_deadline=c.registration_deadline, clearing_status=c.status)
+        elif fields.get("move_in_date") and fields.get("wants_registration", True):
+            base["registration_deadline"] = registration_deadline(rt, date.fromisoformat(fields["move_in_date"]))
+        deadline: date | None = base.get("registration_deadline")
+        missed = deadline is not None and registration_missed(deadline, reg.registered_on if reg else None, today)
+        base.update(registered_on=reg.registered_on if reg else None, deadline_missed=bool(missed or (c is not None and c.deadline_missed and reg is None)))
+        late = " (nach Ablauf der Anmeldefrist)" if base["deadline_missed"] else ""
+        frist = f" Anmeldefrist {_de(deadline)}{' (Frist versäumt)' if base['deadline_missed'] else ''}." if deadline else ""
+        allowed = reg is not None or may_register(c.status if c is not None else None)
+        if reg is not None:
+            out.append(PersonRegistration(**base, allowed=allowed, reason=f"Anmeldung erfolgt am {_de(reg.registered_on)}{late}."))
+        elif c is None or c.status == "cancelled":
+            out.append(PersonRegistration(**base, allowed=allowed, reason=f"Anmeldung möglich: keine Voranmeldung (ABRA-Clearing) erforderlich.{frist}"))
+        elif c.status == "cleared":
+            out.append(PersonRegistration(**base, allowed=allowed, reason=f"Anmeldung möglich: ABRA-Clearing abgeschlossen.{frist}"))
         elif c.status == "not_appeared":
-            out.append(PersonRegistration(**base, **common, allowed=False, reason=f"Keine Anmeldung: ABRA-Clearing geschlossen, Termine nicht wahrgenommen. Bitte neuen Clearing-Termin bei ABRA vereinbaren (Anmeldefrist {deadline})."))
+            out.append(PersonRegistration(**base, allowed=allowed, reason=f"Keine Anmeldung: ABRA-Clearing geschlossen, Termine nicht wahrgenommen. Bitte neuen Clearing-Termin bei ABRA vereinbaren (Anmeldefrist {_de(c.registration_deadline)})."))
         else:
             appointment = f"Termin {_fmt(c.appointment_at)}" if c.appointment_at else "Termin wird vergeben"
-            missed = " (Frist versäumt)" if c.deadline_missed else ""
-            out.append(PersonRegistration(**base, **common, allowed=False, reason=f"Keine Anmeldung: ABRA-Clearing ausstehend, {appointment}, Anmeldefrist {deadline}{missed}."))
+            flag = " (Frist versäumt)" if base["deadline_missed"] else ""
+            out.append(PersonRegistration(**base, allowed=allowed, reason=f"Keine Anmeldung: ABRA-Clearing ausstehend, {appointment}, Anmeldefrist {_de(c.registration_deadline)}{flag}."))
     return RegistrationStatus(household_id=household_id, persons=out)
+
+
+async def record_registration(rt: Runtime, principal: Principal, person_id: uuid.UUID, registered_on: date) -> tuple[RegistrationOut, bool]:
+    """The front desk registered the person's residence (Anmeldung, §17 BMG), for every route. Checked by
+    `check_registration` (not before moving in; a clearing person only after the completed clearing).
+    Publishes PersonRegistered (pseudonymous) once; the same date again answers with the first record
+    (created False), another date is 409. Audited. Returns (record, created)."""
+    telemetry.mark(person_id=person_id)
+    async with rt.outbox.transaction() as tx:
+        person = await store.person(tx.conn, person_id)
+        if person is None:
+            await rt.audit(tx.conn, principal, WRITE_ROLES, "register", "person", person_id, "not_found")
+            raise NotFound("no such person")
+        fields = open_person(rt, person, (await store.wrapped_keys(tx.conn, [person_id])).get(person_id))
+        if fields is None:
+            raise Conflict("this person's data was erased")
+        move_in = date.fromisoformat(fields["move_in_date"]) if fields.get("move_in_date") else None
+        c = await store.clearing_of_person(tx.conn, person_id)
+        deadline = c.registration_deadline if c is not None else (registration_deadline(rt, move_in) if move_in else None)
+        existing = await store.registration_of(tx.conn, person_id)
+        if existing is not None:
+            if existing.registered_on != registered_on:
+                raise Conflict(f"a registration on {existing.registered_on.isoformat()} is recorded already", field="registered_on")
+            await rt.audit(tx.conn, principal, WRITE_ROLES, "register", "person", person_id, "already_recorded")
+            return _registration_out(existing, deadline), False
+        cleared_on = c.closed_at.astimezone(BERLIN).date() if c is not None and c.status == "cleared" and c.closed_at else None
+        check_registration(registered_on, move_in, c.status if c is not None else None, cleared_on)
+        now = utc_now()
+        await store.add_registration(tx.conn, person_id=person_id, household_id=person.household_id, registered_on=registered_on, by=principal.username, at=now)
+        await rt.audit(tx.conn, principal, WRITE_ROLES, "register", "person", person_id)
+        if c is not None:
+            await resolve_alerts(tx.conn, rt.tables, subject_id=c.household_id, by="system", kinds=("registration_deadline_missed",))
+        within = deadline is None or not registration_missed(deadline, registered_on, registered_on)
+        intake_id = await store.intake_of_household(tx.conn, person.household_id)
+        await tx.emit(
+            PersonRegistered(
+                tenant=rt.platform.tenant, correlation_id=intake_id, person_id=person_id, household_id=person.household_id,
+                registered_on=registered_on, within_deadline=within,
+                days_after_move_in=(registered_on - move_in).days if move_in else None,
+            )
+        )
+        row = await store.registration_of(tx.conn, person_id)
+        assert row is not None
+    return _registration_out(row, deadline), True
+
+
+def _registration_out(row: sa.Row, deadline: date | None) -> RegistrationOut:
+    return RegistrationOut(
+        person_id=row.person_id, household_id=row.household_id, registered_on=row.registered_on, registration_deadline=deadline,
+        within_deadline=deadline is None or not registration_missed(deadline, row.registered_on, row.registered_on),
+        recorded_by=row.recorded_by, recorded_at=row.recorded_at,
+    )
 
 
 # ---- activities ----------------------------------------------------------------------------------
@@ -415,11 +509,16 @@ async def close_clearing(rt: Runtime, inp: CloseInput) -> None:
         )
 
 
+def _reminder_key(clearing_id: uuid.UUID, row: sa.Row) -> str:
+    first = f"clearing-reminder-day10-{clearing_id}"
+    return first if row.dates_correction_no is None else f"{first}-{row.registration_deadline.isoformat()}"
+
+
 def activities(rt: Runtime) -> list:
     @activity.defn(name=BOOK_APPOINTMENT)
     async def book(inp: BookInput) -> Booking:
-        """Books the earliest free slot from `not_before` up to the end of the N-th working day (NRW),
-        once per (clearing, attempt): a retried activity finds its booking. The slot's capacity is taken by
+        """Books the earliest free slot from `not_before` up to the end of the N-th working day (NRW), never
+        one on a weekend or holiday (published before slots were checked), once per (clearing, attempt): a retried activity finds its booking. The slot's capacity is taken by
         a conditional update, so two clearings never share the last place."""
         telemetry.mark(clearing_id=inp.clearing_id)
         t, b = store.abra_slots, store.slot_bookings
@@ -434,14 +533,8 @@ def activities(rt: Runtime) -> list:
                 return Booking(booked=True, slot_id=done.slot_id, appointment_at=done.appointment_at)
             last_day = add_working_days(inp.not_before.astimezone(BERLIN).date(), inp.working_days)
             until = end_of_working_day(last_day)
-            candidates = (
-                await tx.conn.execute(
-                    sa.select(t.c.id, t.c.starts_at)
-                    .where(t.c.starts_at >= inp.not_before, t.c.starts_at <= until, t.c.booked < t.c.capacity)
-                    .order_by(t.c.starts_at, t.c.id)
-                    .limit(20)
-                )
-            ).all()
+            closed = closed_days_between(inp.not_before.astimezone(BERLIN).date(), last_day)
+            candidates = await store.free_slots(tx.conn, inp.not_before, until, closed)
             for slot in candidates:
                 taken = await tx.conn.execute(t.update().where(t.c.id == slot.id, t.c.booked < t.c.capacity).values(booked=t.c.booked + 1))
                 if taken.rowcount != 1:
@@ -473,13 +566,14 @@ def activities(rt: Runtime) -> list:
 
     @activity.defn(name=SEND_REMINDER)
     async def reminder(step: ClearingStep) -> None:
-        """Day 10 after moving in and not cleared: reminder to the ABRA team (once per clearing)."""
+        """Day 10 after moving in and not cleared: reminder to the ABRA team (once per clearing and
+        deadline: a corrected move-in date reminds again, naming the new deadline)."""
         async with rt.db.begin() as conn:
             row = await store.clearing(conn, step.clearing_id)
             if row is None or row.status != CLEARING_PENDING:
                 return
             await raise_alert(
-                conn, rt.tables, key=f"clearing-reminder-day10-{step.clearing_id}", kind="clearing_reminder", role="abra_coach",
+                conn, rt.tables, key=_reminder_key(step.clearing_id, row), kind="clearing_reminder", role="abra_coach",
                 subject_type="clearing", subject_id=step.clearing_id, due_at=end_of_working_day(row.registration_deadline),
                 message=f"Clearing {step.clearing_id} noch offen; Anmeldefrist {row.registration_deadline:%d.%m.%Y}.",
             )
@@ -487,10 +581,16 @@ def activities(rt: Runtime) -> list:
     @activity.defn(name=MARK_DEADLINE_MISSED)
     async def deadline_missed(step: ClearingStep) -> None:
         """Day 14: the registration deadline is marked missed (§17 BMG), the front desk is told; the
-        clearing goes on. Announced once."""
+        clearing goes on. Announced once. A mark for a deadline a correction has moved since is stale (the
+        workflow gets the new date and marks that); a person registered before the deadline is never marked."""
         async with rt.outbox.transaction() as tx:
             row = await store.clearing(tx.conn, step.clearing_id)
             if row is None or row.status != CLEARING_PENDING or row.deadline_missed:
+                return
+            if step.on is not None and step.on != row.registration_deadline:
+                return
+            registered = await store.registration_of(tx.conn, row.person_id)
+            if not registration_missed(row.registration_deadline, registered.registered_on if registered else None, row.registration_deadline):
                 return
             await tx.conn.execute(store.clearings.update().where(store.clearings.c.id == row.id).values(deadline_missed=True))
             await raise_alert(

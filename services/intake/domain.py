@@ -359,3 +359,70 @@ def reminder_to_send(*, consent: bool, has_address: bool, clearing_status: str, 
     if not (consent and has_address) or already_sent or clearing_status != "pending" or appointment_at is None:
         return False
     return reminder_due_at(appointment_at, hour) <= now < appointment_at
+
+# ---- registration of residence (§17 BMG) and the ABRA clearing's dates ------------------------------
+
+
+def registration_deadline(move_in: date, days: int) -> date:
+    """Registration of residence is due within two weeks of moving in (§17 Abs. 1 BMG; DOMAIN.md flow 2;
+    default, setting INTAKE_REGISTRATION_DEADLINE_DAYS = 14)."""
+    return move_in + timedelta(days=days)
+
+
+def clearing_reminder_day(move_in: date, days: int) -> date:
+    """The ABRA team is reminded on day 10 after moving in if not cleared (DOMAIN.md flow 2; default,
+    setting INTAKE_CLEARING_REMINDER_DAYS)."""
+    return move_in + timedelta(days=days)
+
+
+def registration_missed(deadline: date, registered_on: date | None, today: date) -> bool:
+    """The registration deadline counts as missed from the start of the deadline day (DOMAIN.md flow 2:
+    "at day 14 the registration deadline is marked missed"; the clearing workflow marks it at 00:00 of
+    move-in + 14 days), unless the person was registered before it: a person registered before day 14
+    is never marked missed, one registered later stays marked (the registration was late)."""
+    if registered_on is not None and registered_on < deadline:
+        return False
+    return today >= deadline
+
+
+def may_register(clearing_status: str | None) -> bool:
+    """The Bürgeramt registers a newcomer from Bulgaria or Romania only after the ABRA clearing (000
+    "Projekt ABRA", "Kommunales Voranmeldeverfahren"): no clearing, a completed (cleared) or a cancelled
+    one (the route was corrected away) lets registration proceed; a pending or not-appeared one blocks it."""
+    return clearing_status in (None, "cleared", "cancelled")
+
+
+class RegistrationIn(_In):
+    """The front desk registered the person's residence on `registered_on` (Anmeldung, §17 BMG)."""
+
+    registered_on: date
+
+    @field_validator("registered_on")
+    @classmethod
+    def _registered_not_future(cls, value: date) -> date:
+        return _not_future(value)  # type: ignore[return-value]
+
+
+class RegistrationOut(BaseModel):
+    person_id: uuid.UUID
+    household_id: uuid.UUID
+    registered_on: date
+    registration_deadline: date | None
+    within_deadline: bool
+    recorded_by: str
+    recorded_at: datetime
+
+
+def check_registration(registered_on: date, move_in: date | None, clearing_status: str | None, cleared_on: date | None) -> None:
+    """Raises Invalid (422, field registered_on) or Conflict (409) unless a registration on
+    `registered_on` (not in the future: RegistrationIn) can be recorded: not before moving in (§17 BMG:
+    registration follows moving in), and for a clearing person only once the clearing completed, on or
+    after its day (`may_register`; 000 "Projekt ABRA")."""
+    from services.kit.errors import Conflict, Invalid
+
+    if move_in is not None and registered_on < move_in:
+        raise Invalid(f"must not be before the move-in date {move_in.isoformat()}", field="registered_on")
+    if not may_register(clearing_status):
+        raise Conflict("registration waits for the ABRA clearing (not completed)", field="registered_on")
+    if cleared_on is not None and registered_on < cleared_on:
+        raise Invalid(f"must not be before the ABRA clearing completed on {cleared_on.isoformat()}", field="registered_on")

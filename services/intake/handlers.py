@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,9 +38,13 @@ from services.intake.domain import (
     PersonIn,
     PersonOut,
     check_household,
+    registration_missed,
 )
+from services.intake.domain import registration_deadline as deadline_after
 from services.intake.routing import RoutingRules, derive
 from services.kit import telemetry
+from services.contracts.workdays import BERLIN
+from services.kit.alerts import resolve_alerts
 from services.kit.auth import Principal
 from services.kit.db import utc_now
 from services.kit.errors import Conflict, Invalid, NotFound
@@ -64,7 +68,7 @@ def rules(rt: Runtime) -> RoutingRules:
 
 def registration_deadline(rt: Runtime, move_in: date) -> date:
     """Registration of residence is due within two weeks of moving in (§17 BMG; setting)."""
-    return move_in + timedelta(days=rt.settings.registration_deadline_days)
+    return deadline_after(move_in, rt.settings.registration_deadline_days)
 
 
 def _profile(person_id: uuid.UUID, person: PersonIn, d: Derived) -> PersonProfile:
@@ -152,6 +156,23 @@ class _Writer:
                 person_id=person_id, district=self.district, registration_deadline=deadline,
             )
         )
+
+    async def move_clearing(self, person_id: uuid.UUID, person: PersonIn, correction_no: int) -> None:
+        """A corrected move-in date moves the person's clearing's deadline (§17 BMG). A pending clearing's
+        missed flag is cleared when the new deadline has not passed yet (and its alerts for the old
+        dates are resolved); the workflow gets the new dates from intake's consumer of IntakeCorrected,
+        under `correction_no`, and marks a deadline that already passed at once."""
+        row = await store.clearing_of_person(self.tx.conn, person_id)
+        if row is None or row.move_in_date == person.move_in_date:
+            return
+        deadline = registration_deadline(self.rt, person.move_in_date)
+        missed = None
+        if row.status == CLEARING_PENDING:
+            await resolve_alerts(self.tx.conn, self.rt.tables, subject_id=row.id, by="correction", kinds=("clearing_reminder",))
+            if row.deadline_missed and not registration_missed(deadline, None, self.now.astimezone(BERLIN).date()):
+                missed = False
+                await resolve_alerts(self.tx.conn, self.rt.tables, subject_id=row.household_id, by="correction", kinds=("registration_deadline_missed",))
+        await store.move_clearing_dates(self.tx.conn, row.id, move_in=person.move_in_date, deadline=deadline, correction_no=correction_no, missed=missed)
 
     async def new_person(self, position: int, person: PersonIn, household: HouseholdIn) -> tuple[uuid.UUID, Derived]:
         person_id = uuid.uuid4()
@@ -310,6 +331,7 @@ async def correct_intake(rt: Runtime, principal: Principal, intake_id: uuid.UUID
             await tx.conn.execute(store.households.update().where(store.households.c.id == intake.household_id).values(district=household.district))
         profiles: list[PersonProfile] = []
         kept: set[uuid.UUID] = set()
+        number = intake.correction_no + 1
         next_position = max([r.position for r in rows.values()] or [-1]) + 1
         for i, (pid, person) in enumerate(zip(person_ids, household.persons, strict=True)):
             if pid is None:
@@ -338,6 +360,8 @@ async def correct_intake(rt: Runtime, principal: Principal, intake_id: uuid.UUID
                 await w.routed(pid, person, d)
             if Route.ABRA_CLEARING in d.routes and Route.ABRA_CLEARING not in old_routes:
                 await w.start_clearing(pid, person)
+            elif "move_in_date" in diff:
+                await w.move_clearing(pid, person, number)
             profiles.append(_profile(pid, person, d))
         await w.flush()
         removed = [pid for pid in rows if pid not in kept]
@@ -345,7 +369,6 @@ async def correct_intake(rt: Runtime, principal: Principal, intake_id: uuid.UUID
             changed.add("persons")
             await w.retract(rows[pid].arrival_record_id)
             await tx.conn.execute(store.persons.update().where(store.persons.c.id == pid).values(removed_at=now))
-        number = intake.correction_no + 1
         await tx.conn.execute(store.intakes.update().where(store.intakes.c.id == intake_id).values(correction_no=number))
         await rt.audit(tx.conn, principal, WRITE_ROLES, "correct", "intake", intake_id)
         await tx.emit(

@@ -4,11 +4,12 @@ hold pseudonymous ids and coarse derived facts for queries."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.contracts.workdays import BERLIN
 from services.kit.db import UTCDateTime, Uuid, add_kit_tables
 
 metadata = sa.MetaData()
@@ -97,6 +98,9 @@ clearings = sa.Table(
     sa.Column("needs_found", sa.String(200), nullable=True),
     sa.Column("started_at", UTCDateTime, nullable=False),
     sa.Column("closed_at", UTCDateTime, nullable=True),
+    # the intake correction that last moved move_in_date (null: the intake's own date); the correction's
+    # consumer sends the new dates to the workflow under this number (once per number)
+    sa.Column("dates_correction_no", sa.Integer, nullable=True),
 )
 
 abra_slots = sa.Table(
@@ -108,6 +112,17 @@ abra_slots = sa.Table(
     sa.Column("capacity", sa.Integer, nullable=False),
     sa.Column("booked", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+#: Registration of residence done at the front desk (§17 BMG), one per person, any route.
+registrations = sa.Table(
+    "registrations",
+    metadata,
+    sa.Column("person_id", Uuid, sa.ForeignKey("persons.id"), primary_key=True),
+    sa.Column("household_id", Uuid, nullable=False, index=True),
+    sa.Column("registered_on", sa.Date, nullable=False),
+    sa.Column("recorded_by", sa.String(200), nullable=False),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
 )
 
 #: One booking per (clearing, attempt): a retried booking activity finds it instead of booking twice.
@@ -327,3 +342,54 @@ async def release_reminder(conn: AsyncConnection, clearing_id: uuid.UUID, appoin
     """Gives a claim back after a failed hand-over to the relay, so the next run tries again."""
     r = clearing_reminders
     await conn.execute(r.delete().where(r.c.clearing_id == clearing_id, r.c.appointment_at == appointment_at, r.c.status == "claimed"))
+
+# ---- ABRA clearing: dates, slots ------------------------------------------------------------------
+
+
+async def move_clearing_dates(
+    conn: AsyncConnection, clearing_id: uuid.UUID, *, move_in: date, deadline: date, correction_no: int, missed: bool | None = None
+) -> None:
+    """A corrected move-in date: the clearing's dates (and, if given, its missed flag) follow."""
+    values: dict[str, object] = dict(move_in_date=move_in, registration_deadline=deadline, dates_correction_no=correction_no)
+    if missed is not None:
+        values["deadline_missed"] = missed
+    await conn.execute(clearings.update().where(clearings.c.id == clearing_id).values(**values))
+
+
+async def pending_clearings_of_household(conn: AsyncConnection, household_id: uuid.UUID) -> list[sa.Row]:
+    return list((await conn.execute(sa.select(clearings).where(clearings.c.household_id == household_id, clearings.c.status == "pending"))).all())
+
+
+async def free_slots(conn: AsyncConnection, not_before: datetime, until: datetime, closed_days: list[date], limit: int = 20) -> list[sa.Row]:
+    """Slots with a free place from `not_before` up to `until`, earliest first, none on `closed_days`
+    (Berlin calendar days: weekends and NRW holidays, for slots published before the rule)."""
+    t = abra_slots
+    q = sa.select(t.c.id, t.c.starts_at).where(t.c.starts_at >= not_before, t.c.starts_at <= until, t.c.booked < t.c.capacity)
+    for day in closed_days:
+        start = datetime.combine(day, time(0), tzinfo=BERLIN)
+        q = q.where(sa.not_(sa.and_(t.c.starts_at >= start, t.c.starts_at < start + timedelta(days=1))))
+    return list((await conn.execute(q.order_by(t.c.starts_at, t.c.id).limit(limit))).all())
+
+
+# ---- registration of residence --------------------------------------------------------------------
+
+
+async def registration_of(conn: AsyncConnection, person_id: uuid.UUID) -> sa.Row | None:
+    return (await conn.execute(sa.select(registrations).where(registrations.c.person_id == person_id))).first()
+
+
+async def registrations_of_household(conn: AsyncConnection, household_id: uuid.UUID) -> dict[uuid.UUID, sa.Row]:
+    rows = await conn.execute(sa.select(registrations).where(registrations.c.household_id == household_id))
+    return {r.person_id: r for r in rows}
+
+
+async def add_registration(conn: AsyncConnection, *, person_id: uuid.UUID, household_id: uuid.UUID, registered_on: date, by: str, at: datetime) -> None:
+    await conn.execute(registrations.insert().values(person_id=person_id, household_id=household_id, registered_on=registered_on, recorded_by=by, recorded_at=at))
+
+
+async def person(conn: AsyncConnection, person_id: uuid.UUID) -> sa.Row | None:
+    return (await conn.execute(sa.select(persons).where(persons.c.id == person_id, persons.c.removed_at.is_(None)))).first()
+
+
+async def intake_of_household(conn: AsyncConnection, household_id: uuid.UUID) -> uuid.UUID:
+    return (await conn.execute(sa.select(intakes.c.id).where(intakes.c.household_id == household_id))).scalar_one()

@@ -25,6 +25,7 @@ from services.contracts.intake_workflows import (
     ClearingInput,
     CloseRequest,
     InterviewFacts,
+    MoveInCorrection,
     clearing_workflow_id,
 )
 from services.contracts.workdays import BERLIN, add_working_days
@@ -41,6 +42,7 @@ from tests.support.eventually import eventually
 from workflows.clearing import PreRegistrationClearing
 
 HISTORY = Path(__file__).resolve().parent.parent / "histories" / "clearing_v1.json"
+HISTORY_V2 = HISTORY.with_name("clearing_v2.json")  # with a corrected move-in date (update correct_move_in)
 
 
 async def make_db(url: str) -> Database:
@@ -119,6 +121,25 @@ class TestBooking:
             assert not result.booked
         finally:
             await db.dispose()
+
+
+    async def test_a_slot_on_a_holiday_published_before_the_rule_is_never_booked(self, database_url: str) -> None:
+        """Christmas Eve 2026 (Thursday), 3 working days: the window runs to Wednesday 30; the slot on
+        the 25th (1. Weihnachtstag) is skipped for the one on Monday 28."""
+        db = await make_db(database_url)
+        try:
+            book = clearing.activities(runtime(db))[0]
+            await add_slot(db, datetime(2026, 12, 25, 10, tzinfo=BERLIN))
+            await add_slot(db, datetime(2026, 12, 27, 10, tzinfo=BERLIN))  # a Sunday
+            monday = await add_slot(db, datetime(2026, 12, 28, 10, tzinfo=BERLIN))
+            result = await book(BookInput(clearing_id=await new_clearing(db), attempt=1, not_before=datetime(2026, 12, 24, 16, tzinfo=BERLIN), working_days=3))
+            assert result.booked and result.slot_id == monday
+        finally:
+            await db.dispose()
+
+
+def scheduled(events: list, activity: str) -> int:  # type: ignore[type-arg]
+    return sum(1 for e in events if e.HasField("activity_task_scheduled_event_attributes") and e.activity_task_scheduled_event_attributes.activity_type.name == activity)
 
 
 class TestClearingWorkflow:
@@ -220,6 +241,105 @@ class TestClearingWorkflow:
             await db.dispose()
 
 
+class TestMoveInCorrection:
+    async def test_an_earlier_move_in_date_reminds_and_marks_the_deadline_missed_at_once_and_once(self, time_skipping_env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+        """Moved in today, booked; the front desk corrects the move-in date to 20 days ago (intake stores
+        the new dates, its consumer sends them as correction 1): the reminder and the missed deadline of
+        the new date are due, so both happen at once, for the new deadline; the same correction again
+        changes nothing."""
+        env = time_skipping_env
+        db = await make_db(f"sqlite+aiosqlite:///{tmp_path / 'intake.db'}")
+        rt = runtime(db)
+        cid = await new_clearing(db)
+        async with db.read() as conn:
+            row = await store.clearing(conn, cid)
+        queue = f"intake-{uuid.uuid4().hex[:6]}"
+        inp = ClearingInput(
+            clearing_id=cid, person_id=row.person_id, tenant="hamm", move_in_date=row.move_in_date, booking_working_days=3,
+            reminder_days=10, deadline_days=14, max_rebookings=2, slot_retry_minutes=60,
+        )
+        alerts = store.kit.alerts
+        earlier = row.move_in_date - timedelta(days=20)
+        try:
+            async with make_worker(env.client, queue, workflows=[PreRegistrationClearing], activities=clearing.activities(rt)):
+                await add_slot(db, tomorrow_at(11))
+                handle = await env.client.start_workflow(CLEARING_WORKFLOW, inp, id=clearing_workflow_id(row.person_id), task_queue=queue)
+
+                async def booked() -> None:
+                    assert (await handle.query(PreRegistrationClearing.state)).status == "booked"
+
+                await eventually(booked, timeout=20)
+                async with db.begin() as conn:
+                    await store.move_clearing_dates(conn, cid, move_in=earlier, deadline=earlier + timedelta(days=14), correction_no=1)
+                state = await handle.execute_update(PreRegistrationClearing.correct_move_in, MoveInCorrection(correction_no=1, move_in_date=earlier))
+                assert (state.move_in_date, state.correction_no) == (earlier, 1)
+
+                async def reminded_and_missed() -> None:
+                    state = await handle.query(PreRegistrationClearing.state)
+                    assert state.reminded and state.deadline_missed
+                    assert await scalar(db, sa.select(store.clearings.c.deadline_missed).where(store.clearings.c.id == cid)) is True
+
+                await eventually(reminded_and_missed, timeout=20)
+                again = await handle.execute_update(PreRegistrationClearing.correct_move_in, MoveInCorrection(correction_no=1, move_in_date=row.move_in_date))
+                assert (again.move_in_date, again.deadline_missed) == (earlier, True)
+                history = [e async for e in handle.fetch_history_events()]
+                assert (scheduled(history, "intake.clearing_reminder"), scheduled(history, "intake.clearing_deadline_missed")) == (1, 1)
+                assert await scalar(db, outbox_count("RegistrationDeadlineMissed")) == 1
+                async with db.read() as conn:
+                    payload = (await conn.execute(sa.select(store.kit.outbox.c.payload).where(store.kit.outbox.c.event_type == "RegistrationDeadlineMissed"))).scalar_one()
+                assert (earlier + timedelta(days=14)).isoformat() in str(payload)
+                assert await scalar(db, sa.select(alerts.c.role).where(alerts.c.kind == "registration_deadline_missed")) == "front_desk"
+                assert await scalar(db, sa.select(sa.func.count()).select_from(alerts).where(alerts.c.kind == "clearing_reminder")) == 1
+
+                await handle.execute_update(PreRegistrationClearing.close, CloseRequest(outcome="cancelled"))
+                assert await handle.result() == "cancelled"
+                if os.environ.get("ANKOMMEN_RECORD_HISTORIES"):
+                    HISTORY_V2.write_text(json.dumps((await handle.fetch_history()).to_json_dict(), indent=1))
+        finally:
+            await db.dispose()
+
+    async def test_a_later_move_in_date_takes_back_the_missed_mark_and_marks_the_new_deadline(self, time_skipping_env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+        """Moved in 20 days ago by the first record (reminded, missed); corrected to today: both are
+        re-armed for the new dates and happen again when those pass."""
+        env = time_skipping_env
+        db = await make_db(f"sqlite+aiosqlite:///{tmp_path / 'intake.db'}")
+        rt = runtime(db)
+        today = datetime.now(BERLIN).date()
+        cid = await new_clearing(db, move_in=today - timedelta(days=20))
+        async with db.read() as conn:
+            row = await store.clearing(conn, cid)
+        queue = f"intake-{uuid.uuid4().hex[:6]}"
+        inp = ClearingInput(
+            clearing_id=cid, person_id=row.person_id, tenant="hamm", move_in_date=row.move_in_date, booking_working_days=3,
+            reminder_days=10, deadline_days=14, max_rebookings=2, slot_retry_minutes=60,
+        )
+        try:
+            async with make_worker(env.client, queue, workflows=[PreRegistrationClearing], activities=clearing.activities(rt)):
+                await add_slot(db, tomorrow_at(11))
+                handle = await env.client.start_workflow(CLEARING_WORKFLOW, inp, id=clearing_workflow_id(row.person_id), task_queue=queue)
+
+                async def missed() -> None:
+                    assert (await handle.query(PreRegistrationClearing.state)).deadline_missed
+
+                await eventually(missed, timeout=20)
+                async with db.begin() as conn:
+                    await store.move_clearing_dates(conn, cid, move_in=today, deadline=today + timedelta(days=14), correction_no=1, missed=False)
+                state = await handle.execute_update(PreRegistrationClearing.correct_move_in, MoveInCorrection(correction_no=1, move_in_date=today))
+                assert not state.reminded and not state.deadline_missed
+                await env.fast_forward(handle, timedelta(days=15))
+
+                async def missed_again() -> None:
+                    state = await handle.query(PreRegistrationClearing.state)
+                    assert state.reminded and state.deadline_missed
+
+                await eventually(missed_again, timeout=20)
+                assert await scalar(db, outbox_count("RegistrationDeadlineMissed")) == 2
+                assert await scalar(db, sa.select(sa.func.count()).select_from(store.kit.alerts).where(store.kit.alerts.c.kind == "clearing_reminder")) == 2
+                await handle.execute_update(PreRegistrationClearing.close, CloseRequest(outcome="cancelled"))
+        finally:
+            await db.dispose()
+
+
 class TestCoachBeforeTheWorkflowStarted:
     async def test_a_coach_closing_a_clearing_whose_workflow_has_not_started_yet_starts_it_and_closes(self, time_skipping_env, tmp_path) -> None:  # type: ignore[no-untyped-def]
         """The clearing is committed by intake and visible to coaches; its workflow starts just after, from
@@ -243,7 +363,8 @@ class TestCoachBeforeTheWorkflowStarted:
 
 
 class TestClearingReplay:
-    async def test_committed_history_replays_with_the_current_code(self) -> None:
+    @pytest.mark.parametrize("path", [HISTORY, HISTORY_V2], ids=["v1", "v2-move-in-correction"])
+    async def test_committed_history_replays_with_the_current_code(self, path: Path) -> None:
         """Guards running clearings: a non-deterministic change fails here and needs workflow.patched."""
-        history = WorkflowHistory.from_json("clearing-recorded", json.loads(HISTORY.read_text()))
+        history = WorkflowHistory.from_json("clearing-recorded", json.loads(path.read_text()))
         await Replayer(workflows=[PreRegistrationClearing], data_converter=pydantic_data_converter).replay_workflow(history)

@@ -88,8 +88,12 @@ async def publish(request: Request, s: Coach) -> Response:
             return see_other(f"/clearing/kalender?tag={day.isoformat()}")
         if answer.status == 422:
             for d in answer.body.get("detail", []):
+                msg = d.get("msg", "")
+                if "kein Arbeitstag" in msg or "Feiertag" in msg:  # intake's closed-day rule answers in German
+                    errors["datum"] = f"Keine Termine an diesem Tag: {common.de_date(day)} {msg.split(' ', 1)[1]}."
+                    continue
                 name = "kapazitaet" if "capacity" in d.get("loc", []) else "uhrzeiten"
-                errors[name] = german_message(d.get("msg", ""))
+                errors[name] = german_message(msg)
         else:
             checked(answer, 201)
     return render(request, "abra_calendar.html", 422, errors=errors, values=values, **await _calendar(request, s, day))

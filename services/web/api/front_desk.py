@@ -10,6 +10,7 @@ colleague's draft) and the clerk's recently completed ones."""
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
@@ -369,7 +370,7 @@ async def household_view(request: Request, s: Session, intake_id: str) -> dict[s
     clearing = any("abra_clearing" in p["routes"] for p in persons)
     casework = any("casework" in p["routes"] for p in persons)
     return {"intake": intake, "persons": persons, "appointment": min(appointments) if appointments else None,
-            "clearing": clearing, "casework": casework, "labels": common}
+            "clearing": clearing, "casework": casework, "labels": common, "today": today().isoformat(), "reg_errors": {}, "reg_values": {}}
 
 
 @router.get("/haushalt/{intake_id}", response_class=HTMLResponse)
@@ -392,6 +393,43 @@ async def communication(request: Request, s: Session, household_id: str) -> dict
 async def print_view(request: Request, s: Session, intake_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
     view = await household_view(request, s, intake_id)
     return view, await communication(request, s, view["intake"]["household_id"])
+
+def _registration_error(answer: Any) -> str:
+    """The intake API's refusal of a registration, in German for the field."""
+    detail = answer.body.get("detail") if isinstance(answer.body, dict) else answer.body
+    msg = str(detail[0].get("msg", "")) if isinstance(detail, list) and detail else str(detail)
+    if "future" in msg:
+        return "Das Datum darf nicht in der Zukunft liegen."
+    if m := re.search(r"before the move-in date (\d{4}-\d{2}-\d{2})", msg):
+        return f"Das Datum liegt vor dem Zuzug am {common.de_date(m.group(1))}."
+    if m := re.search(r"before the ABRA clearing completed on (\d{4}-\d{2}-\d{2})", msg):
+        return f"Das Datum liegt vor dem Abschluss des ABRA-Clearings am {common.de_date(m.group(1))}."
+    if "waits for the ABRA clearing" in msg:
+        return "Die Anmeldung ist erst nach dem abgeschlossenen ABRA-Clearing möglich."
+    if m := re.search(r"registration on (\d{4}-\d{2}-\d{2}) is recorded", msg):
+        return f"Für diese Person ist bereits eine Anmeldung am {common.de_date(m.group(1))} erfasst."
+    if "valid date" in msg or "date" in msg.lower():
+        return "Bitte ein gültiges Datum angeben."
+    return common.german_message(msg)
+
+
+@router.post("/haushalt/{intake_id}/anmeldung/{person_id}", response_class=HTMLResponse)
+async def record_registration(request: Request, intake_id: str, person_id: str, s: Front) -> Response:
+    """The front desk records that a person's registration of residence was done (intake's
+    POST /persons/{id}/registration); a refusal is shown at the person's date field with a summary."""
+    form = await form_of(request)
+    pid = uuid_or_gone(person_id)
+    value = form.get("registered_on", "").strip()
+    answer = await backend(request).call(s, "intake", "POST", f"/persons/{pid}/registration", json={"registered_on": value or None})
+    if answer.status in (200, 201):
+        s.flash = f"Die Anmeldung am {common.de_date(answer.body['registered_on'])} ist erfasst."
+        return see_other(f"/haushalt/{uuid_or_gone(intake_id)}#anmeldungen")
+    if answer.status not in (409, 422):
+        checked(answer, 201)
+    view = await household_view(request, s, intake_id)
+    message = "Bitte das Datum der Anmeldung angeben." if not value else _registration_error(answer)
+    view.update(reg_errors={str(pid): message}, reg_values={str(pid): value})
+    return render(request, "fd_household_result.html", 422, **view)
 
 
 @router.get("/haushalt/{intake_id}/zusammenfassung", response_class=HTMLResponse)

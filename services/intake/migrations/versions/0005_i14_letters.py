@@ -2,7 +2,7 @@
 for appointment reminders (sealed, only with consent) and one reminder row per clearing appointment.
 
 Revision ID: 0005_i14_letters
-Revises: 0004
+Revises: 0005_clearing_registration
 Create Date: 2026-12-03 14:00:00.000000
 """
 
@@ -13,7 +13,7 @@ import services.kit.db
 
 
 revision = '0005_i14_letters'
-down_revision = '0004'
+down_revision = '0005_clearing_registration'
 branch_labels = None
 depends_on = None
 
