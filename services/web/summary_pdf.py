@@ -31,6 +31,7 @@ ROUTE_NOTES = {
     "daycare": "Für {name} wird ein Kita-Platz gesucht.",
     "school_side_entry": "Für {name} gibt es eine Beratung zum Schulbesuch (Seiteneinstieg).",
     "return_counselling": "Auf Wunsch erhalten Sie eine Rückkehrberatung.",
+    "youth_welfare": "Das Jugendamt ist für {name} zuständig (Inobhutnahme, § 42a SGB VIII) und meldet sich.",
 }
 
 
