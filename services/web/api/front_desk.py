@@ -5,7 +5,15 @@ completion each person's routes and registration status (ABRA gate) and a summar
 as an HTML print view and as a one-page PDF to download (services/web/summary_pdf.py). The list of
 drafts comes from intake (GET /intake-drafts): the clerk's own open drafts, the team's open drafts (a
 household that comes back the next day meets another clerk at the counter, who resumes and completes a
-colleague's draft) and the clerk's recently completed ones."""
+colleague's draft) and the clerk's recently completed ones.
+
+Issue 14: every step is checked by intake as it is saved (a draft may be incomplete, but a value that
+is present and wrong is refused): the form comes back with the errors at their fields and an error
+summary that takes the focus. District, nationality and languages are picked from lists with German
+names (services/contracts/codes.py, the lists intake validates against); the person form is grouped
+in fieldsets and answers nothing in advance (literacy from 6, the ability to work for 15-64);
+consents can be given once for the whole household; a household of minors only can be referred to
+the youth welfare office (§42a SGB VIII)."""
 
 from __future__ import annotations
 
@@ -209,11 +217,11 @@ def step_context(draft_id: str | None, current: str, errors: dict[str, str] | No
     return {"draft_id": draft_id, "steps": STEPS, "current": current, "errors": errors or {}, "summary": summary or [], "local": local}
 
 
-def household_page(request: Request, draft_id: str | None, values: dict[str, Any], errors: Errors | None = None) -> HTMLResponse:
+def household_page(request: Request, draft_id: str | None, values: dict[str, Any], errors: Errors | None = None, *, local: bool = True) -> HTMLResponse:
     action = f"/erstgespraech/{draft_id}/haushalt" if draft_id else "/erstgespraech/neu"
     errors = errors or Errors()
     return render(request, "fd_household.html", 422 if errors.items else 200, fields=ADDRESS_FIELDS, referral=REFERRAL_FIELD, values=values,
-                  action=action, **step_context(draft_id, "haushalt", errors.at("haushalt"), errors.items, local=True))
+                  action=action, **step_context(draft_id, "haushalt", errors.at("haushalt"), errors.items, local=local))
 
 
 def person_page(request: Request, draft_id: str, index: str, values: dict[str, Any], errors: Errors | None = None, *, at: int | None = None,
@@ -432,7 +440,7 @@ async def complete(request: Request, draft_id: str, s: Front) -> Response:
     first = errors.items[0]
     content = d["content"]
     if first.step == "haushalt":
-        return household_page(request, draft_id, address_values(content), errors)
+        return household_page(request, draft_id, address_values(content), errors, local=False)
     if first.step == "person" and first.person is not None and first.person < len(household_of(content).get("persons", [])):
         p = household_of(content)["persons"][first.person]
         return person_page(request, draft_id, str(first.person), person_values(p), errors, at=first.person, local=False)
