@@ -43,6 +43,7 @@ class Route(enum.StrEnum):
     CASEWORK = "casework"  # Soziales Fallmanagement
     RETURN_COUNSELLING = "return_counselling"  # enforceably obliged to leave: information and counselling only
     INFORMATION = "information"  # everyone else: information and referral only
+    YOUTH_WELFARE = "youth_welfare"  # unaccompanied minors: referred to the Jugendamt (§42a SGB VIII), no case here
     DAYCARE = "daycare"  # child 0-6: Kita place
     SCHOOL_SIDE_ENTRY = "school_side_entry"  # child 6-18: Seiteneinstieg
 

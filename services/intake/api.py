@@ -73,7 +73,8 @@ async def put_intake(
 ) -> IntakeOut:
     telemetry.mark(intake_id=id)
     persons = [PersonIn.model_validate(p.model_dump(exclude={"person_id"})) for p in body.household.persons]
-    household = HouseholdIn(district=body.household.district, address=body.household.address, persons=persons)
+    household = HouseholdIn(district=body.household.district, address=body.household.address, persons=persons,
+                            referred_to_youth_welfare=body.household.referred_to_youth_welfare)
     return await handlers.correct_intake(rt, principal, id, household, [p.person_id for p in body.household.persons])
 
 

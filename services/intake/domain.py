@@ -7,9 +7,11 @@ import enum
 import re
 import uuid
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from services.contracts import codes
 from services.contracts.vocab import AgeGroup, Need, Partner, Prospect, Purpose, ResidenceStatus, Route, Sex
 from services.contracts.workdays import BERLIN, is_working_day
 
@@ -79,8 +81,11 @@ class LanguageSkill(_In):
     @field_validator("code")
     @classmethod
     def _iso_639(cls, value: str) -> str:
+        """ISO 639-1 via pycountry (services.contracts.codes): a well-formed but unknown code is refused too."""
         if not re.fullmatch(r"[a-z]{2}", value):
             raise ValueError("must be an ISO 639-1 code in lower case, e.g. ar")
+        if not codes.is_language(value):
+            raise ValueError("is not an ISO 639-1 language code (unknown language)")
         return value
 
 
@@ -126,20 +131,20 @@ class PersonIn(_In):
     date_of_birth: date
     sex: Sex
     relation: Relation = Field(description="head/partner are the adults responsible; children must be younger than them.")
-    nationality: str = Field(description="ISO 3166-1 alpha-2 code, e.g. BG, RO, SY, DE.")
+    nationality: str = Field(description="ISO 3166-1 alpha-2 code, e.g. BG, RO, SY, DE; XK Kosovo; XXA stateless, XXX unclear (ICAO Doc 9303).")
     languages: list[LanguageSkill] = Field(default_factory=list, max_length=10)
     german_level: GermanLevel
-    literate: bool
+    literate: bool | None = Field(default=None, description="Reads and writes; not asked for children under 6, required from 6 (check_household).")
     schooling_years: int = Field(ge=0, le=25)
     highest_certificate: Certificate
     vocational_qualification: str | None = Field(default=None, max_length=200)
     work_experience_years: int = Field(ge=0, le=60)
-    able_to_work: bool = Field(default=True, description="Able to work at least 3 hours a day (SGB II §8).")
+    able_to_work: bool | None = Field(default=None, description="Able to work at least 3 hours a day (SGB II §8); asked only for persons aged 15-64, required for them (check_household).")
     health_insurance: HealthInsurance
     residence_status: ResidenceStatus
     status_since: date | None = Field(default=None, description="Since when the residence status holds (required for tolerated).")
     move_in_date: date
-    wants_registration: bool = Field(default=True, description="Registers residence here (ABRA clearing applies only then).")
+    wants_registration: bool | None = Field(default=None, description="Registers residence here (ABRA clearing applies only then); required, no default (check_household).")
     consents: list[Consent] = Field(default_factory=list, max_length=50)
 
     @field_validator("given_name", "family_name")
@@ -159,8 +164,12 @@ class PersonIn(_In):
     @field_validator("nationality")
     @classmethod
     def _iso_code(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Z]{2}", value):
-            raise ValueError("must be an ISO 3166-1 alpha-2 code in capitals, e.g. BG")
+        """ISO 3166-1 alpha-2 via pycountry, plus XK (Kosovo), XXA (stateless) and XXX (unclear), the
+        ICAO Doc 9303 codes (services.contracts.codes explains the scheme)."""
+        if not re.fullmatch(r"[A-Z]{2}|[A-Z]{3}", value):
+            raise ValueError("must be an ISO 3166-1 alpha-2 code in capitals, e.g. BG (XXA stateless, XXX unclear)")
+        if not codes.is_nationality(value):
+            raise ValueError("is not an ISO 3166-1 alpha-2 country code (unknown country; XXA stateless, XXX unclear)")
         return value
 
     @field_validator("date_of_birth", "move_in_date", "status_since")
@@ -191,29 +200,107 @@ def age_on(born: date, day: date) -> int:
 
 
 class HouseholdIn(_In):
-    district: str = Field(min_length=1, max_length=64, description="Sozialraum of the address.")
+    district: str = Field(min_length=1, max_length=64, description="Sozialraum of the address, one of services.contracts.codes.DISTRICTS.")
     address: Address | None = None
     persons: list[PersonIn] = Field(min_length=1, max_length=30)
+    referred_to_youth_welfare: bool = Field(
+        default=False,
+        description="Minors without an adult (unaccompanied foreign minors): referred to the youth welfare office (Jugendamt), which takes "
+        "them into care (vorläufige Inobhutnahme, §42a SGB VIII). Allowed only for a household of minors only; each minor's route is then "
+        "youth_welfare instead of casework, ABRA or information.",
+    )
 
     @field_validator("district")
     @classmethod
-    def _printable(cls, value: str) -> str:
+    def _district(cls, value: str) -> str:
+        """One of the city's districts (services.contracts.codes.DISTRICTS, seed 000); casework assigns by it."""
         if not _NAME.match(value):
             raise ValueError("contains characters that are not allowed")
+        if not codes.is_district(value):
+            raise ValueError(f"is not a district (Sozialraum) of the city; one of: {', '.join(codes.DISTRICTS)}")
         return value
 
 
+UNACCOMPANIED_MINORS = "a household needs at least one adult (18 or older); minors without an adult are unaccompanied minors: refer them to the youth welfare office (referred_to_youth_welfare, §42a SGB VIII)"
+
+
 def check_household(household: HouseholdIn, today: date) -> None:
-    """Rules across persons; raise Invalid naming the field (422): at least one adult per household;
-    a child is younger than the adults responsible for it (head, partner)."""
+    """Rules across persons; raise Invalid naming the fields (422):
+
+    - at least one adult per household (000 §3.1: the intake interview is held with the adults
+      responsible); a household of minors only is unaccompanied minors, whom the youth welfare office
+      takes into care (vorläufige Inobhutnahme unbegleiteter ausländischer Minderjähriger, §42a SGB
+      VIII): such an intake is valid only as referred there (`referred_to_youth_welfare`), and only
+      for minors only;
+    - a child is younger than the adults responsible for it (head, partner);
+    - what follows from the birth date (default, DOMAIN.md flow 1): literacy is asked from age 6
+      (younger children do not read yet), the ability to work (SGB II §8) for ages 15-64 only (the
+      span of employability, §7 SGB II); registering residence here has no default (it decides the
+      ABRA clearing, 000 "Kommunales Voranmeldeverfahren"), so it must be answered."""
     from services.kit.errors import Invalid
 
-    if not any(age_on(p.date_of_birth, today) >= 18 for p in household.persons):
-        raise Invalid("a household needs at least one adult (18 or older)", field="household.persons")
+    adults = [p for p in household.persons if age_on(p.date_of_birth, today) >= 18]
+    if household.referred_to_youth_welfare and adults:
+        raise Invalid("referred_to_youth_welfare is only for a household of minors only (unaccompanied minors)", field="household.referred_to_youth_welfare")
+    if not adults and not household.referred_to_youth_welfare:
+        raise Invalid(UNACCOMPANIED_MINORS, field="household.persons")
     responsible = [p for p in household.persons if p.relation in (Relation.HEAD, Relation.PARTNER)]
     for i, p in enumerate(household.persons):
         if p.relation == Relation.CHILD and any(p.date_of_birth <= r.date_of_birth for r in responsible):
             raise Invalid("a child must be younger than the adults responsible (head, partner)", field=f"household.persons.{i}.date_of_birth")
+    errors = person_answers_missing(household.persons, today)
+    if errors:
+        raise Invalid(errors[0][1], field=errors[0][0], errors=errors)
+
+
+def person_answers_missing(persons: list[PersonIn], today: date) -> list[tuple[str, str]]:
+    """The questions each person must have answered, by age (see check_household): (field, message)."""
+    out: list[tuple[str, str]] = []
+    for i, p in enumerate(persons):
+        age = age_on(p.date_of_birth, today)
+        if age >= 6 and p.literate is None:
+            out.append((f"household.persons.{i}.literate", "literate is required from age 6"))
+        if 15 <= age <= 64 and p.able_to_work is None:
+            out.append((f"household.persons.{i}.able_to_work", "able_to_work is required for persons aged 15 to 64"))
+        if p.wants_registration is None:
+            out.append((f"household.persons.{i}.wants_registration", "wants_registration is required"))
+    return out
+
+
+#: error types a draft may have: what is not there yet (validated again on completion)
+_INCOMPLETE = frozenset({"missing"})
+#: what a person needs to be added to a draft: who it is (DOMAIN.md flow 1, default)
+DRAFT_PERSON_REQUIRED = ("given_name", "family_name", "date_of_birth")
+
+
+def draft_problems(content: dict) -> list[tuple[list[Any], str, str]]:
+    """What is wrong in an unfinished intake (a draft): every value that is present and invalid (a
+    postcode "59A", a district not of the city, "zwölf" years of schooling, an unknown country), and a
+    person without a name or birth date. What is merely missing is allowed until completion (an empty
+    household, an address without a street), as are rules across fields and persons. Returns
+    (loc, msg, type) in FastAPI's shape, `loc` starting at "content"."""
+    from pydantic import ValidationError
+
+    out: list[tuple[list[Any], str, str]] = []
+    household = content.get("household") if isinstance(content, dict) else None
+    if household is None:
+        return out
+    try:
+        IntakeIn.model_validate(content)
+    except ValidationError as exc:
+        for e in exc.errors(include_input=False, include_url=False):
+            loc = list(e["loc"])
+            if e["type"] in _INCOMPLETE or (loc == ["household", "persons"] and e["type"] == "too_short"):
+                continue
+            if e["type"] == "value_error" and len(loc) <= 3 and loc[:2] == ["household", "persons"]:
+                continue  # a rule across a person's fields (model validator): checked on completion
+            out.append((["content", *loc], e["msg"], e["type"]))
+    persons = household.get("persons") if isinstance(household, dict) else None
+    for i, p in enumerate(persons if isinstance(persons, list) else []):
+        for name in DRAFT_PERSON_REQUIRED:
+            if isinstance(p, dict) and p.get(name) in (None, ""):
+                out.append((["content", "household", "persons", i, name], "Field required", "missing"))
+    return out
 
 
 class IntakeIn(_In):
@@ -294,6 +381,7 @@ class IntakeOut(BaseModel):
     intake_id: uuid.UUID
     household_id: uuid.UUID
     district: str
+    referred_to_youth_welfare: bool = Field(default=False, description="Unaccompanied minors referred to the youth welfare office (§42a SGB VIII).")
     correction_no: int
     address: Address | None
     persons: list[PersonOut | ErasedPersonOut]

@@ -38,6 +38,7 @@ from services.intake.domain import (
     PersonIn,
     PersonOut,
     check_household,
+    draft_problems,
     registration_missed,
 )
 from services.intake.domain import registration_deadline as deadline_after
@@ -176,7 +177,7 @@ class _Writer:
 
     async def new_person(self, position: int, person: PersonIn, household: HouseholdIn) -> tuple[uuid.UUID, Derived]:
         person_id = uuid.uuid4()
-        d = derive(person, self.now.date(), rules(self.rt))
+        d = derive(person, self.now.date(), rules(self.rt), youth_welfare=household.referred_to_youth_welfare)
         key, wrapped = self.ring.new_data_key()
         self.new_keys.append(dict(subject_id=person_id, wrapped_key=wrapped, created_at=self.now))
         record_id = await self.arrival(person_id, person, d)
@@ -292,8 +293,9 @@ async def read_intake(rt: Runtime, conn: AsyncConnection, intake_id: uuid.UUID) 
         address = address or fields.pop("_address", None)
         fields.pop("_address", None)
         persons.append(PersonOut.model_construct(**PersonIn.model_validate(fields).__dict__, person_id=row.id, derived=_derived_of(row)))
+    referred = any(Route.YOUTH_WELFARE in _routes(r) for r in rows)  # the routes record the referral (routing.routes)
     return IntakeOut(
-        intake_id=intake.id, household_id=intake.household_id, district=household.district,
+        intake_id=intake.id, household_id=intake.household_id, district=household.district, referred_to_youth_welfare=referred,
         correction_no=intake.correction_no, address=address, persons=persons,
     )
 
@@ -348,7 +350,7 @@ async def correct_intake(rt: Runtime, principal: Principal, intake_id: uuid.UUID
             new_fields = _sealed_fields(person, household)
             diff = {k for k in set(old) | set(new_fields) if old.get(k) != new_fields.get(k)}
             changed.update("address" if k == "_address" else k for k in diff)
-            d = derive(person, now.date(), rules(rt))
+            d = derive(person, now.date(), rules(rt), youth_welfare=household.referred_to_youth_welfare)
             old_routes = _routes(row)
             values: dict[str, Any] = {"sealed": ring.seal(ring.unwrap(wrapped), pid, new_fields), **_coarse(d, person)}
             stats_changed = bool(diff & {"nationality", "residence_status", "sex", "date_of_birth", "move_in_date"}) or "district" in changed
@@ -406,7 +408,13 @@ async def erase_person(rt: Runtime, principal: Principal, person_id: uuid.UUID, 
 
 
 async def save_draft(rt: Runtime, principal: Principal, draft_id: uuid.UUID | None, content: dict) -> DraftOut:
-    """Drafts hold personal data too: sealed under a data key of their own, dropped on completion."""
+    """Drafts hold personal data too: sealed under a data key of their own, dropped on completion. A
+    draft may be incomplete, but what it holds must be valid (domain.draft_problems): 422 naming every
+    wrong field, and nothing saved."""
+    problems = draft_problems(content)
+    if problems:
+        raise Invalid(problems[0][1], field=".".join(str(x) for x in problems[0][0]),
+                      errors=[(".".join(str(x) for x in loc), msg) for loc, msg, _ in problems])
     now = utc_now()
     ring = keyring(rt)
     async with rt.db.begin() as conn:

@@ -61,7 +61,7 @@ def needs(person: PersonIn, age: int, employable: bool, prosp: Prospect) -> list
     out: list[Need] = []
     if age >= 6 and person.german_level in (GermanLevel.NONE, GermanLevel.A1, GermanLevel.A2) and person.residence_status != ResidenceStatus.GERMAN:
         out.append(Need.LANGUAGE)
-    if age < 18 or not person.literate or person.schooling_years < 9 or person.highest_certificate == Certificate.NONE:
+    if age < 18 or person.literate is False or person.schooling_years < 9 or person.highest_certificate == Certificate.NONE:
         out.append(Need.EDUCATION)
     if employable and age >= 18:
         out.append(Need.WORK)
@@ -74,15 +74,20 @@ def needs(person: PersonIn, age: int, employable: bool, prosp: Prospect) -> list
     return out
 
 
-def routes(person: PersonIn, age: int, prosp: Prospect) -> list[Route]:
-    """Routes of DOMAIN.md flow 1: BG/RO nationals who register residence: ABRA clearing first;
+def routes(person: PersonIn, age: int, prosp: Prospect, youth_welfare: bool = False) -> list[Route]:
+    """Routes of DOMAIN.md flow 1: unaccompanied minors referred to the youth welfare office (Jugendamt,
+    vorläufige Inobhutnahme §42a SGB VIII): youth welfare instead of any other first route, as the
+    Jugendamt decides for them (no casework case, no ABRA clearing);
+    BG/RO nationals who register residence: ABRA clearing first;
     refugees (asylum seeker, recognised) with a good or unclear prospect and persons tolerated for years:
     casework (Soziales Fallmanagement); enforceably obliged to leave: return counselling (information and
     counselling only, no case); everyone else: information. Children 0-5 add daycare, 6-17 school
     side-entry (000 "Seiteneinstieg")."""
     status = person.residence_status
     out: list[Route] = []
-    if person.nationality in ABRA_NATIONALITIES and person.wants_registration:
+    if youth_welfare and age < 18:
+        out.append(Route.YOUTH_WELFARE)
+    elif person.nationality in ABRA_NATIONALITIES and person.wants_registration:
         out.append(Route.ABRA_CLEARING)
     elif status in (ResidenceStatus.ASYLUM_SEEKER, ResidenceStatus.RECOGNISED_REFUGEE, ResidenceStatus.TOLERATED) and prosp in (Prospect.GOOD, Prospect.UNCLEAR):
         out.append(Route.CASEWORK)
@@ -97,11 +102,13 @@ def routes(person: PersonIn, age: int, prosp: Prospect) -> list[Route]:
     return out
 
 
-def derive(person: PersonIn, today: date, rules: RoutingRules) -> Derived:
+def derive(person: PersonIn, today: date, rules: RoutingRules, *, youth_welfare: bool = False) -> Derived:
+    """Employable: aged 15-64 and able to work (SGB II §7, §8); outside that span the ability to work
+    is not asked. `youth_welfare`: the household is referred to the youth welfare office (see routes)."""
     age = age_on(person.date_of_birth, today)
-    employable = 15 <= age <= 64 and person.able_to_work
+    employable = 15 <= age <= 64 and person.able_to_work is True
     prosp = prospect(person, today, rules)
     return Derived(
         adult=age >= 18, age_group=age_group(age), prospect=prosp, employable=employable,
-        needs=needs(person, age, employable, prosp), routes=routes(person, age, prosp),
+        needs=needs(person, age, employable, prosp), routes=routes(person, age, prosp, youth_welfare),
     )

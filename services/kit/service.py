@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from faststream.redis import RedisBroker
 from redis.asyncio import Redis
@@ -138,6 +139,7 @@ def create_app(spec: ServiceSpec, platform: PlatformSettings | None = None) -> F
         swagger_ui_parameters={"persistAuthorization": True},
     )
     app.add_exception_handler(DomainError, _domain_error_handler)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, validation_error_handler)  # type: ignore[arg-type]
     app.include_router(token_router())
     app.include_router(_health_router(spec.name))
     app.include_router(alerts_router())
@@ -162,6 +164,17 @@ async def _domain_error_handler(request: Request, exc: DomainError) -> JSONRespo
                 record_type="endpoint", record_id=request.path_params.get("id") or None, outcome="denied",
             )
     return JSONResponse(status_code=exc.status_code, content=exc.to_body())
+
+
+def validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """FastAPI's 422 detail without what was submitted: only `loc`, `msg` and `type` of each error.
+    FastAPI's default handler echoes `input` (and `ctx`, `url`), which for a person is their name,
+    birth date and nationality: error bodies never return personal data (brief, "No personal data")."""
+    return [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))} for e in errors]
+
+
+async def validation_error_handler(request: Request, exc: RequestValidationError) -> JSONResponse:
+    return JSONResponse(status_code=422, content={"detail": validation_errors(exc.errors())})
 
 
 def _health_router(service: str) -> APIRouter:

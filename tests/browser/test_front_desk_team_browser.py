@@ -29,7 +29,7 @@ class TestTeamDraftsInTheBrowser:
             family = "Petrov-" + "".join(random.choices(string.ascii_lowercase, k=6)).capitalize()
             await sign_in(a, stack, "frontdesk")
             await nav(a, "Erstgespräch beginnen")
-            await a.get_by_label("Sozialraum").fill("Westen")
+            await a.get_by_label("Sozialraum").select_option("Westen")
             await a.get_by_label("Straße").fill("Nordstraße")
             await a.get_by_label("Hausnummer").fill("3")
             await a.get_by_label("Postleitzahl").fill("59065")

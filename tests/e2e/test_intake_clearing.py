@@ -311,7 +311,7 @@ class TestEncryptionAtRestAndErasure:
 
 class TestDrafts:
     async def test_a_draft_is_saved_resumed_and_completed_once(self, stack: RunningStack) -> None:
-        partial = {"household": {"district": "Westen", "persons": [{"given_name": "Nour"}]}}
+        partial = {"household": {"district": "Westen", "persons": [{"given_name": "Nour", "family_name": "Saleh", "date_of_birth": "1990-04-02"}]}}
         async with stack.client("intake", "frontdesk") as c:
             r = await c.post("/intake-drafts", json={"content": partial})
             assert r.status_code == 201
@@ -320,7 +320,7 @@ class TestDrafts:
             assert incomplete.status_code == 422
             problems = {tuple(d["loc"][1:]) for d in incomplete.json()["detail"]}
             # every missing field at once, not only the first
-            assert {("household", "persons", "0", f) for f in ("family_name", "date_of_birth", "nationality", "residence_status")} <= problems
+            assert {("household", "persons", "0", f) for f in ("sex", "german_level", "nationality", "residence_status")} <= problems
             full = intake_payload(person("Nour", "Saleh"))
             assert (await c.put(f"/intake-drafts/{draft_id}", json={"content": full})).status_code == 200
             assert (await c.get(f"/intake-drafts/{draft_id}")).json()["content"] == full

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import date
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -285,7 +286,8 @@ class TestRoleScreensOverHttp:
             assert r.status_code == 303
             draft = r.headers["location"].split("/")[2]
             person = await c.get(f"/erstgespraech/{draft}/person/neu")
-            r = await c.post(f"/erstgespraech/{draft}/person/neu", data={"csrf_token": csrf_of(person.text), "given_name": "Ana", "family_name": family})
+            r = await c.post(f"/erstgespraech/{draft}/person/neu", data={"csrf_token": csrf_of(person.text), "given_name": "Ana", "family_name": family,
+                                                                          "date_of_birth": "1990-01-01"})
             assert r.status_code == 303
             listed = await c.get("/erstgespraeche")
         assert f"Ana {family}" in listed.text and f"/erstgespraech/{draft}/personen" in listed.text  # from intake's GET /intake-drafts
@@ -352,6 +354,100 @@ class TestRoleScreensOverHttp:
             closed = await c.get(f"/clearing/{cid}")
         assert "Das Clearing ist geschlossen (storniert)." in closed.text
         assert 'id="clearing-status">storniert<' in closed.text
+
+
+class TestInterviewFormOverHttp:
+    """The front desk's interview form as clerks meet it (issue 14): wrong values named at their field at
+    once, lists instead of codes, no pre-ticked answers, consents for the whole household, minors."""
+
+    async def new_draft(self, c: Any, district: str = "Westen") -> str:
+        form = await c.get("/erstgespraech/neu")
+        r = await c.post("/erstgespraech/neu", data={"csrf_token": csrf_of(form.text), "district": district, "city": "Hamm"})
+        assert r.status_code == 303, r.text
+        return r.headers["location"].split("/")[2]
+
+    async def add(self, c: Any, draft: str, **fields: str) -> Any:
+        page = await c.get(f"/erstgespraech/{draft}/person/neu")
+        return await c.post(f"/erstgespraech/{draft}/person/neu", data={"csrf_token": csrf_of(page.text), **fields})
+
+    async def test_a_wrong_postcode_and_an_empty_district_are_named_at_once_and_nothing_is_saved(self, stack: RunningStack) -> None:
+        async with web_client(stack) as c:
+            await sign_in(stack, c, "frontdesk")
+            form = await c.get("/erstgespraech/neu")
+            assert '<select id="district" name="district"' in form.text and '<option value="Bockum-Hövel"' in form.text
+            before = (await c.get("/erstgespraeche")).text.count("fortsetzen<")
+            r = await c.post("/erstgespraech/neu", data={"csrf_token": csrf_of(form.text), "district": "", "street": "Nordstraße", "postcode": "59A", "city": "Hamm"})
+            assert r.status_code == 422
+            assert 'id="postcode-fehler">Die Postleitzahl hat 5 Ziffern.' in r.text and 'id="district-fehler">Bitte ausfüllen.' in r.text
+            assert 'class="error-summary" role="alert"' in r.text and "autofocus" in r.text and 'href="#postcode"' in r.text
+            assert 'value="59A"' in r.text  # what was entered stays in the form
+            assert (await c.get("/erstgespraeche")).text.count("fortsetzen<") == before
+
+    async def test_a_person_needs_a_name_and_birth_date_and_a_wrong_number_is_named(self, stack: RunningStack) -> None:
+        async with web_client(stack) as c:
+            await sign_in(stack, c, "frontdesk")
+            draft = await self.new_draft(c)
+            r = await self.add(c, draft, schooling_years="zwölf")
+            assert r.status_code == 422
+            for field in ("given_name", "family_name", "date_of_birth"):
+                assert f'id="{field}-fehler">Bitte ausfüllen.' in r.text
+            assert 'id="schooling_years-fehler">Bitte eine ganze Zahl angeben.' in r.text
+            r = await self.add(c, draft, given_name="Ana", family_name="Pop", date_of_birth="1990-01-01", nationality="JJ")
+            assert r.status_code == 422 and 'id="nationality-fehler">Diesen Staat gibt es nicht.' in r.text
+            r = await self.add(c, draft, given_name="Ana", family_name="Pop", date_of_birth="1990-01-01")
+            assert r.status_code == 303
+            assert "Die Person ist hinzugefügt." in (await c.get(f"/erstgespraech/{draft}/personen")).text
+
+    async def test_the_person_form_offers_lists_in_groups_and_ticks_nothing(self, stack: RunningStack) -> None:
+        async with web_client(stack) as c:
+            await sign_in(stack, c, "frontdesk")
+            draft = await self.new_draft(c)
+            page = (await c.get(f"/erstgespraech/{draft}/person/neu")).text
+        for legend in ("Angaben zur Person", "Sprache", "Bildung", "Arbeit", "Aufenthalt und Anmeldung"):
+            assert f"<legend>{legend}</legend>" in page
+        assert '<option value="BG" >Bulgarien</option>' in page and '<option value="XXA" >staatenlos</option>' in page
+        assert '<option value="bg" >Bulgarisch</option>' in page
+        assert "checked" not in page and " selected" not in page  # nothing answered for the clerk
+        assert "<script" not in page
+
+    async def test_consents_for_the_whole_household_and_the_guardian(self, stack: RunningStack) -> None:
+        async with web_client(stack) as c:
+            await sign_in(stack, c, "frontdesk")
+            draft = await self.new_draft(c)
+            assert (await self.add(c, draft, given_name="Ana", family_name="Pop", date_of_birth="1990-01-01")).status_code == 303
+            assert (await self.add(c, draft, given_name="Ion", family_name="Pop", date_of_birth=f"{date.today().year - 8}-01-01")).status_code == 303
+            page = await c.get(f"/erstgespraech/{draft}/einwilligungen")
+            assert "Für den ganzen Haushalt (2 Personen)" in page.text and "Ion Pop (minderjährig: Einwilligung durch die Sorgeberechtigten)" in page.text
+            r = await c.post(f"/erstgespraech/{draft}/einwilligungen", data={"csrf_token": csrf_of(page.text), "given_on": date.today().isoformat(),
+                                                                               "consent-haushalt": "social_casework:counselling", "consent-1": "daycare:referral"})
+            assert r.status_code == 303
+        async with stack.client("intake", "frontdesk") as api:
+            persons = (await api.get(f"/intake-drafts/{draft}")).json()["content"]["household"]["persons"]
+        assert [[(x["partner"], x["purpose"]) for x in p["consents"]] for p in persons] == [
+            [("social_casework", "counselling")], [("social_casework", "counselling"), ("daycare", "referral")]]
+
+    async def test_unaccompanied_minors_are_referred_to_the_youth_welfare_office(self, stack: RunningStack) -> None:
+        minor = {"family_name": f"Rahimi{uuid.uuid4().hex[:6]}", "sex": "male", "nationality": "AF", "language_1": "fa", "german_level": "none",
+                 "literate": "ja", "schooling_years": "6", "highest_certificate": "primary", "work_experience_years": "0", "able_to_work": "ja",
+                 "health_insurance": "asylum_seekers_benefits", "residence_status": "asylum_seeker", "move_in_date": date.today().isoformat(),
+                 "wants_registration": "ja"}
+        async with web_client(stack) as c:
+            await sign_in(stack, c, "frontdesk")
+            draft = await self.new_draft(c)
+            r = await self.add(c, draft, given_name="Ahmad", date_of_birth=f"{date.today().year - 16}-01-01", relation="head", **minor)
+            assert r.status_code == 303
+            review = await c.get(f"/erstgespraech/{draft}/pruefen")
+            r = await c.post(f"/erstgespraech/{draft}/abschliessen", data={"csrf_token": csrf_of(review.text)})
+            assert r.status_code == 422 and "Unbegleitete Minderjährige verweisen Sie an das Jugendamt" in r.text
+            assert f'href="/erstgespraech/{draft}/haushalt#referred_to_youth_welfare"' in r.text
+            step = await c.get(f"/erstgespraech/{draft}/haushalt")
+            r = await c.post(f"/erstgespraech/{draft}/haushalt", data={"csrf_token": csrf_of(step.text), "district": "Westen", "city": "Hamm",
+                                                                        "referred_to_youth_welfare": "ja"})
+            assert r.status_code == 303
+            r = await c.post(f"/erstgespraech/{draft}/abschliessen", data={"csrf_token": csrf_of(review.text)})
+            assert r.status_code == 303, r.text
+            result = await c.get(r.headers["location"])
+        assert 'id="jugendamt"' in result.text and "Jugendamt (Inobhutnahme unbegleiteter Minderjähriger)" in result.text
 
 
 class TestCaseCloseAndGoalOverHttp:

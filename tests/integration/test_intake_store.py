@@ -82,7 +82,7 @@ async def _list(rt: Runtime, who: Principal = FRONT_DESK, *, mine_only: bool = T
 
 class TestDraftList:
     async def test_own_and_team_drafts_by_state_newest_first_with_names(self, rt: Runtime) -> None:
-        mine = await handlers.save_draft(rt, FRONT_DESK, None, {"household": {"district": "Westen", "persons": [{"given_name": "Ana", "family_name": "Pop"}, {"given_name": "Ion"}]}})
+        mine = await handlers.save_draft(rt, FRONT_DESK, None, {"household": {"district": "Westen", "persons": [{"given_name": "Ana", "family_name": "Pop", "date_of_birth": "1990-01-01"}, {"given_name": "Ion", "family_name": "Test", "date_of_birth": "1990-01-01"}]}})
         theirs = await handlers.save_draft(rt, FRONT_DESK_2, None, {"household": {"persons": []}})
         done = await handlers.save_draft(rt, FRONT_DESK, None, intake_payload(person("Nour", "Saleh")))
         completed, _ = await handlers.complete_draft(rt, FRONT_DESK_2, done.draft_id)  # a colleague completes it
@@ -90,7 +90,7 @@ class TestDraftList:
         own = await _list(rt)
         assert (own.total, [d.draft_id for d in own.drafts]) == (1, [mine.draft_id])
         line = own.drafts[0]
-        assert (line.person_count, line.district, line.names, line.readable, line.created_by) == (2, "Westen", ["Ana Pop", "Ion"], True, "frontdesk")
+        assert (line.person_count, line.district, line.names, line.readable, line.created_by) == (2, "Westen", ["Ana Pop", "Ion Test"], True, "frontdesk")
         team = await _list(rt, mine_only=False)
         assert [d.draft_id for d in team.drafts] == [theirs.draft_id, mine.draft_id]
         assert team.drafts[0].names == [] and team.drafts[0].person_count == 0
@@ -102,15 +102,15 @@ class TestDraftList:
         assert (await _list(rt, FRONT_DESK_2, state="any")).total == 1
 
     async def test_pages_and_total(self, rt: Runtime) -> None:
-        saved = [await handlers.save_draft(rt, FRONT_DESK, None, {"household": {"persons": [{"given_name": f"P{i}"}]}}) for i in range(5)]
+        saved = [await handlers.save_draft(rt, FRONT_DESK, None, {"household": {"persons": [{"given_name": f"P{i}", "family_name": "Test", "date_of_birth": "1990-01-01"}]}}) for i in range(5)]
         first, second = await _list(rt, limit=2), await _list(rt, limit=2, offset=4)
         assert (first.total, second.total) == (5, 5)
         assert [d.draft_id for d in first.drafts] == [saved[4].draft_id, saved[3].draft_id]
         assert [d.draft_id for d in second.drafts] == [saved[0].draft_id]
 
     async def test_each_draft_whose_names_were_shown_is_audit_logged(self, rt: Runtime) -> None:
-        a = await handlers.save_draft(rt, FRONT_DESK, None, {"household": {"persons": [{"given_name": "Ana"}]}})
-        b = await handlers.save_draft(rt, FRONT_DESK_2, None, {"household": {"persons": [{"given_name": "Ion"}]}})
+        a = await handlers.save_draft(rt, FRONT_DESK, None, {"household": {"persons": [{"given_name": "Ana", "family_name": "Test", "date_of_birth": "1990-01-01"}]}})
+        b = await handlers.save_draft(rt, FRONT_DESK_2, None, {"household": {"persons": [{"given_name": "Ion", "family_name": "Test", "date_of_birth": "1990-01-01"}]}})
         await _list(rt, FRONT_DESK_2, mine_only=False)
         audit = store.kit.audit
         async with rt.db.read() as conn:
@@ -118,12 +118,12 @@ class TestDraftList:
         assert sorted(rows) == sorted([("frontdesk2", str(a.draft_id)), ("frontdesk2", str(b.draft_id))])
 
     async def test_a_draft_whose_key_was_erased_is_listed_without_names(self, rt: Runtime) -> None:
-        shredded = await handlers.save_draft(rt, FRONT_DESK, None, {"household": {"district": "Mitte", "persons": [{"given_name": "Ana"}]}})
-        kept = await handlers.save_draft(rt, FRONT_DESK, None, {"household": {"persons": [{"given_name": "Ion"}]}})
+        shredded = await handlers.save_draft(rt, FRONT_DESK, None, {"household": {"district": "Mitte", "persons": [{"given_name": "Ana", "family_name": "Test", "date_of_birth": "1990-01-01"}]}})
+        kept = await handlers.save_draft(rt, FRONT_DESK, None, {"household": {"persons": [{"given_name": "Ion", "family_name": "Test", "date_of_birth": "1990-01-01"}]}})
         async with rt.db.begin() as conn:
             await conn.execute(store.data_keys.delete().where(store.data_keys.c.subject_id == shredded.draft_id))
         listed = {d.draft_id: d for d in (await _list(rt)).drafts}
         assert (listed[shredded.draft_id].readable, listed[shredded.draft_id].names, listed[shredded.draft_id].district) == (False, [], None)
-        assert listed[kept.draft_id].names == ["Ion"]
+        assert listed[kept.draft_id].names == ["Ion Test"]
         with pytest.raises(Conflict):
             await handlers.load_draft(rt, FRONT_DESK, shredded.draft_id)

@@ -105,7 +105,7 @@ def person(given: str = "Ivana", family: str = "Petrova", born: str = "1990-04-0
         "given_name": given, "family_name": family, "date_of_birth": born, "sex": "female", "relation": "head",
         "nationality": nationality, "languages": [{"code": "ar"}], "german_level": "A1", "literate": True,
         "schooling_years": 10, "highest_certificate": "secondary", "vocational_qualification": None,
-        "work_experience_years": 5, "health_insurance": "statutory",
+        "work_experience_years": 5, "able_to_work": True, "wants_registration": True, "health_insurance": "statutory",
         "residence_status": "eu_free_movement" if nationality in ("BG", "RO") else "german" if nationality == "DE" else "recognised_refugee",
         "move_in_date": "2026-11-02",
         "consents": [{"partner": "social_casework", "purpose": "counselling", "given_on": "2026-11-02"}], **extra,

@@ -119,3 +119,113 @@ class TestEnvelopeEncryption:
     def test_a_missing_master_key_fails_loudly(self) -> None:
         with pytest.raises(ValueError, match="INTAKE_MASTER_KEY"):
             Keyring("")
+
+
+class TestCodeLists:
+    """services/contracts/codes.py: ISO 3166-1 / ISO 639-1 via pycountry with German names (issue 14)."""
+
+    def test_countries_and_languages_have_german_names(self) -> None:
+        from services.contracts import codes
+
+        nat = codes.nationalities_de()
+        assert (nat["BG"], nat["RO"], nat["DE"], nat["XK"], nat["XXA"], nat["XXX"]) == ("Bulgarien", "Rumänien", "Deutschland", "Kosovo", "staatenlos", "ungeklärt / ohne Angabe")
+        assert list(nat)[-2:] == ["XXA", "XXX"] and len(nat) == 249 + 1 + 2
+        lang = codes.languages_de()
+        assert (lang["bg"], lang["ro"], lang["ar"], lang["tr"], lang["uk"]) == ("Bulgarisch", "Rumänisch", "Arabisch", "Türkisch", "Ukrainisch")
+        names = list(codes.countries_de().values())
+        assert names.index("Österreich") < names.index("Polen")  # sorted by the German name, umlauts as their base letter
+
+    @pytest.mark.parametrize("code", ["JJ", "XX", "AA", "ZZ", "XXB", "bg", "BGR"])
+    def test_unknown_nationalities_are_refused(self, code: str) -> None:
+        with pytest.raises(ValidationError) as info:
+            p(nationality=code, residence_status="asylum_seeker")
+        assert info.value.errors()[0]["loc"] == ("nationality",)
+
+    @pytest.mark.parametrize("code", ["xx", "qq", "zz"])
+    def test_unknown_languages_are_refused(self, code: str) -> None:
+        with pytest.raises(ValidationError) as info:
+            p(languages=[{"code": code}])
+        assert info.value.errors()[0]["loc"] == ("languages", 0, "code")
+
+    def test_stateless_and_unclear_route_as_an_unclear_prospect(self) -> None:
+        for code in ("XXA", "XXX"):
+            d = derive(p(nationality=code, residence_status="asylum_seeker"), TODAY, RULES)
+            assert (d.routes, d.prospect) == ([Route.CASEWORK], Prospect.UNCLEAR)
+
+    def test_only_the_citys_districts(self) -> None:
+        from services.contracts.codes import DISTRICTS
+
+        with pytest.raises(ValidationError) as info:
+            HouseholdIn.model_validate({"district": "Westen ", "persons": [person()]} | {"district": "Wessten"})
+        assert info.value.errors()[0]["loc"] == ("district",)
+        assert {"Westen", "Mitte", "Bockum-Hövel", "Herringen", "Pelkum", "Rhynern", "Uentrop", "Heessen"} <= set(DISTRICTS)
+
+
+class TestYouthWelfare:
+    def minors(self, referred: bool) -> HouseholdIn:
+        return HouseholdIn.model_validate({"district": "Westen", "referred_to_youth_welfare": referred,
+                                           "persons": [person(born=born(16), relation="head"), person(born=born(4), relation="relative")]})
+
+    def test_minors_only_are_refused_with_a_pointer_to_the_youth_welfare_office(self) -> None:
+        with pytest.raises(Invalid) as info:
+            check_household(self.minors(False), TODAY)
+        assert info.value.field == "household.persons" and "youth welfare office" in info.value.message and "§42a SGB VIII" in info.value.message
+
+    def test_referred_minors_are_valid_and_routed_to_youth_welfare(self) -> None:
+        household = self.minors(True)
+        check_household(household, TODAY)
+        routes = [derive(x, TODAY, RULES, youth_welfare=True).routes for x in household.persons]
+        assert routes == [[Route.YOUTH_WELFARE, Route.SCHOOL_SIDE_ENTRY], [Route.YOUTH_WELFARE, Route.DAYCARE]]
+        bg = p(nationality="BG", residence_status="eu_free_movement", born=born(16))
+        assert derive(bg, TODAY, RULES, youth_welfare=True).routes[0] == Route.YOUTH_WELFARE  # not the ABRA clearing
+
+    def test_the_referral_needs_a_household_without_adults(self) -> None:
+        household = HouseholdIn.model_validate({"district": "Westen", "referred_to_youth_welfare": True, "persons": [person()]})
+        with pytest.raises(Invalid) as info:
+            check_household(household, TODAY)
+        assert info.value.field == "household.referred_to_youth_welfare"
+
+
+class TestAnswersByAge:
+    def test_what_follows_from_the_birth_date(self) -> None:
+        from services.intake.domain import person_answers_missing
+
+        blank = {"literate": None, "able_to_work": None, "wants_registration": None}
+        ages = [3, 10, 30, 70]
+        persons = [p(born=born(a), consents=[], **blank) for a in ages]
+        missing = {f for f, _ in person_answers_missing(persons, TODAY)}
+        assert missing == {
+            "household.persons.0.wants_registration",
+            "household.persons.1.literate", "household.persons.1.wants_registration",
+            "household.persons.2.literate", "household.persons.2.able_to_work", "household.persons.2.wants_registration",
+            "household.persons.3.literate", "household.persons.3.wants_registration",
+        }
+        assert derive(persons[2], TODAY, RULES).employable is False  # not stated: not assumed
+
+    def test_unknown_literacy_of_a_small_child_is_no_education_need_of_its_own(self) -> None:
+        d = derive(p(born=born(3), consents=[], literate=None), TODAY, RULES)
+        assert Need.EDUCATION in d.needs  # under 18 anyway
+
+
+class TestDraftProblems:
+    def test_present_and_wrong_values_are_named_missing_ones_are_not(self) -> None:
+        from services.intake.domain import draft_problems
+
+        content = {"household": {"district": "", "address": {"postcode": "59A"},
+                                 "persons": [{"given_name": "Ana", "family_name": "Pop", "date_of_birth": "1990-01-01", "schooling_years": "zwölf", "nationality": "JJ"}, {}]}}
+        found = {tuple(loc[2:]) for loc, _, _ in draft_problems(content)}
+        assert found == {("district",), ("address", "postcode"), ("persons", 0, "schooling_years"), ("persons", 0, "nationality"),
+                         ("persons", 1, "given_name"), ("persons", 1, "family_name"), ("persons", 1, "date_of_birth")}
+        assert draft_problems({"household": {"persons": []}}) == []
+        assert draft_problems({"household": {"district": "Mitte", "persons": [{"given_name": "Ana", "family_name": "Pop", "date_of_birth": "1990-01-01"}]}}) == []
+
+
+class TestValidationErrorBodies:
+    def test_only_loc_msg_and_type_leave_the_service(self) -> None:
+        from services.kit.service import validation_errors
+
+        with pytest.raises(ValidationError) as info:
+            p(given_name="Ivana", date_of_birth="Ivana Petrova 1990")
+        body = validation_errors(info.value.errors())
+        assert body and all(set(e) == {"loc", "msg", "type"} for e in body)
+        assert "Ivana" not in repr(body)

@@ -65,6 +65,16 @@ class TestApiErrorsAtTheirField:
              ("personen", None, None, "Zum Haushalt gehört mindestens eine volljährige Person.")),
             (["body", "household", "persons", "1", "consents", "0", "given_on"], "Value error, must not be in the future",
              ("einwilligungen", 1, "consents", "Das Datum darf nicht in der Zukunft liegen.")),
+            (["body", "content", "household", "persons", 0, "nationality"], "Value error, is not an ISO 3166-1 alpha-2 country code (unknown country; XXA stateless, XXX unclear)",
+             ("person", 0, "nationality", "Diesen Staat gibt es nicht. Bitte aus der Liste wählen (auch „staatenlos“ oder „ungeklärt“).")),
+            (["body", "household", "persons", "0", "languages", "1", "code"], "Value error, is not an ISO 639-1 language code (unknown language)",
+             ("person", 0, "languages", "Diese Sprache gibt es nicht. Bitte aus der Liste wählen.")),
+            (["body", "content", "household", "district"], "Value error, is not a district (Sozialraum) of the city; one of: Mitte",
+             ("haushalt", None, "district", "Bitte einen Sozialraum der Stadt aus der Liste wählen.")),
+            (["body", "household", "persons", "2", "literate"], "literate is required from age 6",
+             ("person", 2, "literate", "Bitte angeben, ob die Person lesen und schreiben kann (ab 6 Jahren).")),
+            (["body", "household", "referred_to_youth_welfare"], "referred_to_youth_welfare is only for a household of minors only (unaccompanied minors)",
+             ("haushalt", None, "referred_to_youth_welfare", "Die Verweisung an das Jugendamt gilt nur für Haushalte ohne volljährige Person.")),
         ],
     )
     def test_each_location_names_step_person_and_field(self, loc: list, msg: str, where: tuple) -> None:

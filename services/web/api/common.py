@@ -34,7 +34,9 @@ ROUTES = {
     "abra_clearing": "ABRA-Clearing vor der Anmeldung", "casework": "Soziales Fallmanagement",
     "return_counselling": "Rückkehrberatung", "information": "Information und Weitervermittlung",
     "daycare": "Kita-Platz", "school_side_entry": "Schule (Seiteneinstieg)",
+    "youth_welfare": "Jugendamt (Inobhutnahme unbegleiteter Minderjähriger)",
 }
+YES_NO = {"ja": "ja", "nein": "nein"}
 #: consents offered in the interview: (partner, purpose) -> German label
 CONSENTS = {
     "social_casework:counselling": "Soziales Fallmanagement – Beratung",
@@ -113,8 +115,17 @@ _MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"at least 1 character", re.I), "Bitte ausfüllen."),
     (re.compile(r"must not be in the future", re.I), "Das Datum darf nicht in der Zukunft liegen."),
     (re.compile(r"must be 5 digits", re.I), "Die Postleitzahl hat 5 Ziffern."),
-    (re.compile(r"alpha-2", re.I), "Bitte den zweistelligen Ländercode in Großbuchstaben angeben, z. B. BG."),
-    (re.compile(r"ISO 639-1", re.I), "Bitte zweistellige Sprachcodes in Kleinbuchstaben angeben, z. B. bg."),
+    (re.compile(r"unknown country", re.I), "Diesen Staat gibt es nicht. Bitte aus der Liste wählen (auch „staatenlos“ oder „ungeklärt“)."),
+    (re.compile(r"alpha-2", re.I), "Bitte die Staatsangehörigkeit aus der Liste wählen."),
+    (re.compile(r"unknown language", re.I), "Diese Sprache gibt es nicht. Bitte aus der Liste wählen."),
+    (re.compile(r"ISO 639-1", re.I), "Bitte die Sprache aus der Liste wählen."),
+    (re.compile(r"not a district", re.I), "Bitte einen Sozialraum der Stadt aus der Liste wählen."),
+    (re.compile(r"literate is required", re.I), "Bitte angeben, ob die Person lesen und schreiben kann (ab 6 Jahren)."),
+    (re.compile(r"able_to_work is required", re.I), "Bitte angeben, ob die Person erwerbsfähig ist (15 bis 64 Jahre)."),
+    (re.compile(r"wants_registration is required", re.I), "Bitte angeben, ob die Person den Wohnsitz hier anmeldet."),
+    (re.compile(r"referred_to_youth_welfare is only", re.I), "Die Verweisung an das Jugendamt gilt nur für Haushalte ohne volljährige Person."),
+    (re.compile(r"unaccompanied minors", re.I), "Zum Haushalt gehört keine volljährige Person. Unbegleitete Minderjährige verweisen Sie an das Jugendamt "
+     "(vorläufige Inobhutnahme, § 42a SGB VIII): im Schritt „Haushalt und Adresse“ „An das Jugendamt verwiesen“ ankreuzen."),
     (re.compile(r"valid date|date_from_datetime|date_parsing|input should be a valid date", re.I), "Bitte ein gültiges Datum angeben."),
     (re.compile(r"valid integer|int_parsing", re.I), "Bitte eine ganze Zahl angeben."),
     (re.compile(r"less than or equal", re.I), "Die Zahl ist zu groß."),
@@ -178,8 +189,8 @@ def locate(loc: list[Any], msg: str, known: tuple[str, ...]) -> FieldError:
     rest = parts[1:]
     if not rest:
         return FieldError("personen", None, None, message)
-    if rest[0] == "district":
-        return FieldError("haushalt", None, "district", message)
+    if rest[0] in ("district", "referred_to_youth_welfare"):
+        return FieldError("haushalt", None, str(rest[0]), message)
     if rest[0] == "address":
         return FieldError("haushalt", None, str(rest[1]) if len(rest) > 1 else "street", message)
     if rest[0] == "persons":
