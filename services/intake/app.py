@@ -1,6 +1,6 @@
 """Composition root of the intake service."""
 
-from services.intake import clearing, consumers, store
+from services.intake import clearing, consumers, search, store
 from services.intake.api import router
 from services.intake.crypto import Keyring
 from services.intake.settings import IntakeSettings
@@ -10,6 +10,7 @@ from workflows.clearing import PreRegistrationClearing
 
 async def _check_keyring(rt: Runtime) -> None:
     rt.extras["keyring"] = Keyring(rt.settings.master_key)  # fails the start without a master key
+    await search.backfill_search_index(rt)  # persons stored before the search index existed
 
 
 def build() -> ServiceSpec:

@@ -9,7 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.kit.db import UTCDateTime, Uuid, add_kit_tables
+from services.kit.db import UTCDateTime, Uuid, add_kit_tables, insert_ignoring_conflicts
 
 metadata = sa.MetaData()
 kit = add_kit_tables(metadata)
@@ -135,6 +135,19 @@ clearing_records = sa.Table(
 )
 
 
+#: The person search's blind index (matching.py, crypto.BlindIndex): one row per person and keyed hash of
+#: a name part, phonetic key or birth date. No name is stored here; erasing or removing a person deletes
+#: their rows.
+search_tokens = sa.Table(
+    "person_search_tokens",
+    metadata,
+    sa.Column("token", sa.String(32), primary_key=True),
+    sa.Column("person_id", Uuid, primary_key=True),
+    sa.Column("household_id", Uuid, nullable=False),
+    sa.Index("ix_person_search_tokens_person_id", "person_id"),
+)
+
+
 async def intake_by_key(conn: AsyncConnection, key: str) -> sa.Row | None:
     return (await conn.execute(sa.select(intakes).where(intakes.c.idempotency_key == key))).first()
 
@@ -210,3 +223,56 @@ async def drafts_page(
         .offset(offset)
     )
     return list((await conn.execute(q)).all()), total
+
+
+# ---- person search (blind index) ------------------------------------------------------------------
+
+
+async def put_search_tokens(conn: AsyncConnection, rows: list[dict]) -> None:
+    """Index rows (token, person_id, household_id); a row already there is kept (a backfill that runs twice,
+    two replicas starting at once). A person's rows are replaced with `drop_search_tokens` first."""
+    if rows:
+        await conn.execute(insert_ignoring_conflicts(conn, search_tokens, ["token", "person_id"]), rows)
+
+
+async def drop_search_tokens(conn: AsyncConnection, person_ids: list[uuid.UUID]) -> None:
+    if person_ids:
+        await conn.execute(search_tokens.delete().where(search_tokens.c.person_id.in_(person_ids)))
+
+
+async def search_hits(conn: AsyncConnection, tokens: list[str]) -> list[sa.Row]:
+    """(person_id, household_id, token) of every index row holding one of `tokens`."""
+    if not tokens:
+        return []
+    t = search_tokens
+    return list((await conn.execute(sa.select(t.c.person_id, t.c.household_id, t.c.token).where(t.c.token.in_(tokens)))).all())
+
+
+async def search_tokens_of(conn: AsyncConnection, person_id: uuid.UUID) -> list[str]:
+    rows = await conn.execute(sa.select(search_tokens.c.token).where(search_tokens.c.person_id == person_id))
+    return [r.token for r in rows]
+
+
+async def persons_with_intake(conn: AsyncConnection, ids: list[uuid.UUID]) -> list[sa.Row]:
+    """The persons (still in their household, not erased) with their household's intake id and district."""
+    if not ids:
+        return []
+    q = (
+        sa.select(persons.c.id, persons.c.household_id, persons.c.sealed, intakes.c.id.label("intake_id"), households.c.district,
+                  households.c.created_at.label("household_created_at"))
+        .select_from(persons.join(households, households.c.id == persons.c.household_id).join(intakes, intakes.c.household_id == persons.c.household_id))
+        .where(persons.c.id.in_(ids), persons.c.removed_at.is_(None), persons.c.sealed.is_not(None))
+    )
+    return list((await conn.execute(q)).all())
+
+
+async def unindexed_persons(conn: AsyncConnection, limit: int) -> list[sa.Row]:
+    """Persons (readable, in a household) without any index row: stored before the index existed."""
+    has_tokens = sa.select(search_tokens.c.person_id).where(search_tokens.c.person_id == persons.c.id).exists()
+    q = (
+        sa.select(persons.c.id, persons.c.household_id, persons.c.sealed)
+        .where(persons.c.sealed.is_not(None), persons.c.removed_at.is_(None), ~has_tokens)
+        .order_by(persons.c.id)
+        .limit(limit)
+    )
+    return list((await conn.execute(q)).all())
