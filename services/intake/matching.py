@@ -153,7 +153,7 @@ def rank(terms_by_token: Mapping[str, list[Term]], hits: Iterable[tuple[uuid.UUI
                     best[i] = max(best[i], term.weight)
         c.parts_matched = sum(1 for b in best if b)
         c.score = sum(best) + (BIRTH_DATE_WEIGHT if c.birth_date_matches else 0)
-        if query_parts and not c.parts_matched:
+        if (query_parts and not c.parts_matched) or not c.score:
             continue
         out.append(c)
     out.sort(key=lambda c: (-c.parts_matched, -c.score, str(c.person_id)))
