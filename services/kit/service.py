@@ -143,7 +143,9 @@ def create_app(spec: ServiceSpec, platform: PlatformSettings | None = None) -> F
 
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="health,docs,openapi.json,ops/traces")  # a trace lookup is no part of what it looks up
+    FastAPIInstrumentor.instrument_app(  # a trace lookup is no part of what it looks up; no query strings in spans (names searched)
+        app, excluded_urls="health,docs,openapi.json,ops/traces", server_request_hook=telemetry.drop_query_string,
+    )
     return app
 
 
