@@ -96,11 +96,9 @@ async def _candidates(conn: AsyncConnection, by_token: dict[str, list[Term]], pa
 
 async def _open(rt: Runtime, conn: AsyncConnection, ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[Any, dict[str, Any]]]:
     """The readable persons among `ids` with their intake row and decrypted fields (erased ones drop out)."""
-    rows = await store.persons_with_intake(conn, ids)
-    keys = await store.wrapped_keys(conn, [r.id for r in rows])
     out: dict[uuid.UUID, tuple[Any, dict[str, Any]]] = {}
-    for r in rows:
-        fields = handlers.open_person(rt, r, keys.get(r.id))
+    for r in await store.persons_with_intake(conn, ids):
+        fields = handlers.open_person(rt, r, r.wrapped_key)
         if fields is not None:
             out[r.id] = (r, fields)
     return out
@@ -130,8 +128,7 @@ async def search_persons(rt: Runtime, principal: Principal, allowed: Sequence[st
                 score=c.score, parts_matched=c.parts_matched, birth_date_matches=c.birth_date_matches,
             ))
         await rt.audit(conn, principal, allowed, "search", "person_search", handlers.blind_index(rt).reference(list(by_token)))
-        for h in hits:
-            await rt.audit(conn, principal, allowed, "search_result", "person", h.person_id)
+        await rt.audit_many(conn, principal, allowed, "search_result", "person", [h.person_id for h in hits])
     log.info("person search: %d candidates, %d shown", len(ranked), len(hits))
     return SearchResult(hits=hits, more=len(ranked) > len(hits) and len(hits) == limit)
 
@@ -160,8 +157,7 @@ async def duplicate_check(rt: Runtime, principal: Principal, allowed: Sequence[s
                     rows[pid] = row
                 known[pid].matches.append(i)
         await rt.audit(conn, principal, allowed, "duplicate_check", "person_search", handlers.blind_index(rt).reference(references))
-        for pid in known:
-            await rt.audit(conn, principal, allowed, "search_result", "person", pid)
+        await rt.audit_many(conn, principal, allowed, "search_result", "person", list(known))
     households: dict[uuid.UUID, KnownHousehold] = {}
     for pid, person in known.items():
         row = rows[pid]

@@ -135,6 +135,9 @@ clearing_records = sa.Table(
 )
 
 
+#: The search shows a person's household by its intake (migration 0005_search_index).
+sa.Index("ix_intakes_household_id", intakes.c.household_id)
+
 #: The person search's blind index (matching.py, crypto.BlindIndex): one row per person and keyed hash of
 #: a name part, phonetic key or birth date. No name is stored here; erasing or removing a person deletes
 #: their rows.
@@ -254,13 +257,17 @@ async def search_tokens_of(conn: AsyncConnection, person_id: uuid.UUID) -> list[
 
 
 async def persons_with_intake(conn: AsyncConnection, ids: list[uuid.UUID]) -> list[sa.Row]:
-    """The persons (still in their household, not erased) with their household's intake id and district."""
+    """The persons (still in their household, not erased) with their wrapped data key, their household's
+    intake id and district, in one query."""
     if not ids:
         return []
     q = (
-        sa.select(persons.c.id, persons.c.household_id, persons.c.sealed, intakes.c.id.label("intake_id"), households.c.district,
-                  households.c.created_at.label("household_created_at"))
-        .select_from(persons.join(households, households.c.id == persons.c.household_id).join(intakes, intakes.c.household_id == persons.c.household_id))
+        sa.select(persons.c.id, persons.c.household_id, persons.c.sealed, data_keys.c.wrapped_key, intakes.c.id.label("intake_id"),
+                  households.c.district, households.c.created_at.label("household_created_at"))
+        .select_from(
+            persons.join(households, households.c.id == persons.c.household_id).join(intakes, intakes.c.household_id == persons.c.household_id)
+            .join(data_keys, data_keys.c.subject_id == persons.c.id)
+        )
         .where(persons.c.id.in_(ids), persons.c.removed_at.is_(None), persons.c.sealed.is_not(None))
     )
     return list((await conn.execute(q)).all())

@@ -32,3 +32,14 @@ async def record(
             trace_id=telemetry.current_trace_id(),
         )
     )
+
+
+async def record_many(
+    conn: AsyncConnection, tables: KitTables, *, actor: str, role: str, action: str, record_type: str, record_ids: list[object], outcome: str = "ok",
+) -> None:
+    """One audit record per id in one statement (e.g. every person a search showed)."""
+    if not record_ids:
+        return
+    at, trace_id = utc_now(), telemetry.current_trace_id()
+    rows = [dict(at=at, actor=actor, role=role, action=action, record_type=record_type, record_id=str(r), outcome=outcome, trace_id=trace_id) for r in record_ids]
+    await conn.execute(tables.audit.insert(), rows)

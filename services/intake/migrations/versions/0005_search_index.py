@@ -1,5 +1,5 @@
 """intake: the person search's blind index (keyed hashes of name parts, phonetic keys and birth dates
-per person; no names). Persons stored before this revision are indexed by the service at its start
+per person; no names), and an index of intakes by household (a search result links to its intake). Persons stored before this revision are indexed by the service at its start
 (handlers.backfill_search_index), as only the service holds the key.
 
 Revision ID: 0005_search_index
@@ -27,8 +27,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('token', 'person_id'),
     )
     op.create_index('ix_person_search_tokens_person_id', 'person_search_tokens', ['person_id'], unique=False)
+    op.create_index('ix_intakes_household_id', 'intakes', ['household_id'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_intakes_household_id', table_name='intakes')
     op.drop_index('ix_person_search_tokens_person_id', table_name='person_search_tokens')
     op.drop_table('person_search_tokens')
