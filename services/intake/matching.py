@@ -109,6 +109,37 @@ def query_terms(parts: list[str], date_of_birth: date | None) -> list[Term]:
     return terms
 
 
+@dataclass(frozen=True)
+class ScoringPlan:
+    """`rank` in the shape the database evaluates it (store.ranked_candidates), so a search ships the
+    top candidates instead of every index hit: per query part the weight of each token that matches
+    it, the birth date's token and weight. Same weights, same order as `rank` (an integration test
+    compares the two on SQLite and PostgreSQL)."""
+
+    parts: tuple[dict[str, int], ...]
+    birth_token: str | None
+    birth_weight: int = BIRTH_DATE_WEIGHT
+
+    @property
+    def tokens(self) -> list[str]:
+        found = {t for part in self.parts for t in part}
+        if self.birth_token:
+            found.add(self.birth_token)
+        return sorted(found)
+
+
+def scoring_plan(terms_by_token: Mapping[str, list[Term]], query_parts: int) -> ScoringPlan:
+    parts: list[dict[str, int]] = [{} for _ in range(query_parts)]
+    birth = None
+    for token, terms in terms_by_token.items():
+        for term in terms:
+            if term.kind == "b":
+                birth = token
+            for i in term.covers:
+                parts[i][token] = max(parts[i].get(token, 0), term.weight)
+    return ScoringPlan(tuple(parts), birth)
+
+
 class QueryTooShort(ValueError):
     pass
 

@@ -89,9 +89,10 @@ def _terms(rt: Runtime, parts: list[str], born: date | None) -> dict[str, list[T
     return by_token
 
 
-async def _candidates(conn: AsyncConnection, by_token: dict[str, list[Term]], parts: int) -> list[Candidate]:
-    hits = await store.search_hits(conn, list(by_token))
-    return matching.rank(by_token, ((h.person_id, h.household_id, h.token) for h in hits), parts)
+async def _candidates(conn: AsyncConnection, by_token: dict[str, list[Term]], parts: int, limit: int, *, same_birth_date: bool = False) -> tuple[list[Candidate], int]:
+    """The top `limit` candidates of matching.rank (evaluated by the database) and how many there are."""
+    rows, total = await store.ranked_candidates(conn, matching.scoring_plan(by_token, parts), limit, same_birth_date=same_birth_date)
+    return [Candidate(r.person_id, r.household_id, int(r.parts_matched), int(r.score), bool(r.birth_date_matches)) for r in rows], total
 
 
 async def _open(rt: Runtime, conn: AsyncConnection, ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[Any, dict[str, Any]]]:
@@ -114,8 +115,7 @@ async def search_persons(rt: Runtime, principal: Principal, allowed: Sequence[st
         raise Invalid(str(exc), field="q", location="query") from exc
     by_token = _terms(rt, parts, born)
     async with rt.db.begin() as conn:
-        ranked = await _candidates(conn, by_token, len(parts))
-        top = ranked[: limit + 10]  # a few spare for candidates erased since they were indexed
+        top, total = await _candidates(conn, by_token, len(parts), limit + 10)  # a few spare for persons erased since indexed
         opened = await _open(rt, conn, [c.person_id for c in top])
         hits: list[PersonHit] = []
         for c in top:
@@ -129,8 +129,8 @@ async def search_persons(rt: Runtime, principal: Principal, allowed: Sequence[st
             ))
         await rt.audit(conn, principal, allowed, "search", "person_search", handlers.blind_index(rt).reference(list(by_token)))
         await rt.audit_many(conn, principal, allowed, "search_result", "person", [h.person_id for h in hits])
-    log.info("person search: %d candidates, %d shown", len(ranked), len(hits))
-    return SearchResult(hits=hits, more=len(ranked) > len(hits) and len(hits) == limit)
+    log.info("person search: %d candidates, %d shown", total, len(hits))
+    return SearchResult(hits=hits, more=total > len(hits) and len(hits) == limit)
 
 
 async def duplicate_check(rt: Runtime, principal: Principal, allowed: Sequence[str], body: DuplicateCheckIn) -> DuplicateCheckOut:
@@ -145,7 +145,7 @@ async def duplicate_check(rt: Runtime, principal: Principal, allowed: Sequence[s
             parts = matching.name_parts(p.given_name) + matching.name_parts(p.family_name)
             by_token = _terms(rt, parts, p.date_of_birth)
             references += list(by_token)
-            ranked = [c for c in await _candidates(conn, by_token, len(parts)) if c.birth_date_matches][:DUPLICATE_CANDIDATES]
+            ranked, _ = await _candidates(conn, by_token, len(parts), DUPLICATE_CANDIDATES, same_birth_date=True)
             for pid, (row, fields) in (await _open(rt, conn, [c.person_id for c in ranked])).items():
                 same = matching.likely_same_person((p.given_name, p.family_name), p.date_of_birth,
                                                    (fields["given_name"], fields["family_name"]), date.fromisoformat(fields["date_of_birth"]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -249,6 +250,40 @@ async def search_hits(conn: AsyncConnection, tokens: list[str]) -> list[sa.Row]:
         return []
     t = search_tokens
     return list((await conn.execute(sa.select(t.c.person_id, t.c.household_id, t.c.token).where(t.c.token.in_(tokens)))).all())
+
+
+async def ranked_candidates(conn: AsyncConnection, plan: Any, limit: int, *, same_birth_date: bool = False) -> tuple[list[sa.Row], int]:
+    """matching.rank evaluated in the database (`plan`: matching.ScoringPlan): per person the best weight
+    per query part and whether the birth date matches, best first (most parts matched, then the score,
+    then the person id), at most `limit` rows (person_id, household_id, parts_matched, score,
+    birth_date_matches) and the number of all candidates; `same_birth_date`: only persons born on the plan's date."""
+    t = search_tokens
+    if not plan.tokens:
+        return [], 0
+    part_cols = [
+        sa.func.max(sa.case(*[(t.c.token == token, weight) for token, weight in sorted(weights.items())], else_=0)).label(f"p{i}")
+        if weights else sa.literal(0).label(f"p{i}")
+        for i, weights in enumerate(plan.parts)
+    ]
+    birth_col = sa.func.max(sa.case((t.c.token == plan.birth_token, 1), else_=0)) if plan.birth_token else sa.literal(0)
+    inner = (
+        sa.select(t.c.person_id, t.c.household_id, *part_cols, birth_col.label("birth"))
+        .where(t.c.token.in_(plan.tokens))
+        .group_by(t.c.person_id, t.c.household_id)
+        .subquery()
+    )
+    parts = [inner.c[f"p{i}"] for i in range(len(plan.parts))]
+    matched = sum((sa.case((p > 0, 1), else_=0) for p in parts), sa.literal(0))
+    score = sum(parts, sa.literal(0)) + inner.c.birth * plan.birth_weight
+    q = sa.select(
+        inner.c.person_id, inner.c.household_id, matched.label("parts_matched"), score.label("score"),
+        inner.c.birth.label("birth_date_matches"), sa.func.count().over().label("total"),
+    )
+    q = q.where(matched > 0) if plan.parts else q.where(score > 0)
+    if same_birth_date:
+        q = q.where(inner.c.birth == 1)
+    rows = list((await conn.execute(q.order_by(matched.desc(), score.desc(), inner.c.person_id).limit(limit))).all())
+    return rows, rows[0].total if rows else 0
 
 
 async def search_tokens_of(conn: AsyncConnection, person_id: uuid.UUID) -> list[str]:

@@ -146,3 +146,25 @@ class TestDuplicateCheck:
         await intake(rt, person("Ana", "Popescu", "1990-01-01", "RO"))
         body = search.DuplicateCheckIn.model_validate({"persons": [{"given_name": "Maria", "family_name": "Popescu", "date_of_birth": "1990-01-01"}]})
         assert (await search.duplicate_check(rt, FRONT_DESK, ["front_desk"], body)).households == []
+
+
+class TestRankingInTheDatabase:
+    async def test_the_database_ranks_as_matching_rank_does(self, rt: Runtime) -> None:
+        from services.intake import matching
+
+        people = [("Иван", "Петров", "1985-03-01"), ("Ivan", "Petroff", "1990-01-01"), ("Ivan", "Dimitrov", "1985-03-01"),
+                  ("Iwan", "Petrow", "1985-03-01"), ("Petar", "Ivanov", "1985-03-01"), ("Ivana", "Petrova", "1970-01-01"),
+                  ("Abdullah", "Khalil", "1985-03-01"), ("Maria", "Petrov Ivan", "2000-02-02")]
+        for given, family, born in people:
+            await intake(rt, person(given, family, born, "UA"))
+        for q, born in (("Ivan Petrov", date(1985, 3, 1)), ("Petrov", None), ("Ivan Petrov Dimitrov", None), (None, date(1985, 3, 1)), ("Abd Allah", None)):
+            parts = matching.search_parts(q, born)
+            by_token = search._terms(rt, parts, born)
+            async with rt.db.read() as conn:
+                hits = await store.search_hits(conn, list(by_token))
+                rows, total = await store.ranked_candidates(conn, matching.scoring_plan(by_token, len(parts)), 50)
+            expected = matching.rank(by_token, ((h.person_id, h.household_id, h.token) for h in hits), len(parts))
+            assert [(r.person_id, r.parts_matched, r.score, bool(r.birth_date_matches)) for r in rows] == [
+                (c.person_id, c.parts_matched, c.score, c.birth_date_matches) for c in expected
+            ], q
+            assert total == len(expected) and total > 0
