@@ -90,9 +90,10 @@ def _terms(rt: Runtime, parts: list[str], born: date | None) -> dict[str, list[T
 
 
 async def _candidates(conn: AsyncConnection, by_token: dict[str, list[Term]], parts: int, limit: int, *, same_birth_date: bool = False) -> tuple[list[Candidate], int]:
-    """The top `limit` candidates of matching.rank (evaluated by the database) and how many there are."""
+    """The top `limit` candidates of matching.rank (evaluated by the database) and how many there are;
+    their household comes with their person row (`_open`)."""
     rows, total = await store.ranked_candidates(conn, matching.scoring_plan(by_token, parts), limit, same_birth_date=same_birth_date)
-    return [Candidate(r.person_id, r.household_id, int(r.parts_matched), int(r.score), bool(r.birth_date_matches)) for r in rows], total
+    return [Candidate(r.person_id, None, int(r.parts_matched), int(r.score), bool(r.birth_date_matches)) for r in rows], total  # type: ignore[arg-type]
 
 
 async def _open(rt: Runtime, conn: AsyncConnection, ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[Any, dict[str, Any]]]:
@@ -127,8 +128,8 @@ async def search_persons(rt: Runtime, principal: Principal, allowed: Sequence[st
                 given_name=fields["given_name"], family_name=fields["family_name"], date_of_birth=fields["date_of_birth"],
                 score=c.score, parts_matched=c.parts_matched, birth_date_matches=c.birth_date_matches,
             ))
-        await rt.audit(conn, principal, allowed, "search", "person_search", handlers.blind_index(rt).reference(list(by_token)))
-        await rt.audit_many(conn, principal, allowed, "search_result", "person", [h.person_id for h in hits])
+        reference = handlers.blind_index(rt).reference(list(by_token))
+        await rt.audit_many(conn, principal, allowed, [("search", "person_search", reference), *(("search_result", "person", h.person_id) for h in hits)])
     log.info("person search: %d candidates, %d shown", total, len(hits))
     return SearchResult(hits=hits, more=total > len(hits) and len(hits) == limit)
 
@@ -156,8 +157,8 @@ async def duplicate_check(rt: Runtime, principal: Principal, allowed: Sequence[s
                                              date_of_birth=fields["date_of_birth"], matches=[])
                     rows[pid] = row
                 known[pid].matches.append(i)
-        await rt.audit(conn, principal, allowed, "duplicate_check", "person_search", handlers.blind_index(rt).reference(references))
-        await rt.audit_many(conn, principal, allowed, "search_result", "person", list(known))
+        reference = handlers.blind_index(rt).reference(references)
+        await rt.audit_many(conn, principal, allowed, [("duplicate_check", "person_search", reference), *(("search_result", "person", pid) for pid in known)])
     households: dict[uuid.UUID, KnownHousehold] = {}
     for pid, person in known.items():
         row = rows[pid]

@@ -255,7 +255,7 @@ async def search_hits(conn: AsyncConnection, tokens: list[str]) -> list[sa.Row]:
 async def ranked_candidates(conn: AsyncConnection, plan: Any, limit: int, *, same_birth_date: bool = False) -> tuple[list[sa.Row], int]:
     """matching.rank evaluated in the database (`plan`: matching.ScoringPlan): per person the best weight
     per query part and whether the birth date matches, best first (most parts matched, then the score,
-    then the person id), at most `limit` rows (person_id, household_id, parts_matched, score,
+    then the person id), at most `limit` rows (person_id, parts_matched, score,
     birth_date_matches) and the number of all candidates; `same_birth_date`: only persons born on the plan's date."""
     t = search_tokens
     if not plan.tokens:
@@ -266,17 +266,17 @@ async def ranked_candidates(conn: AsyncConnection, plan: Any, limit: int, *, sam
         for i, weights in enumerate(plan.parts)
     ]
     birth_col = sa.func.max(sa.case((t.c.token == plan.birth_token, 1), else_=0)) if plan.birth_token else sa.literal(0)
-    inner = (
-        sa.select(t.c.person_id, t.c.household_id, *part_cols, birth_col.label("birth"))
+    inner = (  # read from the primary key (token, person_id) alone
+        sa.select(t.c.person_id, *part_cols, birth_col.label("birth"))
         .where(t.c.token.in_(plan.tokens))
-        .group_by(t.c.person_id, t.c.household_id)
+        .group_by(t.c.person_id)
         .subquery()
     )
     parts = [inner.c[f"p{i}"] for i in range(len(plan.parts))]
     matched = sum((sa.case((p > 0, 1), else_=0) for p in parts), sa.literal(0))
     score = sum(parts, sa.literal(0)) + inner.c.birth * plan.birth_weight
     q = sa.select(
-        inner.c.person_id, inner.c.household_id, matched.label("parts_matched"), score.label("score"),
+        inner.c.person_id, matched.label("parts_matched"), score.label("score"),
         inner.c.birth.label("birth_date_matches"), sa.func.count().over().label("total"),
     )
     q = q.where(matched > 0) if plan.parts else q.where(score > 0)

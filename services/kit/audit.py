@@ -34,12 +34,12 @@ async def record(
     )
 
 
-async def record_many(
-    conn: AsyncConnection, tables: KitTables, *, actor: str, role: str, action: str, record_type: str, record_ids: list[object], outcome: str = "ok",
-) -> None:
-    """One audit record per id in one statement (e.g. every person a search showed)."""
-    if not record_ids:
+async def record_many(conn: AsyncConnection, tables: KitTables, *, actor: str, role: str, entries: list[tuple[str, str, object]], outcome: str = "ok") -> None:
+    """Several audit records of one request in one statement: (action, record type, record id) each,
+    e.g. a search and every person it showed."""
+    if not entries:
         return
     at, trace_id = utc_now(), telemetry.current_trace_id()
-    rows = [dict(at=at, actor=actor, role=role, action=action, record_type=record_type, record_id=str(r), outcome=outcome, trace_id=trace_id) for r in record_ids]
+    rows = [dict(at=at, actor=actor, role=role, action=action, record_type=record_type, record_id=str(record_id), outcome=outcome, trace_id=trace_id)
+            for action, record_type, record_id in entries]
     await conn.execute(tables.audit.insert(), rows)

@@ -57,11 +57,9 @@ class Runtime:
             action=action, record_type=record_type, record_id=record_id, outcome=outcome,
         )
 
-    async def audit_many(self, conn: Any, principal: Principal, allowed: Sequence[str], action: str, record_type: str, record_ids: list[object]) -> None:
-        await audit.record_many(
-            conn, self.tables, actor=principal.username, role=principal.acting_role(tuple(allowed)),
-            action=action, record_type=record_type, record_ids=record_ids,
-        )
+    async def audit_many(self, conn: Any, principal: Principal, allowed: Sequence[str], entries: list[tuple[str, str, object]]) -> None:
+        """(action, record type, record id) per record, in one statement."""
+        await audit.record_many(conn, self.tables, actor=principal.username, role=principal.acting_role(tuple(allowed)), entries=entries)
 
 
 @dataclass
