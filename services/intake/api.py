@@ -4,13 +4,13 @@ coaches (slot calendar, clearing decisions) and erasure."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.intake import clearing, handlers, store
+from services.intake import clearing, handlers, search, store
 from services.intake.clearing import ClearingInterviewIn, ClearingOut, CloseIn, RegistrationStatus, SlotIn, SlotOut
 from services.intake.domain import DraftIn, DraftList, DraftOut, HouseholdIn, IntakeCreated, IntakeIn, IntakeOut, PersonIn, RegistrationIn, RegistrationOut
 from services.kit import telemetry
@@ -24,6 +24,27 @@ READ_ROLES = (Role.FRONT_DESK, Role.CASEWORKER, Role.TEAM_LEAD)
 GATE_ROLES = (Role.FRONT_DESK, Role.ABRA_COACH, Role.ABRA_LEAD)
 COACH = (Role.ABRA_COACH, Role.ABRA_LEAD)
 ERASE_ROLES = (Role.OPERATOR,)
+#: Who may search persons by name and birth date (README "Screens"): the front desk and casework; every
+#: search and every person it shows is audit-logged.
+SEARCH_ROLES = (Role.FRONT_DESK, Role.CASEWORKER, Role.TEAM_LEAD)
+
+
+@router.get("/persons/search", response_model=search.SearchResult, summary="Find persons by name (any script or spelling) and birth date (audit-logged)")
+async def search_persons(
+    rt: RuntimeDep,
+    principal: Annotated[Principal, Depends(require(*SEARCH_ROLES))],
+    q: Annotated[str | None, Query(max_length=200, description="Name or names, any order, any script (Иван Петров = Ivan Petrov)")] = None,
+    date_of_birth: Annotated[date | None, Query(description="Birth date (YYYY-MM-DD)")] = None,
+    limit: Annotated[int, Query(ge=1, le=50)] = 20,
+) -> search.SearchResult:
+    return await search.search_persons(rt, principal, [r.value for r in SEARCH_ROLES], q, date_of_birth, limit)
+
+
+@router.post("/intakes/duplicate-check", response_model=search.DuplicateCheckOut, summary="Households already known with one of these persons (audit-logged)")
+async def duplicate_check(
+    body: search.DuplicateCheckIn, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.FRONT_DESK))]
+) -> search.DuplicateCheckOut:
+    return await search.duplicate_check(rt, principal, [Role.FRONT_DESK.value], body)
 
 
 @router.post("/intakes", status_code=201, response_model=IntakeCreated, summary="Complete an intake interview")

@@ -1,6 +1,6 @@
 """Composition root of the intake service."""
 
-from services.intake import clearing, communication, consumers, store
+from services.intake import clearing, communication, consumers, search, store
 from services.intake.api import router
 from services.intake.crypto import Keyring
 from services.intake.settings import IntakeSettings
@@ -12,6 +12,7 @@ from workflows.clearing_reminders import ClearingReminders
 async def _check_keyring(rt: Runtime) -> None:
     rt.extras["keyring"] = Keyring(rt.settings.master_key)  # fails the start without a master key
     await communication.ensure_schedule(rt)
+    await search.backfill_search_index(rt)  # persons stored before the search index existed
 
 
 def build() -> ServiceSpec:

@@ -11,17 +11,24 @@ in every backup of it.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import os
 import uuid
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
 NONCE_BYTES = 12
 VERSION = b"\x01"
+#: HKDF info of the search index key: a key of its own, derived from the master key (never the master key itself).
+SEARCH_KEY_INFO = b"ankommen/intake/person-search-index/v1"
+TOKEN_BYTES = 16
 
 
 class KeyUnavailable(Exception):
@@ -43,6 +50,11 @@ class Keyring:
         if len(key) not in (16, 24, 32):
             raise ValueError("INTAKE_MASTER_KEY must be base64 of 16, 24 or 32 bytes")
         self._master = key
+
+    def blind_index(self) -> BlindIndex:
+        """The keyed hash of the search index, under a key derived from the master key (HKDF-SHA256)."""
+        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=SEARCH_KEY_INFO).derive(self._master)
+        return BlindIndex(key)
 
     def new_data_key(self) -> tuple[bytes, bytes]:
         """(data key, wrapped data key)."""
@@ -72,3 +84,21 @@ class Keyring:
             return json.loads(AESGCM(data_key).decrypt(nonce, body, subject_id.bytes))
         except InvalidTag as exc:
             raise KeyUnavailable("blob does not open for this subject") from exc
+
+
+class BlindIndex:
+    """Blind index of the person search (issue 14): a name part, phonetic key or birth date is stored and
+    looked up only as HMAC-SHA256 under the search key, truncated to 128 bits, so the index table, SQL
+    parameters and spans hold no name. Equal terms give equal tokens (that is what makes it searchable):
+    whoever reads the table sees which persons share a term, not the term. Guessing a term needs the key."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def token(self, kind: str, value: str) -> str:
+        return hmac.new(self._key, f"{kind}:{value}".encode(), hashlib.sha256).digest()[:TOKEN_BYTES].hex()
+
+    def reference(self, tokens: list[str]) -> str:
+        """A reference for the audit log to a search's terms: a keyed hash of its sorted tokens (the same
+        search gives the same reference; whoever holds the key can check a suspected query against it)."""
+        return "q-" + self.token("audit", ",".join(sorted(tokens)))

@@ -23,8 +23,8 @@ from services.contracts.events import (
     PersonRouted,
 )
 from services.contracts.vocab import Need, Route
-from services.intake import store
-from services.intake.crypto import Keyring, KeyUnavailable
+from services.intake import matching, store
+from services.intake.crypto import BlindIndex, Keyring, KeyUnavailable
 from services.intake.domain import (
     Derived,
     DraftList,
@@ -60,6 +60,19 @@ def keyring(rt: Runtime) -> Keyring:
     if "keyring" not in rt.extras:
         rt.extras["keyring"] = Keyring(rt.settings.master_key)
     return rt.extras["keyring"]
+
+
+def blind_index(rt: Runtime) -> BlindIndex:
+    if "blind_index" not in rt.extras:
+        rt.extras["blind_index"] = keyring(rt).blind_index()
+    return rt.extras["blind_index"]
+
+
+def search_rows(rt: Runtime, person_id: uuid.UUID, household_id: uuid.UUID, fields: dict[str, Any]) -> list[dict[str, Any]]:
+    """The person's rows of the search index (matching.index_terms, as keyed hashes)."""
+    index = blind_index(rt)
+    terms = matching.index_terms(str(fields.get("given_name") or ""), str(fields.get("family_name") or ""), fields.get("date_of_birth"))
+    return [dict(token=index.token(kind, value), person_id=person_id, household_id=household_id) for kind, value in sorted(terms)]
 
 
 def rules(rt: Runtime) -> RoutingRules:
@@ -106,6 +119,7 @@ class _Writer:
         self.new_keys: list[dict[str, Any]] = []
         self.new_persons: list[dict[str, Any]] = []
         self.new_abra: list[tuple[uuid.UUID, PersonIn]] = []
+        self.new_tokens: list[dict[str, Any]] = []
 
     def _event_base(self) -> dict[str, Any]:
         return dict(tenant=self.rt.platform.tenant, correlation_id=self.intake_id, occurred_at=self.now)
@@ -187,19 +201,21 @@ class _Writer:
                 sealed=self.ring.seal(key, person_id, _sealed_fields(person, household)), arrival_record_id=record_id, **_coarse(d, person),
             )
         )
+        self.new_tokens += search_rows(self.rt, person_id, self.household_id, person.model_dump(mode="json"))
         await self.routed(person_id, person, d)
         if Route.ABRA_CLEARING in d.routes:
             self.new_abra.append((person_id, person))
         return person_id, d
 
     async def flush(self) -> None:
-        """Writes the new persons' keys and rows in one statement each, then their clearings."""
+        """Writes the new persons' keys, rows and search index rows in one statement each, then their clearings."""
         if self.new_keys:
             await self.tx.conn.execute(store.data_keys.insert(), self.new_keys)
             await self.tx.conn.execute(store.persons.insert(), self.new_persons)
+        await store.put_search_tokens(self.tx.conn, self.new_tokens)
         for person_id, person in self.new_abra:
             await self.start_clearing(person_id, person, new=True)
-        self.new_keys, self.new_persons, self.new_abra = [], [], []
+        self.new_keys, self.new_persons, self.new_abra, self.new_tokens = [], [], [], []
 
 
 async def complete_intake(
@@ -358,6 +374,9 @@ async def correct_intake(rt: Runtime, principal: Principal, intake_id: uuid.UUID
                 await w.retract(row.arrival_record_id)
                 values["arrival_record_id"] = await w.arrival(pid, person, d)
             await tx.conn.execute(store.persons.update().where(store.persons.c.id == pid).values(**values))
+            if diff & {"given_name", "family_name", "date_of_birth"}:
+                await store.drop_search_tokens(tx.conn, [pid])
+                w.new_tokens += search_rows(rt, pid, intake.household_id, new_fields)
             if d != _derived_of(row) or "district" in changed:
                 await w.routed(pid, person, d)
             if Route.ABRA_CLEARING in d.routes and Route.ABRA_CLEARING not in old_routes:
@@ -367,6 +386,7 @@ async def correct_intake(rt: Runtime, principal: Principal, intake_id: uuid.UUID
             profiles.append(_profile(pid, person, d))
         await w.flush()
         removed = [pid for pid in rows if pid not in kept]
+        await store.drop_search_tokens(tx.conn, removed)  # a person no longer in the household is not found in it
         for pid in removed:
             changed.add("persons")
             await w.retract(rows[pid].arrival_record_id)
@@ -390,13 +410,15 @@ async def correct_intake(rt: Runtime, principal: Principal, intake_id: uuid.UUID
 
 async def erase_person(rt: Runtime, principal: Principal, person_id: uuid.UUID, allowed: tuple[str, ...]) -> None:
     """Erasure on request or after retention (GDPR Art. 17): deletes the person's data key, so every
-    blob sealed under it (intake fields, clearing records) becomes unreadable; the blobs are dropped too.
+    blob sealed under it (intake fields, clearing records) becomes unreadable; the blobs are dropped too,
+    and so are the person's rows of the search index (keyed hashes of their name parts and birth date).
     Coarse, non-identifying columns stay for statistics."""
     async with rt.db.begin() as conn:
         row = (await conn.execute(sa.select(store.persons).where(store.persons.c.id == person_id))).first()
         if row is None:
             raise NotFound("no such person")
         await conn.execute(store.data_keys.delete().where(store.data_keys.c.subject_id == person_id))
+        await store.drop_search_tokens(conn, [person_id])
         await conn.execute(store.persons.update().where(store.persons.c.id == person_id).values(sealed=None, erased_at=utc_now()))
         clearing = await store.clearing_of_person(conn, person_id)
         if clearing is not None:

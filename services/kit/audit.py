@@ -32,3 +32,14 @@ async def record(
             trace_id=telemetry.current_trace_id(),
         )
     )
+
+
+async def record_many(conn: AsyncConnection, tables: KitTables, *, actor: str, role: str, entries: list[tuple[str, str, object]], outcome: str = "ok") -> None:
+    """Several audit records of one request in one statement: (action, record type, record id) each,
+    e.g. a search and every person it showed."""
+    if not entries:
+        return
+    at, trace_id = utc_now(), telemetry.current_trace_id()
+    rows = [dict(at=at, actor=actor, role=role, action=action, record_type=record_type, record_id=str(record_id), outcome=outcome, trace_id=trace_id)
+            for action, record_type, record_id in entries]
+    await conn.execute(tables.audit.insert(), rows)

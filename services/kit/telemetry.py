@@ -67,6 +67,19 @@ def span_to_dict(span: ReadableSpan) -> dict[str, Any]:
     }
 
 
+def drop_query_string(span: Any, scope: dict[str, Any]) -> None:
+    """FastAPI instrumentation hook: a URL's query string may hold what a person was searched by (a name,
+    a birth date), so server spans keep the URL without it (`http.url`, `url.query`). Paths carry ids only."""
+    if span is None or not span.is_recording() or not scope.get("query_string"):
+        return
+    attributes = getattr(span, "attributes", None) or {}
+    url = attributes.get("http.url")
+    if isinstance(url, str):
+        span.set_attribute("http.url", url.split("?", 1)[0])
+    if "url.query" in attributes:
+        span.set_attribute("url.query", "[dropped]")
+
+
 class JsonLogFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         span = trace.get_current_span().get_span_context()

@@ -15,7 +15,19 @@ from redis.asyncio import Redis
 from starlette.responses import Response
 
 from services.kit.settings import PlatformSettings
-from services.web.api import abra, casework, discretionary, front_desk, funding, integration_point, portal, reporting, reporting_catalogue, routes
+from services.web.api import (
+    abra,
+    casework,
+    discretionary,
+    front_desk,
+    funding,
+    integration_point,
+    person_search,
+    portal,
+    reporting,
+    reporting_catalogue,
+    routes,
+)
 from services.web.backend import Backend
 from services.web.sessions import SessionStore
 from services.web.settings import WebSettings
@@ -61,6 +73,7 @@ def create_app(settings: WebSettings | None = None, platform: PlatformSettings |
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(routes.router)
     app.include_router(front_desk.router)
+    app.include_router(person_search.router)
     app.include_router(abra.router)
     app.include_router(reporting.router)
     app.include_router(reporting_catalogue.router)
@@ -77,7 +90,10 @@ def create_app(settings: WebSettings | None = None, platform: PlatformSettings |
 
     # one trace from the staff member's click through every service it reaches (traceparent on API calls);
     # a trace lookup is no part of what it looks up, and sign-in forms are not traced
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="health,static,betrieb/ablauf,anmelden,abmelden")
+    # (the person search's query string holds names: spans keep URLs without it)
+    from services.kit.telemetry import drop_query_string
+
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="health,static,betrieb/ablauf,anmelden,abmelden", server_request_hook=drop_query_string)
 
     @app.middleware("http")
     async def session_middleware(request: Request, call_next):  # noqa: ANN001, ANN202 - Starlette signature

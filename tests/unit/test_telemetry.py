@@ -62,3 +62,31 @@ class TestTelemetrySetup:
         assert [s["name"] for s in spans] == ["inner", "outer"]
         assert spans[0]["parent_span_id"] == spans[1]["span_id"]
         assert spans[0]["attributes"] == {"ankommen.case_id": "c-1"}
+
+
+class TestQueryStringsStayOutOfSpans:
+    """A search's query string holds the name searched for (issue 14): server spans keep the URL without it."""
+
+    async def test_the_hook_drops_the_query_string_from_the_server_span(self) -> None:
+        import httpx
+        from fastapi import FastAPI
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        app = FastAPI()
+
+        @app.get("/persons/search")
+        async def found(q: str) -> dict[str, str]:
+            return {"ok": "yes"}
+
+        FastAPIInstrumentor.instrument_app(app, tracer_provider=provider, server_request_hook=telemetry.drop_query_string)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake") as client:
+            assert (await client.get("/persons/search", params={"q": "Иван Петров"})).status_code == 200
+        spans = exporter.get_finished_spans()
+        server = [s for s in spans if s.kind.name == "SERVER"]
+        assert server and server[0].attributes.get("http.url") == "http://intake/persons/search"
+        text = json.dumps([dict(s.attributes or {}) for s in spans], ensure_ascii=False)
+        assert "Иван" not in text and "%D0%98" not in text and "q=" not in text

@@ -32,7 +32,7 @@ from services.kit.auth import Role
 from services.kit import i18n
 from services.web import newcomer
 from services.web import summary_pdf as summary_document
-from services.web.api import common
+from services.web.api import common, person_search
 from services.web.api.common import ApiRefused, Errors, checked, errors_of, uuid_or_gone
 from services.web.api.routes import Gone, backend, form_of, page, render, see_other
 from services.web.sessions import Session
@@ -420,19 +420,31 @@ async def review_step(request: Request, draft_id: str, s: Front) -> Response:
     d = await load(request, s, draft_id)
     if d.get("completed_intake_id"):
         return see_other(f"/haushalt/{d['completed_intake_id']}")
-    return _review_page(request, draft_id, d["content"], Errors())
+    known = await person_search.known_households(request, s, household_of(d["content"]).get("persons", []))
+    return _review_page(request, draft_id, d["content"], Errors(), known=known)
 
 
-def _review_page(request: Request, draft_id: str, content: dict[str, Any], errors: Errors, status: int = 200) -> HTMLResponse:
+def _review_page(request: Request, draft_id: str, content: dict[str, Any], errors: Errors, status: int = 200,
+                 known: list[dict[str, Any]] | None = None, warned: bool = False) -> HTMLResponse:
+    """The review step; `known` are households intake already knows with a likely match (issue 14): the
+    page warns, links to them and completes only on an explicit "neuer Haushalt" (`warned`: the clerk
+    pressed the plain completion and is sent back to the warning)."""
     h = household_of(content)
     return render(request, "fd_review.html", status, household=h, address=address_values(content), persons=h.get("persons", []), labels=common,
-                  fields=PERSON_FIELDS, nationalities=codes.nationalities_de(), languages=codes.languages_de(), general=errors.at("pruefen").get("_"), **step_context(draft_id, "pruefen", summary=errors.items))
+                  fields=PERSON_FIELDS, nationalities=codes.nationalities_de(), languages=codes.languages_de(), general=errors.at("pruefen").get("_"), known=known or [], warned=warned,
+                  **step_context(draft_id, "pruefen", summary=errors.items))
 
 
 @router.post("/erstgespraech/{draft_id}/abschliessen")
 async def complete(request: Request, draft_id: str, s: Front) -> Response:
-    await form_of(request)
+    """Completes the draft; unless the clerk confirmed a new household (`neuer_haushalt`), checks first
+    whether intake knows one of its persons already and then shows the warning instead (409)."""
+    form = await form_of(request)
     d = await load(request, s, draft_id)
+    if form.get("neuer_haushalt") != "ja" and not d.get("completed_intake_id"):
+        known = await person_search.known_households(request, s, household_of(d["content"]).get("persons", []))
+        if known:
+            return _review_page(request, draft_id, d["content"], Errors(), 409, known=known, warned=True)
     answer = await backend(request).call(s, "intake", "POST", f"/intake-drafts/{uuid_or_gone(draft_id)}/complete")
     if answer.status in (200, 201):
         s.flash = "Das Erstgespräch ist abgeschlossen."
