@@ -42,6 +42,7 @@ class Role(enum.StrEnum):
     OPERATOR = "operator"
     PAYMENT_OFFICER = "payment_officer"  # records hardship payouts (payment order and payout separated)
     FUND_APPLICANT = "fund_applicant"  # an organisation's account applying to the discretionary fund
+    REFERRAL_PARTNER = "referral_partner"  # a partner organisation's staff (claim `partner`: which one) answering referrals
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class User:
     districts: tuple[str, ...] = ()
     password_hash: str | None = None
     api_token_hashes: tuple[str, ...] = ()
+    partner: str | None = None  # for referral_partner accounts: the partner organisation (vocab.Partner)
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class Principal:
     roles: frozenset[str]
     districts: tuple[str, ...] = ()
     claims: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    partner: str | None = None  # the `partner` claim of a referral_partner account
 
     def has(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))
@@ -104,6 +107,7 @@ class UserDirectory:
                     districts=tuple(u.get("districts", ())),
                     password_hash=u.get("password_hash"),
                     api_token_hashes=tuple(u.get("api_token_hashes", ())),
+                    partner=u.get("partner"),
                 )
                 for u in raw["users"]
             ]
@@ -135,6 +139,7 @@ def issue_token(settings: PlatformSettings, user: User, *, ttl_s: int | None = N
         "sub": user.username,
         "roles": list(user.roles),
         "districts": list(user.districts),
+        **({"partner": user.partner} if user.partner else {}),
         "iat": now,
         "exp": now + (ttl_s or settings.token_ttl_s),
     }
@@ -152,7 +157,7 @@ class Authenticator:
             user = self.users.by_api_token(token)
             if user is None:
                 raise Unauthorized("unknown API token")
-            return Principal(user.username, frozenset(user.roles), user.districts)
+            return Principal(user.username, frozenset(user.roles), user.districts, partner=user.partner)
         try:
             header = jwt.get_unverified_header(token)
             if header.get("alg") == "HS256":
@@ -180,6 +185,7 @@ class Authenticator:
             roles=frozenset(r for r in roles if r in valid),
             districts=tuple(claims.get("districts", ())),
             claims=claims,
+            partner=str(claims["partner"]) if claims.get("partner") else None,
         )
 
 
