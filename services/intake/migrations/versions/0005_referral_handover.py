@@ -18,22 +18,22 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_table('referral_handovers',
-    sa.Column('referral_id', services.kit.db.Uuid(), nullable=False),
-    sa.Column('person_id', services.kit.db.Uuid(), nullable=True),
+    sa.Column('referral_id', sa.Uuid(), nullable=False),
+    sa.Column('person_id', sa.Uuid(), nullable=True),
     sa.Column('partner', sa.String(length=40), nullable=True),
     sa.Column('open', sa.Boolean(), nullable=False),
-    sa.Column('updated_at', services.kit.db.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', services.kit.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('referral_id')
     )
     with op.batch_alter_table('referral_handovers', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_referral_handovers_person_id'), ['person_id'], unique=False)
     op.create_table('partner_consents',
-    sa.Column('person_id', services.kit.db.Uuid(), nullable=False),
+    sa.Column('person_id', sa.Uuid(), nullable=False),
     sa.Column('partner', sa.String(length=40), nullable=False),
     sa.Column('purpose', sa.String(length=40), nullable=False),
     sa.Column('given_on', sa.Date(), nullable=False),
     sa.Column('withdrawn', sa.Boolean(), nullable=False),
-    sa.Column('changed_at', services.kit.db.UTCDateTime(), nullable=False),
+    sa.Column('changed_at', services.kit.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('person_id', 'partner', 'purpose')
     )
 
