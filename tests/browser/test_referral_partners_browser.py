@@ -36,7 +36,7 @@ class TestKitaReferralInTheBrowser:
         await page.get_by_label("Partner", exact=True).select_option("daycare")
         await page.get_by_role("button", name="Überleitung anlegen").click()
         await expect(page.get_by_role("status")).to_have_text("Die Überleitung an Kita ist angelegt.")
-        await page.get_by_role("link", name=f"Antwort erfassen: Überleitung an Kita, Person {child[:8]}").click()
+        await page.get_by_role("link", name=f"Antwort erfassen für die Überleitung an Kita, Person {child[:8]}").click()
         await expect(page.get_by_role("heading", level=1, name="Überleitung an Kita")).to_be_visible()
         await check_screen(page, "60-kita-ueberleitung")
 
