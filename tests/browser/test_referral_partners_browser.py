@@ -15,7 +15,7 @@ from playwright.async_api import expect
 from tests.browser.test_role_screens_browser import nav
 from tests.browser.test_web_browser import sign_in
 from tests.e2e.test_casework_scenarios import TODAY, intake_case, refugee
-from tests.e2e.test_partner_referrals import _refer, _woman
+from tests.e2e.test_partner_referrals import _refer, _woman, adult_and_child, agreed_and_not
 from tests.support.browser import check_screen
 from tests.support.eventually import eventually
 from tests.support.stack import RunningStack
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.stack
 class TestKitaReferralInTheBrowser:
     async def test_the_caseworker_refers_a_child_to_a_kita_and_records_the_kitas_answer(self, page: Any, stack: RunningStack) -> None:
         case = await intake_case(stack, refugee("Karim", "1989-01-01"), refugee("Nour", "2023-04-04") | {"relation": "child"}, district="Mitte")
-        case_id, child = case["case_id"], case["member_ids"][1]
+        case_id, (_, child) = case["case_id"], await adult_and_child(stack, case)
         async with stack.client("casework", "caseworker") as cw:
             r = await cw.post(f"/cases/{case_id}/consents", json={"person_id": child, "partner": "daycare", "purpose": "referral", "given_on": TODAY})
             assert r.status_code == 204, r.text
@@ -45,7 +45,7 @@ class TestKitaReferralInTheBrowser:
         summary = page.get_by_role("alert")
         await expect(summary).to_contain_text("Bitte das Datum angeben")
         await expect(summary).to_be_focused()
-        await expect(page.get_by_label("Datum")).to_have_attribute("aria-invalid", "true")
+        await expect(page.locator("#datum")).to_have_attribute("aria-invalid", "true")
         await check_screen(page, "61-kita-antwort-fehler")
 
         await page.get_by_label("auf der Warteliste").check()
@@ -54,7 +54,7 @@ class TestKitaReferralInTheBrowser:
         await expect(page.locator("#letzte-antwort")).to_have_text("auf der Warteliste")
         start = (date.today() + timedelta(days=45)).isoformat()
         await page.get_by_label("Platz angeboten (mit Aufnahmedatum)").check()
-        await page.get_by_label("Datum").fill(start)
+        await page.locator("#datum").fill(start)
         await page.get_by_role("button", name="Antwort speichern").click()
         await expect(page.locator("#ueberleitung-stand")).to_have_text("abgeschlossen (Platz angeboten (mit Aufnahmedatum))")
         await check_screen(page, "62-kita-platz-angeboten")
@@ -74,7 +74,7 @@ class TestLanguageCourseProviderInTheBrowser:
         await check_screen(page, "63-partner-ueberleitungen")
         await link.click()
         await page.get_by_label("im Kurs angemeldet (mit Kursbeginn)").check()  # not acknowledged yet
-        await page.get_by_label("Datum").fill((date.today() + timedelta(days=7)).isoformat())
+        await page.locator("#datum").fill((date.today() + timedelta(days=7)).isoformat())
         await page.get_by_role("button", name="Antwort speichern").click()
         await expect(page.get_by_role("alert")).to_contain_text("Bitte zuerst den Eingang bestätigen.")
         await check_screen(page, "64-partner-schritt-fehler")
@@ -82,7 +82,7 @@ class TestLanguageCourseProviderInTheBrowser:
         await page.get_by_role("button", name="Antwort speichern").click()
         await expect(page.get_by_role("status")).to_have_text("Der Schritt „Eingang bestätigt“ ist erfasst.")
         await page.get_by_label("Einstufungstest vereinbart").check()
-        await page.get_by_label("Datum").fill((date.today() + timedelta(days=3)).isoformat())
+        await page.locator("#datum").fill((date.today() + timedelta(days=3)).isoformat())
         await page.get_by_role("button", name="Antwort speichern").click()
         await expect(page.locator("#letzte-antwort")).to_have_text("Termin vergeben")
         await check_screen(page, "65-partner-ueberleitung")
@@ -96,7 +96,8 @@ class TestIntegrationPointHandoverInTheBrowser:
         agreed = [{"partner": "integration_point", "purpose": p, "given_on": "2026-11-02"} for p in ("referral", "data_exchange")]
         only_referral = [{"partner": "integration_point", "purpose": "referral", "given_on": "2026-11-02"}]
         case = await intake_case(stack, _woman("Salma", agreed), _woman("Rasha", only_referral) | {"relation": "partner"}, district="Mitte")
-        case_id, salma, rasha = case["case_id"], case["member_ids"][0], case["member_ids"][1]
+        case_id = case["case_id"]
+        salma, rasha = await agreed_and_not(stack, case_id)
         async with stack.client("casework", "caseworker") as cw:
             with_consent = (await cw.post(f"/cases/{case_id}/referrals", json={"person_id": salma, "partner": "integration_point", "note": "Erzieherin, Anerkennung läuft"})).json()["referral_id"]
             without = (await cw.post(f"/cases/{case_id}/referrals", json={"person_id": rasha, "partner": "integration_point", "note": "Nur intern"})).json()["referral_id"]

@@ -46,10 +46,20 @@ async def _refer(stack: RunningStack, case_id: str, person_id: str, partner: str
         return r.json()["referral_id"]
 
 
+async def adult_and_child(stack: RunningStack, case: dict[str, Any]) -> tuple[str, str]:
+    """The household's adult and child by their intake record (the case lists members by id only)."""
+    async with stack.client("intake", "caseworker") as c:
+        persons = (await c.get(f"/intakes/{case['intake_id']}")).json()["persons"]
+    adults = [p["person_id"] for p in persons if p["derived"]["adult"]]
+    children = [p["person_id"] for p in persons if not p["derived"]["adult"]]
+    assert len(adults) == 1 and len(children) == 1
+    return adults[0], children[0]
+
+
 class TestKitaAnsweredByTheCaseworker:
     async def test_a_kita_referral_answered_by_the_caseworker_does_not_escalate_and_closes_with_the_place(self, stack: RunningStack) -> None:
         case = await intake_case(stack, refugee("Samir", "1990-05-05"), refugee("Lina", "2023-03-01") | {"relation": "child"}, district="Mitte")
-        case_id, child = case["case_id"], case["member_ids"][1]
+        case_id, (_, child) = case["case_id"], await adult_and_child(stack, case)
         referral_id = await _refer(stack, case_id, child, "daycare")
         async with stack.client("casework", "caseworker") as cw:
             path = f"/cases/{case_id}/referrals/{referral_id}/answers"
@@ -78,7 +88,7 @@ class TestKitaAnsweredByTheCaseworker:
 class TestLanguageCourseSignsIn:
     async def test_the_provider_sees_only_its_referrals_and_records_its_steps(self, stack: RunningStack) -> None:
         case = await intake_case(stack, refugee("Omar", "1985-02-02"), refugee("Rana", "2023-06-01") | {"relation": "child"}, district="Mitte")
-        case_id, adult, child = case["case_id"], case["member_ids"][0], case["member_ids"][1]
+        case_id, (adult, child) = case["case_id"], await adult_and_child(stack, case)
         course = await _refer(stack, case_id, adult, "language_course")
         kita = await _refer(stack, case_id, child, "daycare")
         async with stack.client("casework", "caseworker") as cw:
@@ -108,12 +118,24 @@ def _woman(given: str, consents: list[dict[str, str]]) -> dict[str, Any]:
     return refugee(given, "1991-07-07") | {"languages": [{"code": "ar"}, {"code": "en", "level": "B1"}], "consents": consents}
 
 
+async def agreed_and_not(stack: RunningStack, case_id: str) -> tuple[str, str]:
+    """(the member who agreed to the data exchange with the Integration Point, the one who did not),
+    from casework's consent register (the case lists its members by id, not in the intake's order)."""
+    async with stack.client("casework", "caseworker") as cw:
+        register = (await cw.get(f"/cases/{case_id}/consents")).json()
+    agreed = {c["person_id"] for c in register if (c["partner"], c["purpose"]) == ("integration_point", "data_exchange")}
+    members = {c["person_id"] for c in register if c["partner"] == "integration_point"}
+    assert len(agreed) == 1 and len(members) == 2, register
+    return agreed.pop(), (members - agreed).pop()
+
+
 class TestIntegrationPointHandover:
     async def test_with_the_data_exchange_consent_the_advisor_sees_name_languages_and_note_without_it_ids_only(self, stack: RunningStack) -> None:
         agreed = [{"partner": "integration_point", "purpose": p, "given_on": "2026-11-02"} for p in ("referral", "data_exchange")]
         only_referral = [{"partner": "integration_point", "purpose": "referral", "given_on": "2026-11-02"}]
         case = await intake_case(stack, _woman("Amal", agreed), _woman("Huda", only_referral) | {"relation": "partner"}, district="Mitte")
-        case_id, amal, huda = case["case_id"], case["member_ids"][0], case["member_ids"][1]
+        case_id = case["case_id"]
+        amal, huda = await agreed_and_not(stack, case_id)
         async with stack.client("casework", "caseworker") as cw:
             with_consent = (await cw.post(f"/cases/{case_id}/referrals", json={"person_id": amal, "partner": "integration_point", "note": "Pflegehelferin, sucht Teilzeit"})).json()["referral_id"]
             without = (await cw.post(f"/cases/{case_id}/referrals", json={"person_id": huda, "partner": "integration_point", "note": "Vertraulicher Vermerk"})).json()["referral_id"]
