@@ -2,8 +2,11 @@
 Point"): the partner acknowledges within 5 working days and holds the first appointment within 20
 working days of the referral (settings; NRW working days). Each breach escalates to the team lead.
 The partner's steps (acknowledge, book appointment, profiling, measure offered, placement, decline,
-no-show) arrive as the validated `record_step` update; the step table is
-`services.contracts.casework_workflows.referral_step_error`. A change of legal regime hands the
+no-show for the Integration Point; place offered or waiting list for a Kita, enrolled for a language
+course, ...) arrive as the validated `record_step` update; the step table per partner is
+`services.contracts.casework_workflows.PARTNER_PROCESSES` (`referral_step_error`). Since the patch
+`PARTNER_ANSWERS_PATCH` a partner's substantive answer (place offered, waiting list, enrolled) meets
+the first-appointment deadline, and the state follows the partner's own table. A change of legal regime hands the
 referral over (signal `handed_over`) and the deadlines and history go on. One workflow per referral,
 id `referral-<referral id>`; it ends when the referral closes.
 """
@@ -17,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from services.contracts.casework_workflows import (
         RECORD_REFERRAL_STEP,
         REFERRAL_ESCALATE,
+        PARTNER_ANSWERS_PATCH,
         REFERRAL_WORKFLOW,
         RecordReferralStepInput,
         ReferralEscalateInput,
@@ -25,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         ReferralStepUpdate,
         StepResult,
         apply_referral_step,
+        meets_first_deadline,
         referral_step_error,
     )
     from services.contracts.workdays import add_working_days, end_of_working_day
@@ -78,22 +83,28 @@ class Referral:
                 RECORD_REFERRAL_STEP,
                 RecordReferralStepInput(
                     referral_id=self._inp.referral_id, tenant=self._inp.tenant, step=step.step, measure=step.measure,
-                    appointment_on=step.on, recorded_on=workflow.now().date(), recorded_by=step.recorded_by,
+                    appointment_on=step.on if step.step == "appointment_booked" else None, on=step.on,
+                    recorded_on=workflow.now().date(), recorded_by=step.recorded_by,
                 ),
                 result_type=StepResult, start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
             )
         finally:
             self._busy = False
-        self._state = apply_referral_step(self._state, step.step)
-        if step.step == "appointment_booked":
-            self._booked_once = True
+        if workflow.patched(PARTNER_ANSWERS_PATCH):
+            self._state = apply_referral_step(self._state, step.step, self._partner)
+            if meets_first_deadline(self._partner, step.step):
+                self._booked_once = True
+        else:
+            self._state = apply_referral_step(self._state, step.step)
+            if step.step == "appointment_booked":
+                self._booked_once = True
         return step.step
 
     @record_step.validator
     def _validate(self, step: ReferralStepUpdate) -> None:
         if self._busy:
             raise ValueError("another step is being recorded; try again")
-        error = referral_step_error(self._state, step.step, step.measure)
+        error = referral_step_error(self._state, step.step, step.measure, self._partner)
         if error:
             raise ValueError(error)
 

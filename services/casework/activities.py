@@ -24,13 +24,13 @@ from services.contracts.casework_workflows import (
     RECORD_REVIEW,
     REFERRAL_ESCALATE,
     REVIEW_ESCALATE,
-    TERMINAL_STEPS,
     CaseDeadlineInput,
     RecordFirstContactInput,
     RecordReferralStepInput,
     RecordReviewInput,
     ReferralEscalateInput,
     StepResult,
+    partner_process,
 )
 from services.contracts.events import (
     CaseEscalated,
@@ -218,8 +218,9 @@ def activities(rt: Runtime) -> list:
 
     @activity.defn(name=RECORD_REFERRAL_STEP)
     async def record_referral_step(inp: RecordReferralStepInput) -> StepResult:
-        """A partner step on a referral; a placement in training or employment marks the work goal
-        (field of action 3) of the plan achieved (DOMAIN.md flow 4)."""
+        """A partner step on a referral (the partner's table, PARTNER_PROCESSES); a terminal step
+        closes the referral with the step as its outcome; a placement in training or employment marks
+        the work goal (field of action 3) of the plan achieved (DOMAIN.md flow 4)."""
         telemetry.mark(referral_id=inp.referral_id)
         key = _key()
         async with rt.outbox.transaction() as tx:
@@ -230,31 +231,38 @@ def activities(rt: Runtime) -> list:
                 raise ApplicationError("no such referral", type="NotFound", non_retryable=True)
             if r.status != "open":
                 raise ApplicationError("the referral is closed", type="Conflict", non_retryable=True)
-            values: dict = {}
-            if inp.step == "acknowledged":
+            process = partner_process(r.partner)
+            if process is None:
+                raise ApplicationError(f"no referrals are made to {r.partner}", type="Invalid", non_retryable=True)
+            terminal = inp.step in process.terminal
+            acknowledges = inp.step == "acknowledged" or process.answer_acknowledges
+            on = inp.on or inp.appointment_on
+            values: dict = {"latest_step": inp.step}
+            if acknowledges and r.acknowledged_on is None:
                 values["acknowledged_on"] = inp.recorded_on
-            elif inp.step == "appointment_booked":
-                values["appointment_on"] = inp.appointment_on or inp.recorded_on
+            if inp.step == "appointment_booked":
+                values["appointment_on"] = on or inp.recorded_on
             elif inp.step == "measure_offered":
                 values["measure"] = inp.measure
-            if inp.step in TERMINAL_STEPS:
+            elif inp.step in process.dated:
+                values["outcome_on"] = on
+            if terminal:
                 values.update(status="closed", outcome=inp.step)
-            if values:
-                await tx.conn.execute(store.referrals.update().where(store.referrals.c.id == r.id).values(**values))
+            await tx.conn.execute(store.referrals.update().where(store.referrals.c.id == r.id).values(**values))
             await store.note(
                 tx.conn, r.case_id, "referral_step", inp.recorded_by, key=key, referral_id=r.id, partner=r.partner, step=inp.step,
-                measure=inp.measure, appointment_on=inp.appointment_on,
+                measure=inp.measure, appointment_on=inp.appointment_on, on=on,
             )
             env = _env(inp.tenant, r.id)
             await tx.emit(ReferralStepRecorded(
                 **env, referral_id=r.id, case_id=r.case_id, person_id=r.person_id, partner=Partner(r.partner), step=inp.step,
                 measure=inp.measure if inp.step == "measure_offered" else r.measure, working_days_since_referral=working_days_between(r.made_on, inp.recorded_on),
             ))
-            if inp.step in ("acknowledged",):
+            if acknowledges:
                 await resolve_alerts(tx.conn, rt.tables, subject_id=r.id, by=inp.recorded_by, kinds=("referral_acknowledgement_overdue",))
-            if inp.step == "appointment_booked":
+            if inp.step in process.first_answer:
                 await resolve_alerts(tx.conn, rt.tables, subject_id=r.id, by=inp.recorded_by, kinds=("referral_acknowledgement_overdue", "referral_first_appointment_overdue"))
-            if inp.step in TERMINAL_STEPS:
+            if terminal:
                 await tx.emit(ReferralClosed(**env, referral_id=r.id, case_id=r.case_id, partner=Partner(r.partner), outcome=inp.step))
                 await resolve_alerts(tx.conn, rt.tables, subject_id=r.id, by=inp.recorded_by)
             if inp.step in ("placed_training", "placed_employment"):

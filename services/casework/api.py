@@ -22,6 +22,9 @@ from temporalio.service import RPCError
 from services.casework import handlers, store
 from services.casework.domain import (
     INTEGRATION_POINT_PARTNERS,
+    AnswerIn,
+    HandoverOut,
+    HandoverStep,
     CaseList,
     CaseOut,
     CaseworkerIn,
@@ -46,16 +49,22 @@ from services.casework.domain import (
     StepIn,
     TimelineEntry,
     check_review_goals,
+    partner_scope,
 )
 from services.contracts.activities import review_cycle_workflow_id
 from services.contracts.casework_workflows import (
+    CASEWORKER,
     MEASURES,
+    REFERRAL_PARTNER,
     FirstContactUpdate,
     GoalResult,
     MeasureRating,
     ReferralStepUpdate,
     ReviewUpdate,
     case_onboarding_workflow_id,
+    may_hand_over,
+    partner_process,
+    referral_step_input_error,
     referral_workflow_id,
 )
 from services.contracts.vocab import Partner
@@ -71,12 +80,14 @@ READ = (Role.CASEWORKER, Role.TEAM_LEAD, Role.OPERATOR)
 WORK = (Role.CASEWORKER, Role.TEAM_LEAD)
 LEAD = (Role.TEAM_LEAD,)
 IP = (Role.IP_ADVISOR,)
+PARTNER = (Role.REFERRAL_PARTNER, Role.ABRA_COACH, Role.ABRA_LEAD)
 ALL_CASES = (Role.TEAM_LEAD.value, Role.OPERATOR.value)
 
 Reader = Annotated[Principal, Depends(require(*READ))]
 Worker = Annotated[Principal, Depends(require(*WORK))]
 Lead = Annotated[Principal, Depends(require(*LEAD))]
 Advisor = Annotated[Principal, Depends(require(*IP))]
+PartnerStaff = Annotated[Principal, Depends(require(*PARTNER))]
 
 
 async def _out(conn: Any, row: sa.Row) -> CaseOut:
@@ -329,10 +340,28 @@ async def withdraw_consent(id: uuid.UUID, body: ConsentWithdrawIn, rt: RuntimeDe
 
 
 def _referral(r: sa.Row) -> ReferralOut:
+    process = partner_process(r.partner)
     return ReferralOut(
         referral_id=r.id, case_id=r.case_id, person_id=r.person_id, partner=r.partner, purpose=r.purpose, status=r.status, made_on=r.made_on,
         acknowledged_on=r.acknowledged_on, appointment_on=r.appointment_on, measure=r.measure, outcome=r.outcome, handed_over_from=r.handed_over_from,
+        latest_step=r.latest_step, outcome_on=r.outcome_on, recorded_by=process.recorder if process else None,
     )
+
+
+async def _record_answer(rt: Runtime, principal: Principal, row: sa.Row, body: AnswerIn) -> ReferralOut:
+    """A partner's step (recorded by the partner or, for partners without access, the caseworker):
+    the input checked against the partner's table (422 at its field), the order by the workflow's
+    validator (409 with the reason)."""
+    error = referral_step_input_error(row.partner, body.step, body.on, body.measure)
+    if error:
+        raise Invalid(error[1], field=error[0])
+    if row.status != "open":
+        raise Conflict("the referral is closed", field="step")
+    await _update(rt, referral_workflow_id(row.id), "record_step",
+                  ReferralStepUpdate(step=body.step, on=body.on, measure=body.measure, recorded_by=principal.username), "step",
+                  lambda: handlers.ensure_referral_workflow(rt, row.id))
+    async with rt.db.read() as conn:
+        return _referral(await store.get_referral(conn, row.id))
 
 
 @router.post("/cases/{id}/referrals", response_model=ReferralOut, status_code=201, summary="Refer a member to a partner (needs documented consent)")
@@ -351,16 +380,71 @@ async def case_referrals(id: uuid.UUID, rt: RuntimeDep, principal: Reader) -> li
     return [_referral(r) for r in rows]
 
 
+@router.post("/cases/{id}/referrals/{referral_id}/answers", response_model=ReferralOut,
+             summary="Record the answer of a partner without access (Kita, school, health office, women's counselling)")
+async def record_partner_answer(id: uuid.UUID, referral_id: uuid.UUID, body: AnswerIn, rt: RuntimeDep, principal: Worker) -> ReferralOut:
+    telemetry.mark(referral_id=referral_id)
+    async with rt.db.read() as conn:
+        await _case(conn, principal, id)
+        row = await store.get_referral(conn, referral_id)
+    if row is None or row.case_id != id:
+        raise NotFound("no such referral in this case")
+    process = partner_process(row.partner)
+    if process is None or process.recorder != CASEWORKER:
+        raise Conflict("this partner records its own steps on its screen", field="step")
+    return await _record_answer(rt, principal, row, body)
+
+
+# --- the partner screen (referral_partner accounts; ABRA coaches for ABRA) -------------------------
+
+partner_router = APIRouter(prefix="/partner-referrals", tags=["partners"])
+
+
+def _scope(principal: Principal) -> str:
+    partner = partner_scope(frozenset(principal.roles), principal.partner)
+    process = partner_process(partner.value) if partner else None
+    if partner is None or process is None or process.recorder != REFERRAL_PARTNER:
+        raise Forbidden("this account answers no partner's referrals")
+    return partner.value
+
+
+async def _partner_referral(rt: Runtime, principal: Principal, referral_id: uuid.UUID) -> sa.Row:
+    partner = _scope(principal)
+    telemetry.mark(referral_id=referral_id)
+    async with rt.db.read() as conn:
+        row = await store.get_referral(conn, referral_id)
+    if row is None or row.partner != partner:
+        raise NotFound("no such referral to your organisation")
+    return row
+
+
+@partner_router.get("", response_model=list[ReferralOut], summary="A partner's referrals (pseudonymous)")
+async def partner_referrals(
+    rt: RuntimeDep, principal: PartnerStaff, status: Annotated[str, Query(pattern="^(open|closed)$")] = "open",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[ReferralOut]:
+    partner = _scope(principal)
+    async with rt.db.read() as conn:
+        return [_referral(x) for x in await store.partner_referrals(conn, [partner], status, limit)]
+
+
+@partner_router.get("/{id}", response_model=ReferralOut, summary="One referral to the caller's organisation")
+async def partner_referral(id: uuid.UUID, rt: RuntimeDep, principal: PartnerStaff) -> ReferralOut:
+    return _referral(await _partner_referral(rt, principal, id))
+
+
+@partner_router.post("/{id}/steps", response_model=ReferralOut, summary="Record a step: acknowledged, appointment, enrolled, waiting list, declined, ...")
+async def partner_step(id: uuid.UUID, body: AnswerIn, rt: RuntimeDep, principal: PartnerStaff) -> ReferralOut:
+    return await _record_answer(rt, principal, await _partner_referral(rt, principal, id), body)
+
+
 ip_router = APIRouter(prefix="/referrals", tags=["Integration Point"])
 
 
 @ip_router.get("", response_model=list[ReferralOut], summary="Integration Point: referrals to the joint desk (pseudonymous)")
 async def ip_referrals(rt: RuntimeDep, principal: Advisor, status: str = "open", limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[ReferralOut]:
-    r = store.referrals.c
     async with rt.db.read() as conn:
-        rows = (await conn.execute(
-            sa.select(store.referrals).where(r.partner.in_([p.value for p in INTEGRATION_POINT_PARTNERS]), r.status == status).order_by(r.made_at).limit(limit)
-        )).all()
+        rows = await store.partner_referrals(conn, [p.value for p in INTEGRATION_POINT_PARTNERS], status, limit)
     return [_referral(x) for x in rows]
 
 
@@ -376,6 +460,24 @@ async def _ip_referral(rt: Runtime, referral_id: uuid.UUID) -> sa.Row:
 @ip_router.get("/{id}", response_model=ReferralOut, summary="Integration Point: one referral")
 async def ip_referral(id: uuid.UUID, rt: RuntimeDep, principal: Advisor) -> ReferralOut:
     return _referral(await _ip_referral(rt, id))
+
+
+@ip_router.get("/{id}/handover", response_model=HandoverOut, summary="Integration Point: the caseworker's note and, after a change of legal regime, the counselling history; with consent only (audit-logged)")
+async def ip_handover(id: uuid.UUID, rt: RuntimeDep, principal: Advisor) -> HandoverOut:
+    """With the person's consent to the data exchange with this partner (or the Integration Point) the
+    advisor gets the caseworker's referral note and, when the referral was handed over (SGB III ->
+    SGB II), the steps recorded before: the counselling history the partners agreed to hand over (000
+    "Projekt Integration Point"). Without it ids only. Every read is audit-logged, also the refused."""
+    row = await _ip_referral(rt, id)
+    async with rt.db.begin() as conn:
+        consent = may_hand_over(row.partner, row.status == "open", await store.active_consents_of(conn, row.person_id))
+        await rt.audit(conn, principal, [r.value for r in IP], "read", "referral_handover", id, "ok" if consent else "no_consent")
+        history = await store.referral_history(conn, row.case_id, row.id) if consent and row.handed_over_from else None
+    if not consent:
+        return HandoverOut(referral=_referral(row), consent=False)
+    steps = [HandoverStep(at=at, step=d.get("step") or "handed_over", partner=d.get("partner") or d.get("to_partner"), measure=d.get("measure"))
+             for at, _, d in history] if history is not None else None
+    return HandoverOut(referral=_referral(row), consent=True, note=row.note, history=steps)
 
 
 async def _step(rt: Runtime, principal: Principal, referral_id: uuid.UUID, step: str, body: StepIn | None = None) -> ReferralOut:
@@ -499,3 +601,4 @@ async def worklist(rt: RuntimeDep, principal: Worker, escalate_after_days: Annot
 
 
 router.include_router(ip_router)
+router.include_router(partner_router)

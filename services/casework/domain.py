@@ -123,6 +123,24 @@ def assignment_candidates(slots: list[CaseworkerSlot], district: str, languages:
 INTEGRATION_POINT_PARTNERS = frozenset({Partner.INTEGRATION_POINT, Partner.EMPLOYMENT_AGENCY, Partner.JOB_CENTRE})
 
 
+#: Who answers a referral to which partner on the partner screen: a `referral_partner` account for the
+#: partner in its `partner` claim (deploy/seed_users.json); ABRA's coaches, who already sign in, for ABRA
+#: (default; the recorder per partner is services.contracts.casework_workflows.PARTNER_PROCESSES).
+ABRA_ROLES = frozenset({"abra_coach", "abra_lead"})
+
+
+def partner_scope(roles: frozenset[str], partner_claim: str | None) -> Partner | None:
+    """The partner whose referrals the caller answers on the partner screen (None: none)."""
+    if "referral_partner" in roles and partner_claim:
+        try:
+            return Partner(partner_claim)
+        except ValueError:
+            return None
+    if roles & ABRA_ROLES:
+        return Partner.ABRA
+    return None
+
+
 def consent_missing_reason(partner: Partner, purpose: Purpose) -> str:
     return (
         f"Keine dokumentierte Einwilligung für {partner.value} zum Zweck {purpose.value}: "
@@ -283,6 +301,35 @@ class ReferralOut(BaseModel):
     measure: str | None
     outcome: str | None
     handed_over_from: str | None
+    latest_step: str | None = None
+    outcome_on: date | None = Field(default=None, description="Start of the place or course the partner gave.")
+    recorded_by: str | None = Field(default=None, description="Who records the partner's steps: ip_advisor, referral_partner or caseworker.")
+
+
+class AnswerIn(_In):
+    """A partner's step on a referral (the partner's own table: PARTNER_PROCESSES)."""
+
+    step: str = Field(min_length=1, max_length=40)
+    on: date | None = Field(default=None, description="The appointment, or the start of the place or course.")
+    measure: str | None = Field(default=None, max_length=40)
+
+
+class HandoverStep(BaseModel):
+    at: datetime
+    step: str
+    partner: str | None
+    measure: str | None = None
+
+
+class HandoverOut(BaseModel):
+    """What the Integration Point needs to act on a referral (000 "Projekt Integration Point"): with the
+    person's consent to the data exchange, the caseworker's note and, after a change of legal regime,
+    the counselling history handed over; without it ids only."""
+
+    referral: ReferralOut
+    consent: bool
+    note: str | None = None
+    history: list[HandoverStep] | None = None
 
 
 class StepIn(_In):

@@ -40,6 +40,7 @@ from services.casework.domain import (
 from services.contracts.activities import REVIEW_CYCLE_WORKFLOW, ReviewCycleInput, TaskQueues, review_cycle_workflow_id
 from services.contracts.casework_workflows import (
     CASE_ONBOARDING_WORKFLOW,
+    partner_process,
     REFERRAL_WORKFLOW,
     CaseOnboardingInput,
     ReferralInput,
@@ -53,6 +54,7 @@ from services.contracts.events import (
     CasePhaseChanged,
     CaseQueued,
     ClearingClosed,
+    ConsentChanged,
     ClearingCompleted,
     GoalSet,
     IntakeCompleted,
@@ -244,7 +246,7 @@ async def _open_case(
             district=district, phase=Phase.ENTRY, opened_at=now, languages=json.dumps(languages), workflows_pending=True,
         )
     )
-    await _add_members(tx, case_id, members)
+    await _add_members(tx, case_id, members, rt)
     await store.note(tx.conn, case_id, "opened", SYSTEM, programme=programme, district=district, members=len(members))
     await tx.emit(
         CaseOpened(
@@ -256,7 +258,16 @@ async def _open_case(
     await assign_or_queue(rt, tx, case, by=SYSTEM, reason="initial", causation_id=causation_id)
 
 
-async def _add_members(tx: Tx, case_id: uuid.UUID, members: list[Member]) -> None:
+async def _consent_changed(rt: Runtime, tx: Tx, person_id: uuid.UUID, partner: str, purpose: str) -> None:
+    """Announces the register's state of one consent (ConsentChanged), for intake's handover check."""
+    row = (await tx.conn.execute(sa.select(store.consents).where(
+        store.consents.c.person_id == person_id, store.consents.c.partner == partner, store.consents.c.purpose == purpose))).first()
+    if row is not None:
+        await tx.emit(ConsentChanged(**_envelope(rt, person_id), person_id=person_id, partner=Partner(partner), purpose=Purpose(purpose),
+                                     given_on=row.given_on, withdrawn=row.withdrawn_at is not None))
+
+
+async def _add_members(tx: Tx, case_id: uuid.UUID, members: list[Member], rt: Runtime | None = None) -> None:
     for m in members:
         await upsert(
             tx.conn, store.members,
@@ -269,6 +280,8 @@ async def _add_members(tx: Tx, case_id: uuid.UUID, members: list[Member]) -> Non
                 dict(person_id=m.person_id, partner=c.partner.value, purpose=c.purpose.value, given_on=c.given_on, source="intake", recorded_by=None, withdrawn_at=None),
                 keys=("person_id", "partner", "purpose"), only_insert=True,
             )
+            if rt is not None:
+                await _consent_changed(rt, tx, m.person_id, c.partner.value, c.purpose.value)
 
 
 def _wants_casework(persons: list[Any]) -> bool:
@@ -375,7 +388,7 @@ async def apply_intake_correction(rt: Runtime, event: IntakeCorrected, delivery:
             old = before.get(person.person_id)
             if old is not None and old.residence_status == ResidenceStatus.ASYLUM_SEEKER and person.residence_status == ResidenceStatus.RECOGNISED_REFUGEE:
                 handed += await _hand_over(rt, tx, case_id, person.person_id, event.event_id)
-        await _add_members(tx, case_id, _members_of(event.persons))
+        await _add_members(tx, case_id, _members_of(event.persons), rt)
         if event.removed_person_ids:
             await tx.conn.execute(
                 store.members.update().where(store.members.c.case_id == case_id, store.members.c.person_id.in_(event.removed_person_ids)).values(active=False)
@@ -576,6 +589,7 @@ async def record_consent(rt: Runtime, principal: Principal, case_id: uuid.UUID, 
             keys=("person_id", "partner", "purpose"),
         )
         await store.note(tx.conn, case_id, "consent_given", principal.username, person_id=person_id, partner=partner.value, purpose=purpose.value, given_on=given_on)
+        await _consent_changed(rt, tx, person_id, partner.value, purpose.value)
 
 
 async def withdraw_consent(rt: Runtime, principal: Principal, case_id: uuid.UUID, person_id: uuid.UUID, partner: Partner, purpose: Purpose | None) -> int:
@@ -588,9 +602,12 @@ async def withdraw_consent(rt: Runtime, principal: Principal, case_id: uuid.UUID
         cond = sa.and_(c.person_id == person_id, c.partner == partner.value, c.withdrawn_at.is_(None))
         if purpose is not None:
             cond = sa.and_(cond, c.purpose == purpose.value)
+        ended = (await tx.conn.execute(sa.select(store.consents.c.purpose).where(cond))).scalars().all()
         result = await tx.conn.execute(store.consents.update().where(cond).values(withdrawn_at=utc_now()))
         if not result.rowcount:
             raise Invalid("no active consent for this partner", field="partner")
+        for ended_purpose in ended:
+            await _consent_changed(rt, tx, person_id, partner.value, ended_purpose)
         await store.note(tx.conn, case_id, "consent_withdrawn", principal.username, person_id=person_id, partner=partner.value, purpose=purpose.value if purpose else None)
         r = store.referrals.c
         where = sa.and_(r.person_id == person_id, r.partner == partner.value)
@@ -711,6 +728,8 @@ async def make_referral(rt: Runtime, principal: Principal, case_id: uuid.UUID, r
         member = await store.get_member(tx.conn, case_id, ref.person_id)
         if member is None or not member.active:
             raise Invalid("the person is not a member of this case", field="person_id")
+        if partner_process(ref.partner.value) is None:
+            raise Invalid(f"no referrals are made to {ref.partner.value}", field="partner")
         if ref.partner in INTEGRATION_POINT_PARTNERS and not member.employable:
             raise Invalid("only employable persons (15-64, able to work) are referred to the Integration Point", field="person_id")
         if await store.active_consent(tx.conn, ref.person_id, ref.partner.value, ref.purpose.value) is None:

@@ -146,6 +146,8 @@ referrals = sa.Table(
     sa.Column("outcome", sa.String(40), nullable=True),
     sa.Column("handed_over_from", sa.String(40), nullable=True),
     sa.Column("note", sa.Text, nullable=True),
+    sa.Column("latest_step", sa.String(40), nullable=True),  # the partner's last recorded step
+    sa.Column("outcome_on", sa.Date, nullable=True),  # start of the place or course the partner gave
 )
 
 timeline = sa.Table(
@@ -280,3 +282,28 @@ def as_list(text: str | None) -> list[str]:
 
 def when(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+async def partner_referrals(conn: AsyncConnection, partners: list[str], status: str, limit: int) -> list[sa.Row]:
+    """A partner's referrals in one status, oldest first (the partner screen and the Integration Point)."""
+    q = sa.select(referrals).where(referrals.c.partner.in_(partners), referrals.c.status == status).order_by(referrals.c.made_at).limit(limit)
+    return list((await conn.execute(q)).all())
+
+
+async def active_consents_of(conn: AsyncConnection, person_id: uuid.UUID) -> set[tuple[str, str]]:
+    """The person's consents that are not withdrawn, as (partner, purpose)."""
+    rows = await conn.execute(sa.select(consents.c.partner, consents.c.purpose).where(consents.c.person_id == person_id, consents.c.withdrawn_at.is_(None)))
+    return {(r.partner, r.purpose) for r in rows}
+
+
+async def referral_history(conn: AsyncConnection, case_id: uuid.UUID, referral_id: uuid.UUID) -> list[tuple[datetime, str, dict[str, Any]]]:
+    """The referral's entries of the case timeline (steps, handover), oldest first."""
+    rows = await conn.execute(
+        sa.select(timeline).where(timeline.c.case_id == case_id, timeline.c.kind.in_(("referral_step", "referral_handed_over"))).order_by(timeline.c.id)
+    )
+    out = []
+    for r in rows:
+        detail = json.loads(r.detail or "{}")
+        if detail.get("referral_id") == str(referral_id):
+            out.append((r.at, r.kind, detail))
+    return out

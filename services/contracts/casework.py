@@ -134,6 +134,20 @@ class CaseEscalated(Event):
     referral_id: uuid.UUID | None = None
 
 
+class ConsentChanged(Event):
+    """A consent in casework's register was recorded, imported from the intake or withdrawn: the
+    person's state for this partner and purpose (SGB X §67b). Intake keeps these to check, before it
+    hands a person's details to a partner, that the person agreed (flow 4 handover)."""
+
+    producer = "casework"
+
+    person_id: uuid.UUID
+    partner: Partner
+    purpose: Purpose
+    given_on: date
+    withdrawn: bool = False
+
+
 class ReferralMade(Event):
     """A client was referred to a partner with documented consent (flow 4)."""
 
@@ -149,8 +163,11 @@ class ReferralMade(Event):
 
 
 class ReferralStepRecorded(Event):
-    """The partner acted on a referral. `step` is one of acknowledged, appointment_booked, profiled,
-    measure_offered, placed_training, placed_employment, declined, no_show, handed_over, cancelled."""
+    """The partner acted on a referral. `step` is one of the partner's steps
+    (services.contracts.casework_workflows.PARTNER_PROCESSES: acknowledged, appointment_booked,
+    profiled, measure_offered, placed_training, placed_employment for the Integration Point;
+    place_offered, waiting_list for a Kita; school_place_assigned; enrolled; counselling_started;
+    appointment_kept; coaching_started; declined, no_show) or handed_over."""
 
     producer = "casework"
 
@@ -193,4 +210,4 @@ class ReferralClosed(Event):
     referral_id: uuid.UUID
     case_id: uuid.UUID
     partner: Partner
-    outcome: str = Field(description="placed_training, placed_employment, declined, no_show, consent_withdrawn, case_closed or completed.")
+    outcome: str = Field(description="A terminal step of the partner (placed_training, placed_employment, place_offered, school_place_assigned, enrolled, counselling_started, appointment_kept, coaching_started, declined), consent_withdrawn or case_closed.")

@@ -1,5 +1,6 @@
 """Intake's HTTP API: the front desk (intake interview, drafts, corrections, registration gate), ABRA
-coaches (slot calendar, clearing decisions) and erasure."""
+coaches (slot calendar, clearing decisions), erasure, and the Integration Point's handover of a
+referred person's details (with their consent, handover.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.intake import clearing, handlers, search, store
+from services.intake import clearing, handlers, handover, search, store
 from services.intake.clearing import ClearingInterviewIn, ClearingOut, CloseIn, RegistrationStatus, SlotIn, SlotOut
 from services.intake.domain import DraftIn, DraftList, DraftOut, HouseholdIn, IntakeCreated, IntakeIn, IntakeOut, PersonIn, RegistrationIn, RegistrationOut
 from services.kit import telemetry
@@ -24,6 +25,7 @@ READ_ROLES = (Role.FRONT_DESK, Role.CASEWORKER, Role.TEAM_LEAD)
 GATE_ROLES = (Role.FRONT_DESK, Role.ABRA_COACH, Role.ABRA_LEAD)
 COACH = (Role.ABRA_COACH, Role.ABRA_LEAD)
 ERASE_ROLES = (Role.OPERATOR,)
+ADVISOR = (Role.IP_ADVISOR,)
 #: Who may search persons by name and birth date (README "Screens"): the front desk and casework; every
 #: search and every person it shows is audit-logged.
 SEARCH_ROLES = (Role.FRONT_DESK, Role.CASEWORKER, Role.TEAM_LEAD)
@@ -151,6 +153,12 @@ async def complete_draft(
 async def erase_person(id: uuid.UUID, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(*ERASE_ROLES))]) -> Response:
     await handlers.erase_person(rt, principal, id, tuple(r.value for r in ERASE_ROLES))
     return Response(status_code=204)
+
+
+@router.get("/referrals/{id}/person", response_model=handover.PersonHandover, tags=["Integration Point"],
+            summary="Integration Point: the referred person's name, contact and languages, with their consent only (audit-logged)")
+async def referral_person(id: uuid.UUID, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(*ADVISOR))]) -> handover.PersonHandover:
+    return await handover.read_for_integration_point(rt, principal, id, tuple(r.value for r in ADVISOR))
 
 
 @router.get("/households/{id}/registration-status", response_model=RegistrationStatus, summary="May registration of residence proceed? (per person)")

@@ -1,7 +1,8 @@
-"""Events intake consumes: its own, to act on them after commit (crash-safe through the inbox)."""
+"""Events intake consumes: its own, to act on them after commit (crash-safe through the inbox); and
+casework's referrals and consents, to check a handover to the Integration Point (handover.py)."""
 
-from services.contracts.events import ClearingStarted, IntakeCorrected
-from services.intake import clearing
+from services.contracts.events import ClearingStarted, ConsentChanged, IntakeCorrected, ReferralClosed, ReferralHandedOver, ReferralMade
+from services.intake import clearing, handover
 from services.kit.broker import Delivery, Subscription
 from services.kit.service import Runtime
 
@@ -13,7 +14,23 @@ def subscriptions(rt: Runtime) -> list[Subscription]:
     async def on_intake_corrected(event: IntakeCorrected, delivery: Delivery) -> None:
         await clearing.cancel_clearings_after_correction(rt, event, delivery)
 
+    async def on_referral_made(event: ReferralMade, delivery: Delivery) -> None:
+        await handover.on_referral_made(rt, event, delivery)
+
+    async def on_referral_handed_over(event: ReferralHandedOver, delivery: Delivery) -> None:
+        await handover.on_referral_handed_over(rt, event, delivery)
+
+    async def on_referral_closed(event: ReferralClosed, delivery: Delivery) -> None:
+        await handover.on_referral_closed(rt, event, delivery)
+
+    async def on_consent_changed(event: ConsentChanged, delivery: Delivery) -> None:
+        await handover.on_consent_changed(rt, event, delivery)
+
     return [
         Subscription(ClearingStarted, on_clearing_started, name="start_clearing"),
         Subscription(IntakeCorrected, on_intake_corrected, name="cancel_clearing"),
+        Subscription(ReferralMade, on_referral_made, name="handover_referral_made"),
+        Subscription(ReferralHandedOver, on_referral_handed_over, name="handover_referral_handed_over"),
+        Subscription(ReferralClosed, on_referral_closed, name="handover_referral_closed"),
+        Subscription(ConsentChanged, on_consent_changed, name="handover_consent"),
     ]

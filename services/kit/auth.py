@@ -43,6 +43,7 @@ class Role(enum.StrEnum):
     PAYMENT_OFFICER = "payment_officer"  # records hardship payouts (payment order and payout separated)
     FUND_APPLICANT = "fund_applicant"  # an organisation's account applying to the discretionary fund
     MEASURE_PROVIDER = "measure_provider"  # a provider (Träger) reporting its measures' figures; scoped by the `provider` claim
+    REFERRAL_PARTNER = "referral_partner"  # a partner organisation's staff (claim `partner`: which one) answering referrals
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class User:
     provider: str | None = None  # the provider (Träger, 000 §7) a measure_provider account reports for
     password_hash: str | None = None
     api_token_hashes: tuple[str, ...] = ()
+    partner: str | None = None  # for referral_partner accounts: the partner organisation (vocab.Partner)
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class Principal:
     roles: frozenset[str]
     districts: tuple[str, ...] = ()
     claims: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    partner: str | None = None  # the `partner` claim of a referral_partner account
 
     @property
     def provider(self) -> str | None:
@@ -113,6 +116,7 @@ class UserDirectory:
                     provider=u.get("provider"),
                     password_hash=u.get("password_hash"),
                     api_token_hashes=tuple(u.get("api_token_hashes", ())),
+                    partner=u.get("partner"),
                 )
                 for u in raw["users"]
             ]
@@ -145,6 +149,7 @@ def issue_token(settings: PlatformSettings, user: User, *, ttl_s: int | None = N
         "roles": list(user.roles),
         "districts": list(user.districts),
         **({"provider": user.provider} if user.provider else {}),
+        **({"partner": user.partner} if user.partner else {}),
         "iat": now,
         "exp": now + (ttl_s or settings.token_ttl_s),
     }
@@ -162,7 +167,7 @@ class Authenticator:
             user = self.users.by_api_token(token)
             if user is None:
                 raise Unauthorized("unknown API token")
-            return Principal(user.username, frozenset(user.roles), user.districts, claims={"provider": user.provider} if user.provider else {})
+            return Principal(user.username, frozenset(user.roles), user.districts, claims={"provider": user.provider} if user.provider else {}, partner=user.partner)
         try:
             header = jwt.get_unverified_header(token)
             if header.get("alg") == "HS256":
@@ -190,6 +195,7 @@ class Authenticator:
             roles=frozenset(r for r in roles if r in valid),
             districts=tuple(claims.get("districts", ())),
             claims=claims,
+            partner=str(claims["partner"]) if claims.get("partner") else None,
         )
 
 

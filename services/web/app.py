@@ -24,6 +24,7 @@ from services.web.api import (
     integration_point,
     person_search,
     portal,
+    referrals,
     reporting,
     reporting_catalogue,
     routes,
@@ -80,6 +81,7 @@ def create_app(settings: WebSettings | None = None, platform: PlatformSettings |
     app.include_router(casework.router)
     app.include_router(funding.router)
     app.include_router(integration_point.router)
+    app.include_router(referrals.router)
     app.include_router(discretionary.router)
     app.include_router(portal.router)
     routes.install_error_pages(app)

@@ -22,12 +22,12 @@ from tests.support.eventually import eventually
 from workflows.referral import Referral
 
 
-async def referral(db: Database) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
+async def referral(db: Database, partner: str = "integration_point") -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
     case_id = await open_case(db)
     person_id, referral_id, goal_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     async with db.begin() as conn:
         await conn.execute(store.referrals.insert().values(
-            id=referral_id, case_id=case_id, person_id=person_id, partner="integration_point", purpose="referral", status="open",
+            id=referral_id, case_id=case_id, person_id=person_id, partner=partner, purpose="referral", status="open",
             made_on=date.today(), made_at=utc_now(),
         ))
         await conn.execute(store.goals.insert().values(
@@ -84,6 +84,28 @@ class TestReferralWorkflow:
         assert (goal.status, goal.revision) == ("achieved", 2)
         assert (row.status, row.outcome, row.measure) == ("closed", "placed_training", "qualification")
         assert await breaches(casework_db) == ["acknowledgement", "first_appointment"]
+
+
+class TestPartnerAnswers:
+    async def test_a_kita_waiting_list_answer_meets_both_deadlines_and_the_place_closes(self, time_skipping_env, casework_db: Database) -> None:  # type: ignore[no-untyped-def]
+        env = time_skipping_env
+        case_id, referral_id, _ = await referral(casework_db, "daycare")
+        queue = f"casework-{uuid.uuid4().hex[:6]}"
+        async with make_worker(env.client, queue, workflows=[Referral], activities=activities.activities(runtime(casework_db))):
+            handle = await env.client.start_workflow(
+                REFERRAL_WORKFLOW, ReferralInput(referral_id=referral_id, case_id=case_id, tenant="hamm", partner=Partner.DAYCARE, made_on=date.today()),
+                id=referral_workflow_id(referral_id), task_queue=queue,
+            )
+            with pytest.raises(WorkflowUpdateFailedError):
+                await handle.execute_update(Referral.record_step, step("profiled"))  # an Integration Point step, not a Kita's
+            await handle.execute_update(Referral.record_step, step("waiting_list"))
+            await env.fast_forward(handle, timedelta(days=40))  # beyond 5 and 20 working days
+            await handle.execute_update(Referral.record_step, step("place_offered", on=date.today() + timedelta(days=50)))
+            assert await handle.result() == "closed"
+        assert await breaches(casework_db) == []
+        async with casework_db.read() as conn:
+            row = await store.get_referral(conn, referral_id)
+        assert (row.status, row.outcome, row.acknowledged_on, row.outcome_on) == ("closed", "place_offered", date.today(), date.today() + timedelta(days=50))
 
 
 async def _eq(coro, expected) -> None:  # type: ignore[no-untyped-def]

@@ -5,8 +5,19 @@ from __future__ import annotations
 
 import pytest
 
-from services.casework.domain import TRANSITIONS, CaseworkerSlot, Phase, advance_to, assignment_candidates, effective_cap, transition
-from services.contracts.casework_workflows import ReferralState, apply_referral_step, referral_step_error
+from datetime import date
+
+from services.casework.domain import TRANSITIONS, CaseworkerSlot, Phase, advance_to, assignment_candidates, effective_cap, partner_scope, transition
+from services.contracts.vocab import Partner
+from services.contracts.casework_workflows import (
+    ReferralState,
+    apply_referral_step,
+    may_hand_over,
+    meets_first_deadline,
+    partner_process,
+    referral_step_error,
+    referral_step_input_error,
+)
 from services.kit.errors import Conflict
 
 
@@ -92,3 +103,56 @@ class TestAdvancing:
     def test_a_review_does_not_skip_planning(self) -> None:
         assert advance_to(Phase.ENTRY, Phase.REVIEW) is None
         assert advance_to(Phase.INTEGRATION, Phase.REVIEW) == Phase.REVIEW
+
+
+class TestPartnerProcesses:
+    """Each partner's own steps (issue 14; contracts PARTNER_PROCESSES)."""
+
+    def test_every_partner_one_refers_to_has_a_process_and_a_recorder(self) -> None:
+        for partner in Partner:
+            process = partner_process(partner.value)
+            if partner == Partner.SOCIAL_CASEWORK:
+                assert process is None
+                continue
+            assert process is not None and process.recorder in ("ip_advisor", "referral_partner", "caseworker"), partner
+            assert set(process.terminal) <= set(process.steps) and "declined" in process.terminal
+            assert set(process.first_answer) <= set(process.steps) and set(process.dated) <= set(process.steps)
+
+    def test_a_kita_answer_recorded_by_the_caseworker_is_the_acknowledgement(self) -> None:
+        state = ReferralState()
+        assert referral_step_error(state, "waiting_list", partner="daycare") is None
+        state = apply_referral_step(state, "waiting_list", "daycare")
+        assert state.acknowledged and not state.closed
+        assert meets_first_deadline("daycare", "waiting_list") and not meets_first_deadline("integration_point", "waiting_list")
+        state = apply_referral_step(state, "place_offered", "daycare")
+        assert state.closed
+
+    def test_a_partner_takes_only_its_own_steps(self) -> None:
+        state = ReferralState(acknowledged=True, appointment=True)
+        assert referral_step_error(state, "enrolled", partner="daycare") == "unknown step enrolled"
+        assert referral_step_error(state, "place_offered", partner="language_course") == "unknown step place_offered"
+        assert referral_step_input_error("daycare", "place_offered") == ("on", "the date is required for this step")
+        assert referral_step_input_error("daycare", "place_offered", on=date(2027, 1, 1)) is None
+        assert referral_step_input_error("language_course", "profiled")[0] == "step"  # type: ignore[index]
+        assert referral_step_input_error("social_casework", "acknowledged")[0] == "partner"  # type: ignore[index]
+
+    def test_a_signed_in_partner_acknowledges_first_and_a_school_place_needs_the_counselling(self) -> None:
+        assert referral_step_error(ReferralState(), "enrolled", partner="language_course") == "the referral must be acknowledged first"
+        assert referral_step_error(ReferralState(), "school_place_assigned", partner="school_side_entry") == "no appointment has been booked"
+
+    def test_the_scope_of_a_partner_account(self) -> None:
+        assert partner_scope(frozenset({"referral_partner"}), "language_course") == Partner.LANGUAGE_COURSE
+        assert partner_scope(frozenset({"referral_partner"}), "nonsense") is None
+        assert partner_scope(frozenset({"referral_partner"}), None) is None
+        assert partner_scope(frozenset({"abra_coach"}), None) == Partner.ABRA
+        assert partner_scope(frozenset({"caseworker"}), "language_course") is None
+
+
+class TestHandoverConsent:
+    def test_only_the_data_exchange_consent_for_the_partner_or_the_joint_desk_hands_over(self) -> None:
+        assert may_hand_over("integration_point", True, {("integration_point", "data_exchange")})
+        assert not may_hand_over("integration_point", True, {("integration_point", "referral")})
+        assert not may_hand_over("integration_point", False, {("integration_point", "data_exchange")})
+        assert may_hand_over("job_centre", True, {("integration_point", "data_exchange")})  # after the change of legal regime
+        assert not may_hand_over("daycare", True, {("integration_point", "data_exchange")})
+        assert not may_hand_over("integration_point", True, {("language_course", "data_exchange")})

@@ -2,13 +2,21 @@
 referrals from social casework (pseudonymous: case and person ids) and their steps -
 acknowledge, book the first appointment, profiling, offer a measure, placement in training or
 employment, decline, no-show - through casework's /referrals API. The step order and deadlines are
-casework's workflow rules; its refusals are shown in German."""
+casework's workflow rules; its refusals are shown in German.
+
+The handover (000 "Projekt Integration Point"): with the person's consent to the data exchange with
+the Integration Point, the referral page shows what the advisor needs to act - name, date of birth,
+address and languages from intake (`/referrals/{id}/person`, which checks the consent itself), the
+caseworker's note and, after a change of legal regime (SGB III -> SGB II), the counselling history
+from casework (`/referrals/{id}/handover`). Both are asked with the advisor's own token, and both
+services audit-log the read. Without the consent: ids only."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any
 
+from babel import Locale
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
@@ -46,10 +54,29 @@ async def incoming(request: Request, s: Advisor, status: str = "open") -> HTMLRe
     return render(request, "ip_referrals.html", referrals=items, filter=status, **LABELS)
 
 
+_GERMAN = Locale("de")
+HISTORY_STEPS = {
+    "acknowledged": "Eingang bestätigt", "appointment_booked": "Ersttermin gebucht", "profiled": "Profiling", "measure_offered": "Maßnahme angeboten",
+    "no_show": "nicht erschienen", "handed_over": "an das Jobcenter übergeben (Rechtskreiswechsel)",
+}
+
+
+def language_name(code: str) -> str:
+    return _GERMAN.languages.get(code, code)
+
+
 @router.get("/ueberleitungen/{referral_id}", response_class=HTMLResponse)
 async def referral(request: Request, referral_id: str, s: Advisor) -> HTMLResponse:
-    r = checked(await backend(request).call(s, "casework", "GET", f"/referrals/{uuid_or_gone(referral_id)}"))
-    return render(request, "ip_referral.html", r=r, today=date.today().isoformat(), **LABELS)
+    rid = uuid_or_gone(referral_id)
+    api = backend(request)
+    handover = checked(await api.call(s, "casework", "GET", f"/referrals/{rid}/handover"))
+    person: dict[str, Any] | None = None
+    if handover["consent"]:
+        answer = await api.call(s, "intake", "GET", f"/referrals/{rid}/person")
+        person = answer.body if answer.status == 200 and answer.body.get("consent") else None
+    languages = [f"{language_name(x['code'])}{' (' + x['level'] + ')' if x.get('level') else ''}" for x in (person or {}).get("languages") or []]
+    return render(request, "ip_referral.html", r=handover["referral"], handover=handover, person=person, languages=languages,
+                  history_steps=HISTORY_STEPS, today=date.today().isoformat(), **LABELS)
 
 
 def _refusal(body: Any) -> str:

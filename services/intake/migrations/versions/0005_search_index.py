@@ -3,7 +3,7 @@ per person; no names), and an index of intakes by household (a search result lin
 (handlers.backfill_search_index), as only the service holds the key.
 
 Revision ID: 0005_search_index
-Revises: 0005_i14_letters
+Revises: 0005_referral_handover
 Create Date: 2026-12-03 14:00:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision = '0005_search_index'
-down_revision = '0005_i14_letters'
+down_revision = '0005_referral_handover'
 branch_labels = None
 depends_on = None
 
