@@ -39,6 +39,7 @@ ITEMS: tuple[Item, ...] = (
     Item("Erstgespräche fortsetzen", "/erstgespraeche", (Role.FRONT_DESK.value,), hint="Begonnene Erstgespräche und Anmeldestatus"),
     Item("Tageskalender Clearing", "/clearing/kalender", (Role.ABRA_COACH.value, Role.ABRA_LEAD.value), hint="Termine, Anwesenheit und Clearinggespräch"),
     Item("Meine Fälle", "/faelle", (Role.CASEWORKER.value, Role.TEAM_LEAD.value), hint="Fallseite mit Verlauf, Plan und Zielen"),
+    Item("Fachkräfte und Fallzahlen", "/team/fachkraefte", (Role.TEAM_LEAD.value,), hint="Sozialräume, Stellenanteil, Fallzahl 1:190, Abwesenheit"),
     Item("Eingehende Überleitungen", "/ueberleitungen", (Role.IP_ADVISOR.value,), hint="Überleitungen an den Integration Point"),
     Item("Härtefallanträge", "/haertefall", (Role.FUND_MANAGER.value,), hint="Anträge entscheiden (Vier-Augen-Prinzip)"),
     Item("Auszahlungen", "/auszahlungen", (Role.PAYMENT_OFFICER.value, Role.FUND_MANAGER.value), hint="Angeordnete Auszahlungen erfassen"),
