@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from starlette.responses import Response
 
 from services.kit.settings import PlatformSettings
-from services.web.api import abra, casework, discretionary, front_desk, funding, integration_point, reporting, routes, team
+from services.web.api import abra, casework, discretionary, front_desk, funding, hardship_case, integration_point, reporting, routes, team
 from services.web.backend import Backend
 from services.web.sessions import SessionStore
 from services.web.settings import WebSettings
@@ -68,6 +68,7 @@ def create_app(settings: WebSettings | None = None, platform: PlatformSettings |
     app.include_router(integration_point.router)
     app.include_router(discretionary.router)
     app.include_router(team.router)
+    app.include_router(hardship_case.router)
     routes.install_error_pages(app)
     front_desk.install(app)
     casework.install(app)
