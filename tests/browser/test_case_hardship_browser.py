@@ -81,19 +81,19 @@ class TestHardshipFromTheCasePage:
         await check_screen(page, "66-haertefallfonds-fehler")
 
         # a period beyond six months is funding's 422 at its end
-        await page.get_by_label("Person").select_option(index=1)
+        await page.get_by_label("Person", exact=True).select_option(index=1)
         await amount.fill("250")
         await page.get_by_label("Art des Bedarfs").select_option("school_supplies")
-        await page.get_by_label("Zweck").fill("Schulranzen und Material für die Seiteneinsteigerklasse")
+        await page.get_by_label("Zweck", exact=True).fill("Schulranzen und Material für die Seiteneinsteigerklasse")
         await page.get_by_label("Zeitraum von").fill(TODAY.isoformat())
         await page.get_by_label("Zeitraum bis").fill((TODAY + timedelta(days=250)).isoformat())
-        await page.get_by_label("Begründung").fill("Die Familie kann den Schulbedarf kurzfristig nicht decken; das Kind beginnt nächste Woche.")
+        await page.get_by_label("Begründung", exact=True).fill("Die Familie kann den Schulbedarf kurzfristig nicht decken; das Kind beginnt nächste Woche.")
         await page.get_by_label("Ich bestätige: Es besteht kein vorrangiger Rechtsanspruch").check()
         await authority.check()
         await page.get_by_label("Ich bestätige: Die Unterstützung untergräbt nicht").check()
         await page.get_by_role("button", name="Antrag stellen").click()
         await expect(page.locator("#hf-period_end-fehler")).to_contain_text("höchstens 6 Monate")
-        await expect(page.get_by_label("Begründung")).to_have_value(re.compile("Schulbedarf"))
+        await expect(page.get_by_label("Begründung", exact=True)).to_have_value(re.compile("Schulbedarf"))
 
         await page.get_by_label("Zeitraum bis").fill((TODAY + timedelta(days=60)).isoformat())
         await page.get_by_role("button", name="Antrag stellen").click()
@@ -115,13 +115,13 @@ class TestHardshipFromTheCasePage:
 
         # a second application above 1,000 EUR: two deciders; rejected with its reason
         await page.get_by_role("link", name="Härtefallfonds beantragen").click()
-        await page.get_by_label("Person").select_option(index=1)
+        await page.get_by_label("Person", exact=True).select_option(index=1)
         await page.get_by_label("Betrag in Euro").fill("1.200,00")
         await page.get_by_label("Art des Bedarfs").select_option("housing")
-        await page.get_by_label("Zweck").fill("Kaution")
+        await page.get_by_label("Zweck", exact=True).fill("Kaution")
         await page.get_by_label("Zeitraum von").fill(TODAY.isoformat())
         await page.get_by_label("Zeitraum bis").fill((TODAY + timedelta(days=30)).isoformat())
-        await page.get_by_label("Begründung").fill("Wohnungswechsel")
+        await page.get_by_label("Begründung", exact=True).fill("Wohnungswechsel")
         for label in ("Es besteht kein vorrangiger Rechtsanspruch", "Der Bedarf ist nicht durch", "Die Unterstützung untergräbt nicht"):
             await page.get_by_label(f"Ich bestätige: {label}").check()
         await page.get_by_role("button", name="Antrag stellen").click()

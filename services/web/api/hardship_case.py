@@ -44,6 +44,10 @@ CONFIRMATIONS = (
 )
 OFFICE = F("responsible_office", "Zuständige Stelle, falls doch ein Rechtsanspruch besteht",
            hint="Nur ausfüllen, wenn die erste Bestätigung nicht zutrifft: Der Antrag wird dann an diese Stelle verwiesen.", optional=True)
+#: The error summary's short names of the fields whose labels are long.
+SUMMARY_LABELS = {"justification": "Begründung", "legal_entitlement_elsewhere": "Bestätigung Rechtsanspruch",
+                  "caused_by_authority_error": "Bestätigung Behördenfehler", "undermines_self_reliance": "Bestätigung Eigenständigkeit",
+                  "responsible_office": "Zuständige Stelle"}
 _MESSAGES = (
     ("unknown case", "Der Fall ist dem Fonds noch nicht bekannt. Bitte versuchen Sie es in einer Minute erneut."),
     ("not a member of the case", "Die Person gehört nicht zu diesem Fall."),
@@ -142,7 +146,9 @@ async def _context(request: Request, s: Session, case_id: str) -> dict[str, Any]
     persons = _person_labels([str(m) for m in case.get("member_ids", [])])
     year = date.today().year
     budget = await api.call(s, "funding", "GET", f"/budgets/hardship/{year}/balance")
-    return {"case": case, "fields": fields(persons), "confirmations": CONFIRMATIONS, "office": OFFICE, "criteria_text": CRITERIA_TEXT,
+    form_fields = fields(persons)
+    summary = [{"name": f.name, "label": f.label} for f in form_fields] + [{"name": k, "label": v} for k, v in SUMMARY_LABELS.items()]
+    return {"case": case, "fields": form_fields, "summary_fields": summary, "confirmations": CONFIRMATIONS, "office": OFFICE, "criteria_text": CRITERIA_TEXT,
             "balance": budget.body if budget.status == 200 else None, "year": year, "euro": euro}
 
 
