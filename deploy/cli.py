@@ -112,8 +112,18 @@ def cmd_trace(args: argparse.Namespace) -> int:
         print(f"no span files in {traces}; with OTEL_EXPORTER_OTLP_ENDPOINT set, look the id up in your tracing backend")
         return 1
     spans = list(tracing.load_spans(traces))
+    if not tracing.find_trace_ids(spans, args.id):
+        print(f"no spans mention {args.id} in {traces}: check the id (an intake, case, referral, application or trace id)", file=sys.stderr)
+        return 1
     print(tracing.render(spans, args.id))
     return 0
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    """`./ankommen test` runs pytest itself (before this command line); this is the same for `.venv/bin/ankommen test`."""
+    import subprocess
+
+    return subprocess.call([sys.executable, "-m", "pytest", *args.pytest_args], cwd=Path(__file__).resolve().parent.parent)
 
 
 def cmd_token(args: argparse.Namespace) -> int:
@@ -158,7 +168,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="state of the embedded stack (default: $ANKOMMEN_DATA_DIR or ./.ankommen)")
     sub = p.add_subparsers(dest="command", required=True)
 
-    up = sub.add_parser("up", help="start the embedded stack (Redis, Temporal, the four services)")
+    up = sub.add_parser("up", help="start the embedded stack (Redis, Temporal, the four services, the staff web app and the mail sink)")
     up.add_argument("--detach", action="store_true", help="return once all are healthy and leave them running")
     up.add_argument("--data-dir", help=argparse.SUPPRESS, default=argparse.SUPPRESS)
     up.set_defaults(func=cmd_up)
@@ -183,6 +193,7 @@ def parser() -> argparse.ArgumentParser:
 
     api = sub.add_parser("asyncapi", help="write the AsyncAPI document generated from the contracts")
     api.add_argument("--out", default=str(ASYNCAPI_PATH))
+    api.add_argument("--data-dir", help=argparse.SUPPRESS, default=argparse.SUPPRESS)
     api.set_defaults(func=cmd_asyncapi)
 
     tr = sub.add_parser("trace", help="span tree for an intake, case or trace id")
@@ -196,6 +207,11 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("--database-url", help="reporting database (default: REPORTING_DATABASE_URL or the stack's SQLite file)")
     rep.add_argument("--data-dir", help=argparse.SUPPRESS, default=argparse.SUPPRESS)
     rep.set_defaults(func=cmd_reporting)
+
+    test = sub.add_parser("test", help="run the test suite with pytest (arguments go to pytest, e.g. `ankommen test tests/unit -q`)",
+                          add_help=False)
+    test.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    test.set_defaults(func=cmd_test)
 
     tok = sub.add_parser("token", help="print a short-lived token for a seeded user")
     tok.add_argument("--user", required=True)

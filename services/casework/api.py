@@ -28,6 +28,7 @@ from services.casework.domain import (
     CaseList,
     CaseOut,
     CaseworkerIn,
+    CaseworkerNew,
     CaseworkerOut,
     CloseIn,
     ContactIn,
@@ -49,6 +50,7 @@ from services.casework.domain import (
     StepIn,
     TimelineEntry,
     check_review_goals,
+    effective_cap,
     partner_scope,
 )
 from services.contracts.activities import review_cycle_workflow_id
@@ -538,29 +540,38 @@ async def no_show(id: uuid.UUID, rt: RuntimeDep, principal: Advisor) -> Referral
 # --- caseworker register (team lead) -----------------------------------------------------------------
 
 
-def _cw(r: sa.Row) -> CaseworkerOut:
+def _cw(rt: Runtime, r: sa.Row) -> CaseworkerOut:
     return CaseworkerOut(username=r.username, districts=store.as_list(r.districts), languages=store.as_list(r.languages), fte=r.fte,
-                         cap=r.cap, caseload=r.caseload, on_leave=r.on_leave, substitute=r.substitute)
+                         cap=r.cap, target=effective_cap(r.fte, rt.settings.caseload_cap_per_fte, None), caseload=r.caseload,
+                         on_leave=r.on_leave, substitute=r.substitute)
 
 
 @router.get("/caseworkers", response_model=list[CaseworkerOut], summary="Caseworker register with caseloads")
 async def caseworkers(rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.TEAM_LEAD, Role.OPERATOR))]) -> list[CaseworkerOut]:
     async with rt.db.read() as conn:
-        return [_cw(r) for r in await store.all_caseworkers(conn)]
+        return [_cw(rt, r) for r in await store.all_caseworkers(conn)]
+
+
+@router.post("/caseworkers", status_code=201, response_model=CaseworkerOut, summary="Team lead: add a caseworker to the register")
+async def add_caseworker(body: CaseworkerNew, rt: RuntimeDep, principal: Lead) -> CaseworkerOut:
+    """The new caseworker takes queued cases of their districts at once (oldest first, up to the cap)."""
+    await handlers.add_caseworker(rt, principal, body)
+    async with rt.db.read() as conn:
+        return _cw(rt, await store.get_caseworker(conn, body.username))
 
 
 @router.patch("/caseworkers/{username}", response_model=CaseworkerOut, summary="Team lead: districts, languages, FTE or cap")
 async def update_caseworker(username: str, body: CaseworkerIn, rt: RuntimeDep, principal: Lead) -> CaseworkerOut:
     await handlers.update_caseworker(rt, principal, username, body)
     async with rt.db.read() as conn:
-        return _cw(await store.get_caseworker(conn, username))
+        return _cw(rt, await store.get_caseworker(conn, username))
 
 
 @router.post("/caseworkers/{username}/leave", response_model=CaseworkerOut, summary="Team lead: start or end a leave, with a substitute")
 async def leave(username: str, body: LeaveIn, rt: RuntimeDep, principal: Lead) -> CaseworkerOut:
     await handlers.set_leave(rt, principal, username, body.on_leave, body.substitute)
     async with rt.db.read() as conn:
-        return _cw(await store.get_caseworker(conn, username))
+        return _cw(rt, await store.get_caseworker(conn, username))
 
 
 # --- work list ---------------------------------------------------------------------------------------

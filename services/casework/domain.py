@@ -8,7 +8,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.contracts.vocab import Partner, Purpose
 from services.kit.errors import Conflict, Invalid
@@ -337,11 +339,28 @@ class StepIn(_In):
     measure: str | None = Field(default=None, description="job_language_course, eq_plus_language or qualification.")
 
 
+#: A district (Sozialraum) as the front desk records it, e.g. "Westen".
+District = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+#: A language a caseworker speaks, as an ISO 639-1 code (e.g. "ar").
+Language = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[A-Za-z]{2}$")]
+
+
 class CaseworkerIn(_In):
-    districts: list[str] | None = None
-    languages: list[str] | None = None
+    districts: list[District] | None = Field(default=None, max_length=20)
+    languages: list[Language] | None = Field(default=None, max_length=20)
     fte: float | None = Field(default=None, gt=0, le=1.5)
     cap: int | None = Field(default=None, ge=0, le=1000)
+
+
+class CaseworkerNew(_In):
+    """A caseworker joining the register: their districts (001 "feste Zuständigkeit nach Sozialraum"),
+    languages and FTE; the caseload cap follows from the FTE (000: 1:190) unless set."""
+
+    username: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.@-]+$", description="The caseworker's sign-in name.")
+    districts: list[District] = Field(min_length=1, max_length=20)
+    languages: list[Language] = Field(default_factory=list, max_length=20)
+    fte: float = Field(gt=0, le=1.5, description="Full-time equivalent, e.g. 0.5 for half time.")
+    cap: int | None = Field(default=None, ge=0, le=1000, description="Explicit caseload cap; default 190 x FTE.")
 
 
 class LeaveIn(_In):
@@ -359,6 +378,7 @@ class CaseworkerOut(BaseModel):
     languages: list[str]
     fte: float
     cap: int
+    target: int = Field(description="Caseload of the staffing ratio for this FTE (000: 1:190 x FTE); cap differs when set explicitly.")
     caseload: int
     on_leave: bool
     substitute: str | None

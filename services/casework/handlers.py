@@ -521,6 +521,18 @@ async def reassign(rt: Runtime, principal: Principal, case_id: uuid.UUID, userna
             await drain_queue(rt, tx, store.as_list(cw.districts), principal.username)
 
 
+async def add_caseworker(rt: Runtime, principal: Principal, new: Any) -> None:
+    """A caseworker joins the register with districts, languages and FTE (cap 190 x FTE unless set, 000);
+    queued cases of their districts are assigned to them right away."""
+    async with rt.outbox.transaction() as tx:
+        if await store.get_caseworker(tx.conn, new.username) is not None:
+            raise Conflict("a caseworker with this user name is already in the register", field="username")
+        districts = list(dict.fromkeys(new.districts))
+        await store.insert_caseworker(tx.conn, username=new.username, districts=districts, languages=list(dict.fromkeys(new.languages)),
+                                      fte=new.fte, cap=effective_cap(new.fte, rt.settings.caseload_cap_per_fte, new.cap))
+        await drain_queue(rt, tx, districts, principal.username)
+
+
 async def update_caseworker(rt: Runtime, principal: Principal, username: str, change: Any) -> None:
     async with rt.outbox.transaction() as tx:
         cw = await store.get_caseworker(tx.conn, username)

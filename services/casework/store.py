@@ -222,6 +222,11 @@ async def get_caseworker(conn: AsyncConnection, username: str) -> sa.Row | None:
     return (await conn.execute(sa.select(caseworkers).where(caseworkers.c.username == username))).first()
 
 
+async def insert_caseworker(conn: AsyncConnection, *, username: str, districts: list[str], languages: list[str], fte: float, cap: int) -> None:
+    await conn.execute(caseworkers.insert().values(username=username, districts=json.dumps(districts), languages=json.dumps(languages),
+                                                   fte=fte, cap=cap, caseload=0, on_leave=False, substitute=None))
+
+
 async def all_caseworkers(conn: AsyncConnection) -> list[sa.Row]:
     return list((await conn.execute(sa.select(caseworkers).order_by(caseworkers.c.username))).all())
 

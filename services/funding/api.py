@@ -57,6 +57,7 @@ from services.funding.domain import (
     YearStatement,
     drawdowns_allowed,
     fiscal_year,
+    may_see_hardship,
 )
 from services.kit.auth import Principal, Role, require
 from services.kit.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
@@ -164,19 +165,17 @@ async def apply_hardship(body: HardshipApply, rt: RuntimeDep, principal: Annotat
         return _full(await store.get_hardship(conn, application_id))
 
 
-@hardship_router.get("/applications", response_model=HardshipList, summary="Own applications (caseworkers) or all, pseudonymised (fund managers)")
+@hardship_router.get("/applications", response_model=HardshipList,
+                     summary="The applications of one's own cases (caseworkers) or all, pseudonymised (fund managers); optionally of one case")
 async def list_hardship(
     rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.CASEWORKER, Role.FUND_MANAGER))],
     status: Annotated[str | None, Query(max_length=30)] = None,
+    case_id: Annotated[uuid.UUID | None, Query(description="Only the applications of this case.")] = None,
 ) -> HardshipList:
-    a = store.hardship
-    q = sa.select(a).order_by(a.c.applied_at)
-    if not principal.has(Role.FUND_MANAGER.value):
-        q = q.where(a.c.applicant == principal.username)
-    if status:
-        q = q.where(a.c.status == status)
+    visible_to = None if principal.has(Role.FUND_MANAGER.value) else principal.username
     async with rt.db.read() as conn:
-        return HardshipList(applications=[_summary(r) for r in (await conn.execute(q)).all()])
+        rows = await store.list_hardship(conn, visible_to=visible_to, status=status, case_id=case_id)
+    return HardshipList(applications=[_summary(r) for r in rows])
 
 
 async def _load(rt: Runtime, application_id: uuid.UUID) -> Any:
@@ -187,19 +186,24 @@ async def _load(rt: Runtime, application_id: uuid.UUID) -> Any:
     return row
 
 
+async def _load_visible(rt: Runtime, principal: Principal, application_id: uuid.UUID) -> Any:
+    row = await _load(rt, application_id)
+    if not principal.has(Role.FUND_MANAGER.value):
+        async with rt.db.read() as conn:
+            case_caseworker = await store.case_caseworker(conn, row.case_id)
+        if not may_see_hardship(principal.username, row.applicant, case_caseworker):
+            raise Forbidden("caseworkers see the applications of their own cases")
+    return row
+
+
 @hardship_router.get("/applications/{id}", response_model=HardshipSummary, summary="An application, pseudonymised (case id, amount, purpose category, criteria)")
 async def get_hardship(id: uuid.UUID, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.CASEWORKER, Role.FUND_MANAGER))]) -> HardshipSummary:
-    row = await _load(rt, id)
-    if not principal.has(Role.FUND_MANAGER.value) and row.applicant != principal.username:
-        raise Forbidden("caseworkers see their own applications")
-    return _summary(row)
+    return _summary(await _load_visible(rt, principal, id))
 
 
 @hardship_router.get("/applications/{id}/full", response_model=HardshipFull, summary="The full record with purpose and justification (audit-logged)")
 async def get_hardship_full(id: uuid.UUID, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.CASEWORKER, Role.FUND_MANAGER))]) -> HardshipFull:
-    row = await _load(rt, id)
-    if not principal.has(Role.FUND_MANAGER.value) and row.applicant != principal.username:
-        raise Forbidden("caseworkers see their own applications")
+    row = await _load_visible(rt, principal, id)
     async with rt.db.begin() as conn:
         await rt.audit(conn, principal, (Role.FUND_MANAGER, Role.CASEWORKER), "read_full", "hardship_application", id)
     return _full(row)

@@ -160,6 +160,13 @@ def period_problem(start: date, end: date, max_months: int) -> str | None:
     return None
 
 
+def may_see_hardship(username: str, applicant: str, case_caseworker: str | None) -> bool:
+    """A caseworker sees the hardship applications of their own cases (issue 14): those they made and
+    those of a case that is theirs now (reassigned, or theirs as the substitute of an absent colleague);
+    fund managers see every application (DOMAIN.md flow 5)."""
+    return username in (applicant, case_caseworker)
+
+
 def deciders_required(amount_cents: int, two_above_cents: int) -> int:
     """DOMAIN.md flow 5: above 1,000 EUR two distinct deciders."""
     return 2 if amount_cents > two_above_cents else 1

@@ -225,6 +225,30 @@ async def get_hardship(conn: AsyncConnection, application_id: uuid.UUID, *, lock
     return (await conn.execute(q)).first()
 
 
+def hardship_visible_to(username: str) -> sa.ColumnElement[bool]:
+    """The SQL form of domain.may_see_hardship: applications one made, and those of a case now one's own."""
+    own_cases = sa.select(case_members.c.case_id).where(case_members.c.caseworker == username)
+    return sa.or_(hardship.c.applicant == username, hardship.c.case_id.in_(own_cases))
+
+
+async def list_hardship(conn: AsyncConnection, *, visible_to: str | None, status: str | None = None,
+                        case_id: uuid.UUID | None = None) -> list[sa.Row]:
+    """Applications, oldest first; `visible_to` a caseworker's user name (None: all, for fund managers)."""
+    q = sa.select(hardship).order_by(hardship.c.applied_at)
+    if visible_to is not None:
+        q = q.where(hardship_visible_to(visible_to))
+    if status:
+        q = q.where(hardship.c.status == status)
+    if case_id is not None:
+        q = q.where(hardship.c.case_id == case_id)
+    return list((await conn.execute(q)).all())
+
+
+async def case_caseworker(conn: AsyncConnection, case_id: uuid.UUID) -> str | None:
+    """The caseworker responsible for a case as funding last heard from casework (CaseAssigned)."""
+    return (await conn.execute(sa.select(case_members.c.caseworker).where(case_members.c.case_id == case_id))).scalar_one_or_none()
+
+
 async def get_measure(conn: AsyncConnection, application_id: uuid.UUID, *, lock: bool = False) -> sa.Row | None:
     q = sa.select(measures).where(measures.c.id == application_id)
     if lock and conn.dialect.name == "postgresql":

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -16,7 +17,7 @@ import sqlalchemy as sa
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from faststream.redis import RedisBroker
 from redis.asyncio import Redis
 from temporalio.client import Client
@@ -145,6 +146,7 @@ def create_app(spec: ServiceSpec, platform: PlatformSettings | None = None) -> F
     app.add_exception_handler(DomainError, _domain_error_handler)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, validation_error_handler)  # type: ignore[arg-type]
     app.include_router(token_router())
+    app.include_router(_root_router(spec))
     app.include_router(_health_router(spec.name))
     app.include_router(alerts_router())
     app.include_router(ops_router())
@@ -181,6 +183,27 @@ def validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
 
 async def validation_error_handler(request: Request, exc: RequestValidationError) -> JSONResponse:
     return JSONResponse(status_code=422, content={"detail": validation_errors(exc.errors())})
+
+
+def _root_router(spec: ServiceSpec) -> APIRouter:
+    """`/` of every service: what answers here (name, version) and where to go next (`/docs`, `/health`),
+    so the URLs `ankommen up` prints lead somewhere. No data, no sign-in."""
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/", response_class=HTMLResponse, summary="What this service is, with links to its API docs and health")
+    async def root(request: Request) -> HTMLResponse:
+        name, title, version = (html.escape(str(v)) for v in (spec.name, spec.title, request.app.version))
+        description = html.escape(spec.description)
+        return HTMLResponse(
+            "<!doctype html>\n"
+            f'<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{title} ({name} {version})</title></head>\n"
+            f"<body><main><h1>{title}</h1>\n<p>ankommen service <code>{name}</code>, version {version}. {description}</p>\n"
+            '<ul><li><a href="docs">API documentation (/docs)</a></li><li><a href="health">Health (/health)</a></li></ul>\n'
+            "<p>Staff use the web application; this address is the service's HTTP API.</p></main></body></html>\n"
+        )
+
+    return router
 
 
 def _health_router(service: str) -> APIRouter:

@@ -21,6 +21,7 @@ from services.web.api import (
     discretionary,
     front_desk,
     funding,
+    hardship_case,
     integration_point,
     person_search,
     portal,
@@ -28,6 +29,7 @@ from services.web.api import (
     reporting,
     reporting_catalogue,
     routes,
+    team,
 )
 from services.web.backend import Backend
 from services.web.sessions import SessionStore
@@ -84,6 +86,8 @@ def create_app(settings: WebSettings | None = None, platform: PlatformSettings |
     app.include_router(referrals.router)
     app.include_router(discretionary.router)
     app.include_router(portal.router)
+    app.include_router(team.router)
+    app.include_router(hardship_case.router)
     routes.install_error_pages(app)
     front_desk.install(app)
     casework.install(app)

@@ -42,6 +42,7 @@ ITEMS: tuple[Item, ...] = (
     Item("Personen suchen", "/personen/suche", (Role.FRONT_DESK.value, Role.CASEWORKER.value, Role.TEAM_LEAD.value), hint="Bekannte Personen und Haushalte nach Name, Geburtsdatum oder Fallnummer"),
     Item("Tageskalender Clearing", "/clearing/kalender", (Role.ABRA_COACH.value, Role.ABRA_LEAD.value), hint="Termine, Anwesenheit und Clearinggespräch"),
     Item("Meine Fälle", "/faelle", (Role.CASEWORKER.value, Role.TEAM_LEAD.value), hint="Fallseite mit Verlauf, Plan und Zielen"),
+    Item("Fachkräfte und Fallzahlen", "/team/fachkraefte", (Role.TEAM_LEAD.value,), hint="Sozialräume, Stellenanteil, Fallzahl 1:190, Abwesenheit"),
     Item("Eingehende Überleitungen", "/ueberleitungen", (Role.IP_ADVISOR.value,), hint="Überleitungen an den Integration Point"),
     Item("Überleitungen an uns", "/partner/ueberleitungen", (Role.REFERRAL_PARTNER.value, Role.ABRA_COACH.value, Role.ABRA_LEAD.value),
          hint="Überleitungen an Ihre Organisation beantworten"),

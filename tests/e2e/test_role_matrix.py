@@ -36,6 +36,7 @@ DEMO_USERS = {u["username"]: frozenset(u["roles"]) for u in SEED}
 OPEN_ROUTES = {
     ("POST", "/auth/token"),  # sign-in itself
     ("GET", "/health"),  # probes, no data
+    ("GET", "/"),  # the service's name, version and links to /docs and /health, no data
     ("GET", "/alerts"),  # filtered to the caller's roles inside
     ("POST", "/alerts/{alert_id}/resolve"),  # checks the alert's role inside
 }

@@ -104,7 +104,10 @@ async def _case_context(request: Request, s: Session, case_id: str) -> dict[str,
     due = [r for r in w["reviews_due"] + w["reviews_overdue"] if r["case_id"] == str(cid)]
     members = [str(m) for m in case.get("member_ids", [])]
     caseworkers = checked(await api.call(s, "casework", "GET", "/caseworkers")) if s.has(Role.TEAM_LEAD.value) else []
-    return {"case": case, "timeline": sorted(timeline, key=lambda e: e["at"], reverse=True), "plan": plan, "referrals": referrals,
+    from services.web.api.hardship_case import applications_of_case  # here: that module builds on this one
+
+    hardship = await applications_of_case(request, s, str(cid))
+    return {**hardship, "case": case, "timeline": sorted(timeline, key=lambda e: e["at"], reverse=True), "plan": plan, "referrals": referrals,
             "consents": consents, "due": due[0] if due else None, "members": members, "caseworkers": caseworkers,
             "person_labels": _person_labels(members), "today": datetime.now(BERLIN).date().isoformat(), **LABELS, **_forms(members, caseworkers, case)}
 
