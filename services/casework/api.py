@@ -1,5 +1,7 @@
-"""Casework's HTTP API: cases, plans, reviews, consents and referrals for caseworkers and team leads;
-the caseworker register for team leads; the Integration Point advisor's side of referrals.
+"""Casework's HTTP API: cases, plans, reviews, consents and referrals for caseworkers and team leads
+(who also record the answers of partners without access); the caseworker register for team leads; the
+Integration Point advisor's side of referrals with the handover; the partner organisations' side
+(`/partner-referrals`, role referral_partner scoped by its `partner` claim).
 
 Access: a caseworker sees the cases of their caseload and of colleagues they substitute; team leads
 (and operators) see all cases of the team. Reads of personal data (plan, consents, timeline) are
