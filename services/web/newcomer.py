@@ -104,6 +104,8 @@ def next_steps(person: dict[str, Any], lang: Lang) -> list[str]:
         steps.append(_("Für %(name)s gibt es eine Beratung zum Schulbesuch (Seiteneinstieg).") % {"name": child})
     if "return_counselling" in routes:
         steps.append(_("Auf Wunsch bekommen Sie eine Rückkehrberatung."))
+    if "youth_welfare" in routes:
+        steps.append(_("Das Jugendamt ist für %(name)s zuständig und meldet sich bei Ihnen.") % {"name": child})
     return steps or [_("Sie bekommen Information und Beratung im Bürgeramt.")]
 
 
