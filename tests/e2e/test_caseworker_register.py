@@ -20,15 +20,16 @@ def register(rows: list[dict]) -> dict[str, dict]:
 
 class TestAddCaseworker:
     async def test_joins_with_the_cap_of_their_fte_and_takes_the_queued_case_of_their_district(self, stack: RunningStack) -> None:
-        district = f"Neubezirk-{uuid.uuid4().hex[:6]}"
+        district = "Norden"  # a district of the city's list (services/contracts/codes.py) that no seeded caseworker covers
         waiting = await intake_case(stack, refugee("Samir", "1985-03-03"), district=district)
         assert waiting["queued"] is True and waiting["caseworker"] is None
         name = f"cw-{uuid.uuid4().hex[:6]}"
         async with stack.client("casework", "teamlead") as lead:
             r = await lead.post("/caseworkers", json={"username": name, "districts": [district], "languages": ["AR", "de"], "fte": 0.5})
             assert r.status_code == 201, r.text
-            assert {k: r.json()[k] for k in ("districts", "languages", "fte", "cap", "target", "caseload", "on_leave")} == {
-                "districts": [district], "languages": ["ar", "de"], "fte": 0.5, "cap": 95, "target": 95, "caseload": 1, "on_leave": False}
+            assert {k: r.json()[k] for k in ("districts", "languages", "fte", "cap", "target", "on_leave")} == {
+                "districts": [district], "languages": ["ar", "de"], "fte": 0.5, "cap": 95, "target": 95, "on_leave": False}
+            assert r.json()["caseload"] >= 1  # the waiting case, and any other case of the district queued before in this stack
             case = (await lead.get(f"/cases/{waiting['case_id']}")).json()
             assert case["caseworker"] == name and case["queued"] is False
             assert name in register((await lead.get("/caseworkers")).json())
