@@ -131,3 +131,15 @@ FIELD_OF_ACTION_LABELS: dict[int, str] = {
     FieldOfAction.SAFETY_ORDER: "Sicherheit/Ordnung", FieldOfAction.EVALUATION: "Evaluation",
     FieldOfAction.TRANSPARENCY: "Transparenz/Kooperation", FieldOfAction.INTERCULTURAL_DEVELOPMENT: "Interkulturelle Systementwicklung",
 }
+
+
+#: Areas the funded projects of the discretionary fund fell into (002 §5: "vorrangig aus den folgenden
+#: Bereichen"), with their German labels: funding validates `area` against it, the web shows the labels.
+DISCRETIONARY_AREAS: dict[str, str] = {
+    "structured_arrival": "Förderung eines strukturierten Ankommens",
+    "school_projects": "Schulprojekte",
+    "participation": "Verbesserung der gesellschaftlichen Teilhabe",
+    "psychosocial_health": "Förderung der psychosozialen Gesundheit",
+    "language_and_work": "Unterstützung der sprachlichen und beruflichen Integration",
+    "volunteering": "Förderung des ehrenamtlichen Engagements in der Flüchtlingsarbeit",
+}

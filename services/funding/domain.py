@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.contracts.vocab import DISCRETIONARY_AREAS
 from services.kit.errors import Conflict, DomainError
 
 
@@ -223,15 +224,7 @@ class MeasureStatus(enum.StrEnum):
     SETTLED = "settled"  # accepted and settled with the budget
 
 
-#: Areas the funded projects fell into (002 §5: "vorrangig aus den folgenden Bereichen").
-AREAS = {
-    "structured_arrival": "Förderung eines strukturierten Ankommens",
-    "school_projects": "Schulprojekte",
-    "participation": "Verbesserung der gesellschaftlichen Teilhabe",
-    "psychosocial_health": "Förderung der psychosozialen Gesundheit",
-    "language_and_work": "Unterstützung der sprachlichen und beruflichen Integration",
-    "volunteering": "Förderung des ehrenamtlichen Engagements in der Flüchtlingsarbeit",
-}
+AREAS = DISCRETIONARY_AREAS  # 002 §5, services.contracts.vocab
 Area = Literal["structured_arrival", "school_projects", "participation", "psychosocial_health", "language_and_work", "volunteering"]
 #: A contact address as an organisation gives it (one @, no spaces); the mail relay checks the rest.
 EMAIL_PATTERN = r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$"

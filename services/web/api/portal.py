@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import UploadFile
 
-from services.contracts.vocab import FIELD_OF_ACTION_LABELS
+from services.contracts.vocab import DISCRETIONARY_AREAS, FIELD_OF_ACTION_LABELS
 from services.kit.auth import Role
 from services.web.api.common import ApiRefused, checked, german_message, uuid_or_gone
 from services.web.api.discretionary import KINDS, _form
@@ -30,15 +30,7 @@ Applicant = Annotated[Session, Depends(page(Role.FUND_APPLICANT.value))]
 Manager = Annotated[Session, Depends(page(Role.FUND_MANAGER.value))]
 Either = Annotated[Session, Depends(page(Role.FUND_APPLICANT.value, Role.FUND_MANAGER.value))]
 
-#: 002 §5: the areas the funded projects fell into (labels of funding's `area` values)
-AREAS = {
-    "structured_arrival": "Förderung eines strukturierten Ankommens",
-    "school_projects": "Schulprojekte",
-    "participation": "Verbesserung der gesellschaftlichen Teilhabe",
-    "psychosocial_health": "Förderung der psychosozialen Gesundheit",
-    "language_and_work": "Unterstützung der sprachlichen und beruflichen Integration",
-    "volunteering": "Förderung des ehrenamtlichen Engagements in der Flüchtlingsarbeit",
-}
+AREAS = DISCRETIONARY_AREAS  # 002 §5: the labels of funding's `area` values
 FIELDS = {int(k): v for k, v in FIELD_OF_ACTION_LABELS.items()}
 STATUS = {
     "submitted": "eingereicht", "in_round": "in der Beratung der Lenkungsgruppe", "approved": "bewilligt", "rejected": "abgelehnt",
