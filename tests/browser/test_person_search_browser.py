@@ -56,7 +56,7 @@ class TestPersonSearchInTheBrowser:
             await page.set_viewport_size({"width": 1280, "height": 900})
 
             await nav(page, "Erstgespräch beginnen")
-            await page.get_by_label("Sozialraum").fill("Westen")
+            await page.get_by_label("Sozialraum").select_option("Westen")
             await page.get_by_role("button", name="Speichern und weiter").click()
             await page.wait_for_url(re.compile(r".*/erstgespraech/[0-9a-f-]+/personen$"))
             await add_person(page, "Ivan", latin, "1985-03-01", "male", "head")

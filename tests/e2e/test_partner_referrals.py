@@ -137,8 +137,12 @@ class TestIntegrationPointHandover:
         case_id = case["case_id"]
         amal, huda = await agreed_and_not(stack, case_id)
         async with stack.client("casework", "caseworker") as cw:
-            with_consent = (await cw.post(f"/cases/{case_id}/referrals", json={"person_id": amal, "partner": "integration_point", "note": "Pflegehelferin, sucht Teilzeit"})).json()["referral_id"]
-            without = (await cw.post(f"/cases/{case_id}/referrals", json={"person_id": huda, "partner": "integration_point", "note": "Vertraulicher Vermerk"})).json()["referral_id"]
+            r = await cw.post(f"/cases/{case_id}/referrals", json={"person_id": amal, "partner": "integration_point", "note": "Pflegehelferin, sucht Teilzeit"})
+            assert r.status_code == 201, r.text
+            with_consent = r.json()["referral_id"]
+            r = await cw.post(f"/cases/{case_id}/referrals", json={"person_id": huda, "partner": "integration_point", "note": "Vertraulicher Vermerk"})
+            assert r.status_code == 201, r.text
+            without = r.json()["referral_id"]
         async with stack.client("casework", "ipadvisor") as ip:
             h = (await ip.get(f"/referrals/{with_consent}/handover")).json()
             assert (h["consent"], h["note"], h["history"]) == (True, "Pflegehelferin, sucht Teilzeit", None)

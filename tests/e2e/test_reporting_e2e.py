@@ -242,10 +242,11 @@ class TestAbraFunderReport:
 class TestCatalogueApi:
     async def test_the_officer_edits_a_measure_and_bad_input_gets_422_naming_the_field(self, stack: RunningStack) -> None:
         async with stack.client("reporting", "reporting") as c:
-            assert len((await c.get("/measures")).json()) == 48
+            assert len((await c.get("/measures")).json()) >= 48  # the 48 of 000 §7, and any another test of this stack added
+            before = (await c.get("/measures/30")).json()["fields_of_action"]
             bad = await c.patch("/measures/30", json={"fields_of_action": [3, 19]})
             assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "fields_of_action"
-            assert (await c.get("/measures/30")).json()["fields_of_action"] == [3, 4, 5]
+            assert (await c.get("/measures/30")).json()["fields_of_action"] == before
             ok = await c.patch("/measures/30", json={"third_party_eur": 410_000})
             assert ok.status_code == 200 and ok.json()["edited_by"] == "reporting"
             svg = await c.get("/gaps/heatmap.svg")
