@@ -126,7 +126,9 @@ async def agreed_and_not(stack: RunningStack, case_id: str) -> tuple[str, str]:
     agreed = {c["person_id"] for c in register if (c["partner"], c["purpose"]) == ("integration_point", "data_exchange")}
     members = {c["person_id"] for c in register if c["partner"] == "integration_point"}
     assert len(agreed) == 1 and len(members) == 2, register
-    return agreed.pop(), (members - agreed).pop()
+    (other,) = members - agreed
+    (person,) = agreed
+    return person, other
 
 
 class TestIntegrationPointHandover:
