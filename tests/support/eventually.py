@@ -11,12 +11,14 @@ T = TypeVar("T")
 
 
 async def eventually(check: Callable[[], Awaitable[T]], *, timeout: float = 10.0, interval: float = 0.05) -> T:
-    """Calls `check` until it returns without AssertionError (returning its value) or `timeout` passes."""
+    """Calls `check` until it returns without AssertionError or ValueError (returning its value) or
+    `timeout` passes. ValueError counts as "not yet" because checks unpack what they expect exactly once,
+    `(event,) = await events(...)`, which raises ValueError while the event has not arrived."""
     deadline = time.monotonic() + timeout
     while True:
         try:
             return await check()
-        except AssertionError:
+        except (AssertionError, ValueError):
             if time.monotonic() > deadline:
                 raise
         await asyncio.sleep(interval)
