@@ -441,7 +441,7 @@ async def record_registration(rt: Runtime, principal: Principal, person_id: uuid
     (created False), another date is 409. Audited. Returns (record, created)."""
     telemetry.mark(person_id=person_id)
     async with rt.outbox.transaction() as tx:
-        person = await store.person(tx.conn, person_id)
+        person = await store.person_row(tx.conn, person_id)
         if person is None:
             await rt.audit(tx.conn, principal, WRITE_ROLES, "register", "person", person_id, "not_found")
             raise NotFound("no such person")

@@ -471,10 +471,6 @@ async def add_registration(conn: AsyncConnection, *, person_id: uuid.UUID, house
     await conn.execute(registrations.insert().values(person_id=person_id, household_id=household_id, registered_on=registered_on, recorded_by=by, recorded_at=at))
 
 
-async def person(conn: AsyncConnection, person_id: uuid.UUID) -> sa.Row | None:
-    return (await conn.execute(sa.select(persons).where(persons.c.id == person_id, persons.c.removed_at.is_(None)))).first()
-
-
 async def intake_of_household(conn: AsyncConnection, household_id: uuid.UUID) -> uuid.UUID:
     return (await conn.execute(sa.select(intakes.c.id).where(intakes.c.household_id == household_id))).scalar_one()
 
