@@ -17,10 +17,9 @@ import itertools
 import os
 import signal
 from datetime import UTC, datetime
+from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import Any
-
-from email.parser import BytesHeaderParser
 
 from aiosmtpd.smtp import SMTP
 

@@ -10,8 +10,8 @@ stored. The round ends when every application is decided.
 """
 
 import asyncio
-from uuid import UUID
 from datetime import timedelta
+from uuid import UUID
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy

@@ -18,9 +18,9 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from services.contracts.casework_workflows import (
+        PARTNER_ANSWERS_PATCH,
         RECORD_REFERRAL_STEP,
         REFERRAL_ESCALATE,
-        PARTNER_ANSWERS_PATCH,
         REFERRAL_WORKFLOW,
         RecordReferralStepInput,
         ReferralEscalateInput,

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date, timedelta
 from collections.abc import Awaitable, Callable
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -25,22 +25,22 @@ from services.casework import handlers, store
 from services.casework.domain import (
     INTEGRATION_POINT_PARTNERS,
     AnswerIn,
-    HandoverOut,
-    HandoverStep,
     CaseList,
     CaseOut,
     CaseworkerIn,
     CaseworkerNew,
     CaseworkerOut,
     CloseIn,
-    ContactIn,
     ConsentIn,
     ConsentOut,
     ConsentWithdrawIn,
+    ContactIn,
     FirstContactIn,
     GoalChangeIn,
     GoalIn,
     GoalOut,
+    HandoverOut,
+    HandoverStep,
     LeaveIn,
     PlanAgreeIn,
     PlanOut,
@@ -76,8 +76,8 @@ from services.kit import telemetry
 from services.kit.alerts import Alert, list_alerts
 from services.kit.auth import Principal, Role, require
 from services.kit.errors import Conflict, Forbidden, Invalid, NotFound
-from services.kit.temporal import execute_update_or_start
 from services.kit.service import Runtime, RuntimeDep
+from services.kit.temporal import execute_update_or_start
 
 router = APIRouter(tags=["cases"])
 READ = (Role.CASEWORKER, Role.TEAM_LEAD, Role.OPERATOR)

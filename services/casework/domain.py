@@ -7,7 +7,6 @@ import enum
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
-
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints

@@ -40,11 +40,11 @@ from services.casework.domain import (
 from services.contracts.activities import REVIEW_CYCLE_WORKFLOW, ReviewCycleInput, TaskQueues, review_cycle_workflow_id
 from services.contracts.casework_workflows import (
     CASE_ONBOARDING_WORKFLOW,
-    partner_process,
     REFERRAL_WORKFLOW,
     CaseOnboardingInput,
     ReferralInput,
     case_onboarding_workflow_id,
+    partner_process,
     referral_workflow_id,
 )
 from services.contracts.events import (
@@ -54,8 +54,8 @@ from services.contracts.events import (
     CasePhaseChanged,
     CaseQueued,
     ClearingClosed,
-    ConsentChanged,
     ClearingCompleted,
+    ConsentChanged,
     GoalSet,
     IntakeCompleted,
     IntakeCorrected,

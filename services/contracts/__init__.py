@@ -4,7 +4,7 @@ A leaf package: it imports only pydantic and the standard library, so workflow c
 can depend on it without pulling in a runtime.
 """
 
-from services.contracts.envelope import Event, all_events, event_for_stream
 from services.contracts import events
+from services.contracts.envelope import Event, all_events, event_for_stream
 
 __all__ = ["Event", "all_events", "event_for_stream", "events"]

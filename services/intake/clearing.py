@@ -36,8 +36,8 @@ from services.contracts.intake_workflows import (
     RECORD_NO_SHOW,
     SEND_REMINDER,
     Attendance,
-    BookInput,
     Booking,
+    BookInput,
     ClearingInput,
     ClearingState,
     ClearingStep,
@@ -59,8 +59,8 @@ from services.kit.auth import Principal
 from services.kit.broker import Delivery
 from services.kit.db import utc_now
 from services.kit.errors import Conflict, Invalid, NotFound
-from services.kit.temporal import execute_update_or_start
 from services.kit.service import Runtime
+from services.kit.temporal import execute_update_or_start
 
 COACH_ROLES = ("abra_coach",)
 

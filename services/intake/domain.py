@@ -422,7 +422,7 @@ class ReminderContactIn(_In):
         return value
 
     @model_validator(mode="after")
-    def _consent_and_address(self) -> "ReminderContactIn":
+    def _consent_and_address(self) -> ReminderContactIn:
         if self.consent and self.email is None:
             raise ValueError("email is required for reminders by e-mail")
         if not self.consent and self.email is not None:

@@ -23,6 +23,7 @@ from services.contracts.events import (
     PersonRouted,
 )
 from services.contracts.vocab import Need, Route
+from services.contracts.workdays import BERLIN
 from services.intake import matching, store
 from services.intake.crypto import BlindIndex, Keyring, KeyUnavailable
 from services.intake.domain import (
@@ -44,7 +45,6 @@ from services.intake.domain import (
 from services.intake.domain import registration_deadline as deadline_after
 from services.intake.routing import RoutingRules, derive
 from services.kit import telemetry
-from services.contracts.workdays import BERLIN
 from services.kit.alerts import resolve_alerts
 from services.kit.auth import Principal
 from services.kit.db import utc_now

@@ -19,9 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.kit.auth import Principal, Role, current_principal
 from services.kit.db import KitTables, upsert, utc_now
-from services.kit.runtime_dep import AnyRuntimeDep
 from services.kit.errors import Forbidden, NotFound
-
+from services.kit.runtime_dep import AnyRuntimeDep
 
 
 class Alert(BaseModel):

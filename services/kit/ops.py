@@ -16,8 +16,8 @@ from pydantic import BaseModel
 
 from services.kit import deadletters
 from services.kit.auth import Principal, Role, require
-from services.kit.runtime_dep import AnyRuntimeDep
 from services.kit.errors import NotFound
+from services.kit.runtime_dep import AnyRuntimeDep
 
 #: A timer whose fire time lies this far in the past, or a workflow task scheduled this long ago and
 #: not picked up, means no worker makes progress on the workflow.

@@ -23,15 +23,15 @@ from redis.asyncio import Redis
 from temporalio.client import Client
 
 from services.kit import audit, telemetry
+from services.kit.alerts import alerts_router
 from services.kit.auth import Authenticator, Principal, UserDirectory, token_router
 from services.kit.broker import Consumers, Subscription, make_broker
 from services.kit.db import Database, KitTables
 from services.kit.errors import DomainError, Forbidden
-from services.kit.outbox import Outbox
-from services.kit.settings import PlatformSettings, ServiceSettings
-from services.kit.alerts import alerts_router
-from services.kit.runtime_dep import runtime_of
 from services.kit.ops import ops_router
+from services.kit.outbox import Outbox
+from services.kit.runtime_dep import runtime_of
+from services.kit.settings import PlatformSettings, ServiceSettings
 from services.kit.temporal import connect, make_worker
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-from services.reporting.app import build
 from services.kit.service import run
+from services.reporting.app import build
 
 run(build)

@@ -8,20 +8,19 @@ import hashlib
 import uuid
 from typing import Any
 
-from pydantic import ValidationError
-
 import sqlalchemy as sa
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.contracts import Event
-from services.kit.broker import Delivery
 from services.contracts.reporting import ReportGenerated
 from services.kit import telemetry
+from services.kit.auth import Principal, Role
+from services.kit.broker import Delivery
 from services.kit.db import insert_ignoring_conflicts, upsert, utc_now
+from services.kit.errors import Forbidden, Invalid, NotFound
 from services.kit.service import Runtime
 from services.reporting import store
-from services.kit.auth import Principal, Role
-from services.kit.errors import Forbidden, Invalid, NotFound
 from services.reporting.domain import (
     MeasureIn,
     MeasureOut,

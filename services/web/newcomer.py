@@ -11,10 +11,11 @@ language's way (Babel). In right-to-left languages every recorded value is wrapp
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from services.kit import i18n
 
@@ -36,7 +37,7 @@ class Lang:
     _: Callable[[str], str] = field(repr=False)
 
     @classmethod
-    def of(cls, code: str | None) -> "Lang":
+    def of(cls, code: str | None) -> Lang:
         code = i18n.language_or_default(code)
         return cls(code, gettext(code))
 

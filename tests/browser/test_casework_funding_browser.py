@@ -16,12 +16,12 @@ from playwright.async_api import expect
 
 from tests.browser.test_role_screens_browser import nav
 from tests.browser.test_web_browser import sign_in
-from tests.support.browser import check_screen, staff_context
-from tests.support.eventually import eventually
 from tests.e2e.test_casework_scenarios import planned_case
 from tests.e2e.test_funding_discretionary import apply as measure_application
 from tests.e2e.test_funding_discretionary import measure
 from tests.e2e.test_funding_hardship import apply
+from tests.support.browser import check_screen, staff_context
+from tests.support.eventually import eventually
 from tests.support.stack import RunningStack, intake_payload, person
 
 pytestmark = pytest.mark.stack

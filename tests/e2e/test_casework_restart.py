@@ -18,8 +18,8 @@ from temporalio.client import Client
 
 from services.contracts.events import IntakeCompleted, PersonProfile
 from services.contracts.vocab import AgeGroup, Prospect, ResidenceStatus, Route, Sex
-from tests.support.eventually import eventually
 from tests.support.events import publish_events
+from tests.support.eventually import eventually
 from tests.support.stack import FAST_RECLAIM, TIME_SKIPPING, RunningStack
 
 pytestmark = pytest.mark.stack

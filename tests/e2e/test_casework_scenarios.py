@@ -17,8 +17,8 @@ from temporalio.client import WorkflowExecutionStatus
 
 from services.contracts.events import ConsentGiven, Event, IntakeCompleted, IntakeCorrected, PersonProfile
 from services.contracts.vocab import AgeGroup, Partner, Prospect, Purpose, ResidenceStatus, Route, Sex
-from tests.support.eventually import eventually
 from tests.support.events import publish_events
+from tests.support.eventually import eventually
 from tests.support.stack import RunningStack, intake_payload, person
 
 pytestmark = pytest.mark.stack

@@ -14,8 +14,8 @@ from redis.asyncio import Redis
 
 from services.contracts.casework import CaseAssigned, CaseOpened
 from services.contracts.funding import HardshipApplied
-from tests.support.eventually import eventually
 from tests.support.events import publish_events
+from tests.support.eventually import eventually
 from tests.support.stack import RunningStack
 
 pytestmark = pytest.mark.stack

@@ -10,8 +10,8 @@ import pytest
 
 from services.contracts.casework import CaseAssigned
 from tests.e2e.test_funding_hardship import apply
-from tests.support.eventually import eventually
 from tests.support.events import publish_events
+from tests.support.eventually import eventually
 from tests.support.stack import RunningStack
 
 pytestmark = pytest.mark.stack

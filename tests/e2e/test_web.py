@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from tests.support.stack import RunningStack, intake_payload
 from tests.support.eventually import eventually
+from tests.support.stack import RunningStack, intake_payload
 from tests.support.web import csrf_of, dead_letter_for, raise_test_alert, sign_in, web_client
 
 pytestmark = pytest.mark.stack

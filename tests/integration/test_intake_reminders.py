@@ -11,7 +11,7 @@ import email.policy
 import subprocess
 import sys
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -33,8 +33,8 @@ from tests.support.stack import intake_payload, person
 
 FRONT_DESK = Principal("frontdesk", frozenset({"front_desk"}))
 OPERATOR = Principal("operator", frozenset({"operator"}))
-NOW = datetime(2026, 12, 8, 10, 0, tzinfo=timezone.utc)  # Tuesday 11:00 in Hamm
-APPOINTMENT = datetime(2026, 12, 9, 9, 0, tzinfo=timezone.utc)  # Wednesday: the reminder is due since Tuesday 09:00
+NOW = datetime(2026, 12, 8, 10, 0, tzinfo=UTC)  # Tuesday 11:00 in Hamm
+APPOINTMENT = datetime(2026, 12, 9, 9, 0, tzinfo=UTC)  # Wednesday: the reminder is due since Tuesday 09:00
 
 
 @pytest.fixture

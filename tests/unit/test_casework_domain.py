@@ -3,12 +3,11 @@ room and language (001, 000 caseload 1:190), and the referral step table (DOMAIN
 
 from __future__ import annotations
 
-import pytest
-
 from datetime import date
 
+import pytest
+
 from services.casework.domain import TRANSITIONS, CaseworkerSlot, Phase, advance_to, assignment_candidates, effective_cap, partner_scope, transition
-from services.contracts.vocab import Partner
 from services.contracts.casework_workflows import (
     ReferralState,
     apply_referral_step,
@@ -18,6 +17,7 @@ from services.contracts.casework_workflows import (
     referral_step_error,
     referral_step_input_error,
 )
+from services.contracts.vocab import Partner
 from services.kit.errors import Conflict
 
 

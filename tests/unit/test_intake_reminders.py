@@ -5,7 +5,7 @@ the appointment; the address with its consent at the API; the e-mail in the hous
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
@@ -36,7 +36,7 @@ class TestWhenTheReminderIsDue:
 
     def test_the_day_is_the_appointments_day_in_hamm(self) -> None:
         # 23:30 UTC on Tuesday is Wednesday 00:30 in Berlin
-        assert reminder_due_at(datetime(2026, 12, 8, 23, 30, tzinfo=timezone.utc), HOUR) == berlin(2026, 12, 8, 9, 0)
+        assert reminder_due_at(datetime(2026, 12, 8, 23, 30, tzinfo=UTC), HOUR) == berlin(2026, 12, 8, 9, 0)
 
 
 class TestWhetherToSend:
@@ -85,7 +85,7 @@ class TestTheContactAtTheApi:
 
 
 class TestTheEmail:
-    AT = datetime(2026, 12, 7, 8, 30, tzinfo=timezone.utc)
+    AT = datetime(2026, 12, 7, 8, 30, tzinfo=UTC)
     CLEARING = uuid.UUID("6f1f8a52-3e1d-4c1b-9e0f-2b7c1a9d0e11")
 
     def message(self, language: str):  # noqa: ANN201

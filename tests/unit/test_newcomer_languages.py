@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -97,7 +97,7 @@ class TestDirectionAndLanguage:
 class TestDatesAndTimes:
     MONDAY = date(2026, 12, 7)
     #: 08:30 UTC is 09:30 in Hamm in winter
-    AT = datetime(2026, 12, 7, 8, 30, tzinfo=timezone.utc)
+    AT = datetime(2026, 12, 7, 8, 30, tzinfo=UTC)
 
     @pytest.mark.parametrize(("language", "expected"), [
         ("de", "Montag, 7. Dezember 2026"), ("ro", "luni, 7 decembrie 2026"), ("bg", "понеделник, 7 декември 2026\u202fг."),

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.web.api.portal import _field_of, german, parse_euro
+from services.web.api.portal import _field_of, api_errors, german, parse_euro
 from services.web.backend import Answer
-from services.web.api.portal import api_errors
 
 
 @pytest.mark.parametrize(("text", "cents"), [

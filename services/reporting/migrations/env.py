@@ -1,4 +1,4 @@
-from services.reporting.store import metadata
 from services.kit.migrations import run_env
+from services.reporting.store import metadata
 
 run_env(metadata)

@@ -17,11 +17,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.contracts.workdays import BERLIN
 from services.contracts.vocab import FIELD_OF_ACTION_LABELS
+from services.contracts.workdays import BERLIN
 from services.kit.auth import Role
-from services.web.api.front_desk import F
 from services.web.api.common import ApiRefused, checked, de_date, german_message, uuid_or_gone
+from services.web.api.front_desk import F
 from services.web.api.routes import Gone, backend, form_of, page, render, see_other
 from services.web.backend import Answer
 from services.web.sessions import Session

@@ -28,8 +28,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from services.contracts import codes
 from services.contracts.workdays import BERLIN
-from services.kit.auth import Role
 from services.kit import i18n
+from services.kit.auth import Role
 from services.web import newcomer
 from services.web import summary_pdf as summary_document
 from services.web.api import common, person_search

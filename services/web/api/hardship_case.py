@@ -14,7 +14,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.contracts.workdays import BERLIN
 from services.kit.auth import Role
 from services.web.api.casework import NotInCaseload, _person_labels
 from services.web.api.common import ApiRefused, checked, german_message, uuid_or_gone

@@ -10,7 +10,6 @@ from alembic import op
 
 import services.kit.db
 
-
 revision = '0004_i14_portal'
 down_revision = '0003'
 branch_labels = None

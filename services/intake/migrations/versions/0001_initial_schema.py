@@ -10,7 +10,6 @@ from alembic import op
 
 import services.kit.db
 
-
 revision = '0001'
 down_revision = None
 branch_labels = None

@@ -11,7 +11,6 @@ from alembic import op
 
 import services.kit.db
 
-
 revision = '0005_clearing_registration'
 down_revision = '0004'
 branch_labels = None

@@ -11,7 +11,6 @@ from alembic import op
 
 import services.kit.db
 
-
 revision = '0005_i14_letters'
 down_revision = '0005_clearing_registration'
 branch_labels = None

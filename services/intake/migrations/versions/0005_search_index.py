@@ -10,8 +10,6 @@ Create Date: 2026-12-03 14:00:00.000000
 import sqlalchemy as sa
 from alembic import op
 
-
-
 revision = '0005_search_index'
 down_revision = '0005_referral_handover'
 branch_labels = None

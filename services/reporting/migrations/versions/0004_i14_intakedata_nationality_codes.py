@@ -11,7 +11,6 @@ Intake accepts ICAO Doc 9303's XXA (stateless) and XXX (unclear) besides ISO 316
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '0004_i14_intakedata'
 down_revision = '0004_i14_catalogue'
 branch_labels = None
