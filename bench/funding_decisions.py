@@ -38,9 +38,9 @@ def report(label: str, n: int, seconds: float, latencies: list[float]) -> None:
 
 
 async def through_stack(n: int) -> None:
+    from bench.support import publish_events
+    from deploy.embedded import RunningStack
     from services.contracts.casework import CaseAssigned, CaseOpened
-    from tests.support.funding import publish
-    from tests.support.stack import RunningStack
 
     stack = RunningStack(Path(tempfile.mkdtemp(prefix="bench-funding-")))
     stack.up()
@@ -53,8 +53,10 @@ async def through_stack(n: int) -> None:
         for _ in range(n):
             case_id, person_id = uuid.uuid4(), uuid.uuid4()
             common = dict(tenant="hamm", correlation_id=case_id, case_id=case_id)
-            await publish(stack.redis_url, CaseOpened(**common, household_id=uuid.uuid4(), programme="Soziales Fallmanagement", district="Westen", member_ids=[person_id]))
-            await publish(stack.redis_url, CaseAssigned(**common, caseworker="caseworker", reason="initial"))
+            await publish_events(stack.redis_url, [
+                CaseOpened(**common, household_id=uuid.uuid4(), programme="Soziales Fallmanagement", district="Westen", member_ids=[person_id]),
+                CaseAssigned(**common, caseworker="caseworker", reason="initial"),
+            ])
             cases.append((case_id, person_id))
         today = date.today()
         ids: list[str] = []
@@ -97,10 +99,10 @@ async def through_stack(n: int) -> None:
 
 
 async def handler_only(n: int) -> None:
+    from bench.support import funding_runtime, given_budget, given_hardship
     from services.contracts.funding_workflows import HardshipCommand, HardshipStepInput
     from services.funding import handlers
     from services.funding.domain import Fund
-    from tests.support.funding import funding_runtime, given_budget, given_hardship
 
     with tempfile.TemporaryDirectory() as d:
         rt = await funding_runtime(f"sqlite+aiosqlite:///{Path(d) / 'f.db'}")
@@ -111,7 +113,9 @@ async def handler_only(n: int) -> None:
         async def decider(user: str, share: list[uuid.UUID]) -> None:
             for app in share:
                 t0 = time.perf_counter()
-                await handlers.hardship_step(rt, HardshipStepInput(application_id=app, tenant="b", command=HardshipCommand(actor=user, step="decide", decision="approve")))
+                await handlers.hardship_step(rt,
+                                             HardshipStepInput(application_id=app, tenant="b",
+                                                               command=HardshipCommand(actor=user, step="decide", decision="approve")))
                 latencies.append(time.perf_counter() - t0)
 
         start = time.perf_counter()

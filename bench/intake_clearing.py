@@ -37,7 +37,8 @@ from services.contracts.workdays import BERLIN, add_working_days
 
 BOOKED_STREAM = "intake.clearing-appointment-booked.v1"
 DISTRICTS = ("Westen", "Mitte", "Norden", "Herringen", "Pelkum", "Uentrop", "Rhynern", "Bockum-Hövel", "Heessen")
-OTHERS = (("SY", "recognised_refugee"), ("AF", "asylum_seeker"), ("UA", "third_country_with_title"), ("PL", "eu_free_movement"), ("XK", "enforceably_obliged_to_leave"))
+OTHERS = (("SY", "recognised_refugee"), ("AF", "asylum_seeker"), ("UA", "third_country_with_title"), ("PL", "eu_free_movement"),
+          ("XK", "enforceably_obliged_to_leave"))
 
 
 def household(i: int, abra: bool) -> tuple[dict[str, Any], int]:

@@ -157,7 +157,8 @@ async def main() -> None:
             (folder / "master.key").write_text(generate_master_key())
             await asyncio.to_thread(upgrade, "intake", url)
         db = Database(url)
-        rt = Runtime("intake", PlatformSettings(), IntakeSettings(master_key=(folder / "master.key").read_text()), db, store.kit, Outbox(db, store.kit), None, None)  # type: ignore[arg-type]
+        rt = Runtime("intake", PlatformSettings(), IntakeSettings(master_key=(folder / "master.key").read_text()), db, store.kit, Outbox(db, store.kit), None,
+                     None)  # type: ignore[arg-type]
         try:
             started = time.perf_counter()
             if reuse:
@@ -168,7 +169,8 @@ async def main() -> None:
             loaded_s = time.perf_counter() - started
             async with db.read() as conn:
                 index_rows = (await conn.execute(sa.select(sa.func.count()).select_from(store.search_tokens))).scalar_one()
-            print(f"{'reused' if reuse else 'loaded'} {len(people)} persons ({index_rows} index rows, {index_rows / len(people):.1f} per person) in {loaded_s:.1f} s on {db.dialect}")
+            print(f"{'reused' if reuse else 'loaded'} {len(people)} persons ({index_rows} index rows, {index_rows / len(people):.1f} per person) "
+                  f"in {loaded_s:.1f} s on {db.dialect}")
             queries: list[tuple[str | None, date | None]] = []
             for _ in range(args.queries):
                 given, family, born = rng.choice(people)
@@ -186,7 +188,7 @@ async def main() -> None:
             cpu: list[float] = []
             shown: list[int] = []
             found = 0
-            for (q, born), (given, family, stored_born) in zip(queries, [rng.choice(people) for _ in queries], strict=True):
+            for (q, born), (_given, _family, _stored_born) in zip(queries, [rng.choice(people) for _ in queries], strict=True):
                 t0, c0 = time.perf_counter(), time.process_time()
                 result = await search.search_persons(rt, FRONT_DESK, ["front_desk"], q, born, 20)
                 latencies.append((time.perf_counter() - t0) * 1000)
@@ -195,7 +197,8 @@ async def main() -> None:
                 found += bool(result.hits)
             print(f"{len(latencies)} searches: p50 {quantile(latencies, 0.5):.1f} ms, p90 {quantile(latencies, 0.9):.1f} ms, "
                   f"p99 {quantile(latencies, 0.99):.1f} ms, max {max(latencies):.1f} ms, mean {statistics.mean(latencies):.1f} ms")
-            print(f"process CPU per search: p50 {quantile(cpu, 0.5):.1f} ms, p99 {quantile(cpu, 0.99):.1f} ms; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+            print(f"process CPU per search: p50 {quantile(cpu, 0.5):.1f} ms, p99 {quantile(cpu, 0.99):.1f} ms; "
+                  f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
             print(f"searches with hits: {found}/{len(latencies)}; persons shown per search: mean {statistics.mean(shown):.1f}")
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             print(f"process memory: RSS {rss_mb():.0f} MB now, peak {peak:.0f} MB")

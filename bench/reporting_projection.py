@@ -20,13 +20,13 @@ from pathlib import Path
 from faststream.redis import RedisBroker
 from redis.asyncio import Redis
 
+from bench.support import reporting_runtime
+from deploy.embedded import redis_server
 from services.contracts.events import CaseClosed, CaseOpened, ClearingCompleted, ReferralMade, ReferralStepRecorded, ReviewCompleted
 from services.contracts.vocab import Partner, Purpose
 from services.kit.outbox import event_headers
 from services.reporting import handlers
 from services.reporting.rebuild import rebuild
-from tests.integration.test_reporting import make_runtime
-from tests.support import servers
 
 DISTRICTS = ["Westen", "Mitte", "Herringen", "Bockum-Hövel", "Heessen", "Uentrop", "Rhynern", "Pelkum"]
 
@@ -48,9 +48,11 @@ def events(n_events: int, n_cases: int, start: datetime) -> list:
                                     partner=Partner.INTEGRATION_POINT, purpose=Purpose.REFERRAL, programme=prog, district=district))
         elif kind < 0.6:
             out.append(ReferralStepRecorded(tenant="hamm", correlation_id=case, occurred_at=at, referral_id=uuid.uuid4(), case_id=case, person_id=uuid.uuid4(),
-                                            partner=Partner.INTEGRATION_POINT, step=rnd.choice(["profiled", "measure_offered", "placed_employment"]), working_days_since_referral=5))
+                                            partner=Partner.INTEGRATION_POINT, step=rnd.choice(["profiled", "measure_offered", "placed_employment"]),
+                                            working_days_since_referral=5))
         elif kind < 0.8:
-            out.append(ReviewCompleted(tenant="hamm", correlation_id=case, occurred_at=at, case_id=case, cycle=1, achieved=rnd.randint(0, 3), partly=1, not_achieved=0, dropped=0, days_overdue=0))
+            out.append(ReviewCompleted(tenant="hamm", correlation_id=case, occurred_at=at, case_id=case, cycle=1, achieved=rnd.randint(0, 3), partly=1,
+                                       not_achieved=0, dropped=0, days_overdue=0))
         elif kind < 0.95:
             c = uuid.uuid4()
             out.append(ClearingCompleted(tenant="hamm", correlation_id=c, occurred_at=at, clearing_id=c, intake_id=uuid.uuid4(), household_id=uuid.uuid4(),
@@ -67,7 +69,7 @@ async def live_catch_up(url: str, db_path: Path, expected: int) -> None:
     from services.kit.settings import PlatformSettings
     from services.reporting.consumers import subscriptions
 
-    rt = await make_runtime(url, f"sqlite+aiosqlite:///{db_path}")
+    rt = await reporting_runtime(url, f"sqlite+aiosqlite:///{db_path}")
     platform = PlatformSettings(redis_url=url, tenant="hamm")
     broker = make_broker(platform, None)
     consumers = Consumers("reporting-live", platform, rt.outbox, broker)
@@ -93,7 +95,7 @@ async def live_catch_up(url: str, db_path: Path, expected: int) -> None:
 
 
 async def main(n_events: int, n_cases: int, live: bool = True) -> None:
-    with servers.redis_server() as url, tempfile.TemporaryDirectory() as tmp:
+    with redis_server() as url, tempfile.TemporaryDirectory() as tmp:
         evs = events(n_events, n_cases, datetime(2026, 7, 1, tzinfo=UTC))
         redis = Redis.from_url(url)
         t0 = time.perf_counter()
@@ -103,7 +105,7 @@ async def main(n_events: int, n_cases: int, live: bool = True) -> None:
             await broker.publish(e.model_dump_json().encode(), stream=e.stream, headers=event_headers(e))
         await broker.stop()
         publish_s = time.perf_counter() - t0
-        rt = await make_runtime(url, f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}")
+        rt = await reporting_runtime(url, f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}")
         t0 = time.perf_counter()
         result = await rebuild(rt.db, rt.redis, "Europe/Berlin")
         catch_up = time.perf_counter() - t0
@@ -114,7 +116,8 @@ async def main(n_events: int, n_cases: int, live: bool = True) -> None:
         for kind, funder in (("im_kpi_quarterly", None), ("funder", "council_committee"), ("funder", "esf")):
             t0 = time.perf_counter()
             await handlers.generate_report(rt, kind, funder, "2026-Q3", "bench")
-            print(f"{kind}{' ' + funder if funder else ''} 2026-Q3 over {n_cases:,} cases: generated (PDF, XLSX, CSV, JSON) in {time.perf_counter() - t0:.2f} s")
+            print(f"{kind}{' ' + funder if funder else ''} 2026-Q3 over {n_cases:,} cases: "
+                  f"generated (PDF, XLSX, CSV, JSON) in {time.perf_counter() - t0:.2f} s")
         await rt.redis.aclose()
         await rt.db.dispose()
         await redis.aclose()

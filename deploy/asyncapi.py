@@ -12,7 +12,8 @@ import yaml
 from services.contracts import all_events
 from services.contracts.envelope import Event
 
-CONSUMER_MODULES = {"intake": "services.intake.consumers", "casework": "services.casework.consumers", "funding": "services.funding.consumers", "reporting": "services.reporting.consumers"}
+CONSUMER_MODULES = {"intake": "services.intake.consumers", "casework": "services.casework.consumers", "funding": "services.funding.consumers",
+                    "reporting": "services.reporting.consumers"}
 
 
 class _NoRuntime:

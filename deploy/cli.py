@@ -157,7 +157,8 @@ def cmd_reporting(args: argparse.Namespace) -> int:
         finally:
             await redis.aclose()
             await db.dispose()
-        print(f"projections rebuilt from {result.events} events ({result.duplicates} duplicates, {result.unreadable} unreadable) in {len(result.streams)} streams")
+        print(f"projections rebuilt from {result.events} events ({result.duplicates} duplicates, {result.unreadable} unreadable) "
+              f"in {len(result.streams)} streams")
         return 0
 
     return asyncio.run(run())

@@ -266,7 +266,8 @@ class Stack:
     def _time_skipping(self) -> bool:
         from services.kit.settings import PlatformSettings
 
-        return PlatformSettings(**({"temporal_time_skipping": self.extra_env["ANKOMMEN_TEMPORAL_TIME_SKIPPING"]} if "ANKOMMEN_TEMPORAL_TIME_SKIPPING" in self.extra_env else {})).temporal_time_skipping
+        key = "ANKOMMEN_TEMPORAL_TIME_SKIPPING"
+        return PlatformSettings(**({"temporal_time_skipping": self.extra_env[key]} if key in self.extra_env else {})).temporal_time_skipping
 
     def platform_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("INTAKE_", "CASEWORK_", "FUNDING_", "REPORTING_", "WEB_"))}
@@ -334,7 +335,8 @@ class Stack:
 
     def urls(self) -> dict[str, Any]:
         services = {
-            svc: {"url": f"http://127.0.0.1:{self.ports[svc]}", "docs": f"http://127.0.0.1:{self.ports[svc]}/docs", "port": self.ports[svc], "pid": self.children[svc].pid}
+            svc: {"url": f"http://127.0.0.1:{self.ports[svc]}", "docs": f"http://127.0.0.1:{self.ports[svc]}/docs", "port": self.ports[svc],
+                  "pid": self.children[svc].pid}
             for svc in SERVICES
         }
         return {
@@ -345,7 +347,8 @@ class Stack:
             },
             "services": services,
             "web": {"url": f"http://127.0.0.1:{self.ports['web']}", "port": self.ports["web"], "pid": self.children["web"].pid},
-            "mail": {"smtp": f"127.0.0.1:{self.ports['mail']}", "port": self.ports["mail"], "directory": str(self.data_dir / "mail"), "pid": self.children["mail"].pid},
+            "mail": {"smtp": f"127.0.0.1:{self.ports['mail']}", "port": self.ports["mail"], "directory": str(self.data_dir / "mail"),
+                     "pid": self.children["mail"].pid},
         }
 
     def write_state(self, state: str) -> None:

@@ -217,7 +217,8 @@ def letter(view: dict[str, Any], place: str, language: str | None, printed_on: d
         invitations.append(Invitation(
             greeting=_("Guten Tag %(name)s,") % {"name": lang.keep(name_of(p))},
             date=lang.date(at), time=_("%(time)s Uhr") % {"time": lang.time(at)}, place=lang.keep(place),
-            deadline=_("Nach dem Gespräch melden Sie Ihren Wohnsitz im Bürgeramt an, spätestens bis %(date)s.") % {"date": lang.date(deadline)} if deadline else None,
+            deadline=(_("Nach dem Gespräch melden Sie Ihren Wohnsitz im Bürgeramt an, spätestens bis %(date)s.") % {"date": lang.date(deadline)}
+                      if deadline else None),
             reminder=_("Am Werktag vor dem Termin bekommen Sie eine Erinnerung per E-Mail.") if p.get("person_id") in reminders else None,
         ))
     return Letter(

@@ -169,7 +169,8 @@ class TestTheCaseworkersDay:
             goal = (await cw.get(f"/cases/{case_id}/plan")).json()["goals"][0]
             consents = {(c["partner"], c["withdrawn_at"] is None) for c in (await cw.get(f"/cases/{case_id}/consents")).json()}
         assert [(r["partner"], r["person_id"], r["status"]) for r in referrals] == [("integration_point", adult, "open")]
-        assert (goal["title"], goal["responsible"], goal["revision"], goal["person_id"], goal["field_of_action"]) == ("Arbeitsaufnahme in Teilzeit", "partner", 4, adult, 3)
+        assert (goal["title"], goal["responsible"], goal["revision"], goal["person_id"], goal["field_of_action"]) == ("Arbeitsaufnahme in Teilzeit", "partner",
+                                                                                                                      4, adult, 3)
         assert {("integration_point", True), ("language_course", False)} <= consents
 
         # closing: the reason is required (at its field), then a confirmation page; cancelled once, then confirmed

@@ -35,7 +35,8 @@ def refugee(given: str, born: str) -> dict[str, Any]:
 async def case_with_due_review(stack: RunningStack) -> str:
     """Intake -> case for the Mitte caseworker -> first contact, two goals, agreement -> the first review is due."""
     async with stack.client("intake", "frontdesk") as c:
-        r = await c.post("/intakes", json=intake_payload(refugee("Amal", "1985-03-01"), refugee("Omar", "1983-07-12"), refugee("Lina", "2015-09-30"), district="Mitte"))
+        r = await c.post("/intakes",
+                         json=intake_payload(refugee("Amal", "1985-03-01"), refugee("Omar", "1983-07-12"), refugee("Lina", "2015-09-30"), district="Mitte"))
         assert r.status_code == 201, r.text
         intake_id = r.json()["intake_id"]
     async with stack.client("casework", "teamlead") as c:

@@ -35,7 +35,8 @@ async def fits_320(page: Any) -> None:
 
 
 class TestCatalogueAndFiguresInTheBrowser:
-    async def test_the_provider_reports_and_the_officer_edits_the_measure_and_finds_the_figures_in_the_funder_report(self, browser: Any, stack: RunningStack) -> None:
+    async def test_the_provider_reports_and_the_officer_edits_the_measure_and_finds_the_figures_in_the_funder_report(self, browser: Any,
+                                                                                                                     stack: RunningStack) -> None:
         provider_ctx = await staff_context(browser)
         officer_ctx = await staff_context(browser)
         try:

@@ -63,7 +63,8 @@ class TestPersonSearchInTheBrowser:
             await page.get_by_role("link", name="4. Prüfen und abschließen").click()
             warning = page.get_by_role("region", name=re.compile("^Schon bekannt\\? 1 Haushalt"))
             await expect(warning).to_be_visible()
-            await expect(warning.get_by_role("listitem").filter(has_text=f"Иван {family}, geboren am 01.03.1985 – ähnlich wie Person 1 (Ivan {latin})")).to_have_count(1)
+            await expect(warning.get_by_role("listitem").filter(
+                has_text=f"Иван {family}, geboren am 01.03.1985 – ähnlich wie Person 1 (Ivan {latin})")).to_have_count(1)
             await expect(page.get_by_role("button", name="Erstgespräch abschließen")).to_have_count(0)
             await check_screen(page, "64-erstgespraech-schon-bekannt")
 

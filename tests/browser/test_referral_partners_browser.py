@@ -99,8 +99,11 @@ class TestIntegrationPointHandoverInTheBrowser:
         case_id = case["case_id"]
         salma, rasha = await agreed_and_not(stack, case_id)
         async with stack.client("casework", "caseworker") as cw:
-            with_consent = (await cw.post(f"/cases/{case_id}/referrals", json={"person_id": salma, "partner": "integration_point", "note": "Erzieherin, Anerkennung läuft"})).json()["referral_id"]
-            without = (await cw.post(f"/cases/{case_id}/referrals", json={"person_id": rasha, "partner": "integration_point", "note": "Nur intern"})).json()["referral_id"]
+            with_consent = (await cw.post(f"/cases/{case_id}/referrals",
+                                          json={"person_id": salma, "partner": "integration_point",
+                                                "note": "Erzieherin, Anerkennung läuft"})).json()["referral_id"]
+            without = (await cw.post(f"/cases/{case_id}/referrals",
+                                     json={"person_id": rasha, "partner": "integration_point", "note": "Nur intern"})).json()["referral_id"]
         async with stack.client("intake", "ipadvisor") as ip:
             async def known() -> None:
                 assert (await ip.get(f"/referrals/{with_consent}/person")).json()["consent"] is True

@@ -77,7 +77,8 @@ class TestRefugeeFamily:
             assert r.json()["phase"] == "planning"
             assert (await cw.post(f"/cases/{case_id}/first-contact", json={"contact_on": TODAY, "starter_pack": True})).status_code == 409
             assert (await cw.post(f"/cases/{case_id}/plan/resource-check", json={"answers": {"housing": "stable", "childcare": "needed"}})).status_code == 204
-            assert (await cw.post(f"/cases/{case_id}/contacts", json={"contact_on": TODAY, "kind": "home_visit", "note": "Kita-Anmeldung besprochen"})).status_code == 204
+            assert (await cw.post(f"/cases/{case_id}/contacts",
+                                  json={"contact_on": TODAY, "kind": "home_visit", "note": "Kita-Anmeldung besprochen"})).status_code == 204
             bad = await cw.post(f"/cases/{case_id}/contacts", json={"contact_on": "2999-01-01", "kind": "phone"})
             assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "contact_on"]
             goals = []
@@ -98,7 +99,7 @@ class TestRefugeeFamily:
 
                 async def due() -> None:
                     worklist = (await cw.get("/worklist")).json()
-                    assert any(x["case_id"] == case_id and x["cycle"] == cycle for x in worklist["reviews_due"] + worklist["reviews_overdue"])
+                    assert any(x["case_id"] == case_id and x["cycle"] == cycle for x in worklist["reviews_due"] + worklist["reviews_overdue"])  # noqa: B023 (awaited in this iteration)
 
                 await eventually(due, timeout=20)
                 r = await cw.post(f"/cases/{case_id}/reviews", json={
@@ -116,7 +117,8 @@ class TestRefugeeFamily:
             timeline = (await cw.get(f"/cases/{case_id}/timeline")).json()
 
         kinds = [e["kind"] for e in timeline]
-        for expected in ("opened", "assigned", "first_contact", "resource_check", "contact", "goal_set", "plan_agreed", "review_due", "review_completed", "closed"):
+        for expected in ("opened", "assigned", "first_contact", "resource_check", "contact", "goal_set", "plan_agreed", "review_due", "review_completed",
+                         "closed"):
             assert expected in kinds, kinds
         assert kinds.index("first_contact") < kinds.index("plan_agreed") < kinds.index("review_completed") < kinds.index("closed")
         assert outbox(stack, "CaseClosed", case_id=case_id)[0]["reason"] == "goals_achieved"
@@ -127,7 +129,8 @@ class TestRefugeeFamily:
 
         await eventually(ended, timeout=20)
         with sqlite3.connect(stack.data_dir / "casework.db") as conn:
-            audited = conn.execute("SELECT count(*) FROM audit_log WHERE record_type='case_timeline' AND record_id=? AND actor='caseworker'", (case_id,)).fetchone()[0]
+            audited = conn.execute("SELECT count(*) FROM audit_log WHERE record_type='case_timeline' AND record_id=? AND actor='caseworker'",
+                                   (case_id,)).fetchone()[0]
         assert audited == 1
 
 
@@ -189,8 +192,10 @@ async def planned_case(stack: RunningStack, district: str = "Mitte") -> tuple[st
     case_id = case["case_id"]
     async with stack.client("casework", "caseworker") as cw:
         assert (await cw.post(f"/cases/{case_id}/first-contact", json={"contact_on": TODAY, "starter_pack": True})).status_code == 200
-        goal = (await cw.post(f"/cases/{case_id}/goals", json={"field_of_action": 3, "title": "Arbeit", "target_date": "2027-12-31", "responsible": "partner"})).json()
-        assert (await cw.post(f"/cases/{case_id}/plan/agree", json={"agreed_on": TODAY, "agreed_by_client": True, "agreed_by_caseworker": True})).status_code == 200
+        goal = (await cw.post(f"/cases/{case_id}/goals",
+                              json={"field_of_action": 3, "title": "Arbeit", "target_date": "2027-12-31", "responsible": "partner"})).json()
+        assert (await cw.post(f"/cases/{case_id}/plan/agree",
+                              json={"agreed_on": TODAY, "agreed_by_client": True, "agreed_by_caseworker": True})).status_code == 200
         consents = []
         adult = None
         for member in case["member_ids"]:
@@ -217,7 +222,8 @@ class TestIntegrationPointReferral:
     async def test_acknowledged_late_escalates_and_a_placement_achieves_the_work_goal(self, stack: RunningStack) -> None:
         case_id, adult, work_goal = await planned_case(stack)
         async with stack.client("casework", "caseworker") as cw:
-            assert (await cw.post(f"/cases/{case_id}/consents", json={"person_id": adult, "partner": "integration_point", "purpose": "referral", "given_on": TODAY})).status_code == 204
+            assert (await cw.post(f"/cases/{case_id}/consents",
+                                  json={"person_id": adult, "partner": "integration_point", "purpose": "referral", "given_on": TODAY})).status_code == 204
             r = await cw.post(f"/cases/{case_id}/referrals", json={"person_id": adult, "partner": "integration_point"})
             assert r.status_code == 201, r.text
             referral_id = r.json()["referral_id"]
@@ -349,7 +355,8 @@ class TestAbraCoaching:
         async def consumed() -> None:
             with sqlite3.connect(stack.data_dir / "casework.db") as conn:
                 ids = [e.event_id.hex for e in published]  # real clearings of other tests go through the same consumers
-                handled = conn.execute(f"SELECT count(*) FROM inbox WHERE consumer LIKE 'casework:abra_coaching%' AND event_id IN ({','.join('?' * 3)})", ids).fetchone()[0]
+                handled = conn.execute(f"SELECT count(*) FROM inbox WHERE consumer LIKE 'casework:abra_coaching%' AND event_id IN ({','.join('?' * 3)})",
+                                       ids).fetchone()[0]
             assert handled == 3
 
         await eventually(consumed, timeout=10)  # all three consumed; only one opened a case

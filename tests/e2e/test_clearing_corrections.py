@@ -135,7 +135,8 @@ class TestSlotsOnWorkingDaysOnly:
         async with web_client(stack) as c:
             await sign_in(stack, c, "abra")
             cal = await c.get("/clearing/kalender")
-            r = await c.post("/clearing/termine", data={"csrf_token": csrf_of(cal.text), "datum": christmas.isoformat(), "uhrzeiten": "09:00", "kapazitaet": "1"})
+            r = await c.post("/clearing/termine",
+                             data={"csrf_token": csrf_of(cal.text), "datum": christmas.isoformat(), "uhrzeiten": "09:00", "kapazitaet": "1"})
         assert r.status_code == 422
         assert f"Keine Termine an diesem Tag: {christmas:%d.%m.%Y} ist ein Feiertag in NRW (1. Weihnachtstag)." in r.text
         assert 'id="datum-fehler"' in r.text and 'aria-invalid="true"' in r.text

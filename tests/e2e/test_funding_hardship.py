@@ -24,7 +24,8 @@ pytestmark = pytest.mark.stack
 async def given_case(stack: RunningStack, caseworker: str = "caseworker") -> tuple[uuid.UUID, uuid.UUID]:
     case_id, person_id = uuid.uuid4(), uuid.uuid4()
     common = dict(tenant="hamm", correlation_id=case_id, case_id=case_id)
-    await publish_events(stack.redis_url, [CaseOpened(**common, household_id=uuid.uuid4(), programme="Soziales Fallmanagement", district="Westen", member_ids=[person_id])])
+    await publish_events(stack.redis_url,
+                         [CaseOpened(**common, household_id=uuid.uuid4(), programme="Soziales Fallmanagement", district="Westen", member_ids=[person_id])])
     await publish_events(stack.redis_url, [CaseAssigned(**common, caseworker=caseworker, reason="initial")])
     return case_id, person_id
 
@@ -87,7 +88,8 @@ class TestGrantApprovedAndPaid:
         assert r.status_code == 403  # the decider cannot record the payout
         async with stack.client("funding", "paymentofficer") as c:
             open_ = (await c.get("/payments")).json()["payments"]
-            assert [(p["kind"], p["amount_cents"], p["ordered_by"]) for p in open_ if p["application_id"] == app["application_id"]] == [("hardship", 40_000, "fundmanager")]
+            assert [(p["kind"], p["amount_cents"], p["ordered_by"]) for p in open_ if p["application_id"] == app["application_id"]] == [("hardship", 40_000,
+                                                                                                                                         "fundmanager")]
             assert (await c.get("/payments", params={"state": "later"})).status_code == 422
         r = await post(stack, "paymentofficer", f"{path}/payout")
         assert r.status_code == 200 and r.json()["status"] == "disbursed", r.text

@@ -74,7 +74,8 @@ def bulgarian_family() -> dict[str, Any]:
     year = today().year
 
     def kid(given: str, age: int) -> dict[str, Any]:
-        return person(given, "Dimitrova", f"{year - age}-01-01", "BG", relation="child", move_in_date=move_in(), consents=[], schooling_years=min(age, 3), highest_certificate="none")
+        return person(given, "Dimitrova", f"{year - age}-01-01", "BG", relation="child", move_in_date=move_in(), consents=[], schooling_years=min(age, 3),
+                      highest_certificate="none")
 
     return intake_payload(
         person("Ivan", "Dimitrov", "1985-03-01", "BG", sex="male", relation="head", move_in_date=move_in(), languages=[{"code": "bg"}]),
@@ -225,7 +226,9 @@ class TestOtherRoutes:
         assert await clearings_of(stack, created["household_id"]) == {}
 
     async def test_a_person_tolerated_for_years_is_routed_to_casework(self, stack: RunningStack) -> None:
-        created = await post_intake(stack, intake_payload(person("Hamid", "Karimi", "1979-01-01", "AF", sex="male", residence_status="tolerated", status_since="2019-05-01")))
+        created = await post_intake(stack,
+                                    intake_payload(person("Hamid", "Karimi", "1979-01-01", "AF", sex="male", residence_status="tolerated",
+                                                          status_since="2019-05-01")))
         (pid,) = created["person_ids"]
         assert await routes_of(stack, pid) == ["casework"]
         (routed,) = await events(stack, PersonRouted, person_id=pid)
@@ -234,7 +237,8 @@ class TestOtherRoutes:
         assert await clearings_of(stack, created["household_id"]) == {}
 
     async def test_a_person_enforceably_obliged_to_leave_gets_return_counselling_only(self, stack: RunningStack) -> None:
-        created = await post_intake(stack, intake_payload(person("Luan", "Berisha", "1990-01-01", "XK", sex="male", residence_status="enforceably_obliged_to_leave")))
+        created = await post_intake(stack,
+                                    intake_payload(person("Luan", "Berisha", "1990-01-01", "XK", sex="male", residence_status="enforceably_obliged_to_leave")))
         (pid,) = created["person_ids"]
         assert await routes_of(stack, pid) == ["return_counselling"]
         (routed,) = await events(stack, PersonRouted, person_id=pid)
@@ -263,7 +267,9 @@ class TestCaseworkFollowsTheRoutes:
             await eventually(opened, timeout=10)
 
     async def test_no_case_for_a_person_obliged_to_leave_nor_for_information_routes(self, stack: RunningStack) -> None:
-        created = await post_intake(stack, intake_payload(person(nationality="XK", residence_status="enforceably_obliged_to_leave"), person(given="B", nationality="PL", residence_status="eu_free_movement")))
+        created = await post_intake(stack,
+                                    intake_payload(person(nationality="XK", residence_status="enforceably_obliged_to_leave"),
+                                                   person(given="B", nationality="PL", residence_status="eu_free_movement")))
         marker = await post_intake(stack, intake_payload(person()))
         async with stack.client("casework") as c:
             async def marker_opened() -> None:

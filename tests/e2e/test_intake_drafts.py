@@ -39,7 +39,8 @@ def ids(body: dict[str, Any]) -> list[str]:
 class TestDraftList:
     async def test_own_team_open_and_completed_drafts_newest_first(self, stack: RunningStack) -> None:
         since = datetime.now(UTC)
-        mine = await save(stack, "frontdesk", {"household": {"district": "Westen", "persons": [{"given_name": "Ana", "family_name": "Pop", "date_of_birth": "1990-01-01"}]}})
+        mine = await save(stack, "frontdesk",
+                          {"household": {"district": "Westen", "persons": [{"given_name": "Ana", "family_name": "Pop", "date_of_birth": "1990-01-01"}]}})
         handed_over = await save(stack, "frontdesk", intake_payload(person("Nour", "Saleh")))
         theirs = await save(stack, "frontdesk2", {"household": {"persons": []}})
         async with stack.client("intake", "frontdesk2") as c:  # the family comes back to the colleague's counter
@@ -62,7 +63,8 @@ class TestDraftList:
 
     async def test_pages_carry_the_total(self, stack: RunningStack) -> None:
         since = datetime.now(UTC)
-        saved = [await save(stack, "frontdesk2", {"household": {"persons": [{"given_name": f"P{i}", "family_name": "Test", "date_of_birth": "1990-01-01"}]}}) for i in range(3)]
+        saved = [await save(stack, "frontdesk2",
+                            {"household": {"persons": [{"given_name": f"P{i}", "family_name": "Test", "date_of_birth": "1990-01-01"}]}}) for i in range(3)]
         first = await listed(stack, "frontdesk2", since, limit=2)
         rest = await listed(stack, "frontdesk2", since, limit=2, offset=2)
         assert (ids(first), first["total"]) == ([saved[2], saved[1]], 3)

@@ -76,7 +76,8 @@ BAD_VALUES = [
     ("work_experience_years", 61), ("nationality", "Syria"), ("nationality", "sy"), ("date_of_birth", (TODAY + timedelta(days=3)).isoformat()),
     ("date_of_birth", "31.12.1990"), ("move_in_date", (TODAY + timedelta(days=1)).isoformat()), ("health_insurance", "maybe"),
     ("highest_certificate", "phd"), ("literate", "perhaps"), ("languages", [{"code": "ARA"}]), ("languages", "ar"),
-    ("given_name", ""), ("family_name", "<script>"), ("residence_status", "citizen"), ("consents", [{"partner": "nsa", "purpose": "referral", "given_on": "2020-01-01"}]),
+    ("given_name", ""), ("family_name", "<script>"), ("residence_status", "citizen"),
+    ("consents", [{"partner": "nsa", "purpose": "referral", "given_on": "2020-01-01"}]),
     ("consents", [{"partner": "abra", "purpose": "referral", "given_on": (TODAY + timedelta(days=2)).isoformat()}]), ("favourite_colour", "blue"),
 ]
 
@@ -102,7 +103,8 @@ class TestIntakePayloadProperties:
 
     @PROPS
     @given(payload=households(), bad=st.sampled_from(BAD_VALUES), data=st.data())
-    def test_every_invalid_value_gets_422_naming_the_field(self, http: httpx.Client, payload: dict[str, Any], bad: tuple[str, Any], data: st.DataObject) -> None:
+    def test_every_invalid_value_gets_422_naming_the_field(self, http: httpx.Client, payload: dict[str, Any], bad: tuple[str, Any],
+                                                           data: st.DataObject) -> None:
         field, value = bad
         people = payload["household"]["persons"]
         i = data.draw(st.integers(0, len(people) - 1))
@@ -113,8 +115,11 @@ class TestIntakePayloadProperties:
         assert any(loc[:4] == ["body", "household", "persons", i] and (field in loc or len(loc) == 4) for loc in locs), (field, locs)
 
     @PROPS
-    @given(payload=households(), field=st.sampled_from(["sex", "relation", "german_level", "schooling_years", "literate", "languages", "consents", "status_since", "date_of_birth", "nationality", "vocational_qualification"]),
-           junk=st.none() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40) | st.booleans() | st.lists(st.integers(), max_size=3) | st.dictionaries(st.text(max_size=5), st.integers(), max_size=2))
+    @given(payload=households(),
+           field=st.sampled_from(["sex", "relation", "german_level", "schooling_years", "literate", "languages", "consents", "status_since", "date_of_birth",
+                                  "nationality", "vocational_qualification"]),
+           junk=(st.none() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40) | st.booleans() | st.lists(st.integers(), max_size=3)
+                 | st.dictionaries(st.text(max_size=5), st.integers(), max_size=2)))
     def test_arbitrary_junk_never_causes_a_500(self, http: httpx.Client, payload: dict[str, Any], field: str, junk: Any) -> None:
         payload["household"]["persons"][0][field] = junk
         r = http.post("/intakes", json=payload)

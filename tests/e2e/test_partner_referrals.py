@@ -32,7 +32,8 @@ pytestmark = pytest.mark.stack
 
 def _audit(stack: RunningStack, service: str, record_type: str, record_id: str) -> list[tuple[str, str, str]]:
     with sqlite3.connect(stack.data_dir / f"{service}.db") as conn:
-        rows = conn.execute("SELECT actor, action, outcome FROM audit_log WHERE record_type = ? AND record_id = ? ORDER BY id", (record_type, record_id)).fetchall()
+        rows = conn.execute("SELECT actor, action, outcome FROM audit_log WHERE record_type = ? AND record_id = ? ORDER BY id",
+                            (record_type, record_id)).fetchall()
     return [(r[0], r[1], r[2]) for r in rows]
 
 
@@ -196,7 +197,8 @@ class TestIntegrationPointHandover:
 
             case_id = await eventually(opened, timeout=10)
         async with stack.client("casework", "caseworker") as cw:
-            referral_id = (await cw.post(f"/cases/{case_id}/referrals", json={"person_id": str(person_id), "partner": "employment_agency"})).json()["referral_id"]
+            referral_id = (await cw.post(f"/cases/{case_id}/referrals",
+                                         json={"person_id": str(person_id), "partner": "employment_agency"})).json()["referral_id"]
         async with stack.client("casework", "ipadvisor") as ip:
             await ip.post(f"/referrals/{referral_id}/acknowledge")
             await ip.post(f"/referrals/{referral_id}/appointment", json={"on": TODAY})

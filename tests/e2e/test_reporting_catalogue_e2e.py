@@ -56,9 +56,11 @@ class TestProviderFigures:
 
         # another provider's measure: refused; bad figures: 422 at each key, nothing stored
         await call(stack, "provider1", "PUT", f"/measures/30/figures/{QUARTER}", {"values": {"participants": 10}}, expect=403)
-        bad = await call(stack, "provider1", "PUT", f"/measures/6/figures/{QUARTER}", {"values": {"participants": -1, "sessions_held": "elf", "smiles": 2}}, expect=422)
+        bad = await call(stack, "provider1", "PUT", f"/measures/6/figures/{QUARTER}", {"values": {"participants": -1, "sessions_held": "elf", "smiles": 2}},
+                         expect=422)
         assert {tuple(d["loc"]) for d in bad["detail"]} == {("body", "values", k) for k in ("participants", "sessions_held", "smiles", "families_reached")}
-        future = await call(stack, "provider1", "PUT", "/measures/6/figures/2099-Q1", {"values": {"participants": 1, "families_reached": 1, "sessions_held": 1}}, expect=422)
+        future = await call(stack, "provider1", "PUT", "/measures/6/figures/2099-Q1",
+                            {"values": {"participants": 1, "families_reached": 1, "sessions_held": 1}}, expect=422)
         assert future["detail"][0]["loc"] == ["path", "period"]
         assert await call(stack, "provider1", "GET", f"/measures/6/figures/{QUARTER}") == []
 
@@ -117,7 +119,8 @@ class TestProviderFigures:
         assert all(ln[4] == "•" for ln in lines if len(ln) > 4 and ln[1] == "31" and ln[3] == "Teilnehmende (Personen)")
         wb = openpyxl.load_workbook(io.BytesIO(nrw["xlsx"]))
         sheet = next(ws for ws in wb.worksheets if str(ws["A2"].value).startswith("Von den Trägern"))
-        assert [goal_label(1), 6, "Niederschwellige Spielgruppen", "Teilnehmende (Personen)", 24] in [list(r[:5]) for r in sheet.iter_rows(min_row=4, values_only=True)]
+        assert [goal_label(1), 6, "Niederschwellige Spielgruppen", "Teilnehmende (Personen)",
+                24] in [list(r[:5]) for r in sheet.iter_rows(min_row=4, values_only=True)]
         doc = pdfium.PdfDocument(nrw["pdf"])
         text = "\n".join(doc[i].get_textpage().get_text_range() for i in range(len(doc)))
         assert "Von den Trägern gemeldete Kennzahlen" in text and "Gesellschaftliche Teilhabe" in text and "Niederschwellige" in text

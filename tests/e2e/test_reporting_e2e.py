@@ -142,7 +142,8 @@ class TestAbraFunderReport:
             (member,) = case["member_ids"]
             await call(stack, "casework", caseworker, "POST", f"/cases/{case['case_id']}/consents",
                        {"person_id": member, "partner": "job_centre", "purpose": "referral", "given_on": on}, expect=204)
-            referral = await call(stack, "casework", caseworker, "POST", f"/cases/{case['case_id']}/referrals", {"person_id": member, "partner": "job_centre"}, expect=201)
+            referral = await call(stack, "casework", caseworker, "POST", f"/cases/{case['case_id']}/referrals", {"person_id": member, "partner": "job_centre"},
+                                  expect=201)
             path = f"/referrals/{referral['referral_id']}"
             await call(stack, "casework", "ipadvisor", "POST", f"{path}/acknowledge")
             await call(stack, "casework", "ipadvisor", "POST", f"{path}/appointment", {"on": on})
@@ -161,10 +162,12 @@ class TestAbraFunderReport:
             await call(stack, "casework", caseworker, "POST", f"/cases/{case_id}/first-contact", {"contact_on": on, "starter_pack": True})
             await call(stack, "casework", caseworker, "POST", f"/cases/{case_id}/goals",
                        {"field_of_action": 3, "title": "Arbeit", "target_date": "2027-12-31", "responsible": "partner"}, expect=201)
-            await call(stack, "casework", caseworker, "POST", f"/cases/{case_id}/plan/agree", {"agreed_on": on, "agreed_by_client": True, "agreed_by_caseworker": True})
+            await call(stack, "casework", caseworker, "POST", f"/cases/{case_id}/plan/agree",
+                       {"agreed_on": on, "agreed_by_client": True, "agreed_by_caseworker": True})
             await call(stack, "casework", caseworker, "POST", f"/cases/{case_id}/consents",
                        {"person_id": adult, "partner": "integration_point", "purpose": "referral", "given_on": on}, expect=204)
-            referral = await call(stack, "casework", caseworker, "POST", f"/cases/{case_id}/referrals", {"person_id": adult, "partner": "integration_point"}, expect=201)
+            referral = await call(stack, "casework", caseworker, "POST", f"/cases/{case_id}/referrals", {"person_id": adult, "partner": "integration_point"},
+                                  expect=201)
             path = f"/referrals/{referral['referral_id']}"
             await call(stack, "casework", "ipadvisor", "POST", f"{path}/acknowledge")
             await call(stack, "casework", "ipadvisor", "POST", f"{path}/appointment", {"on": on})

@@ -139,7 +139,8 @@ class TestIdempotentSubmission:
 
 class TestAccessControl:
     async def test_without_a_token_every_endpoint_answers_401(self, stack: RunningStack) -> None:
-        for service, method, path in [("intake", "POST", "/intakes"), ("casework", "GET", "/cases"), ("reporting", "GET", "/kpis"), ("funding", "GET", "/budgets/hardship")]:
+        for service, method, path in [("intake", "POST", "/intakes"), ("casework", "GET", "/cases"), ("reporting", "GET", "/kpis"),
+                                      ("funding", "GET", "/budgets/hardship")]:
             async with stack.client(service, user=None) as c:
                 r = await c.request(method, path, json=intake_payload() if method == "POST" else None)
             assert r.status_code == 401, (service, path)
@@ -177,7 +178,8 @@ class TestPoisonEventInTheStack:
         broker = RedisBroker(stack.redis_url)
         await broker.connect()
         poison_id = str(uuid.uuid4())
-        await broker.publish(b'{"event_type": "IntakeCompleted", "broken": true}', stream=IntakeCompleted.stream, headers={"event_id": poison_id, "event_type": "IntakeCompleted"})
+        await broker.publish(b'{"event_type": "IntakeCompleted", "broken": true}', stream=IntakeCompleted.stream,
+                             headers={"event_id": poison_id, "event_type": "IntakeCompleted"})
         await broker.stop()
         r = await post_intake(stack, intake_payload())
         await eventually(lambda: case_for(stack, r.json()["intake_id"]), timeout=5)

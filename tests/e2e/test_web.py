@@ -376,7 +376,8 @@ class TestInterviewFormOverHttp:
             form = await c.get("/erstgespraech/neu")
             assert '<select id="district" name="district"' in form.text and '<option value="Bockum-Hövel"' in form.text
             before = (await c.get("/erstgespraeche")).text.count("fortsetzen<")
-            r = await c.post("/erstgespraech/neu", data={"csrf_token": csrf_of(form.text), "district": "", "street": "Nordstraße", "postcode": "59A", "city": "Hamm"})
+            r = await c.post("/erstgespraech/neu",
+                             data={"csrf_token": csrf_of(form.text), "district": "", "street": "Nordstraße", "postcode": "59A", "city": "Hamm"})
             assert r.status_code == 422
             assert 'id="postcode-fehler">Die Postleitzahl hat 5 Ziffern.' in r.text and 'id="district-fehler">Bitte ausfüllen.' in r.text
             assert 'class="error-summary" role="alert"' in r.text and "autofocus" in r.text and 'href="#postcode"' in r.text
@@ -419,7 +420,8 @@ class TestInterviewFormOverHttp:
             page = await c.get(f"/erstgespraech/{draft}/einwilligungen")
             assert "Für den ganzen Haushalt (2 Personen)" in page.text and "Ion Pop (minderjährig: Einwilligung durch die Sorgeberechtigten)" in page.text
             r = await c.post(f"/erstgespraech/{draft}/einwilligungen", data={"csrf_token": csrf_of(page.text), "given_on": date.today().isoformat(),
-                                                                               "consent-haushalt": "social_casework:counselling", "consent-1": "daycare:referral"})
+                                                                               "consent-haushalt": "social_casework:counselling",
+                                                                               "consent-1": "daycare:referral"})
             assert r.status_code == 303
         async with stack.client("intake", "frontdesk") as api:
             persons = (await api.get(f"/intake-drafts/{draft}")).json()["content"]["household"]["persons"]

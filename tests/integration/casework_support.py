@@ -41,7 +41,8 @@ async def events(db: Database, event_type: str) -> list[dict]:
     import json
 
     async with db.read() as conn:
-        rows = (await conn.execute(sa.select(store.kit.outbox.c.payload).where(store.kit.outbox.c.event_type == event_type).order_by(store.kit.outbox.c.seq))).all()
+        rows = (await conn.execute(sa.select(store.kit.outbox.c.payload).where(store.kit.outbox.c.event_type == event_type)
+                                   .order_by(store.kit.outbox.c.seq))).all()
     return [json.loads(r.payload) for r in rows]
 
 

@@ -26,7 +26,8 @@ async def count(coro, n: int) -> None:  # type: ignore[no-untyped-def]
 
 
 class TestCaseOnboarding:
-    async def test_reminder_on_day_10_escalation_on_day_14_then_first_contact(self, time_skipping_env, casework_db: Database) -> None:  # type: ignore[no-untyped-def]
+    async def test_reminder_on_day_10_escalation_on_day_14_then_first_contact(self, time_skipping_env,
+                                                                              casework_db: Database) -> None:  # type: ignore[no-untyped-def]
         env = time_skipping_env
         case_id = await open_case(casework_db)
         queue = f"casework-{uuid.uuid4().hex[:6]}"
@@ -41,8 +42,10 @@ class TestCaseOnboarding:
             await eventually(lambda: count(alerts(casework_db, "first_contact_overdue"), 1), timeout=20)
             assert [e["kind"] for e in await events(casework_db, "CaseEscalated")] == ["first_contact_overdue"]
             with pytest.raises(WorkflowUpdateFailedError):
-                await handle.execute_update(CaseOnboarding.record_first_contact, FirstContactUpdate(contact_on=date(2000, 1, 1), starter_pack=True, recorded_by="caseworker"))
-            await handle.execute_update(CaseOnboarding.record_first_contact, FirstContactUpdate(contact_on=date.today(), starter_pack=True, recorded_by="caseworker"))
+                await handle.execute_update(CaseOnboarding.record_first_contact,
+                                            FirstContactUpdate(contact_on=date(2000, 1, 1), starter_pack=True, recorded_by="caseworker"))
+            await handle.execute_update(CaseOnboarding.record_first_contact,
+                                        FirstContactUpdate(contact_on=date.today(), starter_pack=True, recorded_by="caseworker"))
             assert await handle.result() == "contacted"
         recorded = await events(casework_db, "FirstContactRecorded")
         assert [(e["starter_pack"]) for e in recorded] == [True]
@@ -57,7 +60,8 @@ class TestCaseOnboarding:
             handle = await env.client.start_workflow(
                 CASE_ONBOARDING_WORKFLOW, CaseOnboardingInput(case_id=case_id, tenant="hamm"), id=case_onboarding_workflow_id(case_id), task_queue=queue,
             )
-            await handle.execute_update(CaseOnboarding.record_first_contact, FirstContactUpdate(contact_on=date.today(), starter_pack=False, recorded_by="caseworker"))
+            await handle.execute_update(CaseOnboarding.record_first_contact,
+                                        FirstContactUpdate(contact_on=date.today(), starter_pack=False, recorded_by="caseworker"))
             assert await handle.result() == "contacted"
         assert await alerts(casework_db, "first_contact_reminder") == []
         assert await events(casework_db, "CaseEscalated") == []
@@ -79,7 +83,8 @@ class TestClosureAfterACrash:
             await env.fast_forward(handle, timedelta(days=15))
             await eventually(lambda: count(alerts(casework_db, "first_contact_overdue"), 1), timeout=20)
             # the closure committed, its signals were lost with the process; the event remains
-            closed = CaseClosed(tenant="hamm", correlation_id=case_id, case_id=case_id, programme="Soziales Fallmanagement", district="Westen", reason="moved_away")
+            closed = CaseClosed(tenant="hamm", correlation_id=case_id, case_id=case_id, programme="Soziales Fallmanagement", district="Westen",
+                                reason="moved_away")
             await handlers.end_case_workflows(rt, closed, None)  # type: ignore[arg-type]
             assert await asyncio.wait_for(handle.result(), 30) == "closed"
             await handlers.end_case_workflows(rt, closed, None)  # type: ignore[arg-type]  # a redelivery: the workflow has ended, nothing to do

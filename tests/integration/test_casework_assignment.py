@@ -37,9 +37,12 @@ class TestConcurrentAssignment:
             assigned = dict((await conn.execute(
                 sa.select(store.cases.c.caseworker, sa.func.count()).where(store.cases.c.caseworker.is_not(None)).group_by(store.cases.c.caseworker)
             )).all())
-            queued = (await conn.execute(sa.select(sa.func.count()).select_from(store.cases).where(store.cases.c.caseworker.is_(None), store.cases.c.queued_at.is_not(None)))).scalar_one()
-            queued_events = (await conn.execute(sa.select(sa.func.count()).select_from(store.kit.outbox).where(store.kit.outbox.c.event_type == "CaseQueued"))).scalar_one()
-            alerts = (await conn.execute(sa.select(sa.func.count()).select_from(store.kit.alerts).where(store.kit.alerts.c.kind == "caseload_full"))).scalar_one()
+            queued = (await conn.execute(sa.select(sa.func.count()).select_from(store.cases).where(store.cases.c.caseworker.is_(None),
+                                                                                                   store.cases.c.queued_at.is_not(None)))).scalar_one()
+            queued_events = (await conn.execute(sa.select(sa.func.count()).select_from(store.kit.outbox)
+                                                .where(store.kit.outbox.c.event_type == "CaseQueued"))).scalar_one()
+            alerts = (await conn.execute(sa.select(sa.func.count()).select_from(store.kit.alerts)
+                                         .where(store.kit.alerts.c.kind == "caseload_full"))).scalar_one()
         await db.dispose()
         assert {name: load for name, (load, _) in loads.items()} == CAPS  # every place taken, none twice
         assert assigned == CAPS  # the counter matches the cases

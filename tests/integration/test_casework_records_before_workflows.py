@@ -32,7 +32,8 @@ async def committed_case_without_workflows(rt) -> uuid.UUID:  # type: ignore[no-
 
 
 class TestRecordsBeforeTheWorkflowsStarted:
-    async def test_a_first_contact_starts_the_case_workflows_and_is_recorded(self, time_skipping_env, casework_db: Database) -> None:  # type: ignore[no-untyped-def]
+    async def test_a_first_contact_starts_the_case_workflows_and_is_recorded(self, time_skipping_env,
+                                                                             casework_db: Database) -> None:  # type: ignore[no-untyped-def]
         client = time_skipping_env.client
         rt = runtime(casework_db, temporal=client)
         case_id = await committed_case_without_workflows(rt)
@@ -41,7 +42,8 @@ class TestRecordsBeforeTheWorkflowsStarted:
             await onboarding.describe()  # the window: the case is committed, no workflow yet
         update = FirstContactUpdate(contact_on=date.today(), starter_pack=True, recorded_by="caseworker")
         async with make_worker(client, TaskQueues.CASEWORK, workflows=[CaseOnboarding, ReviewCycle, Referral], activities=activities.activities(rt)):
-            await execute_update_or_start(client, case_onboarding_workflow_id(case_id), "record_first_contact", update, lambda: handlers.ensure_case_workflows(rt, case_id))
+            await execute_update_or_start(client, case_onboarding_workflow_id(case_id), "record_first_contact", update,
+                                          lambda: handlers.ensure_case_workflows(rt, case_id))
             assert await onboarding.result() == "contacted"
             review = await client.get_workflow_handle(review_cycle_workflow_id(case_id)).describe()
             assert review.status == WorkflowExecutionStatus.RUNNING  # the review cycle was started with it
@@ -51,10 +53,12 @@ class TestRecordsBeforeTheWorkflowsStarted:
             assert case.workflows_pending is False
             # a later record for an ended workflow is not retried into a second one
             with pytest.raises(RPCError):
-                await execute_update_or_start(client, case_onboarding_workflow_id(case_id), "record_first_contact", update, lambda: handlers.ensure_case_workflows(rt, case_id))
+                await execute_update_or_start(client, case_onboarding_workflow_id(case_id), "record_first_contact", update,
+                                              lambda: handlers.ensure_case_workflows(rt, case_id))
             await client.get_workflow_handle(review_cycle_workflow_id(case_id)).terminate("test over")
 
-    async def test_an_advisor_step_starts_the_referral_workflow_and_is_recorded(self, time_skipping_env, casework_db: Database) -> None:  # type: ignore[no-untyped-def]
+    async def test_an_advisor_step_starts_the_referral_workflow_and_is_recorded(self, time_skipping_env,
+                                                                                casework_db: Database) -> None:  # type: ignore[no-untyped-def]
         client = time_skipping_env.client
         rt = runtime(casework_db, temporal=client)
         case_id = await committed_case_without_workflows(rt)
@@ -67,7 +71,8 @@ class TestRecordsBeforeTheWorkflowsStarted:
             ))
         step = ReferralStepUpdate(step="acknowledged", recorded_by="ip_advisor")
         async with make_worker(client, TaskQueues.CASEWORK, workflows=[CaseOnboarding, ReviewCycle, Referral], activities=activities.activities(rt)):
-            await execute_update_or_start(client, referral_workflow_id(referral_id), "record_step", step, lambda: handlers.ensure_referral_workflow(rt, referral_id))
+            await execute_update_or_start(client, referral_workflow_id(referral_id), "record_step", step,
+                                          lambda: handlers.ensure_referral_workflow(rt, referral_id))
             async with casework_db.read() as conn:
                 referral = await store.get_referral(conn, referral_id)
             assert referral.acknowledged_on is not None  # (the server's clock is virtual here: no date asserted)

@@ -53,7 +53,8 @@ async def make_db(url: str) -> Database:
 
 
 def runtime(db: Database) -> Runtime:
-    return Runtime("intake", PlatformSettings(), IntakeSettings(master_key=generate_master_key()), db, store.kit, Outbox(db, store.kit), None, None)  # type: ignore[arg-type]
+    return Runtime("intake", PlatformSettings(), IntakeSettings(master_key=generate_master_key()), db, store.kit, Outbox(db, store.kit), None,
+                   None)  # type: ignore[arg-type]
 
 
 async def new_clearing(db: Database, move_in=None) -> uuid.UUID:  # type: ignore[no-untyped-def]
@@ -139,11 +140,13 @@ class TestBooking:
 
 
 def scheduled(events: list, activity: str) -> int:  # type: ignore[type-arg]
-    return sum(1 for e in events if e.HasField("activity_task_scheduled_event_attributes") and e.activity_task_scheduled_event_attributes.activity_type.name == activity)
+    return sum(1 for e in events
+               if e.HasField("activity_task_scheduled_event_attributes") and e.activity_task_scheduled_event_attributes.activity_type.name == activity)
 
 
 class TestClearingWorkflow:
-    async def test_no_slot_alerts_the_lead_then_books_reminds_marks_the_deadline_and_completes(self, time_skipping_env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    async def test_no_slot_alerts_the_lead_then_books_reminds_marks_the_deadline_and_completes(self, time_skipping_env,
+                                                                                               tmp_path) -> None:  # type: ignore[no-untyped-def]
         env = time_skipping_env
         db = await make_db(f"sqlite+aiosqlite:///{tmp_path / 'intake.db'}")
         rt = runtime(db)
@@ -183,7 +186,8 @@ class TestClearingWorkflow:
                     assert state.reminded and state.deadline_missed
 
                 await eventually(reminded_and_missed, timeout=20)
-                state = await handle.execute_update(PreRegistrationClearing.record_interview, InterviewFacts(record_id=uuid.uuid4(), needs_found=["work"], long_term_coaching=True))
+                state = await handle.execute_update(PreRegistrationClearing.record_interview,
+                                                    InterviewFacts(record_id=uuid.uuid4(), needs_found=["work"], long_term_coaching=True))
                 assert state.status == "cleared"
                 assert await handle.result() == "cleared"
                 for kind in ("clearing_reminder", "registration_deadline_missed"):
@@ -242,7 +246,8 @@ class TestClearingWorkflow:
 
 
 class TestMoveInCorrection:
-    async def test_an_earlier_move_in_date_reminds_and_marks_the_deadline_missed_at_once_and_once(self, time_skipping_env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    async def test_an_earlier_move_in_date_reminds_and_marks_the_deadline_missed_at_once_and_once(self, time_skipping_env,
+                                                                                                  tmp_path) -> None:  # type: ignore[no-untyped-def]
         """Moved in today, booked; the front desk corrects the move-in date to 20 days ago (intake stores
         the new dates, its consumer sends them as correction 1): the reminder and the missed deadline of
         the new date are due, so both happen at once, for the new deadline; the same correction again
@@ -286,7 +291,8 @@ class TestMoveInCorrection:
                 assert (scheduled(history, "intake.clearing_reminder"), scheduled(history, "intake.clearing_deadline_missed")) == (1, 1)
                 assert await scalar(db, outbox_count("RegistrationDeadlineMissed")) == 1
                 async with db.read() as conn:
-                    payload = (await conn.execute(sa.select(store.kit.outbox.c.payload).where(store.kit.outbox.c.event_type == "RegistrationDeadlineMissed"))).scalar_one()
+                    payload = (await conn.execute(sa.select(store.kit.outbox.c.payload)
+                                                  .where(store.kit.outbox.c.event_type == "RegistrationDeadlineMissed"))).scalar_one()
                 assert (earlier + timedelta(days=14)).isoformat() in str(payload)
                 assert await scalar(db, sa.select(alerts.c.role).where(alerts.c.kind == "registration_deadline_missed")) == "front_desk"
                 assert await scalar(db, sa.select(sa.func.count()).select_from(alerts).where(alerts.c.kind == "clearing_reminder")) == 1
@@ -298,7 +304,8 @@ class TestMoveInCorrection:
         finally:
             await db.dispose()
 
-    async def test_a_later_move_in_date_takes_back_the_missed_mark_and_marks_the_new_deadline(self, time_skipping_env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    async def test_a_later_move_in_date_takes_back_the_missed_mark_and_marks_the_new_deadline(self, time_skipping_env,
+                                                                                              tmp_path) -> None:  # type: ignore[no-untyped-def]
         """Moved in 20 days ago by the first record (reminded, missed); corrected to today: both are
         re-armed for the new dates and happen again when those pass."""
         env = time_skipping_env
@@ -341,7 +348,8 @@ class TestMoveInCorrection:
 
 
 class TestCoachBeforeTheWorkflowStarted:
-    async def test_a_coach_closing_a_clearing_whose_workflow_has_not_started_yet_starts_it_and_closes(self, time_skipping_env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    async def test_a_coach_closing_a_clearing_whose_workflow_has_not_started_yet_starts_it_and_closes(self, time_skipping_env,
+                                                                                                      tmp_path) -> None:  # type: ignore[no-untyped-def]
         """The clearing is committed by intake and visible to coaches; its workflow starts just after, from
         intake's consumer of ClearingStarted. A coach's record in that window starts it and is recorded."""
         env = time_skipping_env

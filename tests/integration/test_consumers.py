@@ -32,7 +32,8 @@ class Harness:
     heal_poison: bool = False
 
     async def publish(self, event: ThingHappened) -> None:
-        await self.broker.publish(event.model_dump_json().encode(), stream=ThingHappened.stream, headers={"event_id": str(event.event_id), "event_type": event.event_type})
+        await self.broker.publish(event.model_dump_json().encode(), stream=ThingHappened.stream,
+                                  headers={"event_id": str(event.event_id), "event_type": event.event_type})
 
     async def pending(self) -> int:
         return int((await self.redis.xpending(ThingHappened.stream, SERVICE))["pending"])

@@ -70,7 +70,8 @@ class TestFundRoundWorkflow:
         a, b = await measure(rt, 300_000), await measure(rt, 200_000)
         round_id = uuid.uuid4()
         async with rt.db.begin() as conn:  # as create_round records it
-            await conn.execute(store.rounds.insert().values(id=round_id, fiscal_year=fiscal_year(date.today()), created_by="fm", status="open", meeting_no=1, created_at=utc_now()))
+            await conn.execute(store.rounds.insert().values(id=round_id, fiscal_year=fiscal_year(date.today()), created_by="fm", status="open", meeting_no=1,
+                                                            created_at=utc_now()))
             await conn.execute(store.measures.update().where(store.measures.c.id.in_([a, b])).values(status="in_round", round_id=round_id, meeting_no=1))
         queue = f"funding-{uuid.uuid4().hex[:6]}"
         async with make_worker(env.client, queue, workflows=[FundRound], activities=handlers.activities(rt)):
@@ -186,7 +187,8 @@ class TestProofOfUseWorkflow:
 
 
 class TestReplay:
-    @pytest.mark.parametrize(("name", "workflow"), [("fund_round_v1.json", FundRound), ("proof_of_use_v1.json", ProofOfUse), ("proof_of_use_v2.json", ProofOfUse)])
+    @pytest.mark.parametrize(("name", "workflow"),
+                             [("fund_round_v1.json", FundRound), ("proof_of_use_v1.json", ProofOfUse), ("proof_of_use_v2.json", ProofOfUse)])
     async def test_committed_history_replays_with_the_current_code(self, name: str, workflow: type) -> None:
         history = WorkflowHistory.from_json(name, json.loads((HISTORIES / name).read_text()))
         await Replayer(workflows=[workflow], data_converter=pydantic_data_converter).replay_workflow(history)

@@ -41,7 +41,8 @@ class TestConcurrentApprovalsNeverOverspend:
 
                 approved = [a for a, r in zip(amounts, results, strict=True) if not isinstance(r, BaseException)]
                 refused = [(a, r) for a, r in zip(amounts, results, strict=True) if isinstance(r, BaseException)]
-                assert all(isinstance(r, BudgetExhausted) and r.status_code == 409 and r.message.startswith("budget_exhausted") for _, r in refused), refused[:3]
+                assert all(isinstance(r, BudgetExhausted) and r.status_code == 409 and r.message.startswith("budget_exhausted")
+                           for _, r in refused), refused[:3]
                 assert refused, "the run must exhaust the budget"
                 assert sum(approved) <= BUDGET
                 async with rt.db.read() as conn:

@@ -33,7 +33,8 @@ class Retrying:
     async def run(self) -> None:
         await workflow.execute_activity(
             "ops_test_failing", start_to_close_timeout=timedelta(seconds=5),
-            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=100), maximum_interval=timedelta(hours=1), backoff_coefficient=100, maximum_attempts=3),
+            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=100), maximum_interval=timedelta(hours=1), backoff_coefficient=100,
+                                     maximum_attempts=3),
         )
 
 

@@ -32,7 +32,8 @@ ROLES = ["front_desk", "caseworker", "team_lead"]
 async def rt(database_url: str):  # type: ignore[no-untyped-def]
     await asyncio.to_thread(upgrade, "intake", database_url)
     db = Database(database_url)
-    yield Runtime("intake", PlatformSettings(), IntakeSettings(master_key=generate_master_key()), db, store.kit, Outbox(db, store.kit), None, None)  # type: ignore[arg-type]
+    yield Runtime("intake", PlatformSettings(), IntakeSettings(master_key=generate_master_key()), db, store.kit, Outbox(db, store.kit), None,
+                  None)  # type: ignore[arg-type]
     await db.dispose()
 
 
@@ -130,7 +131,8 @@ class TestIndexFollowsTheRecord:
 
 class TestDuplicateCheck:
     async def test_a_known_person_in_another_spelling_names_the_household(self, rt: Runtime) -> None:
-        household, (ivan, _) = await intake(rt, person("Иван", "Петров", "1985-03-01", "UA"), person("Мария", "Петрова", "1987-06-01", "UA", relation="partner"))
+        household, (ivan, _) = await intake(rt, person("Иван", "Петров", "1985-03-01", "UA"),
+                                            person("Мария", "Петрова", "1987-06-01", "UA", relation="partner"))
         await intake(rt, person("Ivan", "Petrov", "1985-03-02", "BG"))  # born a day later: someone else
         body = search.DuplicateCheckIn.model_validate({"persons": [
             {"given_name": "Olga", "family_name": "Petrova", "date_of_birth": "2010-01-01"},

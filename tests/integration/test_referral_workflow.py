@@ -46,13 +46,15 @@ async def breaches(db: Database) -> list[str]:
 
 
 class TestReferralWorkflow:
-    async def test_both_deadlines_escalate_once_and_a_placement_achieves_the_work_goal(self, time_skipping_env, casework_db: Database) -> None:  # type: ignore[no-untyped-def]
+    async def test_both_deadlines_escalate_once_and_a_placement_achieves_the_work_goal(self, time_skipping_env,
+                                                                                       casework_db: Database) -> None:  # type: ignore[no-untyped-def]
         env = time_skipping_env
         case_id, referral_id, goal_id = await referral(casework_db)
         queue = f"casework-{uuid.uuid4().hex[:6]}"
         async with make_worker(env.client, queue, workflows=[Referral], activities=activities.activities(runtime(casework_db))):
             handle = await env.client.start_workflow(
-                REFERRAL_WORKFLOW, ReferralInput(referral_id=referral_id, case_id=case_id, tenant="hamm", partner=Partner.INTEGRATION_POINT, made_on=date.today()),
+                REFERRAL_WORKFLOW,
+                ReferralInput(referral_id=referral_id, case_id=case_id, tenant="hamm", partner=Partner.INTEGRATION_POINT, made_on=date.today()),
                 id=referral_workflow_id(referral_id), task_queue=queue,
             )
             with pytest.raises(WorkflowUpdateFailedError):
@@ -87,7 +89,8 @@ class TestReferralWorkflow:
 
 
 class TestPartnerAnswers:
-    async def test_a_kita_waiting_list_answer_meets_both_deadlines_and_the_place_closes(self, time_skipping_env, casework_db: Database) -> None:  # type: ignore[no-untyped-def]
+    async def test_a_kita_waiting_list_answer_meets_both_deadlines_and_the_place_closes(self, time_skipping_env,
+                                                                                        casework_db: Database) -> None:  # type: ignore[no-untyped-def]
         env = time_skipping_env
         case_id, referral_id, _ = await referral(casework_db, "daycare")
         queue = f"casework-{uuid.uuid4().hex[:6]}"

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from redis.asyncio import Redis
 
+from bench.support import reporting_runtime as make_runtime
 from deploy.stack import free_port
 from services.contracts.activities import TaskQueues
 from services.contracts.reporting_workflows import (
@@ -27,7 +28,6 @@ from services.kit.service import Runtime
 from services.kit.temporal import make_worker
 from services.reporting import activities, handlers, store
 from services.reporting.consumers import projected_events
-from tests.integration.test_reporting import make_runtime
 from tests.support.eventually import eventually
 from workflows.report_delivery import ReportDelivery
 from workflows.report_schedule import ScheduledReports

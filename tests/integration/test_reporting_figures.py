@@ -11,13 +11,13 @@ from collections.abc import AsyncIterator
 import pytest
 import sqlalchemy as sa
 
+from bench.support import reporting_runtime as make_runtime
 from services.kit.auth import Principal
 from services.kit.db import utc_now
 from services.kit.errors import Forbidden, Invalid
 from services.kit.service import Runtime
 from services.reporting import handlers, store
 from services.reporting.domain import ReportModel, goal_label, load_measures
-from tests.integration.test_reporting import make_runtime
 
 CARITAS = Principal("provider1", frozenset({"measure_provider"}), claims={"provider": "Caritas"})
 KJC = Principal("provider2", frozenset({"measure_provider"}), claims={"provider": "KJC"})

@@ -28,7 +28,8 @@ def _person() -> PersonProfile:
                          prospect=Prospect.GOOD, employable=True, german_level="none")
 
 
-def abra_quarter(tenant: str, start: datetime, *, district: str = "Westen", with_intakes: bool = True, with_cases: bool = True) -> tuple[list[Event], dict[str, int]]:
+def abra_quarter(tenant: str, start: datetime, *, district: str = "Westen", with_intakes: bool = True,
+                 with_cases: bool = True) -> tuple[list[Event], dict[str, int]]:
     """Events spread over the first weeks of the quarter starting at `start` (aware), plus two
     clearings in the week before (outside the quarter)."""
     ev: list[Event] = []
@@ -47,7 +48,8 @@ def abra_quarter(tenant: str, start: datetime, *, district: str = "Westen", with
                                     district=district, completed_at=at(i), days_after_move_in=5, long_term_coaching=i < 5))
     for i in range(2):  # the week before the quarter: not counted
         c = cid()
-        ev.append(ClearingCompleted(tenant=tenant, correlation_id=c, occurred_at=start - timedelta(days=3 + i), clearing_id=c, intake_id=cid(), household_id=cid(),
+        ev.append(ClearingCompleted(tenant=tenant, correlation_id=c, occurred_at=start - timedelta(days=3 + i), clearing_id=c, intake_id=cid(),
+                                    household_id=cid(),
                                     person_id=cid(), district=district, completed_at=start - timedelta(days=3), days_after_move_in=5, long_term_coaching=False))
     c = cid()
     ev.append(ClearingClosed(tenant=tenant, correlation_id=c, occurred_at=at(8), clearing_id=c, intake_id=cid(), household_id=cid(), person_id=cid(),
@@ -59,12 +61,14 @@ def abra_quarter(tenant: str, start: datetime, *, district: str = "Westen", with
             case = cid()
             members = [cid(), cid(), cid()]
             abra_cases.append((case, members))
-            ev.append(CaseOpened(tenant=tenant, correlation_id=case, occurred_at=at(10 + i), case_id=case, household_id=cid(), programme="ABRA", district=district, member_ids=members))
-        ev.append(CaseClosed(tenant=tenant, correlation_id=abra_cases[0][0], occurred_at=at(40), case_id=abra_cases[0][0], programme="ABRA", district=district, reason="goals_achieved"))
+            ev.append(CaseOpened(tenant=tenant, correlation_id=case, occurred_at=at(10 + i), case_id=case, household_id=cid(), programme="ABRA",
+                                 district=district, member_ids=members))
+        ev.append(CaseClosed(tenant=tenant, correlation_id=abra_cases[0][0], occurred_at=at(40), case_id=abra_cases[0][0], programme="ABRA", district=district,
+                             reason="goals_achieved"))
         for case, members in abra_cases:
             ref = cid()
-            ev.append(ReferralMade(tenant=tenant, correlation_id=ref, occurred_at=at(20), referral_id=ref, case_id=case, person_id=members[0], partner=Partner.JOB_CENTRE,
-                                   purpose=Purpose.JOB_PLACEMENT, programme="ABRA", district=district))
+            ev.append(ReferralMade(tenant=tenant, correlation_id=ref, occurred_at=at(20), referral_id=ref, case_id=case, person_id=members[0],
+                                   partner=Partner.JOB_CENTRE, purpose=Purpose.JOB_PLACEMENT, programme="ABRA", district=district))
             ev.append(ReferralStepRecorded(tenant=tenant, correlation_id=ref, occurred_at=at(30), referral_id=ref, case_id=case, person_id=members[0],
                                            partner=Partner.JOB_CENTRE, step="placed_employment", working_days_since_referral=8))
         sf_cases = []
@@ -72,15 +76,16 @@ def abra_quarter(tenant: str, start: datetime, *, district: str = "Westen", with
             case = cid()
             members = [cid(), cid()]
             sf_cases.append((case, members))
-            ev.append(CaseOpened(tenant=tenant, correlation_id=case, occurred_at=at(12 + i), case_id=case, household_id=cid(), programme="Soziales Fallmanagement",
-                                 district=district, member_ids=members))
+            ev.append(CaseOpened(tenant=tenant, correlation_id=case, occurred_at=at(12 + i), case_id=case, household_id=cid(),
+                                 programme="Soziales Fallmanagement", district=district, member_ids=members))
         for n, (case, members) in enumerate(sf_cases):
             ref = cid()
             ev.append(ReferralMade(tenant=tenant, correlation_id=ref, occurred_at=at(21), referral_id=ref, case_id=case, person_id=members[0],
                                    partner=Partner.INTEGRATION_POINT, purpose=Purpose.REFERRAL, programme="Soziales Fallmanagement", district=district))
             if n < 5:
                 ev.append(ReferralStepRecorded(tenant=tenant, correlation_id=ref, occurred_at=at(25), referral_id=ref, case_id=case, person_id=members[0],
-                                               partner=Partner.INTEGRATION_POINT, step="measure_offered", measure="qualification", working_days_since_referral=3))
+                                               partner=Partner.INTEGRATION_POINT, step="measure_offered", measure="qualification",
+                                               working_days_since_referral=3))
                 step = "placed_training" if n < 3 else "placed_employment"
                 ev.append(ReferralStepRecorded(tenant=tenant, correlation_id=ref, occurred_at=at(35), referral_id=ref, case_id=case, person_id=members[0],
                                                partner=Partner.INTEGRATION_POINT, step=step, working_days_since_referral=12))

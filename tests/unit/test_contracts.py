@@ -21,7 +21,8 @@ def profile() -> PersonProfile:
 
 
 def completed(**kw: object) -> IntakeCompleted:
-    base = dict(tenant="hamm", correlation_id=uuid.uuid4(), intake_id=uuid.uuid4(), household_id=uuid.uuid4(), district="Westen", move_in_date="2026-11-02", persons=[profile()])
+    base = dict(tenant="hamm", correlation_id=uuid.uuid4(), intake_id=uuid.uuid4(), household_id=uuid.uuid4(), district="Westen", move_in_date="2026-11-02",
+                persons=[profile()])
     return IntakeCompleted(**{**base, **kw})  # type: ignore[arg-type]
 
 
@@ -62,7 +63,8 @@ class TestEnvelope:
             completed(event_type="CaseOpened")
 
 
-PERSONAL = {"name", "given_name", "family_name", "date_of_birth", "birth_date", "address", "street", "nationality", "health", "notes", "note", "justification", "email", "phone"}
+PERSONAL = {"name", "given_name", "family_name", "date_of_birth", "birth_date", "address", "street", "nationality", "health", "notes", "note", "justification",
+            "email", "phone"}
 LINKING = {"person_id", "person_ids", "household_id", "intake_id", "case_id", "member_ids", "application_id", "clearing_id", "referral_id"}
 
 

@@ -101,7 +101,8 @@ class TestReceipts:
         assert receipt_media_type(b"<html><script>") is None
 
     def test_an_exe_is_422_with_a_german_reason(self) -> None:
-        assert receipt_problem(1000, b"MZ\x90\x00", 0, 5 * MB, 25 * MB) == (422, "Nur PDF-, PNG- oder JPEG-Dateien sind als Beleg erlaubt (der Inhalt ist keine solche Datei).")
+        assert receipt_problem(1000, b"MZ\x90\x00", 0, 5 * MB, 25 * MB) == (
+            422, "Nur PDF-, PNG- oder JPEG-Dateien sind als Beleg erlaubt (der Inhalt ist keine solche Datei).")
 
     def test_too_large_is_413_each_and_in_total(self) -> None:
         assert receipt_problem(5 * MB + 1, self.PDF, 0, 5 * MB, 25 * MB) == (413, "Die Datei ist zu groß (höchstens 5 MB je Beleg).")
@@ -125,7 +126,8 @@ class TestProofOfUseRules:
         assert proof_problem([self.item(150_001, date(2026, 3, 2))], 150_000, self.START, date(2026, 5, 1))[0] == "items"  # type: ignore[index]
 
     def test_spending_before_the_start_or_in_the_future_names_the_item(self) -> None:
-        assert proof_problem([self.item(1, date(2026, 3, 2)), self.item(1, date(2026, 2, 28))], 10, self.START, date(2026, 5, 1))[0] == "items.1.spent_on"  # type: ignore[index]
+        assert proof_problem([self.item(1, date(2026, 3, 2)), self.item(1, date(2026, 2, 28))], 10, self.START,
+                             date(2026, 5, 1))[0] == "items.1.spent_on"  # type: ignore[index]
         assert proof_problem([self.item(1, date(2026, 5, 2))], 10, self.START, date(2026, 5, 1))[0] == "items.0.spent_on"  # type: ignore[index]
 
     def test_rework_needs_a_reason_acceptance_does_not(self) -> None:

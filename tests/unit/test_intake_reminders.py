@@ -108,4 +108,5 @@ class TestTheEmail:
             assert "Uhrzeit: 09:30" in msg.get_body(("plain",)).get_content()
 
     def test_its_message_id_is_fixed_per_appointment(self) -> None:
-        assert self.message("ro")["Message-ID"] == self.message("de")["Message-ID"] == f"<clearing-reminder-{self.CLEARING}-{int(self.AT.timestamp())}@ankommen>"
+        assert (self.message("ro")["Message-ID"] == self.message("de")["Message-ID"]
+                == f"<clearing-reminder-{self.CLEARING}-{int(self.AT.timestamp())}@ankommen>")

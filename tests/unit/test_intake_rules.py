@@ -52,7 +52,9 @@ class TestRouting:
         assert d.routes == [route]
         assert d.prospect == prospect
 
-    @pytest.mark.parametrize(("age", "child_route", "employable"), [(0, Route.DAYCARE, False), (5, Route.DAYCARE, False), (6, Route.SCHOOL_SIDE_ENTRY, False), (15, Route.SCHOOL_SIDE_ENTRY, True), (17, Route.SCHOOL_SIDE_ENTRY, True), (18, None, True), (64, None, True), (65, None, False)])
+    @pytest.mark.parametrize(("age", "child_route", "employable"),
+                             [(0, Route.DAYCARE, False), (5, Route.DAYCARE, False), (6, Route.SCHOOL_SIDE_ENTRY, False), (15, Route.SCHOOL_SIDE_ENTRY, True),
+                              (17, Route.SCHOOL_SIDE_ENTRY, True), (18, None, True), (64, None, True), (65, None, False)])
     def test_children_get_daycare_or_school_and_employability_is_15_to_64(self, age: int, child_route: Route | None, employable: bool) -> None:
         d = derive(p(born=born(age), move_in_date="2026-11-02", consents=[]), TODAY, RULES)
         assert (d.routes[1:] or [None]) == [child_route]
@@ -128,7 +130,8 @@ class TestCodeLists:
         from services.contracts import codes
 
         nat = codes.nationalities_de()
-        assert (nat["BG"], nat["RO"], nat["DE"], nat["XK"], nat["XXA"], nat["XXX"]) == ("Bulgarien", "Rumänien", "Deutschland", "Kosovo", "staatenlos", "ungeklärt / ohne Angabe")
+        assert (nat["BG"], nat["RO"], nat["DE"], nat["XK"], nat["XXA"], nat["XXX"]) == ("Bulgarien", "Rumänien", "Deutschland", "Kosovo", "staatenlos",
+                                                                                        "ungeklärt / ohne Angabe")
         assert list(nat)[-2:] == ["XXA", "XXX"] and len(nat) == 249 + 1 + 2
         lang = codes.languages_de()
         assert (lang["bg"], lang["ro"], lang["ar"], lang["tr"], lang["uk"]) == ("Bulgarisch", "Rumänisch", "Arabisch", "Türkisch", "Ukrainisch")
@@ -212,12 +215,14 @@ class TestDraftProblems:
         from services.intake.domain import draft_problems
 
         content = {"household": {"district": "", "address": {"postcode": "59A"},
-                                 "persons": [{"given_name": "Ana", "family_name": "Pop", "date_of_birth": "1990-01-01", "schooling_years": "zwölf", "nationality": "JJ"}, {}]}}
+                                 "persons": [{"given_name": "Ana", "family_name": "Pop", "date_of_birth": "1990-01-01", "schooling_years": "zwölf",
+                                              "nationality": "JJ"}, {}]}}
         found = {tuple(loc[2:]) for loc, _, _ in draft_problems(content)}
         assert found == {("district",), ("address", "postcode"), ("persons", 0, "schooling_years"), ("persons", 0, "nationality"),
                          ("persons", 1, "given_name"), ("persons", 1, "family_name"), ("persons", 1, "date_of_birth")}
         assert draft_problems({"household": {"persons": []}}) == []
-        assert draft_problems({"household": {"district": "Mitte", "persons": [{"given_name": "Ana", "family_name": "Pop", "date_of_birth": "1990-01-01"}]}}) == []
+        assert draft_problems({"household": {"district": "Mitte",
+                                             "persons": [{"given_name": "Ana", "family_name": "Pop", "date_of_birth": "1990-01-01"}]}}) == []
 
 
 class TestValidationErrorBodies:

@@ -76,7 +76,8 @@ class TestTheCatalogues:
 
 
 class TestDirectionAndLanguage:
-    @pytest.mark.parametrize(("language", "direction"), [("ar", "rtl"), ("fa", "rtl"), ("de", "ltr"), ("ro", "ltr"), ("bg", "ltr"), ("uk", "ltr"), ("en", "ltr")])
+    @pytest.mark.parametrize(("language", "direction"),
+                             [("ar", "rtl"), ("fa", "rtl"), ("de", "ltr"), ("ro", "ltr"), ("bg", "ltr"), ("uk", "ltr"), ("en", "ltr")])
     def test_arabic_and_farsi_are_right_to_left(self, language: str, direction: str) -> None:
         assert i18n.direction(language) == direction
         assert newcomer.Lang.of(language).dir == direction
@@ -116,7 +117,8 @@ class TestDatesAndTimes:
 
 
 VIEW = {
-    "intake": {"intake_id": "3f2a9c1e-5b7d-4e21-9a0c-1d2e3f4a5b6c", "address": {"street": "Weststraße", "house_number": "12", "postcode": "59065", "city": "Hamm"}},
+    "intake": {"intake_id": "3f2a9c1e-5b7d-4e21-9a0c-1d2e3f4a5b6c",
+               "address": {"street": "Weststraße", "house_number": "12", "postcode": "59065", "city": "Hamm"}},
     "persons": [{"person_id": "p1", "given_name": "Ștefan", "family_name": "Bălănescu", "date_of_birth": "1990-01-01", "routes": ["abra_clearing"],
                  "registration": {"clearing_status": "pending", "appointment_at": "2026-12-07T08:30:00+00:00", "registration_deadline": "2026-12-17"}}],
     "appointment": "2026-12-07T08:30:00+00:00", "clearing": True, "casework": False,

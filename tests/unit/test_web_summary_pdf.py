@@ -97,7 +97,8 @@ class TestTheSummaryOfAFamilyOfFour:
 class TestNextSteps:
     def test_a_booked_clearing_gives_the_appointment_then_the_deadline(self) -> None:
         steps = newcomer.next_steps(FAMILY[0], GERMAN)
-        assert steps == ["Ihr Termin bei ABRA (Gespräch vor der Anmeldung): Montag, 30. November 2026, 10:00 Uhr. Bitte bringen Sie Ihren Ausweis oder Reisepass mit.",
+        assert steps == ["Ihr Termin bei ABRA (Gespräch vor der Anmeldung): Montag, 30. November 2026, 10:00 Uhr. "
+                         "Bitte bringen Sie Ihren Ausweis oder Reisepass mit.",
                          "Nach dem Gespräch melden Sie Ihren Wohnsitz im Bürgeramt an, spätestens bis Freitag, 4. Dezember 2026."]
 
     def test_a_missed_clearing_asks_for_a_new_appointment(self) -> None:

@@ -81,7 +81,8 @@ async def publish(request: Request, s: Coach) -> Response:
     if not values["kapazitaet"].isdigit():
         errors["kapazitaet"] = "Bitte eine ganze Zahl von 1 bis 20 angeben."
     if not errors:
-        slots = [{"starts_at": datetime.combine(day, time.fromisoformat(t.zfill(5)), tzinfo=BERLIN).isoformat(), "capacity": int(values["kapazitaet"])} for t in times]
+        slots = [{"starts_at": datetime.combine(day, time.fromisoformat(t.zfill(5)), tzinfo=BERLIN).isoformat(),
+                  "capacity": int(values["kapazitaet"])} for t in times]
         answer = await backend(request).call(s, "intake", "POST", "/abra/slots", json={"slots": slots})
         if answer.status == 201:
             s.flash = f"{len(slots)} Termin{'e' if len(slots) != 1 else ''} veröffentlicht."
@@ -103,7 +104,8 @@ async def _clearing(request: Request, s: Session, clearing_id: str) -> dict[str,
     return checked(await backend(request).call(s, "intake", "GET", f"/clearings/{uuid_or_gone(clearing_id)}"))
 
 
-def _clearing_page(request: Request, c: dict[str, Any], errors: dict[str, str] | None = None, values: dict[str, Any] | None = None, status: int = 200) -> HTMLResponse:
+def _clearing_page(request: Request, c: dict[str, Any], errors: dict[str, str] | None = None, values: dict[str, Any] | None = None,
+                   status: int = 200) -> HTMLResponse:
     return render(request, "abra_clearing.html", status, c=c, fields=INTERVIEW_FIELDS, needs=common.NEEDS, outcomes=OUTCOMES,
                   statuses=common.CLEARING_STATUS, errors=errors or {}, values=values or {"needs_found": []})
 

@@ -64,7 +64,8 @@ PURPOSES = {"referral": "Überleitung", "counselling": "Beratung", "job_placemen
 #: Reasons for closing a case (casework's CloseReason; 001 phase 4).
 CLOSE_REASONS = {"goals_achieved": "Ziele erreicht / Klient/in selbstständig", "moved_away": "verzogen",
                  "no_longer_eligible": "keine Anspruchsvoraussetzungen mehr", "no_contact": "kein Kontakt mehr"}
-LABELS = {"phases": PHASES, "goal_status": GOAL_STATUS, "consent_partners": CONSENT_PARTNERS, "results": RESULTS, "measures": MEASURES, "ratings": RATINGS, "partners": PARTNERS,
+LABELS = {"phases": PHASES, "goal_status": GOAL_STATUS, "consent_partners": CONSENT_PARTNERS, "results": RESULTS, "measures": MEASURES, "ratings": RATINGS,
+          "partners": PARTNERS,
           "fields_of_action": FIELDS_OF_ACTION, "responsible": RESPONSIBLE, "kinds": TIMELINE_KINDS, "referral_status": REFERRAL_STATUS,
           "purposes": PURPOSES, "close_reasons": CLOSE_REASONS}
 

@@ -115,7 +115,8 @@ async def vote(request: Request, round_id: str, s: Steering) -> Response:
     if choice not in VOTES:
         s.flash = "Bitte Ja, Nein oder Enthaltung wählen."
         return see_other("/verfuegungsfonds")
-    answer = await backend(request).call(s, "funding", "POST", f"/rounds/{rid}/votes", json={"application_id": str(uuid_or_gone(application_id)), "vote": choice})
+    answer = await backend(request).call(s, "funding", "POST", f"/rounds/{rid}/votes",
+                                         json={"application_id": str(uuid_or_gone(application_id)), "vote": choice})
     s.flash = f"Ihre Stimme ({VOTES[choice]}) ist erfasst." if answer.status == 200 else _refusal(checked_or(answer))
     return see_other("/verfuegungsfonds")
 

@@ -99,7 +99,8 @@ PERSON_GROUPS = (
         F("residence_status", "Aufenthaltsstatus", "select", common.RESIDENCE),
         F("status_since", "Status seit", "date", optional=True, hint="nur bei Duldung erforderlich"),
         F("move_in_date", "Zuzugsdatum", "date"),
-        F("wants_registration", "Meldet den Wohnsitz hier an", "yesno", common.YES_NO, hint="Bei Staatsangehörigen Bulgariens und Rumäniens folgt das ABRA-Clearing"),
+        F("wants_registration", "Meldet den Wohnsitz hier an", "yesno", common.YES_NO,
+          hint="Bei Staatsangehörigen Bulgariens und Rumäniens folgt das ABRA-Clearing"),
     )),
 )
 PERSON_FIELDS = tuple(f for _, group in PERSON_GROUPS for f in group)
@@ -373,7 +374,8 @@ async def consents_step(request: Request, draft_id: str, s: Front) -> HTMLRespon
 
 def _consents_page(request: Request, draft_id: str, content: dict[str, Any], errors: Errors, status: int = 200) -> HTMLResponse:
     persons = household_of(content).get("persons", [])
-    given = {i: {f"{c['partner']}:{c['purpose']}" for c in p.get("consents", []) if isinstance(c, dict) and "partner" in c and "purpose" in c} for i, p in enumerate(persons)}
+    given = {i: {f"{c['partner']}:{c['purpose']}" for c in p.get("consents", []) if isinstance(c, dict) and "partner" in c and "purpose" in c}
+             for i, p in enumerate(persons)}
     on = next((c.get("given_on") for p in persons for c in p.get("consents", []) if isinstance(c, dict) and c.get("given_on")), today().isoformat())
     per_person = {i: errors.at("einwilligungen", i) for i in range(len(persons))}
     everyone = set.intersection(*given.values()) if len(given) > 1 else set()
@@ -431,7 +433,8 @@ def _review_page(request: Request, draft_id: str, content: dict[str, Any], error
     pressed the plain completion and is sent back to the warning)."""
     h = household_of(content)
     return render(request, "fd_review.html", status, household=h, address=address_values(content), persons=h.get("persons", []), labels=common,
-                  fields=PERSON_FIELDS, nationalities=codes.nationalities_de(), languages=codes.languages_de(), general=errors.at("pruefen").get("_"), known=known or [], warned=warned,
+                  fields=PERSON_FIELDS, nationalities=codes.nationalities_de(), languages=codes.languages_de(), general=errors.at("pruefen").get("_"),
+                  known=known or [], warned=warned,
                   **step_context(draft_id, "pruefen", summary=errors.items))
 
 
@@ -569,7 +572,8 @@ def _contacts(view: dict[str, Any], comm: dict[str, Any]) -> list[dict[str, Any]
         reg = p.get("registration") or {}
         if reg.get("clearing_status") == "pending" and reg.get("appointment_at"):
             c = by_person.get(p["person_id"], {})
-            out.append({"person_id": p["person_id"], "name": newcomer.name_of(p), "email": c.get("email"), "reminders_by_email": bool(c.get("reminders_by_email"))})
+            out.append({"person_id": p["person_id"], "name": newcomer.name_of(p), "email": c.get("email"),
+                        "reminders_by_email": bool(c.get("reminders_by_email"))})
     return out
 
 
@@ -654,6 +658,7 @@ def _reminder_errors(body: Any, email: str, consent: bool) -> dict[str, str]:
 def install(app: Any) -> None:
     async def refused(request: Request, exc: ApiRefused) -> Response:
         return render(request, "error.html", 409, title="Nicht möglich",
-                      message=f"Der Dienst hat die Aktion abgelehnt: {common.german_message(str(exc.answer.body.get('detail') if isinstance(exc.answer.body, dict) else exc.answer.body))}")
+                      message="Der Dienst hat die Aktion abgelehnt: "
+                              f"{common.german_message(str(exc.answer.body.get('detail') if isinstance(exc.answer.body, dict) else exc.answer.body))}")
 
     app.add_exception_handler(ApiRefused, refused)

@@ -155,7 +155,8 @@ async def record_payout(request: Request, kind: str, application_id: str, s: Pay
         raise Gone()
     answer = await backend(request).call(s, "funding", "POST", paths[kind])
     if answer.status == 200:
-        s.flash = f"Die Auszahlung über {euro(answer.body.get('amount_cents'))} ist erfasst." if answer.body.get("amount_cents") else "Die Auszahlung ist erfasst."
+        s.flash = (f"Die Auszahlung über {euro(answer.body.get('amount_cents'))} ist erfasst." if answer.body.get("amount_cents")
+                   else "Die Auszahlung ist erfasst.")
     elif answer.status in (403, 409, 422):
         s.flash = _refusal(answer)
     else:

@@ -37,7 +37,8 @@ CRITERIA_TEXT = (
 )
 #: Confirmations where funding's API expects them (HardshipCriteria): a ticked box answers the criterion with "no".
 CONFIRMATIONS = (
-    F("legal_entitlement_elsewhere", "Ich bestätige: Es besteht kein vorrangiger Rechtsanspruch auf eine andere Leistung (z. B. Jobcenter, Bildungs- und Teilhabepaket).", "checkbox"),
+    F("legal_entitlement_elsewhere",
+      "Ich bestätige: Es besteht kein vorrangiger Rechtsanspruch auf eine andere Leistung (z. B. Jobcenter, Bildungs- und Teilhabepaket).", "checkbox"),
     F("caused_by_authority_error", "Ich bestätige: Der Bedarf ist nicht durch ein fehlerhaftes Handeln einer (anderen) Behörde entstanden.", "checkbox"),
     F("undermines_self_reliance", "Ich bestätige: Die Unterstützung untergräbt nicht die Eigenständigkeit und Eigenverantwortung der Person.", "checkbox"),
 )
@@ -56,7 +57,8 @@ _MESSAGES = (
 )
 _FIELD_MESSAGES = {
     "legal_entitlement_elsewhere": "Bitte bestätigen oder unten die zuständige Stelle nennen.",
-    "caused_by_authority_error": "Bitte bestätigen. Ist der Bedarf durch den Fehler einer Behörde entstanden, hilft der Härtefallfonds nicht: Die Behörde muss ihn beheben.",
+    "caused_by_authority_error": "Bitte bestätigen. Ist der Bedarf durch den Fehler einer Behörde entstanden, hilft der Härtefallfonds nicht: "
+                                 "Die Behörde muss ihn beheben.",
     "undermines_self_reliance": "Bitte bestätigen. Eine Unterstützung, die die Eigenständigkeit untergräbt, ist aus dem Härtefallfonds nicht möglich.",
     "amount": "Bitte einen Betrag über 0 € angeben.",
 }
@@ -87,7 +89,8 @@ def state_text(a: dict[str, Any]) -> str:
     status = a["status"]
     if status == "pending":
         done = len(a["deciders"])
-        return f"offen: die Geschäftsführung entscheidet ({done} von {a['deciders_required']} Entscheidungen)" + (" – überfällig, eskaliert" if a["escalated"] else "")
+        return (f"offen: die Geschäftsführung entscheidet ({done} von {a['deciders_required']} Entscheidungen)"
+                + (" – überfällig, eskaliert" if a["escalated"] else ""))
     if status == "approved":
         return f"bewilligt: {euro(a['amount_cents'])}"
     if status == "payment_ordered":

@@ -288,7 +288,8 @@ async def proof(request: Request, application_id: str, s: Applicant) -> Response
         if answer.status in (413, 422):
             m = await _measure(request, s, application_id)
             values["beleg"] = chosen
-            return _detail(request, m, answer.status, {"belege": f"„{f.filename}“: {api_errors(answer).get('file') or next(iter(api_errors(answer).values()))}"}, values)
+            return _detail(request, m, answer.status,
+                           {"belege": f"„{f.filename}“: {api_errors(answer).get('file') or next(iter(api_errors(answer).values()))}"}, values)
         if answer.status in (403, 409):
             return _detail(request, m, answer.status, refused=refusal(answer))
         raise ApiRefused(answer)

@@ -136,7 +136,8 @@ async def _case_referral(request: Request, s: Session, case_id: str, referral_id
 
 def _case_view(request: Request, r: dict[str, Any], **kw: Any) -> HTMLResponse:
     label = PARTNERS.get(r["partner"], r["partner"])
-    return _page(request, r, action=f"/faelle/{r['case_id']}/ueberleitungen/{r['referral_id']}", back=(f"/faelle/{r['case_id']}", f"Zurück zum Fall {r['case_id'][:8]}"),
+    return _page(request, r, action=f"/faelle/{r['case_id']}/ueberleitungen/{r['referral_id']}",
+                 back=(f"/faelle/{r['case_id']}", f"Zurück zum Fall {r['case_id'][:8]}"),
                  heading=f"Überleitung an {label}", can_record=r.get("recorded_by") == CASEWORKER, **kw)
 
 

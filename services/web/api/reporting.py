@@ -22,7 +22,8 @@ OFFICER = (Role.REPORTING_OFFICER.value,)
 READERS = (Role.REPORTING_OFFICER.value, Role.TEAM_LEAD.value)
 Officer = Annotated[Session, Depends(page(*OFFICER))]
 Reader = Annotated[Session, Depends(page(*READERS))]
-GROUPINGS = {"": "ohne", "month": "Monat", "quarter": "Quartal", "district": "Sozialraum", "field_of_action": "Handlungsfeld", "programme": "Programm", "partner": "Partner"}
+GROUPINGS = {"": "ohne", "month": "Monat", "quarter": "Quartal", "district": "Sozialraum", "field_of_action": "Handlungsfeld", "programme": "Programm",
+             "partner": "Partner"}
 KINDS = {"monthly_statistics": "Monatsstatistik", "im_kpi_quarterly": "Quartalskennzahlen Integrationsmanagement", "funder": "Bericht an einen Fördergeber"}
 FORMATS = {"pdf": "PDF", "xlsx": "Excel (XLSX)", "csv": "CSV", "json": "JSON"}
 UNITS = {"count": "Anzahl", "cents": "Cent", "percent": "Prozent", "days": "Tage"}
@@ -35,7 +36,8 @@ def bar_chart(title: str, data: list[tuple[str, int]], chart_id: str) -> Markup:
     label_w, bar_w, row_h = 350, 360, 28
     height = max(1, len(data)) * row_h + 10
     top = max([v for _, v in data] + [1])
-    parts = [f'<svg class="chart" role="img" aria-labelledby="{chart_id}-titel" viewBox="0 0 {label_w + bar_w + 70} {height}" width="{label_w + bar_w + 70}" height="{height}" xmlns="http://www.w3.org/2000/svg">',
+    parts = [f'<svg class="chart" role="img" aria-labelledby="{chart_id}-titel" viewBox="0 0 {label_w + bar_w + 70} {height}" '
+             f'width="{label_w + bar_w + 70}" height="{height}" xmlns="http://www.w3.org/2000/svg">',
              f'<title id="{chart_id}-titel">{escape(title)}</title>']
     for i, (label, value) in enumerate(data):
         y = 5 + i * row_h
@@ -81,12 +83,14 @@ async def kpis(request: Request, s: Reader, zeitraum: str | None = None, gruppie
             if k.get("groups"):
                 data = sorted(k["groups"].items())
                 title = f"{k['label']} nach {GROUPINGS.get(figures['group_by'] or '', '')}"
-                charts.append((f"k{n}", title, bar_chart(title, [(g or "(ohne)", v) for g, v in data], f"chart-k{n}"), [(g or "(ohne)", v, UNITS.get(k["unit"], k["unit"])) for g, v in data]))
+                charts.append((f"k{n}", title, bar_chart(title, [(g or "(ohne)", v) for g, v in data], f"chart-k{n}"),
+                               [(g or "(ohne)", v, UNITS.get(k["unit"], k["unit"])) for g, v in data]))
     return render(request, "rep_kpis.html", 422 if errors else 200, errors=errors, figures=figures, charts=charts, groupings=GROUPINGS,
                   zeitraum=zeitraum or (figures or {}).get("period", ""), gruppierung=gruppierung)
 
 
-async def _reports_page(request: Request, s: Session, errors: dict[str, str] | None = None, values: dict[str, str] | None = None, status: int = 200) -> HTMLResponse:
+async def _reports_page(request: Request, s: Session, errors: dict[str, str] | None = None, values: dict[str, str] | None = None,
+                        status: int = 200) -> HTMLResponse:
     api = backend(request)
     reports = checked(await api.call(s, "reporting", "GET", "/reports"))
     funders = checked(await api.call(s, "reporting", "GET", "/funders"))

@@ -126,7 +126,8 @@ async def _lists_of(request: Request) -> dict[str, list[str]]:
     return {n: [v for v in form.getlist(n) if isinstance(v, str)] for n in LIST_FIELDS}
 
 
-async def _measure_page(request: Request, s: Session, measure: dict[str, Any] | None, values: dict[str, Any], errors: dict[str, str], status: int = 200) -> HTMLResponse:
+async def _measure_page(request: Request, s: Session, measure: dict[str, Any] | None, values: dict[str, Any], errors: dict[str, str],
+                        status: int = 200) -> HTMLResponse:
     options = await _options(request, s)
     funder_names = list(dict.fromkeys([*options["funder_names"], *[f for f in values.get("funders", []) if isinstance(f, str)]]))
     return render(request, "rep_measure.html", status, measure=measure, values=values, errors=errors, labels=LABELS, text_fields=TEXT_FIELDS,

