@@ -62,7 +62,7 @@ class Referral:
         for breach, due_on, met in deadlines:
             timeout = end_of_working_day(due_on) - workflow.now()
             try:
-                await workflow.wait_condition(lambda: self._state.closed or met(), timeout=max(timeout, timedelta(seconds=1)))
+                await workflow.wait_condition(lambda met=met: self._state.closed or met(), timeout=max(timeout, timedelta(seconds=1)))
             except TimeoutError:
                 result: StepResult = await workflow.execute_activity(
                     REFERRAL_ESCALATE, ReferralEscalateInput(referral_id=inp.referral_id, tenant=inp.tenant, breach=breach, due_on=due_on),
