@@ -10,9 +10,11 @@ from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.contracts.refusals import NON_RETRYABLE
+
 #: Domain error types an activity or validator raises; the workflow does not retry them and funding's
-#: API maps them back to HTTP statuses.
-DOMAIN_ERROR_TYPES = ["DomainError", "NotFound", "Conflict", "Invalid", "Forbidden", "BudgetExhausted"]
+#: API maps them back to HTTP statuses. The one list lives in `services.contracts.refusals`.
+DOMAIN_ERROR_TYPES = NON_RETRYABLE
 
 
 class _Model(BaseModel):
