@@ -5,19 +5,17 @@ workflow after intake committed the clearing, and a correction's effect on a pen
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
-from temporalio.client import WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.service import RPCError
 
 from services.contracts.activities import TaskQueues
 from services.contracts.events import ClearingClosed, ClearingStarted
 from services.contracts.intake_workflows import (
-    CLEARING_WORKFLOW,
     Attendance,
     ClearingInput,
     ClearingState,
@@ -38,7 +36,8 @@ from services.kit.auth import Principal
 from services.kit.broker import Delivery
 from services.kit.db import utc_now
 from services.kit.errors import Conflict, Invalid, NotFound
-from services.kit.temporal import execute_update_or_start
+from services.kit.workflows import run_update
+from workflows.clearing import PreRegistrationClearing
 
 COACH_ROLES = ("abra_coach",)
 
@@ -110,7 +109,7 @@ async def cancel_clearings_after_correction(rt: IntakeRuntime, event: Any, deliv
                 await _send_move_in(rt, row)
             continue
         try:
-            await _update(rt, row.person_id, "close", CloseRequest(outcome="cancelled", by_correction=True))
+            await _update(rt, row.person_id, PreRegistrationClearing.close, CloseRequest(outcome="cancelled", by_correction=True))
         except Conflict:
             if await _still_pending(rt, row.id):
                 raise  # a coach decision was being recorded: the redelivery tries again
@@ -130,7 +129,8 @@ async def _send_move_in(rt: IntakeRuntime, row: sa.Row) -> None:
     """The clearing's current move-in date to its workflow, under the correction that set it. A workflow
     not started yet is started with the corrected date; one that closed meanwhile needs nothing."""
     try:
-        await _update(rt, row.person_id, "correct_move_in", MoveInCorrection(correction_no=row.dates_correction_no, move_in_date=row.move_in_date), pending=row)
+        correction = MoveInCorrection(correction_no=row.dates_correction_no, move_in_date=row.move_in_date)
+        await _update(rt, row.person_id, PreRegistrationClearing.correct_move_in, correction, pending=row)
     except (Conflict, NotFound):
         if await _still_pending(rt, row.id):
             raise
@@ -139,10 +139,8 @@ async def _send_move_in(rt: IntakeRuntime, row: sa.Row) -> None:
 async def ensure_clearing_workflow(rt: IntakeRuntime, row: sa.Row) -> None:
     """Starts the pending clearing's workflow, or joins it if it runs (business key, USE_EXISTING)."""
     s = rt.settings
-    if rt.temporal is None:
-        raise RuntimeError("intake runs without Temporal")
-    await rt.temporal.start_workflow(
-        CLEARING_WORKFLOW,
+    await rt.temporal_client.start_workflow(
+        PreRegistrationClearing.run,
         ClearingInput(
             clearing_id=row.id, person_id=row.person_id, tenant=rt.platform.tenant, move_in_date=row.move_in_date,
             booking_working_days=s.clearing_booking_working_days, reminder_days=s.clearing_reminder_days,
@@ -165,22 +163,16 @@ async def _start_if_pending(rt: IntakeRuntime, clearing_id: uuid.UUID) -> None:
         await ensure_clearing_workflow(rt, row)
 
 
-async def _update(rt: IntakeRuntime, person_id: uuid.UUID, name: str, arg: BaseModel, pending: sa.Row | None = None) -> ClearingState:
-    """A coach's record as a workflow update. The clearing is visible once intake commits it, and its
+async def _update(rt: IntakeRuntime, person_id: uuid.UUID, update: Callable[..., Any], arg: BaseModel, pending: sa.Row | None = None) -> ClearingState:
+    """A coach's record as a workflow update (kit.workflows.run_update: a refusal is a DomainError by its
+    type, a workflow not running is 404). The clearing is visible once intake commits it, and its
     workflow starts just after (consumer of ClearingStarted): given the `pending` row, a record made
     in that window starts the workflow itself, if the clearing is still pending, and is sent once more."""
-    if rt.temporal is None:
-        raise RuntimeError("intake runs without Temporal")
     starter = None if pending is None else (lambda: _start_if_pending(rt, pending.id))
-    try:
-        return await execute_update_or_start(rt.temporal, clearing_workflow_id(person_id), name, arg, starter, result_type=ClearingState)
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        raise Conflict(getattr(cause, "message", None) or str(cause)) from exc
-    except RPCError as exc:
-        if "not found" in str(exc).lower() or "already completed" in str(exc).lower():
-            raise NotFound("the clearing is not running") from exc
-        raise
+    state: ClearingState = await run_update(
+        rt.temporal_client, clearing_workflow_id(person_id), update, arg, start=starter, not_running=NotFound("the clearing is not running")
+    )
+    return state
 
 
 async def _pending_clearing(rt: IntakeRuntime, clearing_id: uuid.UUID) -> sa.Row:
@@ -205,7 +197,7 @@ async def _audited_out(rt: IntakeRuntime, principal: Principal, action: str, cle
 async def record_attendance(rt: IntakeRuntime, principal: Principal, clearing_id: uuid.UUID, attended: bool) -> ClearingOut:
     row = await _pending_clearing(rt, clearing_id)
     telemetry.mark(clearing_id=clearing_id)
-    await _update(rt, row.person_id, "record_attendance", Attendance(attended=attended), pending=row)
+    await _update(rt, row.person_id, PreRegistrationClearing.record_attendance, Attendance(attended=attended), pending=row)
     return await _audited_out(rt, principal, "attendance" if attended else "no_show", clearing_id)
 
 
@@ -225,7 +217,7 @@ async def record_interview(rt: IntakeRuntime, principal: Principal, clearing_id:
         await rt.audit(conn, principal, COACH_ROLES, "create", "clearing_record", record_id)
     facts = InterviewFacts(record_id=record_id, needs_found=body.needs_found, long_term_coaching=body.long_term_coaching)
     try:
-        await _update(rt, row.person_id, "record_interview", facts, pending=row)
+        await _update(rt, row.person_id, PreRegistrationClearing.record_interview, facts, pending=row)
     except Exception:
         async with rt.db.begin() as conn:
             await store_clearing.withdraw_clearing_record(conn, record_id)
@@ -236,7 +228,7 @@ async def record_interview(rt: IntakeRuntime, principal: Principal, clearing_id:
 
 async def close_by_coach(rt: IntakeRuntime, principal: Principal, clearing_id: uuid.UUID, outcome: str) -> ClearingOut:
     row = await _pending_clearing(rt, clearing_id)
-    await _update(rt, row.person_id, "close", CloseRequest(outcome=outcome), pending=row)
+    await _update(rt, row.person_id, PreRegistrationClearing.close, CloseRequest(outcome=outcome), pending=row)
     return await _audited_out(rt, principal, f"close_{outcome}", clearing_id)
 
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from services.contracts.activities import TaskQueues
-from services.contracts.intake_reminders import CLEARING_REMINDERS_WORKFLOW, RemindersInput, RemindersResult, reminders_schedule_id
+from services.contracts.intake_reminders import RemindersInput, RemindersResult, reminders_schedule_id
 from services.intake import communication, store, store_communication
 from services.intake.crypto import KeyUnavailable
 from services.intake.domain import DEFAULT_LETTER_LANGUAGE, reminder_to_send
@@ -26,6 +26,7 @@ from services.kit import audit
 from services.kit.auth import Principal
 from services.kit.db import utc_now
 from services.kit.errors import NotFound
+from workflows.clearing_reminders import ClearingReminders
 
 log = logging.getLogger(__name__)
 ROLES = ("front_desk",)
@@ -150,7 +151,7 @@ async def ensure_schedule(rt: IntakeRuntime) -> None:
         return
     sid = reminders_schedule_id(rt.platform.tenant)
     schedule = Schedule(
-        action=ScheduleActionStartWorkflow(CLEARING_REMINDERS_WORKFLOW, RemindersInput(tenant=rt.platform.tenant), id=sid, task_queue=TaskQueues.INTAKE),
+        action=ScheduleActionStartWorkflow(ClearingReminders.run, RemindersInput(tenant=rt.platform.tenant), id=sid, task_queue=TaskQueues.INTAKE),
         spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(minutes=rt.settings.reminder_interval_minutes))]),
     )
     try:
