@@ -21,13 +21,15 @@ with workflow.unsafe.imports_passed_through():
         FirstContactUpdate,
         RecordFirstContactInput,
         StepResult,
+        first_contact_error,
     )
+    from services.contracts.refusals import NON_RETRYABLE
 
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(minutes=1),
     maximum_attempts=20,
-    non_retryable_error_types=["NotFound", "Invalid", "Conflict", "Forbidden", "DomainError"],
+    non_retryable_error_types=NON_RETRYABLE,
 )
 
 
@@ -69,7 +71,7 @@ class CaseOnboarding:
                 RECORD_FIRST_CONTACT,
                 RecordFirstContactInput(
                     case_id=self._inp.case_id, tenant=self._inp.tenant, contact_on=contact.contact_on,
-                    starter_pack=contact.starter_pack, recorded_by=contact.recorded_by,
+                    starter_pack=contact.starter_pack, recorded_by=contact.recorded_by, recorded_on=workflow.now().date(),
                 ),
                 result_type=StepResult, start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
             )
@@ -85,10 +87,9 @@ class CaseOnboarding:
             raise ValueError("the case is closed")
         if self._contacted or self._recording:
             raise ValueError("the first contact has already been recorded")
-        if contact.contact_on < self._opened_on:
-            raise ValueError("the first contact cannot be before the case was opened")
-        if contact.contact_on > workflow.now().date():
-            raise ValueError("the first contact cannot be in the future")
+        error = first_contact_error(contact.contact_on, self._opened_on, workflow.now().date())
+        if error:
+            raise ValueError(error)
 
     @workflow.signal
     def case_closed(self) -> None:

@@ -42,13 +42,14 @@ with workflow.unsafe.imports_passed_through():
         InterviewFacts,
         MoveInCorrection,
     )
+    from services.contracts.refusals import NON_RETRYABLE
     from services.contracts.workdays import BERLIN
 
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(minutes=1),
     maximum_attempts=20,
-    non_retryable_error_types=["NotFound", "Invalid", "Conflict", "DomainError"],
+    non_retryable_error_types=NON_RETRYABLE,
 )
 TIMEOUT = timedelta(seconds=30)
 

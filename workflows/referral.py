@@ -32,13 +32,14 @@ with workflow.unsafe.imports_passed_through():
         meets_first_deadline,
         referral_step_error,
     )
+    from services.contracts.refusals import NON_RETRYABLE
     from services.contracts.workdays import add_working_days, end_of_working_day
 
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(minutes=1),
     maximum_attempts=20,
-    non_retryable_error_types=["NotFound", "Invalid", "Conflict", "Forbidden", "DomainError"],
+    non_retryable_error_types=NON_RETRYABLE,
 )
 
 
@@ -61,7 +62,7 @@ class Referral:
         for breach, due_on, met in deadlines:
             timeout = end_of_working_day(due_on) - workflow.now()
             try:
-                await workflow.wait_condition(lambda: self._state.closed or met(), timeout=max(timeout, timedelta(seconds=1)))
+                await workflow.wait_condition(lambda met=met: self._state.closed or met(), timeout=max(timeout, timedelta(seconds=1)))
             except TimeoutError:
                 result: StepResult = await workflow.execute_activity(
                     REFERRAL_ESCALATE, ReferralEscalateInput(referral_id=inp.referral_id, tenant=inp.tenant, breach=breach, due_on=due_on),

@@ -8,6 +8,7 @@ non-retryable."""
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 import sqlalchemy as sa
 from temporalio import activity
@@ -30,6 +31,7 @@ from services.contracts.casework_workflows import (
     RecordReviewInput,
     ReferralEscalateInput,
     StepResult,
+    first_contact_error,
     partner_process,
 )
 from services.contracts.events import (
@@ -188,6 +190,9 @@ def activities(rt: Runtime) -> list:
                 raise ApplicationError("no such case", type="NotFound", non_retryable=True)
             if case.first_contact_on is not None:
                 return StepResult(detail="already recorded")
+            error = first_contact_error(inp.contact_on, case.opened_at.date(), inp.recorded_on or date.today())
+            if error:
+                raise ApplicationError(error, type="Invalid", non_retryable=True)
             await tx.conn.execute(store.cases.update().where(store.cases.c.id == inp.case_id).values(first_contact_on=inp.contact_on))
             days = max(0, (inp.contact_on - case.opened_at.date()).days)
             await store.note(tx.conn, inp.case_id, "first_contact", inp.recorded_by, contact_on=inp.contact_on, starter_pack=inp.starter_pack, days_after_opening=days)

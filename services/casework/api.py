@@ -58,7 +58,6 @@ from services.casework.domain import (
 from services.contracts.activities import review_cycle_workflow_id
 from services.contracts.casework_workflows import (
     CASEWORKER,
-    MEASURES,
     REFERRAL_PARTNER,
     FirstContactUpdate,
     GoalResult,
@@ -66,6 +65,7 @@ from services.contracts.casework_workflows import (
     ReferralStepUpdate,
     ReviewUpdate,
     case_onboarding_workflow_id,
+    first_contact_error,
     may_hand_over,
     partner_process,
     referral_step_input_error,
@@ -177,10 +177,9 @@ async def close_case(id: uuid.UUID, body: CloseIn, rt: RuntimeDep, principal: Wo
 @router.post("/cases/{id}/first-contact", response_model=CaseOut, summary="Record the first contact (welcome visit) and the starter pack")
 async def first_contact(id: uuid.UUID, body: FirstContactIn, rt: RuntimeDep, principal: Worker) -> CaseOut:
     case = await _check(rt, principal, id)
-    if body.contact_on > date.today() + timedelta(days=1):
-        raise Invalid("the first contact cannot be in the future", field="contact_on")
-    if body.contact_on < case.opened_at.date():
-        raise Invalid("the first contact cannot be before the case was opened", field="contact_on")
+    error = first_contact_error(body.contact_on, case.opened_at.date(), date.today())
+    if error:
+        raise Invalid(error, field="contact_on")
     await _update(rt, case_onboarding_workflow_id(id), "record_first_contact",
                   FirstContactUpdate(contact_on=body.contact_on, starter_pack=body.starter_pack, recorded_by=principal.username), "contact_on",
                   lambda: handlers.ensure_case_workflows(rt, id))
@@ -485,12 +484,11 @@ async def ip_handover(id: uuid.UUID, rt: RuntimeDep, principal: Advisor) -> Hand
 
 
 async def _step(rt: Runtime, principal: Principal, referral_id: uuid.UUID, step: str, body: StepIn | None = None) -> ReferralOut:
-    await _ip_referral(rt, referral_id)
+    row = await _ip_referral(rt, referral_id)
     body = body or StepIn()
-    if step == "measure_offered" and body.measure not in MEASURES:
-        raise Invalid(f"measure must be one of {', '.join(MEASURES)}", field="measure")
-    if step == "appointment_booked" and body.on is None:
-        raise Invalid("the appointment date is required", field="on")
+    error = referral_step_input_error(row.partner, step, body.on, body.measure)
+    if error:
+        raise Invalid(error[1], field=error[0])
     await _update(rt, referral_workflow_id(referral_id), "record_step",
                   ReferralStepUpdate(step=step, on=body.on, measure=body.measure, recorded_by=principal.username), "step",
                   lambda: handlers.ensure_referral_workflow(rt, referral_id))

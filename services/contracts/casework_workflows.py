@@ -47,6 +47,20 @@ class FirstContactUpdate(_Model):
     recorded_by: str
 
 
+def first_contact_error(contact_on: date, opened_on: date, today: date) -> str | None:
+    """Why a first-contact date is refused (None: it is accepted). The welcome visit (seed 001 phase 1
+    "Einstieg"; DOMAIN.md flow 3) is recorded after it took place: not in the future and not before the
+    case was opened. No day of tolerance: the API once allowed tomorrow while the workflow refused it,
+    so tomorrow never got recorded; `today` is the caller's date (the API's day, the workflow's
+    `workflow.now()`). One rule for the API (422), the onboarding workflow's update validator and the
+    record_first_contact activity."""
+    if contact_on > today:
+        return "the first contact cannot be in the future"
+    if contact_on < opened_on:
+        return "the first contact cannot be before the case was opened"
+    return None
+
+
 class CaseDeadlineInput(_Model):
     """A reminder or escalation about a case deadline (`kind`, e.g. first_contact_overdue)."""
 
@@ -63,6 +77,7 @@ class RecordFirstContactInput(_Model):
     contact_on: date
     starter_pack: bool
     recorded_by: str
+    recorded_on: date | None = Field(default=None, description="The workflow's day of the record (first_contact_error's today); None from older runs.")
 
 
 class StepResult(_Model):
@@ -255,14 +270,15 @@ class ReferralState(_Model):
 
 def referral_step_input_error(partner: str, step: str, on: date | None = None, measure: str | None = None) -> tuple[str, str] | None:
     """(field, reason) when a step is not one this partner takes, or lacks its date or measure (the
-    API's 422; the order of steps is `referral_step_error`'s). Table: PARTNER_PROCESSES."""
+    API's 422 on the partner screen, the caseworker's record and the Integration Point's buttons; the
+    order of steps is `referral_step_error`'s). Table: PARTNER_PROCESSES (DOMAIN.md flow 4)."""
     process = partner_process(partner)
     if process is None:
         return ("partner", f"no referrals are made to {partner}")
     if step not in process.steps:
         return ("step", f"step must be one of {', '.join(process.steps)}")
     if step in process.dated and on is None:
-        return ("on", "the date is required for this step")
+        return ("on", "the appointment date is required" if step == "appointment_booked" else "the date is required for this step")
     if step == "measure_offered" and measure not in MEASURES:
         return ("measure", f"measure must be one of {', '.join(MEASURES)}")
     return None

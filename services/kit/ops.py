@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from services.kit import deadletters
 from services.kit.auth import Principal, Role, require
 from services.kit.errors import NotFound
-from services.kit.runtime_dep import AnyRuntimeDep
+from services.kit.runtime_dep import KitRuntimeDep
 
 #: A timer whose fire time lies this far in the past, or a workflow task scheduled this long ago and
 #: not picked up, means no worker makes progress on the workflow.
@@ -172,7 +172,7 @@ def ops_router() -> APIRouter:
 
     @router.get("/workflows", response_model=WorkflowList, summary="Running workflows of this service and what they wait for")
     async def workflows(
-        rt: AnyRuntimeDep, principal: OperatorDep, limit: Annotated[int, Query(ge=1, le=500)] = 100, stuck_only: bool = False
+        rt: KitRuntimeDep, principal: OperatorDep, limit: Annotated[int, Query(ge=1, le=500)] = 100, stuck_only: bool = False
     ) -> WorkflowList:
         assert rt.temporal is not None
         query = f'TaskQueue = "{rt.name}" AND ExecutionStatus = "Running"'
@@ -191,13 +191,13 @@ def ops_router() -> APIRouter:
         return WorkflowList(service=rt.name, task_queue=rt.name, workflows=listed, truncated=truncated)
 
     @router.get("/dead-letters", response_model=list[DeadLetterOut], summary="Dead letters of this service's consumer group")
-    async def dead_letters(rt: AnyRuntimeDep, principal: OperatorDep) -> list[DeadLetterOut]:
+    async def dead_letters(rt: KitRuntimeDep, principal: OperatorDep) -> list[DeadLetterOut]:
         dead = await deadletters.list_dead(rt.redis)
         return [DeadLetterOut(**{k: getattr(d, k) for k in DeadLetterOut.model_fields}) for d in dead if d.group == rt.name]
 
     @router.post("/dead-letters/{entry}/replay", response_model=Replayed, summary="Put a dead letter back on its stream")
     async def replay(
-        rt: AnyRuntimeDep, principal: OperatorDep,
+        rt: KitRuntimeDep, principal: OperatorDep,
         entry: Annotated[str, Path(pattern=r"^\d+-\d+$", max_length=40)],
         stream: Annotated[str | None, Query(max_length=200, description="the dead-letter stream, when the entry id is ambiguous")] = None,
     ) -> Replayed:
@@ -213,7 +213,7 @@ def ops_router() -> APIRouter:
         return Replayed(entry_id=d.entry_id, original_stream=d.original_stream, new_entry_id=new_id)
 
     @router.get("/traces/{id}", response_model=TracesOut, summary="Span tree of an intake, case, referral, application or trace id")
-    async def traces(rt: AnyRuntimeDep, principal: OperatorDep, id: Annotated[str, Path(min_length=4, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]) -> TracesOut:
+    async def traces(rt: KitRuntimeDep, principal: OperatorDep, id: Annotated[str, Path(min_length=4, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]) -> TracesOut:
         from services.kit import tracing
 
         directory = rt.platform.traces_dir

@@ -10,17 +10,15 @@ import html
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from typing import Annotated, Any
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic
 
 import sqlalchemy as sa
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
-from faststream.redis import RedisBroker
 from redis.asyncio import Redis
-from temporalio.client import Client
 
 from services.kit import audit, telemetry
 from services.kit.alerts import alerts_router
@@ -30,6 +28,7 @@ from services.kit.db import Database, KitTables
 from services.kit.errors import DomainError, Forbidden
 from services.kit.ops import ops_router
 from services.kit.outbox import Outbox
+from services.kit.runtime import Runtime, S
 from services.kit.runtime_dep import runtime_of
 from services.kit.settings import PlatformSettings, ServiceSettings
 from services.kit.temporal import connect, make_worker
@@ -38,52 +37,31 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class Runtime:
-    """What routes, consumers and activities of a service work with."""
+class ServiceSpec(Generic[S]):
+    """Everything that makes one service: its name, tables, routes, subscriptions, workflows, activities.
 
-    name: str
-    platform: PlatformSettings
-    settings: Any
-    db: Database
-    tables: KitTables
-    outbox: Outbox
-    broker: RedisBroker
-    redis: Redis
-    temporal: Client | None = None
-    consumers: Consumers | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
-
-    async def audit(self, conn: Any, principal: Principal, allowed: Sequence[str], action: str, record_type: str, record_id: object, outcome: str = "ok") -> None:
-        await audit.record(
-            conn, self.tables, actor=principal.username, role=principal.acting_role(tuple(allowed)),
-            action=action, record_type=record_type, record_id=record_id, outcome=outcome,
-        )
-
-    async def audit_many(self, conn: Any, principal: Principal, allowed: Sequence[str], entries: list[tuple[str, str, object]]) -> None:
-        """(action, record type, record id) per record, in one statement."""
-        await audit.record_many(conn, self.tables, actor=principal.username, role=principal.acting_role(tuple(allowed)), entries=entries)
-
-
-@dataclass
-class ServiceSpec:
-    """Everything that makes one service: its name, tables, routes, subscriptions, workflows, activities."""
+    `runtime` is the Runtime class the lifespan builds (positionally: name, platform, settings, db,
+    tables, outbox, broker, redis): `Runtime` itself, or the service's subclass with typed fields."""
 
     name: str
     title: str
     description: str
     metadata: sa.MetaData
     tables: KitTables
-    settings: ServiceSettings
+    settings: S
     routers: Sequence[APIRouter] = ()
-    subscriptions: Callable[[Runtime], Sequence[Subscription]] = lambda rt: ()
+    subscriptions: Callable[[Any], Sequence[Subscription]] = lambda rt: ()
     workflows: Sequence[type] = ()
-    activities: Callable[[Runtime], Sequence[Callable[..., Any]]] = lambda rt: ()
-    on_start: Callable[[Runtime], Awaitable[None]] | None = None
+    activities: Callable[[Any], Sequence[Callable[..., Any]]] = lambda rt: ()
+    on_start: Callable[[Any], Awaitable[None]] | None = None
     #: long-running tasks of the process besides the event relay (e.g. funding's mail relay); cancelled at shutdown
-    background: Callable[[Runtime], Sequence[Awaitable[None]]] = lambda rt: ()
+    background: Callable[[Any], Sequence[Awaitable[None]]] = lambda rt: ()
+    runtime: type[Runtime[S]] = Runtime
 
 
-RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
+#: A route's Runtime, typed by what every service has; a service may declare its own
+#: `Annotated[TheirRuntime, Depends(runtime_of)]`.
+RuntimeDep = Annotated[Runtime[ServiceSettings], Depends(runtime_of)]
 
 
 def create_app(spec: ServiceSpec, platform: PlatformSettings | None = None) -> FastAPI:
@@ -100,7 +78,7 @@ def create_app(spec: ServiceSpec, platform: PlatformSettings | None = None) -> F
         outbox = Outbox(db, spec.tables, batch=platform.relay_batch, poll_s=platform.relay_poll_s)
         broker = make_broker(platform, provider)  # type: ignore[arg-type]
         redis = Redis.from_url(platform.redis_url)
-        rt = Runtime(spec.name, platform, spec.settings, db, spec.tables, outbox, broker, redis)
+        rt = spec.runtime(spec.name, platform, spec.settings, db, spec.tables, outbox, broker, redis)
         rt.consumers = Consumers(spec.name, platform, outbox, broker)
         for sub in spec.subscriptions(rt):
             rt.consumers.add(sub)
@@ -164,7 +142,7 @@ def create_app(spec: ServiceSpec, platform: PlatformSettings | None = None) -> F
 async def _domain_error_handler(request: Request, exc: DomainError) -> JSONResponse:
     principal: Principal | None = getattr(request.state, "principal", None)
     if isinstance(exc, Forbidden) and principal is not None:
-        rt: Runtime = request.app.state.runtime
+        rt: Runtime[ServiceSettings] = request.app.state.runtime
         async with rt.db.begin() as conn:
             await audit.record(
                 conn, rt.tables, actor=principal.username, role=",".join(sorted(principal.roles)) or "-",
