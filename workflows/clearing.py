@@ -42,13 +42,14 @@ with workflow.unsafe.imports_passed_through():
         InterviewFacts,
         MoveInCorrection,
     )
+    from services.contracts.refusals import NON_RETRYABLE
     from services.contracts.workdays import BERLIN
 
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(minutes=1),
     maximum_attempts=20,
-    non_retryable_error_types=["NotFound", "Invalid", "Conflict", "DomainError"],
+    non_retryable_error_types=NON_RETRYABLE,
 )
 TIMEOUT = timedelta(seconds=30)
 
@@ -126,7 +127,8 @@ class PreRegistrationClearing:
             await self._act(MARK_DEADLINE_MISSED, ClearingStep(clearing_id=inp.clearing_id, on=deadline_at.date()))
             self._missed = True
             return retry_at
-        wake = [t for t, pending in ((reminder_at, not self._reminded), (deadline_at, not self._missed), (retry_at, self._status == "booking")) if pending and t]
+        timers = ((reminder_at, not self._reminded), (deadline_at, not self._missed), (retry_at, self._status == "booking"))
+        wake = [t for t, pending in timers if pending and t]
         self._changed = False
         try:
             await workflow.wait_condition(

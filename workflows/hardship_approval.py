@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         HardshipEscalateInput,
         HardshipState,
         HardshipStepInput,
+        hardship_step_refusal,
     )
     from services.contracts.workdays import BERLIN, add_working_days, end_of_working_day, working_days_between
 
@@ -78,27 +79,11 @@ class HardshipApproval:
         return self._state
 
     def _check(self, cmd: HardshipCommand) -> None:
+        """The rules of the step (four eyes, the third-person payout; contracts' hardship_step_refusal)."""
         assert self._inp is not None
-        s = self._state
-        if cmd.step == "decide":
-            if cmd.actor == self._inp.applicant:
-                raise _refuse("Forbidden", "the applicant cannot decide their own application (four eyes)")
-            if s.status != "pending":
-                raise _refuse("Conflict", f"the application is {s.status}, not pending")
-            if cmd.actor in s.deciders:
-                raise _refuse("Conflict", "this decider has already decided; a second, different decider is needed")
-        elif cmd.step == "order_payment":
-            if s.status != "approved":
-                raise _refuse("Conflict", f"the application is {s.status}, not approved")
-            if cmd.actor not in s.deciders:
-                raise _refuse("Forbidden", "payment is ordered by one of the deciders")
-        elif cmd.step == "disburse":
-            if s.status != "payment_ordered":
-                raise _refuse("Conflict", f"the application is {s.status}; the payment must be ordered first")
-            if cmd.actor == self._inp.applicant or cmd.actor in s.deciders:
-                raise _refuse("Forbidden", "the payout is recorded by a third person, neither applicant nor decider")
-        elif cmd.step == "cancel" and s.status not in ("pending", "approved", "payment_ordered"):
-            raise _refuse("Conflict", f"the application is {s.status}; only applications not yet paid can be cancelled")
+        refusal = hardship_step_refusal(cmd, self._inp.applicant, self._state)
+        if refusal is not None:
+            raise _refuse(refusal.type, refusal.message)
 
     async def _run_step(self, cmd: HardshipCommand) -> HardshipState:
         assert self._inp is not None

@@ -31,13 +31,14 @@ with workflow.unsafe.imports_passed_through():
         meets_first_deadline,
         referral_step_error,
     )
+    from services.contracts.refusals import NON_RETRYABLE
     from services.contracts.workdays import add_working_days, end_of_working_day
 
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(minutes=1),
     maximum_attempts=20,
-    non_retryable_error_types=["NotFound", "Invalid", "Conflict", "Forbidden", "DomainError"],
+    non_retryable_error_types=NON_RETRYABLE,
 )
 
 

@@ -28,12 +28,13 @@ with workflow.unsafe.imports_passed_through():
         ReviewUpdate,
         StepResult,
     )
+    from services.contracts.refusals import NON_RETRYABLE
 
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(minutes=1),
     maximum_attempts=20,
-    non_retryable_error_types=["NotFound", "Invalid", "Conflict", "Forbidden", "DomainError"],
+    non_retryable_error_types=NON_RETRYABLE,
 )
 REVIEW_V2 = "review-v2"
 

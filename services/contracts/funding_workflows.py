@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.contracts.refusals import NON_RETRYABLE
+
 #: Domain error types an activity or validator raises; the workflow does not retry them and funding's
-#: API maps them back to HTTP statuses.
-DOMAIN_ERROR_TYPES = ["DomainError", "NotFound", "Conflict", "Invalid", "Forbidden", "BudgetExhausted"]
+#: API maps them back to HTTP statuses. The one list lives in `services.contracts.refusals`.
+DOMAIN_ERROR_TYPES = NON_RETRYABLE
 
 
 class _Model(BaseModel):
@@ -65,6 +67,79 @@ class HardshipEscalateInput(_Model):
     application_id: uuid.UUID
     tenant: str
     due_on: date
+
+
+# --- the hardship approval's rules: one place for funding's API, the workflow's validators and the activity ---
+
+
+class Refusal(NamedTuple):
+    """Why a step is refused: the error type (funding's API answers Forbidden 403, Conflict 409, Invalid 422;
+    Temporal does not retry it) and the message the caller sees."""
+
+    type: Literal["Forbidden", "Conflict", "Invalid"]
+    message: str
+
+
+def deciders_required(amount_cents: int, two_above_cents: int) -> int:
+    """DOMAIN.md flow 5: above 1,000 EUR (setting FUNDING_HARDSHIP_TWO_DECIDERS_ABOVE_CENTS) two distinct deciders."""
+    return 2 if amount_cents > two_above_cents else 1
+
+
+def four_eyes_refusal(actor: str, applicant: str, state: HardshipState) -> Refusal | None:
+    """The four-eyes rule of a decision (DOMAIN.md flow 5: "the decider is never the applicant (four eyes);
+    above 1,000 EUR two deciders"; seed 000 "Härtefallfond": the fund is managed by the integration
+    concept's management): the applying caseworker never decides their own application; only a pending
+    application is decided; each decider decides once, so that the two decisions above the threshold
+    come from two different people."""
+    if actor == applicant:
+        return Refusal("Forbidden", "the applicant cannot decide their own application (four eyes)")
+    if state.status != "pending":
+        return Refusal("Conflict", f"the application is {state.status}, not pending")
+    if actor in state.deciders:
+        return Refusal("Conflict", "this decider has already decided; a second, different decider is needed")
+    return None
+
+
+def payment_order_refusal(actor: str, state: HardshipState) -> Refusal | None:
+    """The payment of an approved application is ordered by one of its deciders (DOMAIN.md flow 5 defaults:
+    payment order and payout are separated)."""
+    if state.status != "approved":
+        return Refusal("Conflict", f"the application is {state.status}, not approved")
+    if actor not in state.deciders:
+        return Refusal("Forbidden", "payment is ordered by one of the deciders")
+    return None
+
+
+def third_person_refusal(actor: str, applicant: str, state: HardshipState) -> Refusal | None:
+    """The third-person payout rule (DOMAIN.md flow 5 four eyes, extended to the money: payment order and
+    payout separated): the payout is recorded by a third person, neither the applicant nor a decider,
+    and only after the payment was ordered. Who may record it is checked first, so that an applicant or
+    decider is told so (403) whatever the application's state."""
+    if actor == applicant or actor in state.deciders:
+        return Refusal("Forbidden", "the payout is recorded by a third person, neither applicant nor decider")
+    if state.status != "payment_ordered":
+        return Refusal("Conflict", f"the application is {state.status}; the payment must be ordered first")
+    return None
+
+
+def cancel_refusal(state: HardshipState) -> Refusal | None:
+    """An application is cancelled before payout only (the reservation is released; DOMAIN.md flow 5)."""
+    if state.status not in ("pending", "approved", "payment_ordered"):
+        return Refusal("Conflict", f"the application is {state.status}; only applications not yet paid can be cancelled")
+    return None
+
+
+def hardship_step_refusal(cmd: HardshipCommand, applicant: str, state: HardshipState) -> Refusal | None:
+    """Why a human step on a hardship application is refused now (None: allowed). Funding's API asks it
+    with the stored record before it sends the step, the workflow's update validator with its state,
+    the activity with the locked row: the same answer for the same (command, applicant, state)."""
+    if cmd.step == "decide":
+        return four_eyes_refusal(cmd.actor, applicant, state)
+    if cmd.step == "order_payment":
+        return payment_order_refusal(cmd.actor, state)
+    if cmd.step == "disburse":
+        return third_person_refusal(cmd.actor, applicant, state)
+    return cancel_refusal(state)
 
 
 # --- steering-group round -----------------------------------------------------------------------

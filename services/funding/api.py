@@ -57,7 +57,10 @@ from services.funding.domain import (
     YearStatement,
     drawdowns_allowed,
     fiscal_year,
+    hardship_state,
+    hardship_step_refusal,
     may_see_hardship,
+    refusal_error,
 )
 from services.kit.auth import Principal, Role, require
 from services.kit.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
@@ -209,10 +212,16 @@ async def get_hardship_full(id: uuid.UUID, rt: RuntimeDep, principal: Annotated[
     return _full(row)
 
 
-async def _step(rt: Runtime, principal: Principal, id: uuid.UUID, update: str, cmd: HardshipCommand, roles: tuple[Role, ...]) -> HardshipState:
-    state = await run_update(rt, hardship_workflow_id(id), update, cmd, HardshipState)
+async def _step(rt: Runtime, principal: Principal, id: uuid.UUID, cmd: HardshipCommand, roles: tuple[Role, ...], row: Any = None) -> HardshipState:
+    """Checks the step's rules against the stored record (contracts' hardship_step_refusal, the same the
+    workflow's validator and the activity apply), sends it to the workflow and audit-logs it."""
+    row = row if row is not None else await _load(rt, id)
+    refusal = hardship_step_refusal(cmd, row.applicant, hardship_state(row))
+    if refusal is not None:
+        raise refusal_error(refusal)
+    state = await run_update(rt, hardship_workflow_id(id), cmd.step, cmd, HardshipState)
     async with rt.db.begin() as conn:
-        await rt.audit(conn, principal, roles, update, "hardship_application", id)
+        await rt.audit(conn, principal, roles, cmd.step, "hardship_application", id)
     return state
 
 
@@ -220,25 +229,19 @@ async def _step(rt: Runtime, principal: Principal, id: uuid.UUID, update: str, c
 async def decide(id: uuid.UUID, body: HardshipDecide, rt: RuntimeDep, principal: MANAGER) -> HardshipState:
     if body.decision == "reject" and body.reason is None:
         raise Invalid("a rejection needs a reason", field="reason")
-    row = await _load(rt, id)
-    if row.applicant == principal.username:
-        raise Forbidden("the applicant cannot decide their own application (four eyes)")
     cmd = HardshipCommand(actor=principal.username, step="decide", decision=body.decision, reason=body.reason)
-    return await _step(rt, principal, id, "decide", cmd, (Role.FUND_MANAGER,))
+    return await _step(rt, principal, id, cmd, (Role.FUND_MANAGER,))
 
 
 @hardship_router.post("/applications/{id}/payment-order", response_model=HardshipState, summary="Order the payment (one of the deciders)")
 async def order_payment(id: uuid.UUID, rt: RuntimeDep, principal: MANAGER) -> HardshipState:
-    return await _step(rt, principal, id, "order_payment", HardshipCommand(actor=principal.username, step="order_payment"), (Role.FUND_MANAGER,))
+    return await _step(rt, principal, id, HardshipCommand(actor=principal.username, step="order_payment"), (Role.FUND_MANAGER,))
 
 
 @hardship_router.post("/applications/{id}/payout", response_model=HardshipState, summary="Record the payout (a third person: neither applicant nor decider)")
 async def payout(id: uuid.UUID, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.PAYMENT_OFFICER, Role.FUND_MANAGER))]) -> HardshipState:
-    row = await _load(rt, id)
-    if principal.username == row.applicant or principal.username in row.deciders:
-        raise Forbidden("the payout is recorded by a third person, neither applicant nor decider")
     cmd = HardshipCommand(actor=principal.username, step="disburse")
-    return await _step(rt, principal, id, "disburse", cmd, (Role.PAYMENT_OFFICER, Role.FUND_MANAGER))
+    return await _step(rt, principal, id, cmd, (Role.PAYMENT_OFFICER, Role.FUND_MANAGER))
 
 
 @hardship_router.post("/applications/{id}/cancel", response_model=HardshipState, summary="Cancel before payout (releases the reservation)")
@@ -246,7 +249,7 @@ async def cancel(id: uuid.UUID, rt: RuntimeDep, principal: Annotated[Principal, 
     row = await _load(rt, id)
     if not principal.has(Role.FUND_MANAGER.value) and row.applicant != principal.username:
         raise Forbidden("only the applicant or a fund manager cancels an application")
-    return await _step(rt, principal, id, "cancel", HardshipCommand(actor=principal.username, step="cancel"), (Role.FUND_MANAGER, Role.CASEWORKER))
+    return await _step(rt, principal, id, HardshipCommand(actor=principal.username, step="cancel"), (Role.FUND_MANAGER, Role.CASEWORKER), row)
 
 
 # --- payments (the payment officer's work list) ------------------------------------------------

@@ -6,12 +6,18 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.contracts.funding_workflows import HardshipState
+from services.contracts.funding_workflows import Refusal as Refusal  # the hardship rules workflows share live in contracts
+from services.contracts.funding_workflows import deciders_required as deciders_required
+from services.contracts.funding_workflows import four_eyes_refusal as four_eyes_refusal
+from services.contracts.funding_workflows import hardship_step_refusal as hardship_step_refusal
+from services.contracts.funding_workflows import third_person_refusal as third_person_refusal
 from services.contracts.vocab import DISCRETIONARY_AREAS
-from services.kit.errors import Conflict, DomainError
+from services.kit.errors import Conflict, DomainError, Forbidden, Invalid
 
 
 class Fund(enum.StrEnum):
@@ -168,9 +174,14 @@ def may_see_hardship(username: str, applicant: str, case_caseworker: str | None)
     return username in (applicant, case_caseworker)
 
 
-def deciders_required(amount_cents: int, two_above_cents: int) -> int:
-    """DOMAIN.md flow 5: above 1,000 EUR two distinct deciders."""
-    return 2 if amount_cents > two_above_cents else 1
+def hardship_state(row: Any) -> HardshipState:
+    """A stored application's state in the workflow's terms (what the hardship rules look at)."""
+    return HardshipState(status=row.status, deciders=list(row.deciders), payment_ordered_by=row.payment_ordered_by, escalated=row.escalated)
+
+
+def refusal_error(refusal: Refusal) -> DomainError:
+    """A rule's refusal (contracts' hardship rules) as the domain error the API renders (403/409/422)."""
+    return {"Forbidden": Forbidden, "Conflict": Conflict, "Invalid": Invalid}[refusal.type](refusal.message)
 
 
 class HardshipDecide(BaseModel):

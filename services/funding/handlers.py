@@ -78,6 +78,7 @@ from services.funding.domain import (
     PayloadTooLarge,
     ProofReview,
     ProofSubmit,
+    Refusal,
     Screening,
     YearStatement,
     add_months,
@@ -85,12 +86,15 @@ from services.funding.domain import (
     drawdown_problem,
     drawdowns_allowed,
     fiscal_year,
+    hardship_state,
+    hardship_step_refusal,
     majority,
     period_problem,
     proof_problem,
     quorum,
     receipt_media_type,
     receipt_problem,
+    refusal_error,
     review_problem,
     screen,
     settlement,
@@ -243,8 +247,12 @@ async def insert_hardship(conn: Any, application_id: uuid.UUID, cmd: HardshipApp
     )
 
 
-def _state(row: Any) -> HardshipState:
-    return HardshipState(status=row.status, deciders=list(row.deciders), payment_ordered_by=row.payment_ordered_by, escalated=row.escalated)
+def _refuse(refusal: Refusal | None) -> None:
+    if refusal is not None:
+        raise refusal_error(refusal)
+
+
+_state = hardship_state
 
 
 async def hardship_step(rt: Runtime, inp: HardshipStepInput) -> HardshipState:
@@ -274,10 +282,7 @@ async def hardship_step(rt: Runtime, inp: HardshipStepInput) -> HardshipState:
                 store.hardship_decisions.c.application_id == row.id, store.hardship_decisions.c.decider == cmd.actor))).first()
             if before is not None:
                 return _state(row)
-            if cmd.actor == row.applicant:
-                raise Forbidden("the applicant cannot decide their own application (four eyes)")
-            if row.status != HardshipStatus.PENDING:
-                raise Conflict(f"the application is {row.status}, not pending")
+            _refuse(hardship_step_refusal(cmd, row.applicant, _state(row)))
             deciders = [*row.deciders, cmd.actor]
             values: dict[str, Any] = {"deciders": deciders}
             events: list[Any] = [HardshipDecisionRecorded(**common, decider=cmd.actor, decision=cmd.decision or "")]
@@ -299,27 +304,20 @@ async def hardship_step(rt: Runtime, inp: HardshipStepInput) -> HardshipState:
         elif cmd.step == "order_payment":
             if row.payment_ordered_by == cmd.actor:
                 return _state(row)
-            if row.status != HardshipStatus.APPROVED:
-                raise Conflict(f"the application is {row.status}, not approved")
-            if cmd.actor not in row.deciders:
-                raise Forbidden("payment is ordered by one of the deciders")
+            _refuse(hardship_step_refusal(cmd, row.applicant, _state(row)))
             values = {"status": HardshipStatus.PAYMENT_ORDERED.value, "payment_ordered_by": cmd.actor}
             events = [HardshipPaymentOrdered(**common, ordered_by=cmd.actor)]
         elif cmd.step == "disburse":
             if row.status == HardshipStatus.DISBURSED and row.disbursed_by == cmd.actor:
                 return _state(row)
-            if row.status != HardshipStatus.PAYMENT_ORDERED:
-                raise Conflict(f"the application is {row.status}; the payment must be ordered first")
-            if cmd.actor == row.applicant or cmd.actor in row.deciders:
-                raise Forbidden("the payout is recorded by a third person, neither applicant nor decider")
+            _refuse(hardship_step_refusal(cmd, row.applicant, _state(row)))
             await ledger.disburse(tx.conn, fund, year, row.amount_cents, row.id, cmd.actor)
             values = {"status": HardshipStatus.DISBURSED.value, "disbursed_by": cmd.actor}
             events = [HardshipDisbursed(**common, case_id=row.case_id, amount_cents=row.amount_cents, fiscal_year=year, disbursed_by=cmd.actor)]
         else:  # cancel
             if row.status == HardshipStatus.CANCELLED:
                 return _state(row)
-            if row.status not in (HardshipStatus.PENDING, HardshipStatus.APPROVED, HardshipStatus.PAYMENT_ORDERED):
-                raise Conflict(f"the application is {row.status}; only applications not yet paid can be cancelled")
+            _refuse(hardship_step_refusal(cmd, row.applicant, _state(row)))
             released = row.amount_cents if row.status != HardshipStatus.PENDING else 0
             await ledger.release(tx.conn, fund, year, released, row.id, cmd.actor)
             values = {"status": HardshipStatus.CANCELLED.value}
