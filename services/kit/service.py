@@ -64,54 +64,19 @@ class ServiceSpec(Generic[S]):
 RuntimeDep = Annotated[Runtime[ServiceSettings], Depends(runtime_of)]
 
 
-def create_app(spec: ServiceSpec, platform: PlatformSettings | None = None) -> FastAPI:
+def create_app(spec: ServiceSpec[S], platform: PlatformSettings | None = None) -> FastAPI:
     platform = platform or PlatformSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from opentelemetry import trace
-        from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
-
-        provider = trace.get_tracer_provider()
-        db = Database(spec.settings.resolved_database_url(platform, spec.name))
-        SQLAlchemyInstrumentor().instrument(engine=db.engine.sync_engine, tracer_provider=provider, enable_commenter=False)
-        outbox = Outbox(db, spec.tables, batch=platform.relay_batch, poll_s=platform.relay_poll_s)
-        broker = make_broker(platform, provider)  # type: ignore[arg-type]
-        redis = Redis.from_url(platform.redis_url)
-        rt = spec.runtime(spec.name, platform, spec.settings, db, spec.tables, outbox, broker, redis)
-        rt.consumers = Consumers(spec.name, platform, outbox, broker)
-        for sub in spec.subscriptions(rt):
-            rt.consumers.add(sub)
+        rt = _make_runtime(spec, platform)
         app.state.runtime = rt
         app.state.authenticator = Authenticator(platform, UserDirectory.load(platform.users_file))
-
-        await rt.consumers.ensure_groups(redis)
-        rt.temporal = await connect(platform)
-        activities = spec.activities(rt)
-        worker = None
-        if spec.workflows or activities:  # a worker needs something to run; its task queue is the service name
-            worker = make_worker(rt.temporal, spec.name, workflows=spec.workflows, activities=activities)
-            worker_task = asyncio.create_task(worker.run(), name=f"{spec.name}-worker")
-        if spec.on_start is not None:
-            await spec.on_start(rt)
-        await broker.start()
-        relay_task = asyncio.create_task(outbox.relay_forever(broker), name=f"{spec.name}-relay")
-        background = [asyncio.create_task(job, name=f"{spec.name}-background") for job in spec.background(rt)]
-        log.info("service %s started", spec.name)
         try:
-            yield
+            async with _connected(rt), _worker(spec, rt), _running(spec, rt):
+                log.info("service %s started", spec.name)
+                yield
         finally:
-            for task in (relay_task, *background):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await broker.stop()
-            if worker is not None:
-                await worker.shutdown()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await worker_task
-            await redis.aclose()
-            await db.dispose()
             log.info("service %s stopped", spec.name)
 
     app = FastAPI(
@@ -121,6 +86,82 @@ def create_app(spec: ServiceSpec, platform: PlatformSettings | None = None) -> F
         lifespan=lifespan,
         swagger_ui_parameters={"persistAuthorization": True},
     )
+    _add_routes(app, spec)
+
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(  # a trace lookup is no part of what it looks up; no query strings in spans (names searched)
+        app, excluded_urls="health,docs,openapi.json,ops/traces", server_request_hook=telemetry.drop_query_string,
+    )
+    return app
+
+
+def _make_runtime(spec: ServiceSpec[S], platform: PlatformSettings) -> Runtime[S]:
+    """The service's Runtime (its `spec.runtime` class) with database, outbox, broker, Redis and consumers; nothing connected yet."""
+    from opentelemetry import trace
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    provider = trace.get_tracer_provider()
+    db = Database(spec.settings.resolved_database_url(platform, spec.name))
+    SQLAlchemyInstrumentor().instrument(engine=db.engine.sync_engine, tracer_provider=provider, enable_commenter=False)
+    outbox = Outbox(db, spec.tables, batch=platform.relay_batch, poll_s=platform.relay_poll_s)
+    broker = make_broker(platform, provider)  # type: ignore[arg-type]
+    redis = Redis.from_url(platform.redis_url)
+    rt = spec.runtime(spec.name, platform, spec.settings, db, spec.tables, outbox, broker, redis)
+    rt.consumers = Consumers(spec.name, platform, outbox, broker)
+    for sub in spec.subscriptions(rt):
+        rt.consumers.add(sub)
+    return rt
+
+
+@asynccontextmanager
+async def _connected(rt: Runtime[S]) -> AsyncIterator[None]:
+    """Consumer groups made and Temporal connected; at the end Redis and the database closed."""
+    try:
+        await rt.consumers_registry.ensure_groups(rt.redis)
+        rt.temporal = await connect(rt.platform)
+        yield
+    finally:
+        await rt.redis.aclose()
+        await rt.db.dispose()
+
+
+@asynccontextmanager
+async def _worker(spec: ServiceSpec[S], rt: Runtime[S]) -> AsyncIterator[None]:
+    """The service's Temporal worker (task queue: the service name), if it has workflows or activities."""
+    activities = spec.activities(rt)
+    if not (spec.workflows or activities):  # a worker needs something to run
+        yield
+        return
+    worker = make_worker(rt.temporal_client, spec.name, workflows=spec.workflows, activities=activities)
+    worker_task = asyncio.create_task(worker.run(), name=f"{spec.name}-worker")
+    try:
+        yield
+    finally:
+        await worker.shutdown()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await worker_task
+
+
+@asynccontextmanager
+async def _running(spec: ServiceSpec[S], rt: Runtime[S]) -> AsyncIterator[None]:
+    """`on_start`, then the broker, the outbox relay and the background jobs; at the end they stop."""
+    if spec.on_start is not None:
+        await spec.on_start(rt)
+    await rt.broker.start()
+    relay_task = asyncio.create_task(rt.outbox.relay_forever(rt.broker), name=f"{spec.name}-relay")
+    background = [asyncio.create_task(job, name=f"{spec.name}-background") for job in spec.background(rt)]
+    try:
+        yield
+    finally:
+        for task in (relay_task, *background):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await rt.broker.stop()
+
+
+def _add_routes(app: FastAPI, spec: ServiceSpec[S]) -> None:
     app.add_exception_handler(DomainError, _domain_error_handler)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, validation_error_handler)  # type: ignore[arg-type]
     app.include_router(token_router())
@@ -130,13 +171,6 @@ def create_app(spec: ServiceSpec, platform: PlatformSettings | None = None) -> F
     app.include_router(ops_router())
     for router in spec.routers:
         app.include_router(router)
-
-    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-
-    FastAPIInstrumentor.instrument_app(  # a trace lookup is no part of what it looks up; no query strings in spans (names searched)
-        app, excluded_urls="health,docs,openapi.json,ops/traces", server_request_hook=telemetry.drop_query_string,
-    )
-    return app
 
 
 async def _domain_error_handler(request: Request, exc: DomainError) -> JSONResponse:

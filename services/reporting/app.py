@@ -1,7 +1,7 @@
 """Composition root of the reporting service."""
 
 from services.kit.service import Runtime, ServiceSpec
-from services.reporting import activities, consumers, handlers, store
+from services.reporting import activities, consumers, handlers, handlers_reports, store
 from services.reporting.api import router
 from services.reporting.settings import ReportingSettings
 from workflows.report_delivery import ReportDelivery
@@ -10,7 +10,7 @@ from workflows.report_schedule import ScheduledReports
 
 async def on_start(rt: Runtime) -> None:
     await handlers.load_catalogue(rt)
-    await activities.ensure_schedules(rt)
+    await handlers_reports.ensure_schedules(rt)
 
 
 def build() -> ServiceSpec:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from services.kit.db import Database, utc_now
-from services.reporting import handlers, store
+from services.reporting import handlers, store, store_projections
 from services.reporting.consumers import projected_events
 
 log = logging.getLogger(__name__)
@@ -70,11 +70,7 @@ async def rebuild(db: Database, redis: Redis, tz: str) -> RebuildResult:
 
     async def flush(conn) -> None:  # type: ignore[no-untyped-def]
         if batch:
-            now = utc_now()
-            await conn.execute(
-                store.kit.inbox.insert(),
-                [{"consumer": handlers.PROJECTION_CONSUMER, "event_id": e.event_id, "processed_at": now} for e in batch],
-            )
+            await store_projections.record_handled(conn, store.kit.inbox, [(handlers.PROJECTION_CONSUMER, e.event_id) for e in batch], utc_now())
             await handlers.project_batch(conn, batch, tz)
             batch.clear()
 

@@ -20,9 +20,10 @@ from services.kit.db import Database
 from services.kit.outbox import Outbox
 from services.kit.service import Runtime
 from services.kit.settings import PlatformSettings
-from services.reporting import handlers, store
+from services.reporting import handlers, handlers_reports, store, store_kpis
 from services.reporting.consumers import projected_events
-from services.reporting.domain import load_kpis, parse_period
+from services.reporting.domain import parse_period
+from services.reporting.models import load_kpis
 from services.reporting.rebuild import rebuild
 from services.reporting.settings import ReportingSettings
 from tests.support.events import publish_events
@@ -55,7 +56,7 @@ async def rt(redis_url: str, database_url: str) -> AsyncIterator[Runtime]:
 
 async def figures(rt: Runtime, period: str) -> dict[str, int]:
     async with rt.db.read() as conn:
-        return {k.name: (await store.kpi_value(conn, k, parse_period(period), TZ))[""] for k in load_kpis().values()}
+        return {k.name: (await store_kpis.kpi_value(conn, k, parse_period(period), TZ))[""] for k in load_kpis().values()}
 
 
 class TestProjectionsFromTheStreams:
@@ -80,7 +81,7 @@ class TestProjectionsFromTheStreams:
         await publish_events(redis_url, events)
         await rebuild(rt.db, rt.redis, TZ)
         async with rt.db.read() as conn:
-            how = await store.kpi_explain(conn, load_kpis()["clearings_held"], parse_period("2026-Q3"), TZ, rt.db.dialect)
+            how = await store_kpis.kpi_explain(conn, load_kpis()["clearings_held"], parse_period("2026-Q3"), TZ, rt.db.dialect)
         assert how["events"] == 7
         assert "facts" in how["query"] and "ClearingCompleted" in how["query"]
         assert how["window"]["from"] == "2026-06-30T22:00:00+00:00" and how["window"]["to"] == "2026-09-30T22:00:00+00:00"
@@ -94,9 +95,9 @@ class TestFunderReport:
         events, expected = abra_quarter("hamm", Q3)
         await publish_events(redis_url, events)
         await rebuild(rt.db, rt.redis, TZ)
-        report_id, created = await handlers.generate_report(rt, "funder", "esf", "2026-Q3", "test")
+        report_id, created = await handlers_reports.generate_report(rt, "funder", "esf", "2026-Q3", "test")
         assert created
-        assert (await handlers.generate_report(rt, "funder", "esf", "2026-Q3", "test")) == (report_id, False)
+        assert (await handlers_reports.generate_report(rt, "funder", "esf", "2026-Q3", "test")) == (report_id, False)
         async with rt.db.read() as conn:
             files = dict((await conn.execute(sa.select(store.report_files.c.format, store.report_files.c.content).where(store.report_files.c.report_id == report_id))).all())
             outbox = (await conn.execute(sa.select(store.kit.outbox.c.event_type))).scalars().all()
@@ -117,7 +118,7 @@ class TestFunderReport:
         text = pdf[0].get_textpage().get_text_range()
         assert "ABRA" in text and "Clearing" in text
         from services.reporting import render
-        from services.reporting.domain import ReportModel
+        from services.reporting.models import ReportModel
 
         async with rt.db.read() as conn:
             frozen = ReportModel.model_validate_json((await conn.execute(sa.select(store.reports.c.model).where(store.reports.c.report_id == report_id))).scalar_one())
@@ -137,7 +138,7 @@ class TestSuppressionInReports:
         ]
         await publish_events(redis_url, three)
         await rebuild(rt.db, rt.redis, TZ)
-        report_id, _ = await handlers.generate_report(rt, "monthly_statistics", None, "2026-05", "test")
+        report_id, _ = await handlers_reports.generate_report(rt, "monthly_statistics", None, "2026-05", "test")
         async with rt.db.read() as conn:
             model = json.loads((await conn.execute(sa.select(store.reports.c.model).where(store.reports.c.report_id == report_id))).scalar_one())
         tables = [t for s in model["sections"] for t in s["tables"]]
