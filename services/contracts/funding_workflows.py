@@ -13,6 +13,12 @@ from typing import Literal, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio import activity
 
+from services.contracts.refusals import NON_RETRYABLE
+
+#: Kept only as the old name of `services.contracts.refusals.NON_RETRYABLE` (tests/unit/test_kit_refusals.py
+#: checks they are the same list); funding's workflows use NON_RETRYABLE directly.
+DOMAIN_ERROR_TYPES = NON_RETRYABLE
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
