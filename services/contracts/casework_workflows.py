@@ -190,7 +190,8 @@ PARTNER_PROCESSES: dict[Partner, PartnerProcess] = {
         terminal=("school_place_assigned", "declined"), after_appointment=("school_place_assigned", "no_show"),
         dated=("appointment_booked", "school_place_assigned"),
         answer_acknowledges=True, recorder=CASEWORKER,
-        why="The side-entry counselling is a city office (Kommunales Integrationszentrum) documenting in its own database (000 'Seiteneinstieg'); the caseworker records its answer.",
+        why="The side-entry counselling is a city office (Kommunales Integrationszentrum) documenting in its own database (000 'Seiteneinstieg'); "
+        "the caseworker records its answer.",
     ),
     Partner.LANGUAGE_COURSE: PartnerProcess(
         steps=("acknowledged", "appointment_booked", "enrolled", "waiting_list", "declined", "no_show"),
@@ -209,13 +210,15 @@ PARTNER_PROCESSES: dict[Partner, PartnerProcess] = {
         steps=("acknowledged", "appointment_booked", "appointment_kept", "declined", "no_show"),
         terminal=("appointment_kept", "declined"), after_appointment=("appointment_kept", "no_show"),
         answer_acknowledges=True, recorder=CASEWORKER,
-        why="The health office is a city office without access to casework; the caseworker records only that an appointment was given and kept, never findings.",
+        why="The health office is a city office without access to casework; the caseworker records only that an appointment was given and kept, "
+        "never findings.",
     ),
     Partner.WOMENS_COUNSELLING: PartnerProcess(
         steps=("acknowledged", "appointment_booked", "counselling_started", "declined", "no_show"),
         terminal=("counselling_started", "declined"), after_appointment=("counselling_started", "no_show"),
         answer_acknowledges=True, recorder=CASEWORKER,
-        why="Women's counselling works confidentially and keeps no accounts in the city's systems; the caseworker records what the client or the centre tells her.",
+        why="Women's counselling works confidentially and keeps no accounts in the city's systems; "
+        "the caseworker records what the client or the centre tells her.",
     ),
     Partner.ABRA: PartnerProcess(
         steps=("acknowledged", "appointment_booked", "coaching_started", "declined", "no_show"),

@@ -14,10 +14,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from services.casework import activities, api, consumers, handlers
-from services.casework.domain import FirstContactIn
+from services.casework.schemas import FirstContactIn
 from services.contracts.casework_workflows import (
     CASE_ONBOARDING_WORKFLOW,
-    RECORD_FIRST_CONTACT,
     CaseOnboardingInput,
     FirstContactUpdate,
     RecordFirstContactInput,
@@ -133,7 +132,7 @@ class TestOneFirstContactRule:
                 await handle.execute_update(
                     CaseOnboarding.record_first_contact, FirstContactUpdate(contact_on=contact_on, starter_pack=True, recorded_by="caseworker"),
                 )
-            record = next(a for a in activities.activities(rt) if getattr(a, "__temporal_activity_definition").name == RECORD_FIRST_CONTACT)
+            record = activities.CaseworkActivities(rt).record_first_contact
             with pytest.raises(ApplicationError) as by_activity:
                 await ActivityEnvironment().run(record, RecordFirstContactInput(
                     case_id=case_id, tenant="hamm", contact_on=contact_on, starter_pack=True, recorded_by="caseworker", recorded_on=today,

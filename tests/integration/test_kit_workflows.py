@@ -189,3 +189,46 @@ class TestRunUpdate:
         async with Worker(client, task_queue=queue, workflows=[Decisions], activities=[check], workflow_runner=UnsandboxedWorkflowRunner()):
             assert await run_update(client, workflow_id, Decisions.decide, "fine", start=start, not_running=NotFound("gone")) == "ok"
             await client.get_workflow_handle(workflow_id).signal(Decisions.finish)
+
+
+# --- typed references: an activity declared once (stub), implemented as a method under its name ------
+# In the code base the stub and its models live in services/contracts (see docs/architecture.md,
+# "Temporal: typed references and the kit mechanisms"); here they sit in the test to stay self-contained.
+
+
+@activity.defn(name="kit_test.greet")
+async def greet_stub(name: str) -> str:
+    """The contract: name, input and result type, declared once. Workflows call it; nobody runs it."""
+    raise NotImplementedError("implemented by the service's activities class")
+
+
+class GreetingActivities:
+    """The service's implementation: a method of one class, registered under the contract's name."""
+
+    def __init__(self, greeting: str) -> None:
+        self.greeting = greeting
+
+    @activity.defn(name="kit_test.greet")
+    async def greet(self, name: str) -> str:
+        return f"{self.greeting}, {name}"
+
+
+@workflow.defn(name="KitTestGreeting")
+class Greeting:
+    @workflow.run
+    async def run(self, name: str) -> str:
+        return await workflow.execute_activity(greet_stub, name, start_to_close_timeout=timedelta(seconds=10))
+
+
+class TestTypedReferences:
+    async def test_a_workflow_calls_the_contract_stub_and_the_method_under_its_name_runs(self, temporal_env) -> None:  # type: ignore[no-untyped-def]
+        client, queue = temporal_env.client, f"kit-{uuid.uuid4().hex[:6]}"
+        impl = GreetingActivities("Hallo")
+        async with Worker(client, task_queue=queue, workflows=[Greeting], activities=[impl.greet], workflow_runner=UnsandboxedWorkflowRunner()):
+            result = await client.execute_workflow(Greeting.run, "Amina", id=f"kit-greet-{uuid.uuid4()}", task_queue=queue)
+        assert result == "Hallo, Amina"
+
+    def test_the_stub_and_the_method_share_the_name_and_registering_both_is_refused(self, temporal_env) -> None:  # type: ignore[no-untyped-def]
+        impl = GreetingActivities("Hallo")
+        with pytest.raises(ValueError, match="More than one activity named kit_test.greet"):
+            Worker(temporal_env.client, task_queue="kit-unused", activities=[greet_stub, impl.greet])

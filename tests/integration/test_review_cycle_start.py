@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 from temporalio.client import WorkflowExecutionStatus
 
-from services.casework.handlers import start_review_cycle
+from services.casework.handlers_workflows import start_review_cycle
 from services.contracts.activities import review_cycle_workflow_id
 from services.kit.settings import PlatformSettings
 from tests.support.eventually import eventually
