@@ -39,6 +39,7 @@ from anyascii import anyascii
 
 from services.intake import handlers_search, runtime, store
 from services.intake.crypto import generate_master_key
+from services.intake.runtime import IntakeRuntime
 from services.intake.settings import IntakeSettings
 from services.kit.auth import Principal
 from services.kit.db import Database, utc_now
@@ -157,7 +158,7 @@ async def main() -> None:
             (folder / "master.key").write_text(generate_master_key())
             await asyncio.to_thread(upgrade, "intake", url)
         db = Database(url)
-        rt = Runtime("intake", PlatformSettings(), IntakeSettings(master_key=(folder / "master.key").read_text()), db, store.kit, Outbox(db, store.kit), None, None)  # type: ignore[arg-type]
+        rt = IntakeRuntime("intake", PlatformSettings(), IntakeSettings(master_key=(folder / "master.key").read_text()), db, store.kit, Outbox(db, store.kit), None, None)  # type: ignore[arg-type]
         try:
             started = time.perf_counter()
             if reuse:

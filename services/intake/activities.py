@@ -31,17 +31,17 @@ from services.intake import store_clearing
 from services.intake.domain import CLEARING_PENDING, booking_window, registration_missed, reminder_alert_key
 from services.intake.handlers_clearing import close_clearing
 from services.intake.handlers_communication import send_due_reminders
+from services.intake.runtime import IntakeRuntime
 from services.kit import telemetry
 from services.kit.alerts import raise_alert, resolve_alerts
 from services.kit.db import utc_now
 from services.kit.errors import NotFound
-from services.kit.service import Runtime
 
 
 class IntakeActivities:
     """The activities, bound to the service's runtime; `all()` is what the worker registers."""
 
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: IntakeRuntime) -> None:
         self.rt = rt
 
     def all(self) -> list[Callable[..., Any]]:

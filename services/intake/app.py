@@ -3,15 +3,15 @@
 from services.intake import consumers, handlers_communication, handlers_search, store
 from services.intake.activities import IntakeActivities
 from services.intake.api import router
-from services.intake.crypto import Keyring
+from services.intake.runtime import IntakeRuntime
 from services.intake.settings import IntakeSettings
-from services.kit.service import Runtime, ServiceSpec
+from services.kit.service import ServiceSpec
 from workflows.clearing import PreRegistrationClearing
 from workflows.clearing_reminders import ClearingReminders
 
 
-async def _check_keyring(rt: Runtime) -> None:
-    rt.extras["keyring"] = Keyring(rt.settings.master_key)  # fails the start without a master key
+async def _check_keyring(rt: IntakeRuntime) -> None:
+    _ = rt.keyring  # made now: a missing master key fails the start
     await handlers_communication.ensure_schedule(rt)
     await handlers_search.backfill_search_index(rt)  # persons stored before the search index existed
 
@@ -29,4 +29,5 @@ def build() -> ServiceSpec:
         workflows=[PreRegistrationClearing, ClearingReminders],
         activities=lambda rt: IntakeActivities(rt).all(),
         on_start=_check_keyring,
+        runtime=IntakeRuntime,
     )

@@ -3,11 +3,11 @@ casework's referrals and consents, to check a handover to the Integration Point 
 
 from services.contracts.events import ClearingStarted, ConsentChanged, IntakeCorrected, ReferralClosed, ReferralHandedOver, ReferralMade
 from services.intake import handlers_clearing, handlers_handover
+from services.intake.runtime import IntakeRuntime
 from services.kit.broker import Delivery, Subscription
-from services.kit.service import Runtime
 
 
-def subscriptions(rt: Runtime) -> list[Subscription]:
+def subscriptions(rt: IntakeRuntime) -> list[Subscription]:
     async def on_clearing_started(event: ClearingStarted, delivery: Delivery) -> None:
         await handlers_clearing.start_clearing_workflow(rt, event, delivery)
 

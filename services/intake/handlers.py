@@ -17,14 +17,13 @@ from services.contracts.vocab import Need, Route
 from services.intake import store, store_clearing, store_drafts, store_search
 from services.intake.domain import SEARCH_FIELDS, changed_fields, check_household, check_person_ids, statistics_changed
 from services.intake.handlers_writer import IntakeWriter, coarse, profile, sealed_fields
-from services.intake.runtime import keyring, open_person, search_rows
+from services.intake.runtime import IntakeRuntime
 from services.intake.schemas import Derived, ErasedPersonOut, HouseholdIn, IntakeCreated, IntakeIn, IntakeOut, PersonIn, PersonOut
 from services.kit import telemetry
 from services.kit.auth import Principal
 from services.kit.db import utc_now
 from services.kit.errors import Conflict, NotFound
 from services.kit.outbox import Tx
-from services.kit.service import Runtime
 
 WRITE_ROLES = ("front_desk",)
 
@@ -60,7 +59,7 @@ async def _open_draft(conn: AsyncConnection, draft_id: uuid.UUID) -> None:
 
 
 async def complete_intake(
-    rt: Runtime, principal: Principal, command: IntakeIn, idempotency_key: str | None, *, draft_id: uuid.UUID | None = None
+    rt: IntakeRuntime, principal: Principal, command: IntakeIn, idempotency_key: str | None, *, draft_id: uuid.UUID | None = None
 ) -> tuple[IntakeCreated, bool]:
     """Stores the household (personal fields encrypted per person), derives each person's routes and
     publishes IntakeCompleted, PersonRouted and ArrivalRecorded per person, and ClearingStarted per person
@@ -101,7 +100,7 @@ async def complete_intake(
 # ---- reading -------------------------------------------------------------------------------------
 
 
-async def read_intake(rt: Runtime, conn: AsyncConnection, intake_id: uuid.UUID) -> IntakeOut | None:
+async def read_intake(rt: IntakeRuntime, conn: AsyncConnection, intake_id: uuid.UUID) -> IntakeOut | None:
     intake = await store.intake_by_id(conn, intake_id)
     if intake is None:
         return None
@@ -113,7 +112,7 @@ async def read_intake(rt: Runtime, conn: AsyncConnection, intake_id: uuid.UUID) 
     persons: list[PersonOut | ErasedPersonOut] = []
     address = None
     for row in rows:
-        fields = open_person(rt, row, keys.get(row.id))
+        fields = rt.open_person(row, keys.get(row.id))
         if fields is None:
             persons.append(ErasedPersonOut(person_id=row.id))
             continue
@@ -133,7 +132,7 @@ async def read_intake(rt: Runtime, conn: AsyncConnection, intake_id: uuid.UUID) 
 class _Correction:
     """One correction of an intake in its transaction: the stored persons, what changed, the new profiles."""
 
-    def __init__(self, rt: Runtime, tx: Tx, intake: sa.Row, household: HouseholdIn, rows: dict[uuid.UUID, sa.Row], keys: dict[uuid.UUID, bytes],
+    def __init__(self, rt: IntakeRuntime, tx: Tx, intake: sa.Row, household: HouseholdIn, rows: dict[uuid.UUID, sa.Row], keys: dict[uuid.UUID, bytes],
                  now: datetime) -> None:
         self.rt, self.tx, self.intake, self.household, self.rows, self.keys = rt, tx, intake, household, rows, keys
         self.w = IntakeWriter(rt, tx, intake.id, intake.household_id, household.district, now)
@@ -150,9 +149,9 @@ class _Correction:
     async def correct(self, i: int, pid: uuid.UUID, person: PersonIn) -> None:
         """A stored person's new fields: sealed again, statistics and routing announced if they changed,
         the search index and the clearing follow."""
-        row, wrapped, ring = self.rows[pid], self.keys.get(pid), keyring(self.rt)
+        row, wrapped, ring = self.rows[pid], self.keys.get(pid), self.rt.keyring
         self.kept.add(pid)
-        old = open_person(self.rt, row, wrapped)
+        old = self.rt.open_person(row, wrapped)
         if old is None:
             raise Conflict("this person's data was erased; it cannot be corrected", field=f"household.persons.{i}")
         new_fields = sealed_fields(person, self.household)
@@ -166,7 +165,7 @@ class _Correction:
         await store.update_person(self.tx.conn, pid, **values)
         if diff & SEARCH_FIELDS:
             await store_search.drop_search_tokens(self.tx.conn, [pid])
-            self.w.new_tokens += search_rows(self.rt, pid, self.intake.household_id, new_fields)
+            self.w.new_tokens += self.rt.search_rows(pid, self.intake.household_id, new_fields)
         if d != _derived_of(row) or "district" in self.changed:
             await self.w.routed(pid, person, d)
         if Route.ABRA_CLEARING in d.routes and Route.ABRA_CLEARING not in _routes(row):
@@ -186,7 +185,9 @@ class _Correction:
         return removed
 
 
-async def correct_intake(rt: Runtime, principal: Principal, intake_id: uuid.UUID, household: HouseholdIn, person_ids: list[uuid.UUID | None]) -> IntakeOut:
+async def correct_intake(
+    rt: IntakeRuntime, principal: Principal, intake_id: uuid.UUID, household: HouseholdIn, person_ids: list[uuid.UUID | None]
+) -> IntakeOut:
     """Replaces a completed intake's household picture. Persons are matched by `person_id` (None adds
     a person; a stored person missing from the list is removed). Publishes IntakeCorrected (with the
     names of the changed fields, never their values), PersonRouted for persons whose derived facts
@@ -229,7 +230,7 @@ async def correct_intake(rt: Runtime, principal: Principal, intake_id: uuid.UUID
 # ---- erasure (crypto-shredding) ------------------------------------------------------------------
 
 
-async def erase_person(rt: Runtime, principal: Principal, person_id: uuid.UUID, allowed: tuple[str, ...]) -> None:
+async def erase_person(rt: IntakeRuntime, principal: Principal, person_id: uuid.UUID, allowed: tuple[str, ...]) -> None:
     """Erasure on request or after retention (GDPR Art. 17): deletes the person's data key, so every
     blob sealed under it (intake fields, clearing records) becomes unreadable; the blobs are dropped too,
     and so are the person's rows of the search index (keyed hashes of their name parts and birth date).

@@ -5,19 +5,17 @@ workflow after intake committed the clearing, and a correction's effect on a pen
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
-from temporalio.client import WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.service import RPCError
 
 from services.contracts.activities import TaskQueues
 from services.contracts.events import ClearingClosed, ClearingStarted
 from services.contracts.intake_workflows import (
-    CLEARING_WORKFLOW,
     Attendance,
     ClearingInput,
     ClearingState,
@@ -30,7 +28,7 @@ from services.contracts.intake_workflows import (
 from services.contracts.vocab import Route
 from services.intake import store, store_clearing
 from services.intake.domain import CLEARING_PENDING, closed_slot_problems, gives_back_slot
-from services.intake.runtime import keyring, open_person
+from services.intake.runtime import IntakeRuntime
 from services.intake.schemas_clearing import ClearingDetail, ClearingInterviewIn, ClearingOut, SlotIn, SlotOut
 from services.kit import telemetry
 from services.kit.alerts import resolve_alerts
@@ -38,8 +36,8 @@ from services.kit.auth import Principal
 from services.kit.broker import Delivery
 from services.kit.db import utc_now
 from services.kit.errors import Conflict, Invalid, NotFound
-from services.kit.service import Runtime
-from services.kit.temporal import execute_update_or_start
+from services.kit.workflows import run_update
+from workflows.clearing import PreRegistrationClearing
 
 COACH_ROLES = ("abra_coach",)
 
@@ -55,7 +53,7 @@ def clearing_out(row: sa.Row) -> ClearingOut:
 # ---- slots ---------------------------------------------------------------------------------------
 
 
-async def publish_slots(rt: Runtime, principal: Principal, slots: list[SlotIn]) -> list[SlotOut]:
+async def publish_slots(rt: IntakeRuntime, principal: Principal, slots: list[SlotIn]) -> list[SlotOut]:
     """Publishes clearing slots, on working days only: a slot on a weekend or an NRW public holiday is
     422 at its `starts_at` with the reason (`closed_slot_problems`), and nothing is published."""
     problems = closed_slot_problems([s.starts_at for s in slots])
@@ -71,13 +69,13 @@ async def publish_slots(rt: Runtime, principal: Principal, slots: list[SlotIn]) 
     return [SlotOut(slot_id=r["id"], starts_at=r["starts_at"], coach=r["coach"], capacity=r["capacity"], booked=0) for r in rows]
 
 
-async def list_slots(rt: Runtime, start: datetime, end: datetime) -> list[SlotOut]:
+async def list_slots(rt: IntakeRuntime, start: datetime, end: datetime) -> list[SlotOut]:
     async with rt.db.read() as conn:
         rows = await store_clearing.slots_between(conn, start, end)
     return [SlotOut(slot_id=r.id, starts_at=r.starts_at, coach=r.coach, capacity=r.capacity, booked=r.booked) for r in rows]
 
 
-async def list_clearings(rt: Runtime, **filters: Any) -> list[ClearingOut]:
+async def list_clearings(rt: IntakeRuntime, **filters: Any) -> list[ClearingOut]:
     async with rt.db.read() as conn:
         return [clearing_out(r) for r in await store_clearing.list_clearings(conn, **filters)]
 
@@ -85,7 +83,7 @@ async def list_clearings(rt: Runtime, **filters: Any) -> list[ClearingOut]:
 # ---- starting the workflow (consumer of ClearingStarted) -----------------------------------------
 
 
-async def start_clearing_workflow(rt: Runtime, event: ClearingStarted, delivery: Delivery) -> None:
+async def start_clearing_workflow(rt: IntakeRuntime, event: ClearingStarted, delivery: Delivery) -> None:
     """Starts `clearing-<person id>` (business key, USE_EXISTING) for a clearing intake committed; a
     redelivered event finds the running workflow."""
     telemetry.mark(clearing_id=event.clearing_id, person_id=event.person_id)
@@ -96,7 +94,7 @@ async def start_clearing_workflow(rt: Runtime, event: ClearingStarted, delivery:
         pass
 
 
-async def cancel_clearings_after_correction(rt: Runtime, event: Any, delivery: Delivery) -> None:
+async def cancel_clearings_after_correction(rt: IntakeRuntime, event: Any, delivery: Delivery) -> None:
     """A correction that removes a person's ABRA route (or the person) cancels the pending clearing; a
     pending clearing that stays gets the dates of a corrected move-in date (update `correct_move_in`,
     once per correction number, so a redelivered correction changes nothing)."""
@@ -111,7 +109,7 @@ async def cancel_clearings_after_correction(rt: Runtime, event: Any, delivery: D
                 await _send_move_in(rt, row)
             continue
         try:
-            await _update(rt, row.person_id, "close", CloseRequest(outcome="cancelled", by_correction=True))
+            await _update(rt, row.person_id, PreRegistrationClearing.close, CloseRequest(outcome="cancelled", by_correction=True))
         except Conflict:
             if await _still_pending(rt, row.id):
                 raise  # a coach decision was being recorded: the redelivery tries again
@@ -121,29 +119,28 @@ async def cancel_clearings_after_correction(rt: Runtime, event: Any, delivery: D
         pass
 
 
-async def _still_pending(rt: Runtime, clearing_id: uuid.UUID) -> bool:
+async def _still_pending(rt: IntakeRuntime, clearing_id: uuid.UUID) -> bool:
     async with rt.db.read() as conn:
         row = await store_clearing.clearing(conn, clearing_id)
     return row is not None and row.status == CLEARING_PENDING
 
 
-async def _send_move_in(rt: Runtime, row: sa.Row) -> None:
+async def _send_move_in(rt: IntakeRuntime, row: sa.Row) -> None:
     """The clearing's current move-in date to its workflow, under the correction that set it. A workflow
     not started yet is started with the corrected date; one that closed meanwhile needs nothing."""
     try:
-        await _update(rt, row.person_id, "correct_move_in", MoveInCorrection(correction_no=row.dates_correction_no, move_in_date=row.move_in_date), pending=row)
+        correction = MoveInCorrection(correction_no=row.dates_correction_no, move_in_date=row.move_in_date)
+        await _update(rt, row.person_id, PreRegistrationClearing.correct_move_in, correction, pending=row)
     except (Conflict, NotFound):
         if await _still_pending(rt, row.id):
             raise
 
 
-async def ensure_clearing_workflow(rt: Runtime, row: sa.Row) -> None:
+async def ensure_clearing_workflow(rt: IntakeRuntime, row: sa.Row) -> None:
     """Starts the pending clearing's workflow, or joins it if it runs (business key, USE_EXISTING)."""
     s = rt.settings
-    if rt.temporal is None:
-        raise RuntimeError("intake runs without Temporal")
-    await rt.temporal.start_workflow(
-        CLEARING_WORKFLOW,
+    await rt.temporal_client.start_workflow(
+        PreRegistrationClearing.run,
         ClearingInput(
             clearing_id=row.id, person_id=row.person_id, tenant=rt.platform.tenant, move_in_date=row.move_in_date,
             booking_working_days=s.clearing_booking_working_days, reminder_days=s.clearing_reminder_days,
@@ -159,32 +156,26 @@ async def ensure_clearing_workflow(rt: Runtime, row: sa.Row) -> None:
 # ---- coach actions (workflow updates) ------------------------------------------------------------
 
 
-async def _start_if_pending(rt: Runtime, clearing_id: uuid.UUID) -> None:
+async def _start_if_pending(rt: IntakeRuntime, clearing_id: uuid.UUID) -> None:
     async with rt.db.read() as conn:
         row = await store_clearing.clearing(conn, clearing_id)
     if row is not None and row.status == CLEARING_PENDING:
         await ensure_clearing_workflow(rt, row)
 
 
-async def _update(rt: Runtime, person_id: uuid.UUID, name: str, arg: BaseModel, pending: sa.Row | None = None) -> ClearingState:
-    """A coach's record as a workflow update. The clearing is visible once intake commits it, and its
+async def _update(rt: IntakeRuntime, person_id: uuid.UUID, update: Callable[..., Any], arg: BaseModel, pending: sa.Row | None = None) -> ClearingState:
+    """A coach's record as a workflow update (kit.workflows.run_update: a refusal is a DomainError by its
+    type, a workflow not running is 404). The clearing is visible once intake commits it, and its
     workflow starts just after (consumer of ClearingStarted): given the `pending` row, a record made
     in that window starts the workflow itself, if the clearing is still pending, and is sent once more."""
-    if rt.temporal is None:
-        raise RuntimeError("intake runs without Temporal")
     starter = None if pending is None else (lambda: _start_if_pending(rt, pending.id))
-    try:
-        return await execute_update_or_start(rt.temporal, clearing_workflow_id(person_id), name, arg, starter, result_type=ClearingState)
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        raise Conflict(getattr(cause, "message", None) or str(cause)) from exc
-    except RPCError as exc:
-        if "not found" in str(exc).lower() or "already completed" in str(exc).lower():
-            raise NotFound("the clearing is not running") from exc
-        raise
+    state: ClearingState = await run_update(
+        rt.temporal_client, clearing_workflow_id(person_id), update, arg, start=starter, not_running=NotFound("the clearing is not running")
+    )
+    return state
 
 
-async def _pending_clearing(rt: Runtime, clearing_id: uuid.UUID) -> sa.Row:
+async def _pending_clearing(rt: IntakeRuntime, clearing_id: uuid.UUID) -> sa.Row:
     async with rt.db.read() as conn:
         row = await store_clearing.clearing(conn, clearing_id)
     if row is None:
@@ -194,7 +185,7 @@ async def _pending_clearing(rt: Runtime, clearing_id: uuid.UUID) -> sa.Row:
     return row
 
 
-async def _audited_out(rt: Runtime, principal: Principal, action: str, clearing_id: uuid.UUID) -> ClearingOut:
+async def _audited_out(rt: IntakeRuntime, principal: Principal, action: str, clearing_id: uuid.UUID) -> ClearingOut:
     async with rt.db.begin() as conn:
         await rt.audit(conn, principal, COACH_ROLES, action, "clearing", clearing_id)
         row = await store_clearing.clearing(conn, clearing_id)
@@ -203,20 +194,20 @@ async def _audited_out(rt: Runtime, principal: Principal, action: str, clearing_
     return clearing_out(row)
 
 
-async def record_attendance(rt: Runtime, principal: Principal, clearing_id: uuid.UUID, attended: bool) -> ClearingOut:
+async def record_attendance(rt: IntakeRuntime, principal: Principal, clearing_id: uuid.UUID, attended: bool) -> ClearingOut:
     row = await _pending_clearing(rt, clearing_id)
     telemetry.mark(clearing_id=clearing_id)
-    await _update(rt, row.person_id, "record_attendance", Attendance(attended=attended), pending=row)
+    await _update(rt, row.person_id, PreRegistrationClearing.record_attendance, Attendance(attended=attended), pending=row)
     return await _audited_out(rt, principal, "attendance" if attended else "no_show", clearing_id)
 
 
-async def record_interview(rt: Runtime, principal: Principal, clearing_id: uuid.UUID, body: ClearingInterviewIn) -> ClearingOut:
+async def record_interview(rt: IntakeRuntime, principal: Principal, clearing_id: uuid.UUID, body: ClearingInterviewIn) -> ClearingOut:
     """Stores the interview sealed under the person's data key, then completes the workflow with the
     non-personal facts; a rejected update withdraws the stored record."""
     row = await _pending_clearing(rt, clearing_id)
     telemetry.mark(clearing_id=clearing_id)
     record_id = uuid.uuid4()
-    ring = keyring(rt)
+    ring = rt.keyring
     async with rt.db.begin() as conn:
         wrapped = (await store.wrapped_keys(conn, [row.person_id])).get(row.person_id)
         if wrapped is None:
@@ -226,7 +217,7 @@ async def record_interview(rt: Runtime, principal: Principal, clearing_id: uuid.
         await rt.audit(conn, principal, COACH_ROLES, "create", "clearing_record", record_id)
     facts = InterviewFacts(record_id=record_id, needs_found=body.needs_found, long_term_coaching=body.long_term_coaching)
     try:
-        await _update(rt, row.person_id, "record_interview", facts, pending=row)
+        await _update(rt, row.person_id, PreRegistrationClearing.record_interview, facts, pending=row)
     except Exception:
         async with rt.db.begin() as conn:
             await store_clearing.withdraw_clearing_record(conn, record_id)
@@ -235,14 +226,14 @@ async def record_interview(rt: Runtime, principal: Principal, clearing_id: uuid.
         return clearing_out(await store_clearing.clearing(conn, clearing_id))
 
 
-async def close_by_coach(rt: Runtime, principal: Principal, clearing_id: uuid.UUID, outcome: str) -> ClearingOut:
+async def close_by_coach(rt: IntakeRuntime, principal: Principal, clearing_id: uuid.UUID, outcome: str) -> ClearingOut:
     row = await _pending_clearing(rt, clearing_id)
-    await _update(rt, row.person_id, "close", CloseRequest(outcome=outcome), pending=row)
+    await _update(rt, row.person_id, PreRegistrationClearing.close, CloseRequest(outcome=outcome), pending=row)
     return await _audited_out(rt, principal, f"close_{outcome}", clearing_id)
 
 
-async def read_interview(rt: Runtime, principal: Principal, clearing_id: uuid.UUID) -> list[dict[str, Any]]:
-    ring = keyring(rt)
+async def read_interview(rt: IntakeRuntime, principal: Principal, clearing_id: uuid.UUID) -> list[dict[str, Any]]:
+    ring = rt.keyring
     async with rt.db.begin() as conn:
         row = await store_clearing.clearing(conn, clearing_id)
         if row is None:
@@ -259,7 +250,7 @@ async def read_interview(rt: Runtime, principal: Principal, clearing_id: uuid.UU
     return out
 
 
-async def read_clearing(rt: Runtime, principal: Principal, clearing_id: uuid.UUID, allowed_roles: tuple[str, ...]) -> ClearingDetail:
+async def read_clearing(rt: IntakeRuntime, principal: Principal, clearing_id: uuid.UUID, allowed_roles: tuple[str, ...]) -> ClearingDetail:
     async with rt.db.begin() as conn:
         row = await store_clearing.clearing(conn, clearing_id)
         await rt.audit(conn, principal, allowed_roles, "read", "clearing", clearing_id, "ok" if row else "not_found")
@@ -267,7 +258,7 @@ async def read_clearing(rt: Runtime, principal: Principal, clearing_id: uuid.UUI
             raise NotFound("no such clearing")
         person = await store.person_any(conn, row.person_id)
         wrapped = (await store.wrapped_keys(conn, [row.person_id])).get(row.person_id)
-    fields = (open_person(rt, person, wrapped) if person is not None else None) or {}
+    fields = (rt.open_person(person, wrapped) if person is not None else None) or {}
     return ClearingDetail(
         **clearing_out(row).model_dump(), given_name=fields.get("given_name"), family_name=fields.get("family_name"),
         date_of_birth=fields.get("date_of_birth"), languages=[lang["code"] for lang in fields.get("languages", [])],
@@ -277,7 +268,7 @@ async def read_clearing(rt: Runtime, principal: Principal, clearing_id: uuid.UUI
 # ---- closing (activity and the correction's consumer) ------------------------------------------------
 
 
-async def close_clearing(rt: Runtime, inp: CloseInput) -> None:
+async def close_clearing(rt: IntakeRuntime, inp: CloseInput) -> None:
     """Closes a pending clearing with the outcome, once (ClearingClosed); a cancelled one frees its place."""
     async with rt.outbox.transaction() as tx:
         row = await store_clearing.clearing(tx.conn, inp.clearing_id)

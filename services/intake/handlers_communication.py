@@ -16,17 +16,17 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from services.contracts.activities import TaskQueues
-from services.contracts.intake_reminders import CLEARING_REMINDERS_WORKFLOW, RemindersInput, RemindersResult, reminders_schedule_id
+from services.contracts.intake_reminders import RemindersInput, RemindersResult, reminders_schedule_id
 from services.intake import communication, store, store_communication
 from services.intake.crypto import KeyUnavailable
 from services.intake.domain import DEFAULT_LETTER_LANGUAGE, reminder_to_send
-from services.intake.runtime import keyring
+from services.intake.runtime import IntakeRuntime
 from services.intake.schemas_communication import CommunicationOut, ContactOut, ReminderContactIn
 from services.kit import audit
 from services.kit.auth import Principal
 from services.kit.db import utc_now
 from services.kit.errors import NotFound
-from services.kit.service import Runtime
+from workflows.clearing_reminders import ClearingReminders
 
 log = logging.getLogger(__name__)
 ROLES = ("front_desk",)
@@ -35,7 +35,7 @@ LOOKAHEAD = timedelta(days=10)
 SYSTEM_ACTOR = "intake-reminders"
 
 
-async def household_communication(rt: Runtime, principal: Principal, household_id: uuid.UUID) -> CommunicationOut:
+async def household_communication(rt: IntakeRuntime, principal: Principal, household_id: uuid.UUID) -> CommunicationOut:
     """The household's letter language, the ABRA place and each person's reminder contact (addresses audit-logged)."""
     async with rt.db.begin() as conn:
         rows = await store.household_persons(conn, household_id)
@@ -53,16 +53,16 @@ async def household_communication(rt: Runtime, principal: Principal, household_i
     return CommunicationOut(household_id=household_id, language=language, abra_place=rt.settings.abra_place, persons=persons)
 
 
-async def set_letter_language(rt: Runtime, principal: Principal, household_id: uuid.UUID, language: str) -> None:
+async def set_letter_language(rt: IntakeRuntime, principal: Principal, household_id: uuid.UUID, language: str) -> None:
     async with rt.db.begin() as conn:
         if await store.household(conn, household_id) is None:
             raise NotFound("no such household")
         await store_communication.put_letter_language(conn, household_id, language, principal.username, utc_now())
 
 
-async def set_reminder_contact(rt: Runtime, principal: Principal, person_id: uuid.UUID, body: ReminderContactIn) -> ContactOut:
+async def set_reminder_contact(rt: IntakeRuntime, principal: Principal, person_id: uuid.UUID, body: ReminderContactIn) -> ContactOut:
     """Stores the address sealed under the person's data key with the consent; without consent it is deleted."""
-    ring = keyring(rt)
+    ring = rt.keyring
     now = utc_now()
     async with rt.db.begin() as conn:
         person = await store.person_row(conn, person_id)
@@ -81,17 +81,17 @@ async def set_reminder_contact(rt: Runtime, principal: Principal, person_id: uui
     )
 
 
-def _open_email(rt: Runtime, person_id: uuid.UUID, sealed: bytes | None, wrapped: bytes | None) -> str | None:
+def _open_email(rt: IntakeRuntime, person_id: uuid.UUID, sealed: bytes | None, wrapped: bytes | None) -> str | None:
     if sealed is None:
         return None
-    ring = keyring(rt)
+    ring = rt.keyring
     try:
         return ring.open(ring.unwrap(wrapped), person_id, sealed).get("email")
     except KeyUnavailable:
         return None  # erased: no reminder, nothing to show
 
 
-async def send_due_reminders(rt: Runtime, now: datetime) -> RemindersResult:
+async def send_due_reminders(rt: IntakeRuntime, now: datetime) -> RemindersResult:
     """Sends every reminder due at `now`: claim (one row per appointment) -> send -> mark sent."""
     s = rt.settings
     async with rt.db.read() as conn:
@@ -109,7 +109,7 @@ async def send_due_reminders(rt: Runtime, now: datetime) -> RemindersResult:
     return RemindersResult(sent=sent, failed=failed)
 
 
-async def _send_one(rt: Runtime, row: sa.Row, now: datetime) -> str | None:
+async def _send_one(rt: IntakeRuntime, row: sa.Row, now: datetime) -> str | None:
     """One due reminder: "sent", "failed" (the relay refused; the claim is given back) or None (taken by
     another run, or the address was erased meanwhile)."""
     s = rt.settings
@@ -143,7 +143,7 @@ async def _send_one(rt: Runtime, row: sa.Row, now: datetime) -> str | None:
     return "sent"
 
 
-async def ensure_schedule(rt: Runtime) -> None:
+async def ensure_schedule(rt: IntakeRuntime) -> None:
     """Creates the reminder schedule once (a restart finds it running)."""
     from temporalio.client import Schedule, ScheduleActionStartWorkflow, ScheduleAlreadyRunningError, ScheduleIntervalSpec, ScheduleSpec
 
@@ -151,7 +151,7 @@ async def ensure_schedule(rt: Runtime) -> None:
         return
     sid = reminders_schedule_id(rt.platform.tenant)
     schedule = Schedule(
-        action=ScheduleActionStartWorkflow(CLEARING_REMINDERS_WORKFLOW, RemindersInput(tenant=rt.platform.tenant), id=sid, task_queue=TaskQueues.INTAKE),
+        action=ScheduleActionStartWorkflow(ClearingReminders.run, RemindersInput(tenant=rt.platform.tenant), id=sid, task_queue=TaskQueues.INTAKE),
         spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(minutes=rt.settings.reminder_interval_minutes))]),
     )
     try:

@@ -14,15 +14,14 @@ from services.intake import store, store_drafts
 from services.intake.crypto import KeyUnavailable
 from services.intake.domain import draft_display, draft_problems
 from services.intake.handlers import WRITE_ROLES, complete_intake
-from services.intake.runtime import keyring
+from services.intake.runtime import IntakeRuntime
 from services.intake.schemas import DraftList, DraftOut, DraftSummary, IntakeCreated, IntakeIn
 from services.kit.auth import Principal
 from services.kit.db import utc_now
 from services.kit.errors import Conflict, Invalid, NotFound
-from services.kit.service import Runtime
 
 
-async def save_draft(rt: Runtime, principal: Principal, draft_id: uuid.UUID | None, content: dict) -> DraftOut:
+async def save_draft(rt: IntakeRuntime, principal: Principal, draft_id: uuid.UUID | None, content: dict) -> DraftOut:
     """Drafts hold personal data too: sealed under a data key of their own, dropped on completion. A
     draft may be incomplete, but what it holds must be valid (domain.draft_problems): 422 naming every
     wrong field, and nothing saved."""
@@ -31,7 +30,7 @@ async def save_draft(rt: Runtime, principal: Principal, draft_id: uuid.UUID | No
         raise Invalid(problems[0][1], field=".".join(str(x) for x in problems[0][0]),
                       errors=[(".".join(str(x) for x in loc), msg) for loc, msg, _ in problems])
     now = utc_now()
-    ring = keyring(rt)
+    ring = rt.keyring
     async with rt.db.begin() as conn:
         if draft_id is None:
             draft_id = uuid.uuid4()
@@ -50,7 +49,7 @@ async def save_draft(rt: Runtime, principal: Principal, draft_id: uuid.UUID | No
     return DraftOut(draft_id=draft_id, content=content, updated_at=now)
 
 
-async def load_draft(rt: Runtime, principal: Principal, draft_id: uuid.UUID) -> DraftOut:
+async def load_draft(rt: IntakeRuntime, principal: Principal, draft_id: uuid.UUID) -> DraftOut:
     async with rt.db.begin() as conn:
         row = await store_drafts.draft(conn, draft_id)
         await rt.audit(conn, principal, WRITE_ROLES, "read", "intake_draft", draft_id, "ok" if row else "not_found")
@@ -58,7 +57,7 @@ async def load_draft(rt: Runtime, principal: Principal, draft_id: uuid.UUID) -> 
             raise NotFound("no such draft")
         content: dict = {}
         if row.sealed is not None:
-            ring = keyring(rt)
+            ring = rt.keyring
             wrapped = (await store.wrapped_keys(conn, [draft_id])).get(draft_id)
             try:
                 content = ring.open(ring.unwrap(wrapped), draft_id, row.sealed)
@@ -68,7 +67,7 @@ async def load_draft(rt: Runtime, principal: Principal, draft_id: uuid.UUID) -> 
 
 
 async def list_drafts(
-    rt: Runtime, principal: Principal, *, mine_only: bool, state: str, updated_since: datetime | None, limit: int, offset: int
+    rt: IntakeRuntime, principal: Principal, *, mine_only: bool, state: str, updated_since: datetime | None, limit: int, offset: int
 ) -> DraftList:
     """The front desk's list of intake drafts, newest first. A team shares the counter: a household that
     comes back the next day meets another clerk, so every front-desk clerk sees (and may resume and
@@ -81,7 +80,7 @@ async def list_drafts(
     would not name the drafts whose names were shown. Completed drafts (content dropped) and drafts whose
     key was erased show no personal data and are not audit-logged. A draft whose data key was erased
     (crypto-shredding) is listed without names (`readable=False`) instead of failing the list."""
-    ring = keyring(rt)
+    ring = rt.keyring
     async with rt.db.begin() as conn:
         rows, total = await store_drafts.drafts_page(
             conn, created_by=principal.username if mine_only else None, state=state, updated_since=updated_since, limit=limit, offset=offset
@@ -107,7 +106,7 @@ async def list_drafts(
     return DraftList(drafts=out, total=total)
 
 
-async def complete_draft(rt: Runtime, principal: Principal, draft_id: uuid.UUID) -> tuple[IntakeCreated, bool]:
+async def complete_draft(rt: IntakeRuntime, principal: Principal, draft_id: uuid.UUID) -> tuple[IntakeCreated, bool]:
     """Completes a draft as an intake. Any front-desk clerk may complete (and save) any clerk's draft: the
     team shares the counter and a household that returns meets whoever is free; the intake records who
     completed it (`completed_by`), the draft who started it, the audit log every save and read."""

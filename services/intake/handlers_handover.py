@@ -14,16 +14,15 @@ import uuid
 from services.contracts.casework_workflows import INTEGRATION_POINT_DESK, may_hand_over
 from services.contracts.events import ConsentChanged, ReferralClosed, ReferralHandedOver, ReferralMade
 from services.intake import store, store_handover
-from services.intake.runtime import open_person
+from services.intake.runtime import IntakeRuntime
 from services.intake.schemas_persons import HandoverLanguage, PersonHandover
 from services.kit import telemetry
 from services.kit.auth import Principal
 from services.kit.broker import Delivery
 from services.kit.errors import NotFound
-from services.kit.service import Runtime
 
 
-async def on_referral_made(rt: Runtime, event: ReferralMade, delivery: Delivery) -> None:
+async def on_referral_made(rt: IntakeRuntime, event: ReferralMade, delivery: Delivery) -> None:
     if await delivery.already_handled():
         return
     async with delivery.transaction() as tx:
@@ -32,21 +31,21 @@ async def on_referral_made(rt: Runtime, event: ReferralMade, delivery: Delivery)
         )
 
 
-async def on_referral_handed_over(rt: Runtime, event: ReferralHandedOver, delivery: Delivery) -> None:
+async def on_referral_handed_over(rt: IntakeRuntime, event: ReferralHandedOver, delivery: Delivery) -> None:
     if await delivery.already_handled():
         return
     async with delivery.transaction() as tx:
         await store_handover.record_referral(tx.conn, event.referral_id, at=event.occurred_at, person_id=event.person_id, handed_to=event.to_partner.value)
 
 
-async def on_referral_closed(rt: Runtime, event: ReferralClosed, delivery: Delivery) -> None:
+async def on_referral_closed(rt: IntakeRuntime, event: ReferralClosed, delivery: Delivery) -> None:
     if await delivery.already_handled():
         return
     async with delivery.transaction() as tx:
         await store_handover.record_referral(tx.conn, event.referral_id, at=event.occurred_at, partner=event.partner.value, closed=True)
 
 
-async def on_consent_changed(rt: Runtime, event: ConsentChanged, delivery: Delivery) -> None:
+async def on_consent_changed(rt: IntakeRuntime, event: ConsentChanged, delivery: Delivery) -> None:
     if await delivery.already_handled():
         return
     async with delivery.transaction() as tx:
@@ -55,7 +54,7 @@ async def on_consent_changed(rt: Runtime, event: ConsentChanged, delivery: Deliv
         )
 
 
-async def read_for_integration_point(rt: Runtime, principal: Principal, referral_id: uuid.UUID, allowed_roles: tuple[str, ...]) -> PersonHandover:
+async def read_for_integration_point(rt: IntakeRuntime, principal: Principal, referral_id: uuid.UUID, allowed_roles: tuple[str, ...]) -> PersonHandover:
     """Name, date of birth, address (contact) and languages of the referred person if the referral is
     an open one to the Integration Point desk and the person agreed to the data exchange with it."""
     telemetry.mark(referral_id=referral_id)
@@ -71,7 +70,7 @@ async def read_for_integration_point(rt: Runtime, principal: Principal, referral
             return PersonHandover(referral_id=referral_id, person_id=ref.person_id, consent=False)
         person = await store.person_row(conn, ref.person_id)
         wrapped = (await store.wrapped_keys(conn, [ref.person_id])).get(ref.person_id)
-    fields = (open_person(rt, person, wrapped) if person is not None else None) or {}
+    fields = (rt.open_person(person, wrapped) if person is not None else None) or {}
     address = fields.get("_address")
     if not fields:
         return PersonHandover(referral_id=referral_id, person_id=ref.person_id, consent=True)  # erased

@@ -14,24 +14,23 @@ from services.contracts.workdays import BERLIN
 from services.intake import store, store_clearing
 from services.intake.domain import check_registration, registration_gate, registration_missed
 from services.intake.handlers import WRITE_ROLES
-from services.intake.runtime import open_person, registration_deadline
+from services.intake.runtime import IntakeRuntime
 from services.intake.schemas_clearing import PersonRegistration, RegistrationOut, RegistrationStatus
 from services.kit import telemetry
 from services.kit.alerts import resolve_alerts
 from services.kit.auth import Principal
 from services.kit.db import utc_now
 from services.kit.errors import Conflict, NotFound
-from services.kit.service import Runtime
 
 
-def _person_status(rt: Runtime, row: sa.Row, fields: dict[str, Any], c: sa.Row | None, reg: sa.Row | None, today: date) -> PersonRegistration:
+def _person_status(rt: IntakeRuntime, row: sa.Row, fields: dict[str, Any], c: sa.Row | None, reg: sa.Row | None, today: date) -> PersonRegistration:
     """One person's answer: the clearing's dates (a cancelled clearing counts as none), else the deadline
     from the move-in date for a person who registers here (`registration_gate` decides)."""
     base: dict[str, Any] = dict(person_id=row.id, given_name=fields.get("given_name"), family_name=fields.get("family_name"))
     if c is not None and c.status != "cancelled":
         base.update(appointment_at=c.appointment_at, registration_deadline=c.registration_deadline, clearing_status=c.status)
     elif fields.get("move_in_date") and fields.get("wants_registration", True):
-        base["registration_deadline"] = registration_deadline(rt, date.fromisoformat(fields["move_in_date"]))
+        base["registration_deadline"] = rt.registration_deadline(date.fromisoformat(fields["move_in_date"]))
     gate = registration_gate(
         clearing_status=c.status if c is not None else None, appointment_at=c.appointment_at if c is not None else None,
         marked_missed=bool(c is not None and c.deadline_missed), deadline=base.get("registration_deadline"),
@@ -42,7 +41,7 @@ def _person_status(rt: Runtime, row: sa.Row, fields: dict[str, Any], c: sa.Row |
     )
 
 
-async def registration_status(rt: Runtime, principal: Principal, household_id: uuid.UUID, allowed_roles: tuple[str, ...]) -> RegistrationStatus:
+async def registration_status(rt: IntakeRuntime, principal: Principal, household_id: uuid.UUID, allowed_roles: tuple[str, ...]) -> RegistrationStatus:
     """Per person: may registration of residence proceed now (000 "Projekt ABRA": BG/RO only after the
     clearing, `may_register`), and if not, why and until when (§17 BMG deadline); a registration the
     front desk recorded is shown with its date, and the deadline counts as missed only without a
@@ -56,11 +55,11 @@ async def registration_status(rt: Runtime, principal: Principal, household_id: u
         keys = await store.wrapped_keys(conn, [r.id for r in rows])
         clearings = await store_clearing.clearings_of_household(conn, household_id)
         registered = await store_clearing.registrations_of_household(conn, household_id)
-    persons = [_person_status(rt, row, open_person(rt, row, keys.get(row.id)) or {}, clearings.get(row.id), registered.get(row.id), today) for row in rows]
+    persons = [_person_status(rt, row, rt.open_person(row, keys.get(row.id)) or {}, clearings.get(row.id), registered.get(row.id), today) for row in rows]
     return RegistrationStatus(household_id=household_id, persons=persons)
 
 
-async def record_registration(rt: Runtime, principal: Principal, person_id: uuid.UUID, registered_on: date) -> tuple[RegistrationOut, bool]:
+async def record_registration(rt: IntakeRuntime, principal: Principal, person_id: uuid.UUID, registered_on: date) -> tuple[RegistrationOut, bool]:
     """The front desk registered the person's residence (Anmeldung, §17 BMG), for every route. Checked by
     `check_registration` (not before moving in; a clearing person only after the completed clearing).
     Publishes PersonRegistered (pseudonymous) once; the same date again answers with the first record
@@ -71,12 +70,12 @@ async def record_registration(rt: Runtime, principal: Principal, person_id: uuid
         if person is None:
             await rt.audit(tx.conn, principal, WRITE_ROLES, "register", "person", person_id, "not_found")
             raise NotFound("no such person")
-        fields = open_person(rt, person, (await store.wrapped_keys(tx.conn, [person_id])).get(person_id))
+        fields = rt.open_person(person, (await store.wrapped_keys(tx.conn, [person_id])).get(person_id))
         if fields is None:
             raise Conflict("this person's data was erased")
         move_in = date.fromisoformat(fields["move_in_date"]) if fields.get("move_in_date") else None
         c = await store_clearing.clearing_of_person(tx.conn, person_id)
-        deadline = c.registration_deadline if c is not None else (registration_deadline(rt, move_in) if move_in else None)
+        deadline = c.registration_deadline if c is not None else (rt.registration_deadline(move_in) if move_in else None)
         existing = await store_clearing.registration_of(tx.conn, person_id)
         if existing is not None:
             if existing.registered_on != registered_on:

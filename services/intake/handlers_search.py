@@ -19,11 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.intake import domain_matching as matching
 from services.intake import store, store_search
 from services.intake.domain_matching import Candidate, Term
-from services.intake.runtime import blind_index, open_person, search_rows
+from services.intake.runtime import IntakeRuntime
 from services.intake.schemas_persons import DuplicateCheckIn, DuplicateCheckOut, KnownHousehold, KnownPerson, PersonHit, SearchResult
 from services.kit.auth import Principal
 from services.kit.errors import Invalid
-from services.kit.service import Runtime
 
 log = logging.getLogger(__name__)
 #: Candidates decrypted for the duplicate check, per new person (a birth date narrows them to a few).
@@ -31,8 +30,8 @@ DUPLICATE_CANDIDATES = 20
 BACKFILL_BATCH = 500
 
 
-def _terms(rt: Runtime, parts: list[str], born: date | None) -> dict[str, list[Term]]:
-    index = blind_index(rt)
+def _terms(rt: IntakeRuntime, parts: list[str], born: date | None) -> dict[str, list[Term]]:
+    index = rt.blind_index
     by_token: dict[str, list[Term]] = {}
     for term in matching.query_terms(parts, born):
         by_token.setdefault(index.token(term.kind, term.value), []).append(term)
@@ -48,17 +47,17 @@ async def _candidates(
     return [Candidate(r.person_id, None, int(r.parts_matched), int(r.score), bool(r.birth_date_matches)) for r in rows], total  # type: ignore[arg-type]
 
 
-async def _open(rt: Runtime, conn: AsyncConnection, ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[Any, dict[str, Any]]]:
+async def _open(rt: IntakeRuntime, conn: AsyncConnection, ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[Any, dict[str, Any]]]:
     """The readable persons among `ids` with their intake row and decrypted fields (erased ones drop out)."""
     out: dict[uuid.UUID, tuple[Any, dict[str, Any]]] = {}
     for r in await store_search.persons_with_intake(conn, ids):
-        fields = open_person(rt, r, r.wrapped_key)
+        fields = rt.open_person(r, r.wrapped_key)
         if fields is not None:
             out[r.id] = (r, fields)
     return out
 
 
-async def search_persons(rt: Runtime, principal: Principal, allowed: Sequence[str], q: str | None, born: date | None, limit: int) -> SearchResult:
+async def search_persons(rt: IntakeRuntime, principal: Principal, allowed: Sequence[str], q: str | None, born: date | None, limit: int) -> SearchResult:
     """Persons by name (any script, spelling, order of names) and/or birth date, best first (matching.rank).
     Audit: one record for the search (action "search", record type "person_search", a keyed reference to
     its terms) and one per person shown (action "search_result", record type "person", the person's id)."""
@@ -80,13 +79,13 @@ async def search_persons(rt: Runtime, principal: Principal, allowed: Sequence[st
                 given_name=fields["given_name"], family_name=fields["family_name"], date_of_birth=fields["date_of_birth"],
                 score=c.score, parts_matched=c.parts_matched, birth_date_matches=c.birth_date_matches,
             ))
-        reference = blind_index(rt).reference(list(by_token))
+        reference = rt.blind_index.reference(list(by_token))
         await rt.audit_many(conn, principal, allowed, [("search", "person_search", reference), *(("search_result", "person", h.person_id) for h in hits)])
     log.info("person search: %d candidates, %d shown", total, len(hits))
     return SearchResult(hits=hits, more=total > len(hits) and len(hits) == limit)
 
 
-async def duplicate_check(rt: Runtime, principal: Principal, allowed: Sequence[str], body: DuplicateCheckIn) -> DuplicateCheckOut:
+async def duplicate_check(rt: IntakeRuntime, principal: Principal, allowed: Sequence[str], body: DuplicateCheckIn) -> DuplicateCheckOut:
     """The households already known with a person who is likely one of `body.persons`
     (matching.likely_same_person: same birth date, every part of the shorter name matches). Audit as
     for the search: one "duplicate_check" record, one "search_result" per known person shown."""
@@ -109,7 +108,7 @@ async def duplicate_check(rt: Runtime, principal: Principal, allowed: Sequence[s
                                              date_of_birth=fields["date_of_birth"], matches=[])
                     rows[pid] = row
                 known[pid].matches.append(i)
-        reference = blind_index(rt).reference(references)
+        reference = rt.blind_index.reference(references)
         await rt.audit_many(conn, principal, allowed, [("duplicate_check", "person_search", reference), *(("search_result", "person", pid) for pid in known)])
     households: dict[uuid.UUID, KnownHousehold] = {}
     for pid, person in known.items():
@@ -122,7 +121,7 @@ async def duplicate_check(rt: Runtime, principal: Principal, allowed: Sequence[s
     return DuplicateCheckOut(households=ordered)
 
 
-async def backfill_search_index(rt: Runtime) -> int:
+async def backfill_search_index(rt: IntakeRuntime) -> int:
     """Indexes the persons stored before the search index existed (migration 0005_search_index), in
     batches; persons indexed already are skipped, so a second replica starting at once does no harm."""
     done = 0
@@ -132,9 +131,9 @@ async def backfill_search_index(rt: Runtime) -> int:
             keys = await store.wrapped_keys(conn, [r.id for r in batch])
             rows: list[dict[str, Any]] = []
             for r in batch:
-                fields = open_person(rt, r, keys.get(r.id))
+                fields = rt.open_person(r, keys.get(r.id))
                 if fields is not None:
-                    rows += search_rows(rt, r.id, r.household_id, fields)
+                    rows += rt.search_rows(r.id, r.household_id, fields)
             await store_search.put_search_tokens(conn, rows)
         done += len(batch)
         if len(batch) < BACKFILL_BATCH or not rows:

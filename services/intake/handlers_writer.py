@@ -14,11 +14,10 @@ from services.contracts.workdays import BERLIN
 from services.intake import store, store_clearing, store_search
 from services.intake.domain import CLEARING_PENDING, registration_missed
 from services.intake.domain_routing import derive
-from services.intake.runtime import keyring, registration_deadline, routing_rules, search_rows
+from services.intake.runtime import IntakeRuntime
 from services.intake.schemas import Derived, HouseholdIn, PersonIn
 from services.kit.alerts import resolve_alerts
 from services.kit.outbox import Tx
-from services.kit.service import Runtime
 
 
 def profile(person_id: uuid.UUID, person: PersonIn, d: Derived) -> PersonProfile:
@@ -48,9 +47,9 @@ def sealed_fields(person: PersonIn, household: HouseholdIn) -> dict[str, Any]:
 class IntakeWriter:
     """Writes the persons of an intake (new or corrected) and the events they cause, in one transaction."""
 
-    def __init__(self, rt: Runtime, tx: Tx, intake_id: uuid.UUID, household_id: uuid.UUID, district: str, now: datetime) -> None:
+    def __init__(self, rt: IntakeRuntime, tx: Tx, intake_id: uuid.UUID, household_id: uuid.UUID, district: str, now: datetime) -> None:
         self.rt, self.tx, self.intake_id, self.household_id, self.district, self.now = rt, tx, intake_id, household_id, district, now
-        self.ring = keyring(rt)
+        self.ring = rt.keyring
         self.new_keys: list[dict[str, Any]] = []
         self.new_persons: list[dict[str, Any]] = []
         self.new_abra: list[tuple[uuid.UUID, PersonIn]] = []
@@ -60,7 +59,7 @@ class IntakeWriter:
         return dict(tenant=self.rt.platform.tenant, correlation_id=self.intake_id, occurred_at=self.now)
 
     def derive(self, person: PersonIn, household: HouseholdIn) -> Derived:
-        return derive(person, self.now.date(), routing_rules(self.rt), youth_welfare=household.referred_to_youth_welfare)
+        return derive(person, self.now.date(), self.rt.routing_rules, youth_welfare=household.referred_to_youth_welfare)
 
     async def arrival(self, person_id: uuid.UUID, person: PersonIn, d: Derived) -> uuid.UUID:
         """An unlinkable statistics record (002 §4.1): random id, no person, household or intake id."""
@@ -90,7 +89,7 @@ class IntakeWriter:
     async def start_clearing(self, person_id: uuid.UUID, person: PersonIn, *, new: bool = False) -> None:
         """A person routed to ABRA gets a clearing (one per person; a cancelled one is reopened)."""
         existing = None if new else await store_clearing.clearing_of_person(self.tx.conn, person_id)
-        deadline = registration_deadline(self.rt, person.move_in_date)
+        deadline = self.rt.registration_deadline(person.move_in_date)
         if existing is not None and existing.status == CLEARING_PENDING:
             return
         clearing_id = uuid.uuid4()
@@ -115,7 +114,7 @@ class IntakeWriter:
         row = await store_clearing.clearing_of_person(self.tx.conn, person_id)
         if row is None or row.move_in_date == person.move_in_date:
             return
-        deadline = registration_deadline(self.rt, person.move_in_date)
+        deadline = self.rt.registration_deadline(person.move_in_date)
         missed = None
         if row.status == CLEARING_PENDING:
             await resolve_alerts(self.tx.conn, self.rt.tables, subject_id=row.id, by="correction", kinds=("clearing_reminder",))
@@ -138,7 +137,7 @@ class IntakeWriter:
                 sealed=self.ring.seal(key, person_id, sealed_fields(person, household)), arrival_record_id=record_id, **coarse(d, person),
             )
         )
-        self.new_tokens += search_rows(self.rt, person_id, self.household_id, person.model_dump(mode="json"))
+        self.new_tokens += self.rt.search_rows(person_id, self.household_id, person.model_dump(mode="json"))
         await self.routed(person_id, person, d)
         if Route.ABRA_CLEARING in d.routes:
             self.new_abra.append((person_id, person))

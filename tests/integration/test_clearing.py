@@ -32,6 +32,7 @@ from services.contracts.workdays import BERLIN, add_working_days
 from services.intake import handlers_clearing, store, store_clearing
 from services.intake.activities import IntakeActivities
 from services.intake.crypto import generate_master_key
+from services.intake.runtime import IntakeRuntime
 from services.intake.settings import IntakeSettings
 from services.kit.auth import Principal
 from services.kit.db import Database, utc_now
@@ -54,7 +55,7 @@ async def make_db(url: str) -> Database:
 
 
 def runtime(db: Database) -> Runtime:
-    return Runtime("intake", PlatformSettings(), IntakeSettings(master_key=generate_master_key()), db, store.kit, Outbox(db, store.kit), None, None)  # type: ignore[arg-type]
+    return IntakeRuntime("intake", PlatformSettings(), IntakeSettings(master_key=generate_master_key()), db, store.kit, Outbox(db, store.kit), None, None)  # type: ignore[arg-type]
 
 
 async def new_clearing(db: Database, move_in=None) -> uuid.UUID:  # type: ignore[no-untyped-def]

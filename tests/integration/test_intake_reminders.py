@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from deploy.stack import _smtp_ready, free_port
 from services.intake import api_communication, handlers, handlers_communication, store, store_clearing
 from services.intake.crypto import generate_master_key
+from services.intake.runtime import IntakeRuntime
 from services.intake.schemas import IntakeIn
 from services.intake.schemas_communication import LetterLanguageIn, ReminderContactIn
 from services.intake.settings import IntakeSettings
@@ -53,7 +54,7 @@ async def rt(database_url: str, sink: tuple[int, Path]):  # type: ignore[no-unty
     await asyncio.to_thread(upgrade, "intake", database_url)
     db = Database(database_url)
     settings = IntakeSettings(master_key=generate_master_key(), smtp_host="127.0.0.1", smtp_port=sink[0])
-    yield Runtime("intake", PlatformSettings(), settings, db, store.kit, Outbox(db, store.kit), None, None)  # type: ignore[arg-type]
+    yield IntakeRuntime("intake", PlatformSettings(), settings, db, store.kit, Outbox(db, store.kit), None, None)  # type: ignore[arg-type]
     await db.dispose()
 
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from services.intake import handlers, handlers_drafts, store
 from services.intake.crypto import generate_master_key
+from services.intake.runtime import IntakeRuntime
 from services.intake.schemas import HouseholdIn, IntakeIn
 from services.intake.settings import IntakeSettings
 from services.kit.auth import Principal
@@ -30,7 +31,7 @@ OPERATOR = Principal("operator", frozenset({"operator"}))
 async def rt(database_url: str):  # type: ignore[no-untyped-def]
     await asyncio.to_thread(upgrade, "intake", database_url)
     db = Database(database_url)
-    yield Runtime("intake", PlatformSettings(), IntakeSettings(master_key=generate_master_key()), db, store.kit, Outbox(db, store.kit), None, None)  # type: ignore[arg-type]
+    yield IntakeRuntime("intake", PlatformSettings(), IntakeSettings(master_key=generate_master_key()), db, store.kit, Outbox(db, store.kit), None, None)  # type: ignore[arg-type]
     await db.dispose()
 
 
