@@ -12,6 +12,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from services.contracts.refusals import INVALID, NOT_FOUND, refusal
 from services.contracts.reporting import ReportDelivered, ReportDeliveryEscalated
 from services.contracts.reporting_workflows import (
     ESCALATE_DELIVERY,
@@ -31,16 +32,16 @@ from services.contracts.reporting_workflows import (
 from services.kit import telemetry
 from services.kit.alerts import raise_alert
 from services.kit.db import utc_now
-from services.kit.service import Runtime
 from services.reporting import handlers_reports, mail, store
 from services.reporting.domain import recipients_for, scheduled_run
 from services.reporting.models import load_funders
+from services.reporting.runtime import ReportingRuntime
 
 
 class ReportingActivities:
     """The activities of the report schedule and the report delivery workflows."""
 
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: ReportingRuntime) -> None:
         self.rt = rt
         self.settings = rt.settings
 
@@ -83,11 +84,11 @@ class ReportingActivities:
                 return SendReportResult(recipients=done.recipients, already_delivered=True)
             report = await store.report_row(conn, inp.report_id)
             if report is None:
-                raise ApplicationError(f"report {inp.report_id} not found", type="NotFound", non_retryable=True)
+                raise refusal(NOT_FOUND, f"report {inp.report_id} not found")
             files = await store.report_file_contents(conn, inp.report_id)
         recipients = recipients_for(load_funders(s.funders_file), report.kind, report.funder)
         if not recipients:
-            raise ApplicationError("no recipients configured", type="Invalid", non_retryable=True)
+            raise refusal(INVALID, "no recipients configured")
         if not s.smtp_host:
             raise ApplicationError("SMTP is not configured (REPORTING_SMTP_HOST)", type="SmtpUnavailable")
         msg = mail.build_message(report, files, recipients, s.smtp_from)
@@ -117,6 +118,6 @@ class ReportingActivities:
                 await tx.emit(ReportDeliveryEscalated(tenant=rt.platform.tenant, correlation_id=inp.report_id, report_id=inp.report_id, attempts=inp.attempts))
 
 
-def activities(rt: Runtime) -> Sequence[Callable[..., Any]]:
+def activities(rt: ReportingRuntime) -> Sequence[Callable[..., Any]]:
     """The worker's activities (ServiceSpec.activities)."""
     return ReportingActivities(rt).all()

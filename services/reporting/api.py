@@ -10,10 +10,10 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from services.kit.auth import Principal, Role, require
 from services.kit.errors import Invalid, NotFound
-from services.kit.service import RuntimeDep
 from services.reporting import charts, handlers, handlers_reports, render, reports, store
 from services.reporting.domain_catalogue import STRATEGIC_GOALS, due_quarter, measure_matches, recent_quarters
 from services.reporting.models import FigureDefinition, KpiDefinition, MeasureFields, load_figures, load_funders, load_kpis
+from services.reporting.runtime import ReportingRuntimeDep
 from services.reporting.schemas import (
     FiguresIn,
     FigureStatus,
@@ -47,7 +47,7 @@ def _reads_all(principal: Principal) -> bool:
 
 @router.get("/kpis", response_model=KpiFigures, tags=["kpis"], summary="Every KPI for a period (default: this month), optionally grouped")
 async def kpis(
-    rt: RuntimeDep, principal: Reader,
+    rt: ReportingRuntimeDep, principal: Reader,
     period: Annotated[str | None, Query(description="YYYY-MM, YYYY-Qn or YYYY")] = None,
     group_by: Annotated[GroupBy | None, Query()] = None,
 ) -> KpiFigures:
@@ -61,7 +61,7 @@ async def kpi_definitions(principal: Reader) -> list[KpiDefinition]:
 
 @router.get("/kpis/{name}", response_model=KpiDetail, tags=["kpis"], summary="One KPI; with ?explain the query, event count and time window")
 async def kpi(
-    rt: RuntimeDep, principal: Reader, name: str,
+    rt: ReportingRuntimeDep, principal: Reader, name: str,
     period: Annotated[str | None, Query()] = None,
     group_by: Annotated[GroupBy | None, Query()] = None,
     explain: bool = False,
@@ -77,7 +77,7 @@ async def kpi(
     summary="The measures catalogue (000 §7), filtered by field of action, funder, office or provider",
 )
 async def list_measures(
-    rt: RuntimeDep, principal: Reader,
+    rt: ReportingRuntimeDep, principal: Reader,
     funder: Annotated[str | None, Query(max_length=100)] = None,
     field_of_action: Annotated[int | None, Query(ge=1, le=18)] = None,
     office: Annotated[str | None, Query(max_length=100)] = None,
@@ -92,12 +92,12 @@ async def list_measures(
     "/measures", response_model=MeasureOut, status_code=201, tags=["catalogue"],
     summary="Add a measure to the catalogue (reporting officer); it gets the next number",
 )
-async def add_measure(rt: RuntimeDep, principal: Officer, body: MeasureFields) -> MeasureOut:
+async def add_measure(rt: ReportingRuntimeDep, principal: Officer, body: MeasureFields) -> MeasureOut:
     return await handlers.add_measure(rt, principal, body.model_dump(mode="json"))
 
 
 @router.get("/measures/{number}", response_model=MeasureOut, tags=["catalogue"], summary="One measure")
-async def get_measure(rt: RuntimeDep, principal: Reader, number: int) -> MeasureOut:
+async def get_measure(rt: ReportingRuntimeDep, principal: Reader, number: int) -> MeasureOut:
     async with rt.db.read() as conn:
         return await handlers.read_measure(conn, number)
 
@@ -106,7 +106,7 @@ async def get_measure(rt: RuntimeDep, principal: Reader, number: int) -> Measure
     "/measures/{number}", response_model=MeasureOut, tags=["catalogue"],
     summary="Edit a measure (reporting officer); kept across restarts, used by reports generated afterwards",
 )
-async def patch_measure(rt: RuntimeDep, principal: Officer, number: int, patch: MeasurePatch) -> MeasureOut:
+async def patch_measure(rt: ReportingRuntimeDep, principal: Officer, number: int, patch: MeasurePatch) -> MeasureOut:
     return await handlers.edit_measure(rt, principal, number, patch.model_dump(exclude_unset=True, mode="json"))
 
 
@@ -131,7 +131,7 @@ async def figure_definitions(principal: FigureReader) -> list[FigureDefinition]:
     summary="Figures of a quarter per measure and which are missing (a provider sees its own measures)",
 )
 async def figure_status(
-    rt: RuntimeDep, principal: FigureReader, period: Annotated[str | None, Query(description="YYYY-Qn; default: the quarter due")] = None,
+    rt: ReportingRuntimeDep, principal: FigureReader, period: Annotated[str | None, Query(description="YYYY-Qn; default: the quarter due")] = None,
 ) -> FigureStatus:
     tz = rt.settings.time_zone
     today = handlers.local_today(tz)
@@ -149,7 +149,7 @@ async def figure_status(
     "/measures/{number}/figures/{period}", tags=["figures"],
     summary="Report (or correct) a measure's figures for a quarter; a correction is a new version",
 )
-async def put_figures(rt: RuntimeDep, principal: FigureWriter, number: int, period: str, body: FiguresIn) -> dict[str, Any]:
+async def put_figures(rt: ReportingRuntimeDep, principal: FigureWriter, number: int, period: str, body: FiguresIn) -> dict[str, Any]:
     return await handlers.submit_figures(rt, principal, number, period, body.values)
 
 
@@ -157,21 +157,21 @@ async def put_figures(rt: RuntimeDep, principal: FigureWriter, number: int, peri
     "/measures/{number}/figures/{period}", response_model=list[FigureVersion], tags=["figures"],
     summary="Every version of a measure's figures for a quarter",
 )
-async def figure_history(rt: RuntimeDep, principal: FigureReader, number: int, period: str) -> list[FigureVersion]:
+async def figure_history(rt: ReportingRuntimeDep, principal: FigureReader, number: int, period: str) -> list[FigureVersion]:
     p = handlers.period_or_this_month(period, rt.settings.time_zone)
     async with rt.db.read() as conn:
         return await handlers.figure_history(conn, number, p, principal.provider, _reads_all(principal))
 
 
 @router.get("/gaps", tags=["catalogue"], summary="Gaps and possible duplicate structures (000 §6.4 item 5b)")
-async def gaps(rt: RuntimeDep, principal: Reader) -> dict[str, Any]:
+async def gaps(rt: ReportingRuntimeDep, principal: Reader) -> dict[str, Any]:
     async with rt.db.read() as conn:
         section = reports.gaps_section(await handlers.read_measures(conn))
     return section.model_dump(mode="json")
 
 
 @router.get("/gaps/heatmap.{fmt}", tags=["catalogue"], summary="Heat map of fields of action by age group (SVG or PNG)")
-async def gaps_heatmap(rt: RuntimeDep, principal: Reader, fmt: Literal["svg", "png"]) -> Response:
+async def gaps_heatmap(rt: ReportingRuntimeDep, principal: Reader, fmt: Literal["svg", "png"]) -> Response:
     async with rt.db.read() as conn:
         section = reports.gaps_section(await handlers.read_measures(conn))
     drawing = charts.heatmap(section.tables[0])
@@ -184,7 +184,7 @@ async def gaps_heatmap(rt: RuntimeDep, principal: Reader, fmt: Literal["svg", "p
 
 
 @router.get("/funders", tags=["reports"], summary="Configured funders and their report periods")
-async def funders(rt: RuntimeDep, principal: Reader) -> list[dict[str, Any]]:
+async def funders(rt: ReportingRuntimeDep, principal: Reader) -> list[dict[str, Any]]:
     return [{**f.model_dump(exclude={"contacts"}), "contacts": len(f.contacts)} for f in load_funders(rt.settings.funders_file).funders]
 
 
@@ -192,7 +192,7 @@ async def funders(rt: RuntimeDep, principal: Reader) -> list[dict[str, Any]]:
     "/reports", response_model=ReportOut, status_code=201, tags=["reports"],
     summary="Generate and freeze a report (returns the frozen one if it exists)",
 )
-async def create_report(rt: RuntimeDep, principal: Officer, body: ReportRequest, response: Response) -> ReportOut:
+async def create_report(rt: ReportingRuntimeDep, principal: Officer, body: ReportRequest, response: Response) -> ReportOut:
     report_id, created = await handlers_reports.generate_report(rt, body.kind, body.funder, body.period, principal.username)
     if not created:
         response.status_code = 200
@@ -201,19 +201,19 @@ async def create_report(rt: RuntimeDep, principal: Officer, body: ReportRequest,
 
 
 @router.get("/reports", response_model=list[ReportOut], tags=["reports"], summary="Frozen reports")
-async def list_reports(rt: RuntimeDep, principal: Reader) -> list[ReportOut]:
+async def list_reports(rt: ReportingRuntimeDep, principal: Reader) -> list[ReportOut]:
     async with rt.db.read() as conn:
         return await handlers_reports.list_reports(conn)
 
 
 @router.get("/reports/{report_id}", response_model=ReportOut, tags=["reports"], summary="A frozen report")
-async def get_report(rt: RuntimeDep, principal: Reader, report_id: uuid.UUID) -> ReportOut:
+async def get_report(rt: ReportingRuntimeDep, principal: Reader, report_id: uuid.UUID) -> ReportOut:
     async with rt.db.read() as conn:
         return await handlers_reports.report_out(conn, report_id)
 
 
 @router.get("/reports/{report_id}/files/{fmt}", tags=["reports"], summary="A report file: pdf, xlsx, csv or json")
-async def report_file(rt: RuntimeDep, principal: Reader, report_id: uuid.UUID, fmt: Literal["pdf", "xlsx", "csv", "json"]) -> Response:
+async def report_file(rt: ReportingRuntimeDep, principal: Reader, report_id: uuid.UUID, fmt: Literal["pdf", "xlsx", "csv", "json"]) -> Response:
     async with rt.db.read() as conn:
         content = await store.report_file(conn, report_id, fmt)
     if content is None:
@@ -225,14 +225,14 @@ async def report_file(rt: RuntimeDep, principal: Reader, report_id: uuid.UUID, f
     "/reports/{report_id}/regenerate", response_model=Regenerated, tags=["reports"],
     summary="Render the frozen model again and compare with the stored files",
 )
-async def regenerate(rt: RuntimeDep, principal: Reader, report_id: uuid.UUID) -> Regenerated:
+async def regenerate(rt: ReportingRuntimeDep, principal: Reader, report_id: uuid.UUID) -> Regenerated:
     async with rt.db.read() as conn:
         identical = await handlers_reports.rendered_again(conn, report_id)
     return Regenerated(report_id=report_id, identical=identical)
 
 
 @router.post("/reports/{report_id}/deliver", status_code=202, tags=["reports"], summary="Start (or find) the delivery workflow of a report")
-async def deliver(rt: RuntimeDep, principal: Officer, report_id: uuid.UUID) -> dict[str, str]:
+async def deliver(rt: ReportingRuntimeDep, principal: Officer, report_id: uuid.UUID) -> dict[str, str]:
     async with rt.db.read() as conn:
         await handlers_reports.report_out(conn, report_id)
     workflow_id = await handlers_reports.start_delivery(rt, report_id)

@@ -5,7 +5,7 @@ the measures catalogue and the figures providers report. Reports: handlers_repor
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,9 +17,8 @@ from services.kit.auth import Principal
 from services.kit.broker import Delivery
 from services.kit.db import utc_now
 from services.kit.errors import Forbidden, Invalid, NotFound
-from services.kit.service import Runtime
-from services.reporting import store, store_kpis, store_projections
-from services.reporting.domain import Period, fact_of, parse_period
+from services.reporting import store, store_kpis
+from services.reporting.domain import Period, parse_period
 from services.reporting.domain_catalogue import (
     check_figures,
     figure_period,
@@ -29,80 +28,21 @@ from services.reporting.domain_catalogue import (
     next_measure_number,
     provides,
 )
-from services.reporting.group_commit import GroupCommit
 from services.reporting.models import MeasureIn, load_kpis, load_measures
+from services.reporting.runtime import ReportingRuntime
 from services.reporting.schemas import FigureVersion, KpiDetail, KpiFigure, KpiFigures, MeasureFigures, MeasureOut
 
-#: Inbox consumer name of the projections (one for every stream; event ids are unique).
-PROJECTION_CONSUMER = "reporting:project"
 
-
-async def project(conn: AsyncConnection, event: Event, tz: str) -> None:
-    await project_batch(conn, [event], tz)
-
-
-async def project_batch(conn: AsyncConnection, events: list[Event], tz: str) -> None:
-    """Applies events in order: facts in one multi-row insert, case and arrival projections per event,
-    the watermark once per stream. Live consumption passes one event, a rebuild thousands."""
-    if not events:
-        return
-    await store_projections.insert_facts(conn, [fact_of(e, tz) for e in events])
-    marks: dict[str, tuple[int, datetime]] = {}
-    for event in events:
-        await _project_entities(conn, event)
-        count, last = marks.get(event.stream, (0, event.occurred_at))
-        marks[event.stream] = (count + 1, max(last, event.occurred_at))
-    for stream, (count, last) in marks.items():
-        await store_projections.advance_watermark(conn, stream, count, last)
-
-
-async def _project_entities(conn: AsyncConnection, event: Event) -> None:
-    """The case and arrival projections; a goal moved to another field of action (casework's goal
-    adjustment) is counted in its current field, whatever order its revisions arrive in."""
-    e: Any = event  # the fields read below are those of the event type just matched
-    name = event.event_type
-    if name == "CaseOpened":
-        await store_projections.upsert_case(conn, {
-            "case_id": str(e.case_id), "programme": e.programme, "district": e.district, "members": len(e.member_ids), "opened_at": e.occurred_at,
-        })
-    elif name == "CaseClosed":
-        await store_projections.upsert_case(conn, {
-            "case_id": str(e.case_id), "programme": e.programme, "district": e.district, "closed_at": e.occurred_at,
-        })
-    elif name == "ArrivalRecorded":
-        await store_projections.upsert_arrival(conn, {
-            "record_id": e.record_id, "month": e.month, "district": e.district, "nationality": e.nationality,
-            "residence_status": str(e.residence_status), "sex": str(e.sex), "age_group": str(e.age_group),
-        })
-    elif name == "GoalSet":
-        await store_projections.goal_follows_latest_field(conn, str(e.case_id), str(e.goal_id))
-    elif name == "ArrivalRetracted":
-        await store_projections.upsert_arrival(conn, {"record_id": e.record_id, "retracted": True})
-
-
-async def on_event(rt: Runtime, event: Event, delivery: Delivery) -> None:
+async def on_event(rt: ReportingRuntime, event: Event, delivery: Delivery) -> None:
     """Live projection: the event and its inbox record are committed in a group commit with the
     events that arrive meanwhile (services/reporting/group_commit.py); returns once committed."""
-    committer = rt.extras.get("group_commit")
-    if committer is None:
-        tz = rt.settings.time_zone
-
-        async def apply(conn: AsyncConnection, events: list[Event]) -> None:
-            await project_batch(conn, events, tz)
-
-        committer = rt.extras["group_commit"] = GroupCommit(rt.db, rt.tables, apply)
-    await committer.submit(event, delivery.consumer)
-
-
-async def reset_projections(conn: AsyncConnection) -> None:
-    """Empties the projections and forgets which events they applied (before a rebuild)."""
-    await store_projections.reset_projections(conn, PROJECTION_CONSUMER)
+    await rt.group_commit.submit(event, delivery.consumer)
 
 
 # ---- measures catalogue ---------------------------------------------------------------------------
 
 
-async def load_catalogue(rt: Runtime) -> int:
+async def load_catalogue(rt: ReportingRuntime) -> int:
     """Upserts the 48 measures of the data file at start; measures edited or added through the API keep their edits."""
     count = 0
     async with rt.db.begin() as conn:
@@ -145,7 +85,7 @@ def _valid(data: dict[str, Any]) -> MeasureIn:
         ]) from exc
 
 
-async def add_measure(rt: Runtime, principal: Principal, fields: dict[str, Any]) -> MeasureOut:
+async def add_measure(rt: ReportingRuntime, principal: Principal, fields: dict[str, Any]) -> MeasureOut:
     """Adds a measure to the catalogue under the next free number (audited)."""
     async with rt.db.begin() as conn:
         number = next_measure_number(await store.measure_numbers(conn))
@@ -155,7 +95,7 @@ async def add_measure(rt: Runtime, principal: Principal, fields: dict[str, Any])
         return await read_measure(conn, number)
 
 
-async def edit_measure(rt: Runtime, principal: Principal, number: int, patch: dict[str, Any]) -> MeasureOut:
+async def edit_measure(rt: ReportingRuntime, principal: Principal, number: int, patch: dict[str, Any]) -> MeasureOut:
     """Applies the officer's changes to a measure (audited); kept across restarts, used by every report generated afterwards."""
     async with rt.db.begin() as conn:
         row = await store.measure_row(conn, number)
@@ -170,7 +110,7 @@ async def edit_measure(rt: Runtime, principal: Principal, number: int, patch: di
 # ---- figures reported by providers ----------------------------------------------------------------
 
 
-async def submit_figures(rt: Runtime, principal: Principal, number: int, period_key: str, values: dict[str, Any]) -> dict[str, Any]:
+async def submit_figures(rt: ReportingRuntime, principal: Principal, number: int, period_key: str, values: dict[str, Any]) -> dict[str, Any]:
     """Validates and stores a provider's figures for a measure and quarter as a new version (nothing
     is stored when any value is wrong; a repeated submission with the same values changes nothing);
     every change is audited."""
@@ -225,7 +165,7 @@ async def figure_history(conn: AsyncConnection, number: int, period: Period, pro
 # ---- KPIs -----------------------------------------------------------------------------------------
 
 
-async def kpi_figures(rt: Runtime, period: Period, group_by: str | None) -> KpiFigures:
+async def kpi_figures(rt: ReportingRuntime, period: Period, group_by: str | None) -> KpiFigures:
     """Every KPI for the period (grouped where the KPI allows the grouping) and the watermark they rest on."""
     tz = rt.settings.time_zone
     out = []
@@ -238,7 +178,7 @@ async def kpi_figures(rt: Runtime, period: Period, group_by: str | None) -> KpiF
     return KpiFigures(period=period.key, group_by=group_by, watermark=marks, kpis=out)
 
 
-async def kpi_detail(rt: Runtime, name: str, period_key: str | None, group_by: str | None, explain: bool) -> KpiDetail:
+async def kpi_detail(rt: ReportingRuntime, name: str, period_key: str | None, group_by: str | None, explain: bool) -> KpiDetail:
     """One KPI for a period, optionally grouped, and with `explain` its query, event count and window."""
     k = load_kpis().get(name)
     if k is None:

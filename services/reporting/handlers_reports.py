@@ -34,10 +34,10 @@ from services.contracts.reporting_workflows import (
 from services.kit import telemetry
 from services.kit.db import utc_now
 from services.kit.errors import NotFound
-from services.kit.service import Runtime
 from services.reporting import handlers, render, reports, store
 from services.reporting.domain import Period, report_id_for, report_target, watermark_text
 from services.reporting.models import Funder, ReportModel, load_funders
+from services.reporting.runtime import ReportingRuntime
 from services.reporting.schemas import ReportOut
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 # ---- generating ---------------------------------------------------------------------------------
 
 
-async def generate_report(rt: Runtime, kind: str, funder_key: str | None, period_key: str, by: str) -> tuple[uuid.UUID, bool]:
+async def generate_report(rt: ReportingRuntime, kind: str, funder_key: str | None, period_key: str, by: str) -> tuple[uuid.UUID, bool]:
     """Builds, renders and freezes a report (model, files and the projections' watermark in one
     transaction, with ReportGenerated through the outbox). The report id is the business key of kind,
     funder and period: asking again returns the frozen report (created=False)."""
@@ -72,7 +72,7 @@ async def generate_report(rt: Runtime, kind: str, funder_key: str | None, period
     return report_id, True
 
 
-async def _build_model(rt: Runtime, conn: AsyncConnection, report_id: uuid.UUID, kind: str, funder: Funder | None, period: Period) -> ReportModel:
+async def _build_model(rt: ReportingRuntime, conn: AsyncConnection, report_id: uuid.UUID, kind: str, funder: Funder | None, period: Period) -> ReportModel:
     """The report's model from the projections (as of their current watermark) and the catalogue."""
     s = rt.settings
     mark = watermark_text(await store.current_watermark(conn))
@@ -116,7 +116,7 @@ async def rendered_again(conn: AsyncConnection, report_id: uuid.UUID) -> dict[st
 # ---- delivery and schedules -----------------------------------------------------------------------
 
 
-def delivery_input(rt: Runtime, report_id: uuid.UUID) -> DeliveryInput:
+def delivery_input(rt: ReportingRuntime, report_id: uuid.UUID) -> DeliveryInput:
     s = rt.settings
     return DeliveryInput(
         report_id=report_id, tenant=rt.platform.tenant, deadline_s=s.delivery_deadline_hours * 3600, first_retry_s=s.delivery_first_retry_s,
@@ -124,18 +124,17 @@ def delivery_input(rt: Runtime, report_id: uuid.UUID) -> DeliveryInput:
     )
 
 
-async def start_delivery(rt: Runtime, report_id: uuid.UUID) -> str:
+async def start_delivery(rt: ReportingRuntime, report_id: uuid.UUID) -> str:
     """Starts the report's delivery workflow, or finds the one already running (one per report)."""
     workflow_id = report_delivery_workflow_id(report_id)
-    assert rt.temporal is not None
-    await rt.temporal.start_workflow(
+    await rt.temporal_client.start_workflow(
         REPORT_DELIVERY_WORKFLOW, delivery_input(rt, report_id), id=workflow_id, task_queue=TaskQueues.REPORTING,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
     return workflow_id
 
 
-async def ensure_schedules(rt: Runtime) -> None:
+async def ensure_schedules(rt: ReportingRuntime) -> None:
     """Creates the monthly and quarterly schedules once (a restart finds them running)."""
     if not rt.settings.schedules_enabled or rt.temporal is None:
         return
@@ -152,7 +151,7 @@ async def ensure_schedules(rt: Runtime) -> None:
             ),
         )
         try:
-            await rt.temporal.create_schedule(sid, schedule)
+            await rt.temporal_client.create_schedule(sid, schedule)
             log.info("schedule %s created", sid)
         except ScheduleAlreadyRunningError:
             pass

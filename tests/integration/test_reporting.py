@@ -25,6 +25,7 @@ from services.reporting.consumers import projected_events
 from services.reporting.domain import parse_period
 from services.reporting.models import load_kpis
 from services.reporting.rebuild import rebuild
+from services.reporting.runtime import ReportingRuntime
 from services.reporting.settings import ReportingSettings
 from tests.support.events import publish_events
 from tests.support.reporting_scenario import abra_quarter, arrivals
@@ -33,12 +34,12 @@ TZ = "Europe/Berlin"
 Q3 = datetime(2026, 7, 1, tzinfo=UTC)
 
 
-async def make_runtime(redis_url: str, db_url: str, **settings: object) -> Runtime:
+async def make_runtime(redis_url: str, db_url: str, **settings: object) -> ReportingRuntime:
     db = Database(db_url)
     async with db.engine.begin() as conn:
         await conn.run_sync(store.metadata.create_all)
     platform = PlatformSettings(redis_url=redis_url, tenant="hamm")
-    rt = Runtime("reporting", platform, ReportingSettings(**settings), db, store.kit, Outbox(db, store.kit), RedisBroker(redis_url), Redis.from_url(redis_url))
+    rt = ReportingRuntime("reporting", platform, ReportingSettings(**settings), db, store.kit, Outbox(db, store.kit), RedisBroker(redis_url), Redis.from_url(redis_url))
     await handlers.load_catalogue(rt)
     return rt
 
