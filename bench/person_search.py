@@ -5,10 +5,10 @@
 1. migrates a fresh intake database (a SQLite file in a temporary directory, or `--database-url`, e.g.
    postgresql+asyncpg://...) to head;
 2. stores `--persons` persons directly through intake's store and indexer (households of 1-4 persons,
-   each person's fields sealed under a data key of their own, index rows from handlers.search_rows): names
+   each person's fields sealed under a data key of their own, index rows from runtime.search_rows): names
    from a few very common real names (Mohammed, Ivan, Maria, ... in Latin, Cyrillic and Arabic script, so
    some index terms are shared by thousands) and many generated ones, birth dates 1940-2020;
-3. runs `--queries` searches through search.search_persons (the API's path: hashing, index lookup,
+3. runs `--queries` searches through handlers_search.search_persons (the API's path: hashing, index lookup,
    ranking, decrypting the top 20, audit records): 40 % a stored person's name in another spelling or
    script with the birth date, 40 % the name alone, 10 % a common given name alone, 10 % a birth date alone.
 
@@ -37,8 +37,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from anyascii import anyascii
 
-from services.intake import handlers, search, store
+from services.intake import handlers_search, runtime, store
 from services.intake.crypto import generate_master_key
+from services.intake.runtime import IntakeRuntime
 from services.intake.settings import IntakeSettings
 from services.kit.auth import Principal
 from services.kit.db import Database, utc_now
@@ -91,7 +92,7 @@ def variant(rng: random.Random, name: str) -> str:
 
 async def load(rt: Runtime, n: int, rng: random.Random) -> list[tuple[str, str, date]]:
     given_pool, family_pool = name_pools(rng)
-    ring = handlers.keyring(rt)
+    ring = runtime.keyring(rt)
     people: list[tuple[str, str, date]] = []
     now = utc_now()
     batch: dict[str, list[dict]] = {"households": [], "intakes": [], "persons": [], "keys": [], "tokens": []}
@@ -120,7 +121,7 @@ async def load(rt: Runtime, n: int, rng: random.Random) -> list[tuple[str, str, 
             key, wrapped = ring.new_data_key()
             batch["keys"].append(dict(subject_id=person_id, wrapped_key=wrapped, created_at=now))
             batch["persons"].append(dict(id=person_id, household_id=household_id, position=position, sealed=ring.seal(key, person_id, fields)))
-            batch["tokens"] += handlers.search_rows(rt, person_id, household_id, fields)
+            batch["tokens"] += runtime.search_rows(rt, person_id, household_id, fields)
             people.append((given, family, born))
         if len(batch["persons"]) >= 5000:
             await flush()
@@ -157,8 +158,8 @@ async def main() -> None:
             (folder / "master.key").write_text(generate_master_key())
             await asyncio.to_thread(upgrade, "intake", url)
         db = Database(url)
-        rt = Runtime("intake", PlatformSettings(), IntakeSettings(master_key=(folder / "master.key").read_text()), db, store.kit, Outbox(db, store.kit), None,
-                     None)  # type: ignore[arg-type]
+        rt = IntakeRuntime("intake", PlatformSettings(), IntakeSettings(master_key=(folder / "master.key").read_text()), db, store.kit, Outbox(db, store.kit),
+                           None, None)  # type: ignore[arg-type]
         try:
             started = time.perf_counter()
             if reuse:
@@ -183,14 +184,14 @@ async def main() -> None:
                     queries.append((rng.choice(COMMON_GIVEN), None))
                 else:
                     queries.append((None, born))
-            await search.search_persons(rt, FRONT_DESK, ["front_desk"], "warm up", None, 20)
+            await handlers_search.search_persons(rt, FRONT_DESK, ["front_desk"], "warm up", None, 20)
             latencies: list[float] = []
             cpu: list[float] = []
             shown: list[int] = []
             found = 0
             for (q, born), (_given, _family, _stored_born) in zip(queries, [rng.choice(people) for _ in queries], strict=True):
                 t0, c0 = time.perf_counter(), time.process_time()
-                result = await search.search_persons(rt, FRONT_DESK, ["front_desk"], q, born, 20)
+                result = await handlers_search.search_persons(rt, FRONT_DESK, ["front_desk"], q, born, 20)
                 latencies.append((time.perf_counter() - t0) * 1000)
                 cpu.append((time.process_time() - c0) * 1000)
                 shown.append(len(result.hits))

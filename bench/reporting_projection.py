@@ -25,7 +25,7 @@ from deploy.embedded import redis_server
 from services.contracts.events import CaseClosed, CaseOpened, ClearingCompleted, ReferralMade, ReferralStepRecorded, ReviewCompleted
 from services.contracts.vocab import Partner, Purpose
 from services.kit.outbox import event_headers
-from services.reporting import handlers
+from services.reporting import handlers_reports
 from services.reporting.rebuild import rebuild
 
 DISTRICTS = ["Westen", "Mitte", "Herringen", "Bockum-Hövel", "Heessen", "Uentrop", "Rhynern", "Pelkum"]
@@ -115,7 +115,7 @@ async def main(n_events: int, n_cases: int, live: bool = True) -> None:
             await live_catch_up(url, Path(tmp) / "live.db", len(evs))
         for kind, funder in (("im_kpi_quarterly", None), ("funder", "council_committee"), ("funder", "esf")):
             t0 = time.perf_counter()
-            await handlers.generate_report(rt, kind, funder, "2026-Q3", "bench")
+            await handlers_reports.generate_report(rt, kind, funder, "2026-Q3", "bench")
             print(f"{kind}{' ' + funder if funder else ''} 2026-Q3 over {n_cases:,} cases: "
                   f"generated (PDF, XLSX, CSV, JSON) in {time.perf_counter() - t0:.2f} s")
         await rt.redis.aclose()

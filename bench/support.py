@@ -15,8 +15,8 @@ from redis.asyncio import Redis
 
 from services.contracts import Event
 from services.funding import store as funding_store
-from services.funding.domain import Fund, HardshipApply, HardshipCriteria, HardshipStatus
-from services.funding.handlers import insert_hardship
+from services.funding.domain import Fund, HardshipStatus
+from services.funding.schemas import HardshipApply, HardshipCriteria
 from services.funding.settings import FundingSettings
 from services.kit.db import Database, utc_now
 from services.kit.outbox import Outbox, event_headers
@@ -24,6 +24,7 @@ from services.kit.service import Runtime
 from services.kit.settings import PlatformSettings
 from services.reporting import handlers as reporting_handlers
 from services.reporting import store as reporting_store
+from services.reporting.runtime import ReportingRuntime
 from services.reporting.settings import ReportingSettings
 
 # ---- events --------------------------------------------------------------------------------------
@@ -73,20 +74,21 @@ async def given_hardship(rt: Runtime, amount_cents: int, year: int, *, applicant
     """A pending hardship application (as if applied through the API)."""
     application_id = uuid.uuid4()
     async with rt.db.begin() as conn:
-        await insert_hardship(conn, application_id, hardship_request(amount_cents), applicant, year, required, HardshipStatus.PENDING, None, None, utc_now())
+        await funding_store.insert_hardship(conn, application_id, hardship_request(amount_cents), applicant, year, required, HardshipStatus.PENDING,
+                                            None, None, utc_now())
     return application_id
 
 
 # ---- reporting -----------------------------------------------------------------------------------
 
 
-async def reporting_runtime(redis_url: str, db_url: str, **settings: object) -> Runtime:
+async def reporting_runtime(redis_url: str, db_url: str, **settings: object) -> ReportingRuntime:
     """Reporting's runtime on a fresh database with the KPI catalogue loaded, its broker on `redis_url`."""
     db = Database(db_url)
     async with db.engine.begin() as conn:
         await conn.run_sync(reporting_store.metadata.create_all)
     platform = PlatformSettings(redis_url=redis_url, tenant="hamm")
-    rt = Runtime("reporting", platform, ReportingSettings(**settings), db, reporting_store.kit, Outbox(db, reporting_store.kit), RedisBroker(redis_url),
-                 Redis.from_url(redis_url))
+    rt = ReportingRuntime("reporting", platform, ReportingSettings(**settings), db, reporting_store.kit, Outbox(db, reporting_store.kit),
+                          RedisBroker(redis_url), Redis.from_url(redis_url))
     await reporting_handlers.load_catalogue(rt)
     return rt

@@ -11,23 +11,23 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from services.contracts import casework_activities as activities
     from services.contracts.casework_workflows import (
         CASE_ONBOARDING_WORKFLOW,
-        ONBOARDING_ESCALATE,
-        ONBOARDING_REMIND,
-        RECORD_FIRST_CONTACT,
         CaseDeadlineInput,
         CaseOnboardingInput,
         FirstContactUpdate,
         RecordFirstContactInput,
         StepResult,
+        first_contact_error,
     )
+    from services.contracts.refusals import NON_RETRYABLE
 
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(minutes=1),
     maximum_attempts=20,
-    non_retryable_error_types=["NotFound", "Invalid", "Conflict", "Forbidden", "DomainError"],
+    non_retryable_error_types=NON_RETRYABLE,
 )
 
 
@@ -47,13 +47,13 @@ class CaseOnboarding:
         due = opened + timedelta(days=inp.first_contact_days)
         remind_at = opened + timedelta(days=min(inp.reminder_days, inp.first_contact_days))
         deadline = CaseDeadlineInput(case_id=inp.case_id, tenant=inp.tenant, kind="first_contact", due_on=due.date())
-        for at, activity_name in ((remind_at, ONBOARDING_REMIND), (due, ONBOARDING_ESCALATE)):
+        for at, deadline_activity in ((remind_at, activities.onboarding_remind), (due, activities.onboarding_escalate)):
             try:
                 await workflow.wait_condition(lambda: self._closed or self._contacted, timeout=max(at - workflow.now(), timedelta(seconds=1)))
                 break
             except TimeoutError:
                 result: StepResult = await workflow.execute_activity(
-                    activity_name, deadline, result_type=StepResult, start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
+                    deadline_activity, deadline, start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
                 )
                 if not result.ok:
                     break  # closed or contacted meanwhile
@@ -66,12 +66,12 @@ class CaseOnboarding:
         self._recording = True
         try:
             await workflow.execute_activity(
-                RECORD_FIRST_CONTACT,
+                activities.record_first_contact,
                 RecordFirstContactInput(
                     case_id=self._inp.case_id, tenant=self._inp.tenant, contact_on=contact.contact_on,
-                    starter_pack=contact.starter_pack, recorded_by=contact.recorded_by,
+                    starter_pack=contact.starter_pack, recorded_by=contact.recorded_by, recorded_on=workflow.now().date(),
                 ),
-                result_type=StepResult, start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
+                start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
             )
         except Exception:
             self._recording = False
@@ -85,10 +85,9 @@ class CaseOnboarding:
             raise ValueError("the case is closed")
         if self._contacted or self._recording:
             raise ValueError("the first contact has already been recorded")
-        if contact.contact_on < self._opened_on:
-            raise ValueError("the first contact cannot be before the case was opened")
-        if contact.contact_on > workflow.now().date():
-            raise ValueError("the first contact cannot be in the future")
+        error = first_contact_error(contact.contact_on, self._opened_on, workflow.now().date())
+        if error:
+            raise ValueError(error)
 
     @workflow.signal
     def case_closed(self) -> None:

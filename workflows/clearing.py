@@ -12,7 +12,9 @@ fires at once, a reminder or mark made for the old date is made again for the ne
 carry ids, dates and coarse facts only.
 """
 
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -20,16 +22,9 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from services.contracts.intake_workflows import (
-        BOOK_APPOINTMENT,
         CLEARING_WORKFLOW,
-        CLOSE_CLEARING,
-        COMPLETE_CLEARING,
-        MARK_DEADLINE_MISSED,
         MOVE_IN_CORRECTION_PATCH,
         NEEDS_FOUND,
-        RAISE_NO_SLOT_ALERT,
-        RECORD_NO_SHOW,
-        SEND_REMINDER,
         Attendance,
         Booking,
         BookInput,
@@ -41,16 +36,26 @@ with workflow.unsafe.imports_passed_through():
         CompleteInput,
         InterviewFacts,
         MoveInCorrection,
+        book_appointment,
+        close_clearing,
+        complete_clearing,
+        mark_deadline_missed,
+        raise_no_slot_alert,
+        record_no_show,
+        send_reminder,
     )
+    from services.contracts.refusals import NON_RETRYABLE
     from services.contracts.workdays import BERLIN
 
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(minutes=1),
     maximum_attempts=20,
-    non_retryable_error_types=["NotFound", "Invalid", "Conflict", "DomainError"],
+    non_retryable_error_types=NON_RETRYABLE,
 )
 TIMEOUT = timedelta(seconds=30)
+A = TypeVar("A")
+R = TypeVar("R")
 
 
 @workflow.defn(name=CLEARING_WORKFLOW)
@@ -77,8 +82,9 @@ class PreRegistrationClearing:
         move_in = datetime.combine(move_in_date, time(0), tzinfo=BERLIN)
         return move_in + timedelta(days=inp.reminder_days), move_in + timedelta(days=inp.deadline_days)
 
-    async def _act(self, name: str, arg: object, result_type: type | None = None):  # type: ignore[no-untyped-def]
-        return await workflow.execute_activity(name, arg, result_type=result_type, start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+    async def _act(self, activity: Callable[[A], Awaitable[R]], arg: A) -> R:
+        """An activity by its contracts stub (the name and the result type come from it)."""
+        return await workflow.execute_activity(activity, arg, start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
 
     @workflow.run
     async def run(self, inp: ClearingInput) -> str:
@@ -105,9 +111,7 @@ class PreRegistrationClearing:
         reminder_at, deadline_at = self._reminder_at, self._deadline_at
         if self._status == "booking" and (retry_at is None or now >= retry_at):
             booking: Booking = await self._act(
-                BOOK_APPOINTMENT,
-                BookInput(clearing_id=inp.clearing_id, attempt=self._attempt, not_before=now, working_days=inp.booking_working_days),
-                Booking,
+                book_appointment, BookInput(clearing_id=inp.clearing_id, attempt=self._attempt, not_before=now, working_days=inp.booking_working_days)
             )
             if not booking.clearing_open:
                 self._outcome = self._outcome or "closed"
@@ -115,18 +119,19 @@ class PreRegistrationClearing:
             if booking.booked and self._status == "booking":
                 self._status, self._appointment, retry_at = "booked", booking.appointment_at, None
             elif not booking.booked:
-                await self._act(RAISE_NO_SLOT_ALERT, ClearingStep(clearing_id=inp.clearing_id, attempt=self._attempt))
+                await self._act(raise_no_slot_alert, ClearingStep(clearing_id=inp.clearing_id, attempt=self._attempt))
                 retry_at = workflow.now() + timedelta(minutes=inp.slot_retry_minutes)
             return retry_at
         if not self._reminded and now >= reminder_at:
-            await self._act(SEND_REMINDER, ClearingStep(clearing_id=inp.clearing_id, on=reminder_at.date()))
+            await self._act(send_reminder, ClearingStep(clearing_id=inp.clearing_id, on=reminder_at.date()))
             self._reminded = True
             return retry_at
         if not self._missed and now >= deadline_at:
-            await self._act(MARK_DEADLINE_MISSED, ClearingStep(clearing_id=inp.clearing_id, on=deadline_at.date()))
+            await self._act(mark_deadline_missed, ClearingStep(clearing_id=inp.clearing_id, on=deadline_at.date()))
             self._missed = True
             return retry_at
-        wake = [t for t, pending in ((reminder_at, not self._reminded), (deadline_at, not self._missed), (retry_at, self._status == "booking")) if pending and t]
+        timers = ((reminder_at, not self._reminded), (deadline_at, not self._missed), (retry_at, self._status == "booking"))
+        wake = [t for t, pending in timers if pending and t]
         self._changed = False
         try:
             await workflow.wait_condition(
@@ -178,9 +183,9 @@ class PreRegistrationClearing:
             return self.state()
         self._status = "busy"
         attempt = self._attempt
-        await self._act(RECORD_NO_SHOW, ClearingStep(clearing_id=self._inp.clearing_id, attempt=attempt))
+        await self._act(record_no_show, ClearingStep(clearing_id=self._inp.clearing_id, attempt=attempt))
         if attempt > self._inp.max_rebookings:
-            await self._act(CLOSE_CLEARING, CloseInput(clearing_id=self._inp.clearing_id, outcome="not_appeared", at=workflow.now()))
+            await self._act(close_clearing, CloseInput(clearing_id=self._inp.clearing_id, outcome="not_appeared", at=workflow.now()))
             self._outcome = "not_appeared"
         else:
             self._attempt, self._status, self._appointment = attempt + 1, "booking", None
@@ -196,7 +201,7 @@ class PreRegistrationClearing:
         """The clearing interview was held: the clearing completes and registration may proceed."""
         assert self._inp is not None
         self._status = "busy"
-        await self._act(COMPLETE_CLEARING, CompleteInput(clearing_id=self._inp.clearing_id, facts=facts, at=workflow.now()))
+        await self._act(complete_clearing, CompleteInput(clearing_id=self._inp.clearing_id, facts=facts, at=workflow.now()))
         self._outcome = "cleared"
         self._changed = True
         return self.state()
@@ -212,7 +217,7 @@ class PreRegistrationClearing:
     async def close(self, request: CloseRequest) -> ClearingState:
         assert self._inp is not None
         self._status = "busy"
-        await self._act(CLOSE_CLEARING, CloseInput(clearing_id=self._inp.clearing_id, outcome=request.outcome, at=workflow.now()))
+        await self._act(close_clearing, CloseInput(clearing_id=self._inp.clearing_id, outcome=request.outcome, at=workflow.now()))
         self._outcome = request.outcome
         self._changed = True
         return self.state()

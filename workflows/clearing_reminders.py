@@ -8,7 +8,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from services.contracts.intake_reminders import CLEARING_REMINDERS_WORKFLOW, SEND_DUE_CLEARING_REMINDERS, RemindersInput, RemindersResult
+    from services.contracts.intake_reminders import CLEARING_REMINDERS_WORKFLOW, RemindersInput, RemindersResult, send_due_clearing_reminders
 
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=2), maximum_attempts=5)
 
@@ -18,6 +18,5 @@ class ClearingReminders:
     @workflow.run
     async def run(self, inp: RemindersInput) -> RemindersResult:
         return await workflow.execute_activity(
-            SEND_DUE_CLEARING_REMINDERS, inp, result_type=RemindersResult,
-            start_to_close_timeout=timedelta(minutes=5), retry_policy=RETRY,
+            send_due_clearing_reminders, inp, start_to_close_timeout=timedelta(minutes=5), retry_policy=RETRY,
         )

@@ -17,10 +17,9 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from services.contracts import casework_activities as activities
     from services.contracts.casework_workflows import (
         PARTNER_ANSWERS_PATCH,
-        RECORD_REFERRAL_STEP,
-        REFERRAL_ESCALATE,
         REFERRAL_WORKFLOW,
         RecordReferralStepInput,
         ReferralEscalateInput,
@@ -32,13 +31,14 @@ with workflow.unsafe.imports_passed_through():
         meets_first_deadline,
         referral_step_error,
     )
+    from services.contracts.refusals import NON_RETRYABLE
     from services.contracts.workdays import add_working_days, end_of_working_day
 
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(minutes=1),
     maximum_attempts=20,
-    non_retryable_error_types=["NotFound", "Invalid", "Conflict", "Forbidden", "DomainError"],
+    non_retryable_error_types=NON_RETRYABLE,
 )
 
 
@@ -61,11 +61,11 @@ class Referral:
         for breach, due_on, met in deadlines:
             timeout = end_of_working_day(due_on) - workflow.now()
             try:
-                await workflow.wait_condition(lambda: self._state.closed or met(), timeout=max(timeout, timedelta(seconds=1)))
+                await workflow.wait_condition(lambda met=met: self._state.closed or met(), timeout=max(timeout, timedelta(seconds=1)))
             except TimeoutError:
                 result: StepResult = await workflow.execute_activity(
-                    REFERRAL_ESCALATE, ReferralEscalateInput(referral_id=inp.referral_id, tenant=inp.tenant, breach=breach, due_on=due_on),
-                    result_type=StepResult, start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
+                    activities.referral_escalate, ReferralEscalateInput(referral_id=inp.referral_id, tenant=inp.tenant, breach=breach, due_on=due_on),
+                    start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
                 )
                 if not result.ok:
                     self._state = self._state.model_copy(update={"closed": True})
@@ -80,13 +80,13 @@ class Referral:
         self._busy = True
         try:
             await workflow.execute_activity(
-                RECORD_REFERRAL_STEP,
+                activities.record_referral_step,
                 RecordReferralStepInput(
                     referral_id=self._inp.referral_id, tenant=self._inp.tenant, step=step.step, measure=step.measure,
                     appointment_on=step.on if step.step == "appointment_booked" else None, on=step.on,
                     recorded_on=workflow.now().date(), recorded_by=step.recorded_by,
                 ),
-                result_type=StepResult, start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
+                start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
             )
         finally:
             self._busy = False

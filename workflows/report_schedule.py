@@ -10,6 +10,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from services.contracts.refusals import NON_RETRYABLE
     from services.contracts.reporting_workflows import (
         GENERATE_SCHEDULED_REPORTS,
         PLAN_SCHEDULED_RUN,
@@ -25,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
 
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5), maximum_attempts=20,
-    non_retryable_error_types=["Invalid", "NotFound"],
+    non_retryable_error_types=NON_RETRYABLE,
 )
 
 

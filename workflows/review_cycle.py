@@ -15,27 +15,26 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from services.contracts import casework_activities as activities
     from services.contracts.activities import (
-        RECORD_REVIEW_DUE,
         REVIEW_CYCLE_WORKFLOW,
         RecordReviewDueInput,
         RecordReviewDueResult,
         ReviewCycleInput,
     )
     from services.contracts.casework_workflows import (
-        RECORD_REVIEW,
-        REVIEW_ESCALATE,
         CaseDeadlineInput,
         RecordReviewInput,
         ReviewUpdate,
         StepResult,
     )
+    from services.contracts.refusals import NON_RETRYABLE
 
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(minutes=1),
     maximum_attempts=20,
-    non_retryable_error_types=["NotFound", "Invalid", "Conflict", "Forbidden", "DomainError"],
+    non_retryable_error_types=NON_RETRYABLE,
 )
 REVIEW_V2 = "review-v2"
 
@@ -69,9 +68,8 @@ class ReviewCycle:
         if self._closed:
             return "closed"
         result: RecordReviewDueResult = await workflow.execute_activity(
-            RECORD_REVIEW_DUE,
+            activities.record_review_due,
             RecordReviewDueInput(case_id=inp.case_id, tenant=inp.tenant, cycle=inp.cycle, due_on=due.date()),
-            result_type=RecordReviewDueResult,
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RETRY,
         )
@@ -83,9 +81,8 @@ class ReviewCycle:
                 await workflow.wait_condition(lambda: self._closed or self._reviewed, timeout=timedelta(days=inp.escalate_after_days))
             except TimeoutError:
                 escalated: StepResult = await workflow.execute_activity(
-                    REVIEW_ESCALATE,
+                    activities.review_escalate,
                     CaseDeadlineInput(case_id=inp.case_id, tenant=inp.tenant, kind="review_overdue", due_on=due.date(), cycle=inp.cycle),
-                    result_type=StepResult,
                     start_to_close_timeout=timedelta(seconds=30),
                     retry_policy=RETRY,
                 )
@@ -104,12 +101,11 @@ class ReviewCycle:
         self._recording = True
         try:
             await workflow.execute_activity(
-                RECORD_REVIEW,
+                activities.record_review,
                 RecordReviewInput(
                     case_id=self._inp.case_id, tenant=self._inp.tenant, cycle=self._cycle, due_on=self._due_on,
                     reviewed_on=workflow.now().date(), review=review,
                 ),
-                result_type=StepResult,
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RETRY,
             )

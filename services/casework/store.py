@@ -1,16 +1,16 @@
-"""Casework's tables and queries."""
+"""Casework's tables, and the statements on cases, members, caseworkers, assignments and the timeline
+(plans and reviews: store_plans; referrals and consents: store_referrals)."""
 
 from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.kit.db import UTCDateTime, Uuid, add_kit_tables, utc_now
+from services.kit.db import UTCDateTime, Uuid, add_kit_tables, upsert, utc_now
 
 metadata = sa.MetaData()
 kit = add_kit_tables(metadata)
@@ -168,38 +168,57 @@ def dumps(value: Any) -> str:
     return json.dumps(value, default=str, sort_keys=True)
 
 
+def as_list(text: str | None) -> list[str]:
+    return list(json.loads(text or "[]"))
+
+
+# --- the timeline (Laufzettel, 002 §4.1) ----------------------------------------------------------------
+
+
 async def note(conn: AsyncConnection, case_id: uuid.UUID, kind: str, actor: str, /, key: str | None = None, **detail: Any) -> None:
     """Appends to the case's timeline (the Laufzettel, 002 §4.1). With `key`, at most once per key."""
-    if key is not None:
-        seen = (await conn.execute(sa.select(timeline.c.id).where(timeline.c.key == key))).first()
-        if seen is not None:
-            return
+    if key is not None and await timeline_key_seen(conn, key):
+        return
     await conn.execute(timeline.insert().values(case_id=case_id, at=utc_now(), kind=kind, actor=actor, detail=dumps(detail), key=key))
+
+
+async def timeline_key_seen(conn: AsyncConnection, key: str) -> bool:
+    return (await conn.execute(sa.select(timeline.c.id).where(timeline.c.key == key))).first() is not None
+
+
+async def timeline_of(conn: AsyncConnection, case_id: uuid.UUID) -> list[sa.Row]:
+    return list((await conn.execute(sa.select(timeline).where(timeline.c.case_id == case_id).order_by(timeline.c.id))).all())
+
+
+# --- cases ----------------------------------------------------------------------------------------------
 
 
 async def get_case(conn: AsyncConnection, case_id: uuid.UUID) -> sa.Row | None:
     return (await conn.execute(sa.select(cases).where(cases.c.id == case_id))).first()
 
 
-async def case_for_intake(conn: AsyncConnection, intake_id: uuid.UUID) -> sa.Row | None:
-    return (await conn.execute(sa.select(cases).where(cases.c.intake_id == intake_id))).first()
+async def insert_case(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(cases.insert().values(**values))
 
 
-async def member_ids(conn: AsyncConnection, case_id: uuid.UUID, active_only: bool = True) -> list[uuid.UUID]:
-    q = sa.select(members.c.person_id).where(members.c.case_id == case_id)
-    if active_only:
-        q = q.where(members.c.active.is_(True))
-    return [r.person_id for r in (await conn.execute(q.order_by(members.c.person_id))).all()]
+async def update_case(conn: AsyncConnection, case_id: uuid.UUID, **values: Any) -> None:
+    """Sets columns of one case (phase, caseworker, queued_at, first_contact_on, plan_version, closure, workflows_pending)."""
+    await conn.execute(cases.update().where(cases.c.id == case_id).values(**values))
 
 
-async def get_member(conn: AsyncConnection, case_id: uuid.UUID, person_id: uuid.UUID) -> sa.Row | None:
-    return (await conn.execute(sa.select(members).where(members.c.case_id == case_id, members.c.person_id == person_id))).first()
+async def pending_case_ids(conn: AsyncConnection) -> list[uuid.UUID]:
+    """Cases committed whose workflows are still to start (the pending mark)."""
+    return list((await conn.execute(sa.select(cases.c.id).where(cases.c.workflows_pending.is_(True)))).scalars().all())
 
 
 def visible_to(username: str | None) -> sa.ColumnElement[bool]:
     """Cases a caseworker may see: their own caseload and the caseload of colleagues they substitute."""
     substituted = sa.select(caseworkers.c.username).where(caseworkers.c.substitute == username, caseworkers.c.on_leave.is_(True))
     return sa.or_(cases.c.caseworker == username, cases.c.caseworker.in_(substituted))
+
+
+async def case_visible(conn: AsyncConnection, case_id: uuid.UUID, username: str) -> bool:
+    return (await conn.execute(sa.select(cases.c.id).where(cases.c.id == case_id, visible_to(username)))).first() is not None
 
 
 async def list_cases(
@@ -218,6 +237,58 @@ async def list_cases(
     return list(rows), int(total)
 
 
+async def open_cases_visible_to(conn: AsyncConnection, username: str, limit: int = 500) -> list[sa.Row]:
+    """The caller's open cases (own and substituted), oldest first (the work list)."""
+    q = sa.select(cases).where(cases.c.closed_at.is_(None), visible_to(username)).order_by(cases.c.opened_at).limit(limit)
+    return list((await conn.execute(q)).all())
+
+
+async def open_case_ids_of(conn: AsyncConnection, caseworker: str) -> list[uuid.UUID]:
+    return list((await conn.execute(sa.select(cases.c.id).where(cases.c.caseworker == caseworker, cases.c.closed_at.is_(None)))).scalars().all())
+
+
+async def oldest_queued(conn: AsyncConnection, districts: list[str], limit: int = 1) -> list[sa.Row]:
+    q = (
+        sa.select(cases)
+        .where(cases.c.queued_at.is_not(None), cases.c.caseworker.is_(None), cases.c.closed_at.is_(None), cases.c.district.in_(districts))
+        .order_by(cases.c.queued_at, cases.c.id)
+        .limit(limit)
+    )
+    return list((await conn.execute(q)).all())
+
+
+# --- members --------------------------------------------------------------------------------------------
+
+
+async def member_ids(conn: AsyncConnection, case_id: uuid.UUID, active_only: bool = True) -> list[uuid.UUID]:
+    q = sa.select(members.c.person_id).where(members.c.case_id == case_id)
+    if active_only:
+        q = q.where(members.c.active.is_(True))
+    return [r.person_id for r in (await conn.execute(q.order_by(members.c.person_id))).all()]
+
+
+async def get_member(conn: AsyncConnection, case_id: uuid.UUID, person_id: uuid.UUID) -> sa.Row | None:
+    return (await conn.execute(sa.select(members).where(members.c.case_id == case_id, members.c.person_id == person_id))).first()
+
+
+async def members_of(conn: AsyncConnection, case_id: uuid.UUID) -> dict[uuid.UUID, sa.Row]:
+    """Every member of the case (also inactive ones), by person id."""
+    return {r.person_id: r for r in (await conn.execute(sa.select(members).where(members.c.case_id == case_id))).all()}
+
+
+async def save_member(conn: AsyncConnection, case_id: uuid.UUID, person_id: uuid.UUID, *, adult: bool, employable: bool, residence_status: str) -> None:
+    """Adds the member or updates their details (active again)."""
+    values = dict(case_id=case_id, person_id=person_id, adult=adult, employable=employable, residence_status=residence_status, active=True)
+    await upsert(conn, members, values, keys=("case_id", "person_id"))
+
+
+async def deactivate_members(conn: AsyncConnection, case_id: uuid.UUID, person_ids: list[uuid.UUID]) -> None:
+    await conn.execute(members.update().where(members.c.case_id == case_id, members.c.person_id.in_(person_ids)).values(active=False))
+
+
+# --- caseworkers and assignments --------------------------------------------------------------------------
+
+
 async def get_caseworker(conn: AsyncConnection, username: str) -> sa.Row | None:
     return (await conn.execute(sa.select(caseworkers).where(caseworkers.c.username == username))).first()
 
@@ -225,6 +296,21 @@ async def get_caseworker(conn: AsyncConnection, username: str) -> sa.Row | None:
 async def insert_caseworker(conn: AsyncConnection, *, username: str, districts: list[str], languages: list[str], fte: float, cap: int) -> None:
     await conn.execute(caseworkers.insert().values(username=username, districts=json.dumps(districts), languages=json.dumps(languages),
                                                    fte=fte, cap=cap, caseload=0, on_leave=False, substitute=None))
+
+
+async def seed_caseworker(conn: AsyncConnection, *, username: str, districts: list[str], languages: list[str], fte: float, cap: int) -> None:
+    """Inserts a register entry from the data file unless the user name is there (the team lead's changes stay)."""
+    values = dict(username=username, districts=json.dumps(districts), languages=json.dumps(languages), fte=fte, cap=cap, caseload=0,
+                  on_leave=False, substitute=None)
+    await upsert(conn, caseworkers, values, keys=("username",), only_insert=True)
+
+
+async def update_caseworker(conn: AsyncConnection, username: str, **values: Any) -> None:
+    """Sets register columns of one caseworker (districts/languages as lists, fte, cap, on_leave, substitute)."""
+    for name in ("districts", "languages"):
+        if name in values:
+            values[name] = json.dumps(values[name])
+    await conn.execute(caseworkers.update().where(caseworkers.c.username == username).values(**values))
 
 
 async def all_caseworkers(conn: AsyncConnection) -> list[sa.Row]:
@@ -249,66 +335,9 @@ async def free_place(conn: AsyncConnection, username: str) -> None:
     )
 
 
-async def oldest_queued(conn: AsyncConnection, districts: list[str], limit: int = 1) -> list[sa.Row]:
-    q = (
-        sa.select(cases)
-        .where(cases.c.queued_at.is_not(None), cases.c.caseworker.is_(None), cases.c.closed_at.is_(None), cases.c.district.in_(districts))
-        .order_by(cases.c.queued_at, cases.c.id)
-        .limit(limit)
-    )
-    return list((await conn.execute(q)).all())
+async def add_assignment(conn: AsyncConnection, case_id: uuid.UUID, caseworker: str, reason: str, by: str) -> None:
+    await conn.execute(assignments.insert().values(case_id=case_id, caseworker=caseworker, reason=reason, at=utc_now(), by=by))
 
 
-async def active_consent(conn: AsyncConnection, person_id: uuid.UUID, partner: str, purpose: str) -> sa.Row | None:
-    return (
-        await conn.execute(
-            sa.select(consents).where(
-                consents.c.person_id == person_id, consents.c.partner == partner, consents.c.purpose == purpose, consents.c.withdrawn_at.is_(None)
-            )
-        )
-    ).first()
-
-
-async def get_referral(conn: AsyncConnection, referral_id: uuid.UUID) -> sa.Row | None:
-    return (await conn.execute(sa.select(referrals).where(referrals.c.id == referral_id))).first()
-
-
-async def case_goals(conn: AsyncConnection, case_id: uuid.UUID) -> list[sa.Row]:
-    return list((await conn.execute(sa.select(goals).where(goals.c.case_id == case_id).order_by(goals.c.field_of_action, goals.c.id))).all())
-
-
-async def timeline_of(conn: AsyncConnection, case_id: uuid.UUID) -> list[sa.Row]:
-    return list((await conn.execute(sa.select(timeline).where(timeline.c.case_id == case_id).order_by(timeline.c.id))).all())
-
-
-def as_list(text: str | None) -> list[str]:
-    return list(json.loads(text or "[]"))
-
-
-def when(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-async def partner_referrals(conn: AsyncConnection, partners: list[str], status: str, limit: int) -> list[sa.Row]:
-    """A partner's referrals in one status, oldest first (the partner screen and the Integration Point)."""
-    q = sa.select(referrals).where(referrals.c.partner.in_(partners), referrals.c.status == status).order_by(referrals.c.made_at).limit(limit)
-    return list((await conn.execute(q)).all())
-
-
-async def active_consents_of(conn: AsyncConnection, person_id: uuid.UUID) -> set[tuple[str, str]]:
-    """The person's consents that are not withdrawn, as (partner, purpose)."""
-    rows = await conn.execute(sa.select(consents.c.partner, consents.c.purpose).where(consents.c.person_id == person_id, consents.c.withdrawn_at.is_(None)))
-    return {(r.partner, r.purpose) for r in rows}
-
-
-async def referral_history(conn: AsyncConnection, case_id: uuid.UUID, referral_id: uuid.UUID) -> list[tuple[datetime, str, dict[str, Any]]]:
-    """The referral's entries of the case timeline (steps, handover), oldest first."""
-    rows = await conn.execute(
-        sa.select(timeline).where(timeline.c.case_id == case_id, timeline.c.kind.in_(("referral_step", "referral_handed_over"))).order_by(timeline.c.id)
-    )
-    out = []
-    for r in rows:
-        detail = json.loads(r.detail or "{}")
-        if detail.get("referral_id") == str(referral_id):
-            out.append((r.at, r.kind, detail))
-    return out
+async def assignments_of(conn: AsyncConnection, case_id: uuid.UUID) -> list[sa.Row]:
+    return list((await conn.execute(sa.select(assignments).where(assignments.c.case_id == case_id).order_by(assignments.c.id))).all())

@@ -210,4 +210,7 @@ class ReferralClosed(Event):
     referral_id: uuid.UUID
     case_id: uuid.UUID
     partner: Partner
-    outcome: str = Field(description="A terminal step of the partner (placed_training, placed_employment, place_offered, school_place_assigned, enrolled, counselling_started, appointment_kept, coaching_started, declined), consent_withdrawn or case_closed.")
+    outcome: str = Field(
+        description="A terminal step of the partner (placed_training, placed_employment, place_offered, school_place_assigned, enrolled, "
+        "counselling_started, appointment_kept, coaching_started, declined), consent_withdrawn or case_closed."
+    )

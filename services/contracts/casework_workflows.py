@@ -47,6 +47,20 @@ class FirstContactUpdate(_Model):
     recorded_by: str
 
 
+def first_contact_error(contact_on: date, opened_on: date, today: date) -> str | None:
+    """Why a first-contact date is refused (None: it is accepted). The welcome visit (seed 001 phase 1
+    "Einstieg"; DOMAIN.md flow 3) is recorded after it took place: not in the future and not before the
+    case was opened. No day of tolerance: the API once allowed tomorrow while the workflow refused it,
+    so tomorrow never got recorded; `today` is the caller's date (the API's day, the workflow's
+    `workflow.now()`). One rule for the API (422), the onboarding workflow's update validator and the
+    record_first_contact activity."""
+    if contact_on > today:
+        return "the first contact cannot be in the future"
+    if contact_on < opened_on:
+        return "the first contact cannot be before the case was opened"
+    return None
+
+
 class CaseDeadlineInput(_Model):
     """A reminder or escalation about a case deadline (`kind`, e.g. first_contact_overdue)."""
 
@@ -63,6 +77,7 @@ class RecordFirstContactInput(_Model):
     contact_on: date
     starter_pack: bool
     recorded_by: str
+    recorded_on: date | None = Field(default=None, description="The workflow's day of the record (first_contact_error's today); None from older runs.")
 
 
 class StepResult(_Model):
@@ -175,7 +190,8 @@ PARTNER_PROCESSES: dict[Partner, PartnerProcess] = {
         terminal=("school_place_assigned", "declined"), after_appointment=("school_place_assigned", "no_show"),
         dated=("appointment_booked", "school_place_assigned"),
         answer_acknowledges=True, recorder=CASEWORKER,
-        why="The side-entry counselling is a city office (Kommunales Integrationszentrum) documenting in its own database (000 'Seiteneinstieg'); the caseworker records its answer.",
+        why="The side-entry counselling is a city office (Kommunales Integrationszentrum) documenting in its own database (000 'Seiteneinstieg'); "
+        "the caseworker records its answer.",
     ),
     Partner.LANGUAGE_COURSE: PartnerProcess(
         steps=("acknowledged", "appointment_booked", "enrolled", "waiting_list", "declined", "no_show"),
@@ -194,13 +210,15 @@ PARTNER_PROCESSES: dict[Partner, PartnerProcess] = {
         steps=("acknowledged", "appointment_booked", "appointment_kept", "declined", "no_show"),
         terminal=("appointment_kept", "declined"), after_appointment=("appointment_kept", "no_show"),
         answer_acknowledges=True, recorder=CASEWORKER,
-        why="The health office is a city office without access to casework; the caseworker records only that an appointment was given and kept, never findings.",
+        why="The health office is a city office without access to casework; the caseworker records only that an appointment was given and kept, "
+        "never findings.",
     ),
     Partner.WOMENS_COUNSELLING: PartnerProcess(
         steps=("acknowledged", "appointment_booked", "counselling_started", "declined", "no_show"),
         terminal=("counselling_started", "declined"), after_appointment=("counselling_started", "no_show"),
         answer_acknowledges=True, recorder=CASEWORKER,
-        why="Women's counselling works confidentially and keeps no accounts in the city's systems; the caseworker records what the client or the centre tells her.",
+        why="Women's counselling works confidentially and keeps no accounts in the city's systems; "
+        "the caseworker records what the client or the centre tells her.",
     ),
     Partner.ABRA: PartnerProcess(
         steps=("acknowledged", "appointment_booked", "coaching_started", "declined", "no_show"),
@@ -255,14 +273,15 @@ class ReferralState(_Model):
 
 def referral_step_input_error(partner: str, step: str, on: date | None = None, measure: str | None = None) -> tuple[str, str] | None:
     """(field, reason) when a step is not one this partner takes, or lacks its date or measure (the
-    API's 422; the order of steps is `referral_step_error`'s). Table: PARTNER_PROCESSES."""
+    API's 422 on the partner screen, the caseworker's record and the Integration Point's buttons; the
+    order of steps is `referral_step_error`'s). Table: PARTNER_PROCESSES (DOMAIN.md flow 4)."""
     process = partner_process(partner)
     if process is None:
         return ("partner", f"no referrals are made to {partner}")
     if step not in process.steps:
         return ("step", f"step must be one of {', '.join(process.steps)}")
     if step in process.dated and on is None:
-        return ("on", "the date is required for this step")
+        return ("on", "the appointment date is required" if step == "appointment_booked" else "the date is required for this step")
     if step == "measure_offered" and measure not in MEASURES:
         return ("measure", f"measure must be one of {', '.join(MEASURES)}")
     return None

@@ -4,15 +4,20 @@ justification texts."""
 
 from __future__ import annotations
 
+import math
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
+from temporalio import activity
 
-#: Domain error types an activity or validator raises; the workflow does not retry them and funding's
-#: API maps them back to HTTP statuses.
-DOMAIN_ERROR_TYPES = ["DomainError", "NotFound", "Conflict", "Invalid", "Forbidden", "BudgetExhausted"]
+from services.contracts.refusals import NON_RETRYABLE
+
+#: Kept only as the old name of `services.contracts.refusals.NON_RETRYABLE` (tests/unit/test_kit_refusals.py
+#: checks they are the same list); funding's workflows use NON_RETRYABLE directly.
+DOMAIN_ERROR_TYPES = NON_RETRYABLE
 
 
 class _Model(BaseModel):
@@ -65,6 +70,79 @@ class HardshipEscalateInput(_Model):
     application_id: uuid.UUID
     tenant: str
     due_on: date
+
+
+# --- the hardship approval's rules: one place for funding's API, the workflow's validators and the activity ---
+
+
+class Refusal(NamedTuple):
+    """Why a step is refused: the error type (funding's API answers Forbidden 403, Conflict 409, Invalid 422;
+    Temporal does not retry it) and the message the caller sees."""
+
+    type: Literal["Forbidden", "Conflict", "Invalid"]
+    message: str
+
+
+def deciders_required(amount_cents: int, two_above_cents: int) -> int:
+    """DOMAIN.md flow 5: above 1,000 EUR (setting FUNDING_HARDSHIP_TWO_DECIDERS_ABOVE_CENTS) two distinct deciders."""
+    return 2 if amount_cents > two_above_cents else 1
+
+
+def four_eyes_refusal(actor: str, applicant: str, state: HardshipState) -> Refusal | None:
+    """The four-eyes rule of a decision (DOMAIN.md flow 5: "the decider is never the applicant (four eyes);
+    above 1,000 EUR two deciders"; seed 000 "Härtefallfond": the fund is managed by the integration
+    concept's management): the applying caseworker never decides their own application; only a pending
+    application is decided; each decider decides once, so that the two decisions above the threshold
+    come from two different people."""
+    if actor == applicant:
+        return Refusal("Forbidden", "the applicant cannot decide their own application (four eyes)")
+    if state.status != "pending":
+        return Refusal("Conflict", f"the application is {state.status}, not pending")
+    if actor in state.deciders:
+        return Refusal("Conflict", "this decider has already decided; a second, different decider is needed")
+    return None
+
+
+def payment_order_refusal(actor: str, state: HardshipState) -> Refusal | None:
+    """The payment of an approved application is ordered by one of its deciders (DOMAIN.md flow 5 defaults:
+    payment order and payout are separated)."""
+    if state.status != "approved":
+        return Refusal("Conflict", f"the application is {state.status}, not approved")
+    if actor not in state.deciders:
+        return Refusal("Forbidden", "payment is ordered by one of the deciders")
+    return None
+
+
+def third_person_refusal(actor: str, applicant: str, state: HardshipState) -> Refusal | None:
+    """The third-person payout rule (DOMAIN.md flow 5 four eyes, extended to the money: payment order and
+    payout separated): the payout is recorded by a third person, neither the applicant nor a decider,
+    and only after the payment was ordered. Who may record it is checked first, so that an applicant or
+    decider is told so (403) whatever the application's state."""
+    if actor == applicant or actor in state.deciders:
+        return Refusal("Forbidden", "the payout is recorded by a third person, neither applicant nor decider")
+    if state.status != "payment_ordered":
+        return Refusal("Conflict", f"the application is {state.status}; the payment must be ordered first")
+    return None
+
+
+def cancel_refusal(state: HardshipState) -> Refusal | None:
+    """An application is cancelled before payout only (the reservation is released; DOMAIN.md flow 5)."""
+    if state.status not in ("pending", "approved", "payment_ordered"):
+        return Refusal("Conflict", f"the application is {state.status}; only applications not yet paid can be cancelled")
+    return None
+
+
+def hardship_step_refusal(cmd: HardshipCommand, applicant: str, state: HardshipState) -> Refusal | None:
+    """Why a human step on a hardship application is refused now (None: allowed). Funding's API asks it
+    with the stored record before it sends the step, the workflow's update validator with its state,
+    the activity with the locked row: the same answer for the same (command, applicant, state)."""
+    if cmd.step == "decide":
+        return four_eyes_refusal(cmd.actor, applicant, state)
+    if cmd.step == "order_payment":
+        return payment_order_refusal(cmd.actor, state)
+    if cmd.step == "disburse":
+        return third_person_refusal(cmd.actor, applicant, state)
+    return cancel_refusal(state)
 
 
 # --- steering-group round -----------------------------------------------------------------------
@@ -124,6 +202,71 @@ class RoundState(_Model):
     pending: list[uuid.UUID]
     present: list[str]
     decided: dict[str, str]
+
+
+# --- the steering group's rules: one place for the round's validators and the meeting's conclusion --------
+
+
+def quorum(members: int, fraction: float) -> int:
+    """Default: half of the members (002 §2 steering group; DOMAIN.md flow 6: "decisions at steering-group
+    meetings by majority of members present with a quorum"; setting FUNDING_STEERING_QUORUM_FRACTION)."""
+    return max(1, math.ceil(members * fraction))
+
+
+def majority(yes: int, no: int, abstentions: int) -> bool:
+    """Majority of those present and voting on the item (recused members excluded): yes > half of
+    present-not-recused. Abstentions count as present, so they weigh like a no (DOMAIN.md flow 6)."""
+    return yes * 2 > yes + no + abstentions
+
+
+def recused_from(conflicts: Mapping[str, Sequence[str]], application_id: str) -> list[str]:
+    """The members present who declared a conflict of interest in this application: they are recused from
+    its vote (002 §2 steering group; `conflicts`: member -> application ids)."""
+    return [member for member, apps in conflicts.items() if application_id in apps]
+
+
+def presence_refusal(member: str, members: Sequence[str], conflicts: Mapping[str, Sequence[str]]) -> Refusal | None:
+    """Only members of the steering group's register take part in its meetings, each registered once."""
+    if member not in members:
+        return Refusal("Forbidden", "only members of the steering group take part in its meetings")
+    if member in conflicts:
+        return Refusal("Conflict", "presence is already registered for this meeting")
+    return None
+
+
+def vote_refusal(cmd: VoteCommand, conflicts: Mapping[str, Sequence[str]], pending: Sequence[str], votes: Mapping[str, Mapping[str, str]]) -> Refusal | None:
+    """A member registered as present votes once on an application open in the round, unless recused from it
+    (`recused_from`; 002 §2, DOMAIN.md flow 6)."""
+    app = str(cmd.application_id)
+    if cmd.member not in conflicts:
+        return Refusal("Forbidden", "only members registered as present vote")
+    if app not in pending:
+        return Refusal("Conflict", "the application is not open in this round")
+    if cmd.member in recused_from(conflicts, app):
+        return Refusal("Forbidden", "the member declared a conflict of interest and is recused from this vote")
+    if cmd.member in votes.get(app, {}):
+        return Refusal("Conflict", "the member has already voted on this application")
+    return None
+
+
+class Tally(NamedTuple):
+    yes: int
+    no: int
+    abstentions: int
+    recused: list[str]
+    approved: bool
+
+
+def meeting_tally(present: Sequence[str], recused: Sequence[str], votes: Mapping[str, str]) -> Tally:
+    """One application's vote at a quorate meeting (002 §2/§5, DOMAIN.md flow 6): members recused from it
+    (`recused_from`) and anyone not present do not count; whoever is present, not recused and voted neither
+    yes nor no abstains; approved by `majority`."""
+    recused_present = [m for m in recused if m in present]
+    counted = {m: v for m, v in votes.items() if m in present and m not in recused_present}
+    yes = sum(v == "yes" for v in counted.values())
+    no = sum(v == "no" for v in counted.values())
+    abstentions = len(present) - len(recused_present) - yes - no
+    return Tally(yes, no, abstentions, recused_present, majority(yes, no, abstentions))
 
 
 # --- proof of use (Verwendungsnachweis) -------------------------------------------------------
@@ -222,3 +365,55 @@ class ProofState(_Model):
     returned_cents: int = 0
     released_cents: int = 0
     days_late: int = 0
+
+
+# --- activity interfaces: declared once here, called by the workflows, implemented by funding's
+# FundingActivities (services/funding/activities.py) under the same names ---------------------------
+
+
+@activity.defn(name=HARDSHIP_STEP)
+async def hardship_step(inp: HardshipStepInput) -> HardshipState:
+    """One human step on a hardship application, recorded in funding's database."""
+    raise NotImplementedError
+
+
+@activity.defn(name=HARDSHIP_ESCALATE)
+async def hardship_escalate(inp: HardshipEscalateInput) -> None:
+    """The decision is overdue: the fund managers are alerted once."""
+    raise NotImplementedError
+
+
+@activity.defn(name=CONCLUDE_MEETING)
+async def conclude_meeting(inp: ConcludeMeetingInput) -> MeetingOutcome:
+    """A steering-group meeting is concluded: quorum, decisions, minutes."""
+    raise NotImplementedError
+
+
+@activity.defn(name=PROOF_REMINDER)
+async def proof_reminder(inp: ProofReminderInput) -> None:
+    """A reminder before the proof of use is due, or the alert once it is overdue."""
+    raise NotImplementedError
+
+
+@activity.defn(name=RECORD_PROOF)
+async def record_proof(inp: RecordProofInput) -> ProofRecorded:
+    """The first version's proof of use: recorded, unspent money returned at once."""
+    raise NotImplementedError
+
+
+@activity.defn(name=SUBMIT_PROOF)
+async def submit_proof(inp: SubmitProofInput) -> ProofState:
+    """The stored draft becomes version N of the proof of use, waiting for review."""
+    raise NotImplementedError
+
+
+@activity.defn(name=REVIEW_PROOF)
+async def review_proof(inp: ReviewProofInput) -> ProofState:
+    """The fund manager accepts version N or asks for rework."""
+    raise NotImplementedError
+
+
+@activity.defn(name=SETTLE_PROOF)
+async def settle_proof(inp: SettleProofInput) -> ProofState:
+    """The unspent and undrawn money returns to the budget, once."""
+    raise NotImplementedError

@@ -104,7 +104,10 @@ class ArrivalRecorded(Event):
     record_id: uuid.UUID
     month: str = Field(pattern=r"^\d{4}-\d{2}$", description="Month of moving in, YYYY-MM.")
     district: str
-    nationality: str = Field(pattern=r"^([A-Z]{2}|XXA|XXX)$", description="ISO 3166-1 alpha-2 (XK Kosovo); XXA stateless, XXX unclear (ICAO Doc 9303, see services.contracts.codes).")
+    nationality: str = Field(
+        pattern=r"^([A-Z]{2}|XXA|XXX)$",
+        description="ISO 3166-1 alpha-2 (XK Kosovo); XXA stateless, XXX unclear (ICAO Doc 9303, see services.contracts.codes).",
+    )
     residence_status: ResidenceStatus
     sex: Sex
     age_group: AgeGroup

@@ -1,29 +1,26 @@
-"""Intake's HTTP API: the front desk (intake interview, drafts, corrections, registration gate), ABRA
-coaches (slot calendar, clearing decisions), erasure, and the Integration Point's handover of a
-referred person's details (with their consent, handover.py)."""
+"""Intake's HTTP API: the front desk (intake interview, drafts, corrections, person search), erasure, and
+the Integration Point's handover of a referred person's details (with their consent, handlers_handover.py).
+The ABRA clearing and the registration gate are `api_clearing.py`, newcomer communication
+`api_communication.py`; `router` assembles all three."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta
-from typing import Annotated, Any, Literal
+from datetime import date, datetime
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
 
-from services.intake import clearing, handlers, handover, search, store
-from services.intake.clearing import ClearingInterviewIn, ClearingOut, CloseIn, RegistrationStatus, SlotIn, SlotOut
-from services.intake.domain import DraftIn, DraftList, DraftOut, HouseholdIn, IntakeCreated, IntakeIn, IntakeOut, PersonIn, RegistrationIn, RegistrationOut
+from services.intake import api_clearing, api_communication, handlers, handlers_drafts, handlers_handover, handlers_search
+from services.intake.schemas import CorrectionIn, DraftIn, DraftList, DraftOut, HouseholdIn, IntakeCreated, IntakeIn, IntakeOut, PersonIn, require_time_zone
+from services.intake.schemas_persons import DuplicateCheckIn, DuplicateCheckOut, PersonHandover, SearchResult
 from services.kit import telemetry
 from services.kit.auth import Principal, Role, require
-from services.kit.db import utc_now
-from services.kit.errors import Invalid, NotFound
+from services.kit.errors import NotFound
 from services.kit.service import RuntimeDep
 
 router = APIRouter(tags=["intake"])
 READ_ROLES = (Role.FRONT_DESK, Role.CASEWORKER, Role.TEAM_LEAD)
-GATE_ROLES = (Role.FRONT_DESK, Role.ABRA_COACH, Role.ABRA_LEAD)
-COACH = (Role.ABRA_COACH, Role.ABRA_LEAD)
 ERASE_ROLES = (Role.OPERATOR,)
 ADVISOR = (Role.IP_ADVISOR,)
 #: Who may search persons by name and birth date (README "Screens"): the front desk and casework; every
@@ -31,22 +28,22 @@ ADVISOR = (Role.IP_ADVISOR,)
 SEARCH_ROLES = (Role.FRONT_DESK, Role.CASEWORKER, Role.TEAM_LEAD)
 
 
-@router.get("/persons/search", response_model=search.SearchResult, summary="Find persons by name (any script or spelling) and birth date (audit-logged)")
+@router.get("/persons/search", response_model=SearchResult, summary="Find persons by name (any script or spelling) and birth date (audit-logged)")
 async def search_persons(
     rt: RuntimeDep,
     principal: Annotated[Principal, Depends(require(*SEARCH_ROLES))],
     q: Annotated[str | None, Query(max_length=200, description="Name or names, any order, any script (Иван Петров = Ivan Petrov)")] = None,
     date_of_birth: Annotated[date | None, Query(description="Birth date (YYYY-MM-DD)")] = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
-) -> search.SearchResult:
-    return await search.search_persons(rt, principal, [r.value for r in SEARCH_ROLES], q, date_of_birth, limit)
+) -> SearchResult:
+    return await handlers_search.search_persons(rt, principal, [r.value for r in SEARCH_ROLES], q, date_of_birth, limit)
 
 
-@router.post("/intakes/duplicate-check", response_model=search.DuplicateCheckOut, summary="Households already known with one of these persons (audit-logged)")
+@router.post("/intakes/duplicate-check", response_model=DuplicateCheckOut, summary="Households already known with one of these persons (audit-logged)")
 async def duplicate_check(
-    body: search.DuplicateCheckIn, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.FRONT_DESK))]
-) -> search.DuplicateCheckOut:
-    return await search.duplicate_check(rt, principal, [Role.FRONT_DESK.value], body)
+    body: DuplicateCheckIn, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.FRONT_DESK))]
+) -> DuplicateCheckOut:
+    return await handlers_search.duplicate_check(rt, principal, [Role.FRONT_DESK.value], body)
 
 
 @router.post("/intakes", status_code=201, response_model=IntakeCreated, summary="Complete an intake interview")
@@ -76,20 +73,6 @@ async def get_intake(
     return found
 
 
-class PersonCorrection(PersonIn):
-    person_id: uuid.UUID | None = Field(default=None, description="The stored person this entry corrects; omit for a person added to the household.")
-
-
-class HouseholdCorrection(HouseholdIn):
-    persons: list[PersonCorrection] = Field(min_length=1, max_length=30)  # type: ignore[assignment]
-
-
-class CorrectionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    household: HouseholdCorrection
-
-
 @router.put("/intakes/{id}", response_model=IntakeOut, summary="Correct a completed intake (IntakeCorrected)")
 async def put_intake(
     id: uuid.UUID, body: CorrectionIn, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.FRONT_DESK))]
@@ -103,19 +86,12 @@ async def put_intake(
 
 @router.post("/intake-drafts", status_code=201, response_model=DraftOut, summary="Save an unfinished intake")
 async def post_draft(body: DraftIn, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.FRONT_DESK))]) -> DraftOut:
-    return await handlers.save_draft(rt, principal, None, body.content)
+    return await handlers_drafts.save_draft(rt, principal, None, body.content)
 
 
 @router.put("/intake-drafts/{id}", response_model=DraftOut, summary="Update a saved draft")
 async def put_draft(id: uuid.UUID, body: DraftIn, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.FRONT_DESK))]) -> DraftOut:
-    return await handlers.save_draft(rt, principal, id, body.content)
-
-
-def require_time_zone(**query: datetime | None) -> None:
-    """A timestamp in the query must say its time zone; a naive one is 422 at ["query", name]."""
-    for name, value in query.items():
-        if value is not None and value.tzinfo is None:
-            raise Invalid("give a time zone (e.g. +01:00 or Z)", field=name, location="query")
+    return await handlers_drafts.save_draft(rt, principal, id, body.content)
 
 
 @router.get("/intake-drafts", response_model=DraftList, summary="The front desk's drafts, own or the team's (names audit-logged)")
@@ -129,21 +105,21 @@ async def list_drafts(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> DraftList:
     require_time_zone(updated_since=updated_since)
-    return await handlers.list_drafts(
+    return await handlers_drafts.list_drafts(
         rt, principal, mine_only=created_by == "me", state=state, updated_since=updated_since, limit=limit, offset=offset
     )
 
 
 @router.get("/intake-drafts/{id}", response_model=DraftOut, summary="Resume a draft (audit-logged)")
 async def get_draft(id: uuid.UUID, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(Role.FRONT_DESK))]) -> DraftOut:
-    return await handlers.load_draft(rt, principal, id)
+    return await handlers_drafts.load_draft(rt, principal, id)
 
 
 @router.post("/intake-drafts/{id}/complete", status_code=201, response_model=IntakeCreated, summary="Complete a draft as an intake")
 async def complete_draft(
     id: uuid.UUID, rt: RuntimeDep, response: Response, principal: Annotated[Principal, Depends(require(Role.FRONT_DESK))]
 ) -> IntakeCreated:
-    result, created = await handlers.complete_draft(rt, principal, id)
+    result, created = await handlers_drafts.complete_draft(rt, principal, id)
     if not created:
         response.status_code = 200
     return result
@@ -155,114 +131,11 @@ async def erase_person(id: uuid.UUID, rt: RuntimeDep, principal: Annotated[Princ
     return Response(status_code=204)
 
 
-@router.get("/referrals/{id}/person", response_model=handover.PersonHandover, tags=["Integration Point"],
+@router.get("/referrals/{id}/person", response_model=PersonHandover, tags=["Integration Point"],
             summary="Integration Point: the referred person's name, contact and languages, with their consent only (audit-logged)")
-async def referral_person(id: uuid.UUID, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(*ADVISOR))]) -> handover.PersonHandover:
-    return await handover.read_for_integration_point(rt, principal, id, tuple(r.value for r in ADVISOR))
+async def referral_person(id: uuid.UUID, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(*ADVISOR))]) -> PersonHandover:
+    return await handlers_handover.read_for_integration_point(rt, principal, id, tuple(r.value for r in ADVISOR))
 
 
-@router.get("/households/{id}/registration-status", response_model=RegistrationStatus, summary="May registration of residence proceed? (per person)")
-async def registration_status(id: uuid.UUID, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(*GATE_ROLES))]) -> RegistrationStatus:
-    telemetry.mark(household_id=id)
-    return await clearing.registration_status(rt, principal, id, tuple(r.value for r in GATE_ROLES))
-
-
-@router.post(
-    "/persons/{id}/registration", status_code=201, response_model=RegistrationOut,
-    summary="Record that the person's residence registration was done (Anmeldung, audit-logged; PersonRegistered)",
-)
-async def post_registration(
-    id: uuid.UUID, body: RegistrationIn, rt: RuntimeDep, response: Response, principal: Annotated[Principal, Depends(require(Role.FRONT_DESK))]
-) -> RegistrationOut:
-    result, created = await clearing.record_registration(rt, principal, id, body.registered_on)
-    if not created:
-        response.status_code = 200
-    return result
-
-
-# ---- ABRA ----------------------------------------------------------------------------------------
-
-
-class SlotsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    slots: list[SlotIn] = Field(min_length=1, max_length=500)
-
-
-@router.post("/abra/slots", status_code=201, response_model=list[SlotOut], summary="Publish appointment slots (ABRA coach)", tags=["abra"])
-async def post_slots(body: SlotsIn, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(*COACH))]) -> list[SlotOut]:
-    return await clearing.publish_slots(rt, principal, body.slots)
-
-
-@router.get("/abra/slots", response_model=list[SlotOut], summary="The ABRA calendar", tags=["abra"])
-async def get_slots(
-    rt: RuntimeDep, principal: Annotated[Principal, Depends(require(*COACH, Role.FRONT_DESK))],
-    start: datetime | None = None, days: Annotated[int, Query(ge=1, le=92)] = 14,
-) -> list[SlotOut]:
-    start = start or utc_now()
-    return await clearing.list_slots(rt, start, start + timedelta(days=days))
-
-
-@router.get("/clearings", response_model=list[ClearingOut], summary="Clearings (pseudonymous work list)", tags=["abra"])
-async def get_clearings(
-    rt: RuntimeDep, principal: Annotated[Principal, Depends(require(*COACH, Role.FRONT_DESK))],
-    household_id: uuid.UUID | None = None, person_id: uuid.UUID | None = None,
-    status: Annotated[str | None, Query(pattern="^(pending|cleared|not_appeared|cancelled)$")] = None,
-    appointment_from: Annotated[datetime | None, Query(description="Appointments at or after (with time zone), e.g. a day's calendar")] = None,
-    appointment_to: Annotated[datetime | None, Query(description="Appointments before (with time zone)")] = None,
-    booked: Annotated[bool | None, Query(description="false: clearings still waiting for an appointment")] = None,
-) -> list[ClearingOut]:
-    import sqlalchemy as sa
-
-    require_time_zone(appointment_from=appointment_from, appointment_to=appointment_to)
-    if appointment_from and appointment_to and appointment_to <= appointment_from:
-        raise Invalid("must be after appointment_from", field="appointment_to", location="query")
-    t = store.clearings
-    dated = appointment_from is not None or appointment_to is not None
-    q = sa.select(t).order_by(t.c.appointment_at if dated else t.c.started_at).limit(1000)
-    if household_id:
-        q = q.where(t.c.household_id == household_id)
-    if person_id:
-        q = q.where(t.c.person_id == person_id)
-    if status:
-        q = q.where(t.c.status == status)
-    if appointment_from is not None:
-        q = q.where(t.c.appointment_at >= appointment_from)
-    if appointment_to is not None:
-        q = q.where(t.c.appointment_at < appointment_to)
-    if booked is not None:
-        q = q.where(t.c.appointment_at.is_not(None) if booked else t.c.appointment_at.is_(None))
-    async with rt.db.read() as conn:
-        return [clearing.clearing_out(r) for r in (await conn.execute(q)).all()]
-
-
-@router.get("/clearings/{id}", response_model=clearing.ClearingDetail, summary="A clearing with the person's name (audit-logged)", tags=["abra"])
-async def get_clearing(id: uuid.UUID, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(*COACH, Role.FRONT_DESK))]) -> clearing.ClearingDetail:
-    telemetry.mark(clearing_id=id)
-    return await clearing.read_clearing(rt, principal, id, tuple(r.value for r in (*COACH, Role.FRONT_DESK)))
-
-
-class AttendanceIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    attended: bool
-
-
-@router.post("/clearings/{id}/attendance", response_model=ClearingOut, summary="Record attendance or a no-show", tags=["abra"])
-async def post_attendance(id: uuid.UUID, body: AttendanceIn, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(*COACH))]) -> ClearingOut:
-    return await clearing.record_attendance(rt, principal, id, body.attended)
-
-
-@router.post("/clearings/{id}/interview", response_model=ClearingOut, summary="Record the clearing interview (completes the clearing)", tags=["abra"])
-async def post_interview(id: uuid.UUID, body: ClearingInterviewIn, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(*COACH))]) -> ClearingOut:
-    return await clearing.record_interview(rt, principal, id, body)
-
-
-@router.get("/clearings/{id}/interview", summary="Read the clearing interview (audit-logged)", tags=["abra"])
-async def get_interview(id: uuid.UUID, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(*COACH))]) -> list[dict[str, Any]]:
-    return await clearing.read_interview(rt, principal, id)
-
-
-@router.post("/clearings/{id}/close", response_model=ClearingOut, summary="Close a clearing (not appeared / cancelled)", tags=["abra"])
-async def post_close(id: uuid.UUID, body: CloseIn, rt: RuntimeDep, principal: Annotated[Principal, Depends(require(*COACH))]) -> ClearingOut:
-    return await clearing.close_by_coach(rt, principal, id, body.outcome)
+router.include_router(api_clearing.router)
+router.include_router(api_communication.router)

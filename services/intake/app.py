@@ -1,18 +1,19 @@
 """Composition root of the intake service."""
 
-from services.intake import clearing, communication, consumers, search, store
+from services.intake import consumers, handlers_communication, handlers_search, store
+from services.intake.activities import IntakeActivities
 from services.intake.api import router
-from services.intake.crypto import Keyring
+from services.intake.runtime import IntakeRuntime
 from services.intake.settings import IntakeSettings
-from services.kit.service import Runtime, ServiceSpec
+from services.kit.service import ServiceSpec
 from workflows.clearing import PreRegistrationClearing
 from workflows.clearing_reminders import ClearingReminders
 
 
-async def _check_keyring(rt: Runtime) -> None:
-    rt.extras["keyring"] = Keyring(rt.settings.master_key)  # fails the start without a master key
-    await communication.ensure_schedule(rt)
-    await search.backfill_search_index(rt)  # persons stored before the search index existed
+async def _check_keyring(rt: IntakeRuntime) -> None:
+    _ = rt.keyring  # made now: a missing master key fails the start
+    await handlers_communication.ensure_schedule(rt)
+    await handlers_search.backfill_search_index(rt)  # persons stored before the search index existed
 
 
 def build() -> ServiceSpec:
@@ -23,9 +24,10 @@ def build() -> ServiceSpec:
         metadata=store.metadata,
         tables=store.kit,
         settings=IntakeSettings(),
-        routers=[router, communication.router],
+        routers=[router],
         subscriptions=consumers.subscriptions,
         workflows=[PreRegistrationClearing, ClearingReminders],
-        activities=lambda rt: [*clearing.activities(rt), *communication.activities(rt)],
+        activities=lambda rt: IntakeActivities(rt).all(),
         on_start=_check_keyring,
+        runtime=IntakeRuntime,
     )

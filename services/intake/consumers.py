@@ -1,30 +1,30 @@
 """Events intake consumes: its own, to act on them after commit (crash-safe through the inbox); and
-casework's referrals and consents, to check a handover to the Integration Point (handover.py)."""
+casework's referrals and consents, to check a handover to the Integration Point (handlers_handover.py)."""
 
 from services.contracts.events import ClearingStarted, ConsentChanged, IntakeCorrected, ReferralClosed, ReferralHandedOver, ReferralMade
-from services.intake import clearing, handover
+from services.intake import handlers_clearing, handlers_handover
+from services.intake.runtime import IntakeRuntime
 from services.kit.broker import Delivery, Subscription
-from services.kit.service import Runtime
 
 
-def subscriptions(rt: Runtime) -> list[Subscription]:
+def subscriptions(rt: IntakeRuntime) -> list[Subscription]:
     async def on_clearing_started(event: ClearingStarted, delivery: Delivery) -> None:
-        await clearing.start_clearing_workflow(rt, event, delivery)
+        await handlers_clearing.start_clearing_workflow(rt, event, delivery)
 
     async def on_intake_corrected(event: IntakeCorrected, delivery: Delivery) -> None:
-        await clearing.cancel_clearings_after_correction(rt, event, delivery)
+        await handlers_clearing.cancel_clearings_after_correction(rt, event, delivery)
 
     async def on_referral_made(event: ReferralMade, delivery: Delivery) -> None:
-        await handover.on_referral_made(rt, event, delivery)
+        await handlers_handover.on_referral_made(rt, event, delivery)
 
     async def on_referral_handed_over(event: ReferralHandedOver, delivery: Delivery) -> None:
-        await handover.on_referral_handed_over(rt, event, delivery)
+        await handlers_handover.on_referral_handed_over(rt, event, delivery)
 
     async def on_referral_closed(event: ReferralClosed, delivery: Delivery) -> None:
-        await handover.on_referral_closed(rt, event, delivery)
+        await handlers_handover.on_referral_closed(rt, event, delivery)
 
     async def on_consent_changed(event: ConsentChanged, delivery: Delivery) -> None:
-        await handover.on_consent_changed(rt, event, delivery)
+        await handlers_handover.on_consent_changed(rt, event, delivery)
 
     return [
         Subscription(ClearingStarted, on_clearing_started, name="start_clearing"),

@@ -11,8 +11,12 @@ class IntakeSettings(ServiceSettings):
     master_key: str = Field("", description="Base64 of 32 random bytes; wraps every person's data key (AES key wrap). `ankommen up` generates one.")
 
     # routing (DOMAIN.md flow 1; defaults we chose)
-    good_prospect_countries: list[str] = Field(default=["SY", "ER", "IQ", "IR", "SO", "AF", "YE"], description="Asylum seekers from these countries have a good prospect of staying.")
-    safe_countries_of_origin: list[str] = Field(default=["AL", "BA", "GH", "XK", "MK", "ME", "SN", "RS", "GE", "MD"], description="AsylG §29a Annex II: prospect none.")
+    good_prospect_countries: list[str] = Field(
+        default=["SY", "ER", "IQ", "IR", "SO", "AF", "YE"], description="Asylum seekers from these countries have a good prospect of staying."
+    )
+    safe_countries_of_origin: list[str] = Field(
+        default=["AL", "BA", "GH", "XK", "MK", "ME", "SN", "RS", "GE", "MD"], description="AsylG §29a Annex II: prospect none."
+    )
     tolerated_years: int = Field(3, ge=0, description="Tolerated (Duldung) this many years or longer counts as 'tolerated for years' (casework route).")
 
     # ABRA pre-registration clearing (DOMAIN.md flow 2; defaults we chose)
@@ -23,7 +27,10 @@ class IntakeSettings(ServiceSettings):
     clearing_slot_retry_minutes: int = Field(60, ge=1, description="With no free slot, booking is retried after this many minutes.")
 
     # newcomer communication (issue 14; defaults we chose)
-    abra_place: str = Field("Beratungsstelle ABRA, Kommunales Jobcenter Hamm", description="Where the ABRA clearing interviews take place, printed as it is on letters and reminders.")
+    abra_place: str = Field(
+        "Beratungsstelle ABRA, Kommunales Jobcenter Hamm",
+        description="Where the ABRA clearing interviews take place, printed as it is on letters and reminders.",
+    )
     reminders_enabled: bool = Field(True, description="Create the schedule that sends appointment reminders by e-mail.")
     reminder_hour: int = Field(9, ge=0, le=23, description="Reminders go out from this hour (Berlin) on the working day before the appointment.")
     reminder_interval_minutes: int = Field(15, ge=1, le=720, description="How often the reminder schedule looks for due reminders.")

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.kit.auth import Principal, Role, current_principal
 from services.kit.db import KitTables, upsert, utc_now
 from services.kit.errors import Forbidden, NotFound
-from services.kit.runtime_dep import AnyRuntimeDep
+from services.kit.runtime_dep import KitRuntimeDep
 
 
 class Alert(BaseModel):
@@ -102,7 +102,7 @@ def alerts_router() -> APIRouter:
 
     @router.get("/alerts", response_model=list[Alert], summary="Open reminders and escalations for my roles")
     async def get_alerts(
-        rt: AnyRuntimeDep,
+        rt: KitRuntimeDep,
         principal: Annotated[Principal, Depends(current_principal)],
         include_resolved: bool = False,
         subject_id: Annotated[str | None, Query(max_length=100)] = None,
@@ -116,7 +116,7 @@ def alerts_router() -> APIRouter:
             )
 
     @router.post("/alerts/{alert_id}/resolve", response_model=Alert, summary="Mark an alert as dealt with")
-    async def resolve(rt: AnyRuntimeDep, alert_id: uuid.UUID, principal: Annotated[Principal, Depends(current_principal)]) -> Alert:
+    async def resolve(rt: KitRuntimeDep, alert_id: uuid.UUID, principal: Annotated[Principal, Depends(current_principal)]) -> Alert:
         t = rt.tables.alerts
         async with rt.db.begin() as conn:
             row = (await conn.execute(sa.select(t).where(t.c.id == alert_id))).first()

@@ -167,7 +167,8 @@ class Authenticator:
             user = self.users.by_api_token(token)
             if user is None:
                 raise Unauthorized("unknown API token")
-            return Principal(user.username, frozenset(user.roles), user.districts, claims={"provider": user.provider} if user.provider else {}, partner=user.partner)
+            claims = {"provider": user.provider} if user.provider else {}
+            return Principal(user.username, frozenset(user.roles), user.districts, claims=claims, partner=user.partner)
         try:
             header = jwt.get_unverified_header(token)
             if header.get("alg") == "HS256":

@@ -61,7 +61,15 @@ class KitTables:
 
 def add_kit_tables(metadata: sa.MetaData) -> KitTables:
     """Adds outbox, inbox, audit log and alerts to a service's metadata (each service owns its copies)."""
-    sa.Table(
+    _outbox_table(metadata)
+    _inbox_table(metadata)
+    _audit_table(metadata)
+    _alerts_table(metadata)
+    return KitTables(metadata)
+
+
+def _outbox_table(metadata: sa.MetaData) -> sa.Table:
+    return sa.Table(
         "outbox",
         metadata,
         sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
@@ -74,14 +82,20 @@ def add_kit_tables(metadata: sa.MetaData) -> KitTables:
         sa.Column("published_at", UTCDateTime, nullable=True),
         sa.Index("ix_outbox_unpublished", "published_at", "seq"),
     )
-    sa.Table(
+
+
+def _inbox_table(metadata: sa.MetaData) -> sa.Table:
+    return sa.Table(
         "inbox",
         metadata,
         sa.Column("consumer", sa.String(200), primary_key=True),
         sa.Column("event_id", Uuid, primary_key=True),
         sa.Column("processed_at", UTCDateTime, nullable=False),
     )
-    sa.Table(
+
+
+def _audit_table(metadata: sa.MetaData) -> sa.Table:
+    return sa.Table(
         "audit_log",
         metadata,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -95,7 +109,10 @@ def add_kit_tables(metadata: sa.MetaData) -> KitTables:
         sa.Column("trace_id", sa.String(32), nullable=True),
         sa.Index("ix_audit_record", "record_type", "record_id"),
     )
-    sa.Table(
+
+
+def _alerts_table(metadata: sa.MetaData) -> sa.Table:
+    return sa.Table(
         "alerts",
         metadata,
         sa.Column("id", Uuid, primary_key=True),
@@ -113,7 +130,6 @@ def add_kit_tables(metadata: sa.MetaData) -> KitTables:
         sa.Index("ix_alerts_open", "resolved_at", "role"),
         sa.Index("ix_alerts_subject", "subject_type", "subject_id"),
     )
-    return KitTables(metadata)
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
@@ -190,7 +206,9 @@ def insert_ignoring_conflicts(conn: AsyncConnection, table: sa.Table, keys: list
     return _dialect_insert(conn, table).on_conflict_do_nothing(index_elements=keys)
 
 
-async def upsert(conn: AsyncConnection, table: sa.Table, values: dict, *, keys: list[str], increment: dict[str, int] | None = None, only_insert: bool = False) -> None:
+async def upsert(
+    conn: AsyncConnection, table: sa.Table, values: dict, *, keys: list[str], increment: dict[str, int] | None = None, only_insert: bool = False,
+) -> None:
     """INSERT ... ON CONFLICT (keys) DO UPDATE on SQLite and PostgreSQL; `increment` adds to columns
     instead of overwriting them (a concurrency-safe counter); `only_insert` keeps an existing row."""
     stmt = _dialect_insert(conn, table).values(**values)

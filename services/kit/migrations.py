@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+
+from services.kit.db import UTCDateTime
+
+if TYPE_CHECKING:
+    from alembic.operations import Operations
 
 SERVICES = ("intake", "casework", "funding", "reporting")
 _ROOT = Path(__file__).resolve().parent.parent
@@ -51,3 +57,96 @@ def run_env(metadata: sa.MetaData) -> None:
         await engine.dispose()
 
     asyncio.run(run())
+
+
+# --- the kit tables' migrations (revisions 0001 and 0002 of every service call these) -------------
+# The operations are those Alembic generated for the kit tables (`services.kit.db.add_kit_tables`);
+# they must not change: every service's existing databases were made by them.
+
+
+def create_kit_tables(op: Operations) -> None:
+    """Revision 0001: audit_log, inbox and outbox with their indexes."""
+    op.create_table(
+        "audit_log",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(length=200), nullable=False),
+        sa.Column("role", sa.String(length=100), nullable=False),
+        sa.Column("action", sa.String(length=100), nullable=False),
+        sa.Column("record_type", sa.String(length=100), nullable=False),
+        sa.Column("record_id", sa.String(length=100), nullable=True),
+        sa.Column("outcome", sa.String(length=50), nullable=False),
+        sa.Column("trace_id", sa.String(length=32), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.create_index("ix_audit_record", ["record_type", "record_id"], unique=False)
+
+    op.create_table(
+        "inbox",
+        sa.Column("consumer", sa.String(length=200), nullable=False),
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("processed_at", UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("consumer", "event_id"),
+    )
+    op.create_table(
+        "outbox",
+        sa.Column("seq", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("stream", sa.String(length=200), nullable=False),
+        sa.Column("event_type", sa.String(length=100), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("headers", sa.Text(), nullable=False),
+        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("published_at", UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("seq"),
+        sa.UniqueConstraint("event_id"),
+    )
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.create_index("ix_outbox_unpublished", ["published_at", "seq"], unique=False)
+
+
+def drop_kit_tables(op: Operations) -> None:
+    """Revision 0001 downgraded: the kit tables of `create_kit_tables` dropped."""
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbox_unpublished")
+
+    op.drop_table("outbox")
+    op.drop_table("inbox")
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.drop_index("ix_audit_record")
+
+    op.drop_table("audit_log")
+
+
+def create_alerts_table(op: Operations) -> None:
+    """Revision 0002: the staff alerts table with its indexes."""
+    op.create_table(
+        "alerts",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("kind", sa.String(length=100), nullable=False),
+        sa.Column("role", sa.String(length=100), nullable=False),
+        sa.Column("assignee", sa.String(length=200), nullable=True),
+        sa.Column("subject_type", sa.String(length=100), nullable=False),
+        sa.Column("subject_id", sa.String(length=100), nullable=False),
+        sa.Column("message", sa.String(length=500), nullable=False),
+        sa.Column("due_at", UTCDateTime(timezone=True), nullable=True),
+        sa.Column("raised_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("resolved_at", UTCDateTime(timezone=True), nullable=True),
+        sa.Column("resolved_by", sa.String(length=200), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("key"),
+    )
+    with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.create_index("ix_alerts_open", ["resolved_at", "role"], unique=False)
+        batch_op.create_index("ix_alerts_subject", ["subject_type", "subject_id"], unique=False)
+
+
+def drop_alerts_table(op: Operations) -> None:
+    """Revision 0002 downgraded."""
+    with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.drop_index("ix_alerts_subject")
+        batch_op.drop_index("ix_alerts_open")
+
+    op.drop_table("alerts")

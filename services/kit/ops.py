@@ -8,6 +8,7 @@ from a shell. Responses carry ids, names of workflow steps and timestamps, never
 from __future__ import annotations
 
 import asyncio
+import pathlib
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -17,7 +18,7 @@ from pydantic import BaseModel
 from services.kit import deadletters
 from services.kit.auth import Principal, Role, require
 from services.kit.errors import NotFound
-from services.kit.runtime_dep import AnyRuntimeDep
+from services.kit.runtime_dep import KitRuntimeDep
 
 #: A timer whose fire time lies this far in the past, or a workflow task scheduled this long ago and
 #: not picked up, means no worker makes progress on the workflow.
@@ -167,73 +168,76 @@ async def describe_workflow(client: Any, workflow_id: str, run_id: str, now: dat
     )
 
 
+async def workflows(
+    rt: KitRuntimeDep, principal: OperatorDep, limit: Annotated[int, Query(ge=1, le=500)] = 100, stuck_only: bool = False
+) -> WorkflowList:
+    client = rt.temporal_client
+    query = f'TaskQueue = "{rt.name}" AND ExecutionStatus = "Running"'
+    executions = [e async for e in client.list_workflows(query, limit=limit + 1)]
+    truncated = len(executions) > limit
+    now = datetime.now(UTC)
+    gate = asyncio.Semaphore(8)
+
+    async def one(e: Any) -> RunningWorkflow:
+        async with gate:
+            return await describe_workflow(client, e.id, e.run_id, now)
+
+    found = await asyncio.gather(*(one(e) for e in executions[:limit]))
+    listed = [w for w in found if w.stuck or not stuck_only]
+    listed.sort(key=lambda w: (not w.stuck, w.started_at or now))
+    return WorkflowList(service=rt.name, task_queue=rt.name, workflows=listed, truncated=truncated)
+
+
+async def dead_letters(rt: KitRuntimeDep, principal: OperatorDep) -> list[DeadLetterOut]:
+    dead = await deadletters.list_dead(rt.redis)
+    return [DeadLetterOut(**{k: getattr(d, k) for k in DeadLetterOut.model_fields}) for d in dead if d.group == rt.name]
+
+
+async def replay(
+    rt: KitRuntimeDep, principal: OperatorDep,
+    entry: Annotated[str, Path(pattern=r"^\d+-\d+$", max_length=40)],
+    stream: Annotated[str | None, Query(max_length=200, description="the dead-letter stream, when the entry id is ambiguous")] = None,
+) -> Replayed:
+    dead = [d for d in await deadletters.list_dead(rt.redis) if d.group == rt.name and d.entry_id == entry]
+    if stream is not None:
+        dead = [d for d in dead if d.dlq_stream == stream]
+    if not dead:
+        raise NotFound(f"no dead letter {entry} of consumer group {rt.name}")
+    d = dead[0]
+    new_id = await deadletters.replay(rt.redis, d.dlq_stream, d.entry_id)
+    async with rt.db.begin() as conn:
+        await rt.audit(conn, principal, (Role.OPERATOR.value,), "replay dead letter", "event", d.event_id)
+    return Replayed(entry_id=d.entry_id, original_stream=d.original_stream, new_entry_id=new_id)
+
+
+def _load_traces(directory: pathlib.Path, id: str) -> TracesOut:
+    from services.kit import tracing
+
+    spans = list(tracing.load_spans(directory))
+    out = []
+    for trace_id in tracing.find_trace_ids(spans, id):
+        mine = [s for s in spans if s["trace_id"] == trace_id]
+        out.append(
+            TraceOut(
+                trace_id=trace_id, spans=len(mine),
+                services=sorted({(s.get("service") or "?").removeprefix("ankommen-") for s in mine}),
+                roots=[TraceNode.model_validate(n) for n in tracing.nested_tree(mine, trace_id)],
+            )
+        )
+    return TracesOut(id=id, traces=out)
+
+
+async def traces(rt: KitRuntimeDep, principal: OperatorDep, id: Annotated[str, Path(min_length=4, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]) -> TracesOut:
+    directory = rt.platform.traces_dir
+    if not directory.exists():
+        raise NotFound("no local span files; with OTLP export on, look the id up in the tracing backend")
+    return await asyncio.to_thread(_load_traces, directory, id)
+
+
 def ops_router() -> APIRouter:
     router = APIRouter(prefix="/ops", tags=["operations"])
-
-    @router.get("/workflows", response_model=WorkflowList, summary="Running workflows of this service and what they wait for")
-    async def workflows(
-        rt: AnyRuntimeDep, principal: OperatorDep, limit: Annotated[int, Query(ge=1, le=500)] = 100, stuck_only: bool = False
-    ) -> WorkflowList:
-        assert rt.temporal is not None
-        query = f'TaskQueue = "{rt.name}" AND ExecutionStatus = "Running"'
-        executions = [e async for e in rt.temporal.list_workflows(query, limit=limit + 1)]
-        truncated = len(executions) > limit
-        now = datetime.now(UTC)
-        gate = asyncio.Semaphore(8)
-
-        async def one(e: Any) -> RunningWorkflow:
-            async with gate:
-                return await describe_workflow(rt.temporal, e.id, e.run_id, now)
-
-        found = await asyncio.gather(*(one(e) for e in executions[:limit]))
-        listed = [w for w in found if w.stuck or not stuck_only]
-        listed.sort(key=lambda w: (not w.stuck, w.started_at or now))
-        return WorkflowList(service=rt.name, task_queue=rt.name, workflows=listed, truncated=truncated)
-
-    @router.get("/dead-letters", response_model=list[DeadLetterOut], summary="Dead letters of this service's consumer group")
-    async def dead_letters(rt: AnyRuntimeDep, principal: OperatorDep) -> list[DeadLetterOut]:
-        dead = await deadletters.list_dead(rt.redis)
-        return [DeadLetterOut(**{k: getattr(d, k) for k in DeadLetterOut.model_fields}) for d in dead if d.group == rt.name]
-
-    @router.post("/dead-letters/{entry}/replay", response_model=Replayed, summary="Put a dead letter back on its stream")
-    async def replay(
-        rt: AnyRuntimeDep, principal: OperatorDep,
-        entry: Annotated[str, Path(pattern=r"^\d+-\d+$", max_length=40)],
-        stream: Annotated[str | None, Query(max_length=200, description="the dead-letter stream, when the entry id is ambiguous")] = None,
-    ) -> Replayed:
-        dead = [d for d in await deadletters.list_dead(rt.redis) if d.group == rt.name and d.entry_id == entry]
-        if stream is not None:
-            dead = [d for d in dead if d.dlq_stream == stream]
-        if not dead:
-            raise NotFound(f"no dead letter {entry} of consumer group {rt.name}")
-        d = dead[0]
-        new_id = await deadletters.replay(rt.redis, d.dlq_stream, d.entry_id)
-        async with rt.db.begin() as conn:
-            await rt.audit(conn, principal, (Role.OPERATOR.value,), "replay dead letter", "event", d.event_id)
-        return Replayed(entry_id=d.entry_id, original_stream=d.original_stream, new_entry_id=new_id)
-
-    @router.get("/traces/{id}", response_model=TracesOut, summary="Span tree of an intake, case, referral, application or trace id")
-    async def traces(rt: AnyRuntimeDep, principal: OperatorDep, id: Annotated[str, Path(min_length=4, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]) -> TracesOut:
-        from services.kit import tracing
-
-        directory = rt.platform.traces_dir
-        if not directory.exists():
-            raise NotFound("no local span files; with OTLP export on, look the id up in the tracing backend")
-
-        def load() -> TracesOut:
-            spans = list(tracing.load_spans(directory))
-            out = []
-            for trace_id in tracing.find_trace_ids(spans, id):
-                mine = [s for s in spans if s["trace_id"] == trace_id]
-                out.append(
-                    TraceOut(
-                        trace_id=trace_id, spans=len(mine),
-                        services=sorted({(s.get("service") or "?").removeprefix("ankommen-") for s in mine}),
-                        roots=[TraceNode.model_validate(n) for n in tracing.nested_tree(mine, trace_id)],
-                    )
-                )
-            return TracesOut(id=id, traces=out)
-
-        return await asyncio.to_thread(load)
-
+    router.get("/workflows", response_model=WorkflowList, summary="Running workflows of this service and what they wait for")(workflows)
+    router.get("/dead-letters", response_model=list[DeadLetterOut], summary="Dead letters of this service's consumer group")(dead_letters)
+    router.post("/dead-letters/{entry}/replay", response_model=Replayed, summary="Put a dead letter back on its stream")(replay)
+    router.get("/traces/{id}", response_model=TracesOut, summary="Span tree of an intake, case, referral, application or trace id")(traces)
     return router

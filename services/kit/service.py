@@ -10,17 +10,15 @@ import html
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from typing import Annotated, Any
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic
 
 import sqlalchemy as sa
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
-from faststream.redis import RedisBroker
 from redis.asyncio import Redis
-from temporalio.client import Client
 
 from services.kit import audit, telemetry
 from services.kit.alerts import alerts_router
@@ -30,6 +28,7 @@ from services.kit.db import Database, KitTables
 from services.kit.errors import DomainError, Forbidden
 from services.kit.ops import ops_router
 from services.kit.outbox import Outbox
+from services.kit.runtime import Runtime, S
 from services.kit.runtime_dep import runtime_of
 from services.kit.settings import PlatformSettings, ServiceSettings
 from services.kit.temporal import connect, make_worker
@@ -38,102 +37,46 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class Runtime:
-    """What routes, consumers and activities of a service work with."""
+class ServiceSpec(Generic[S]):
+    """Everything that makes one service: its name, tables, routes, subscriptions, workflows, activities.
 
-    name: str
-    platform: PlatformSettings
-    settings: Any
-    db: Database
-    tables: KitTables
-    outbox: Outbox
-    broker: RedisBroker
-    redis: Redis
-    temporal: Client | None = None
-    consumers: Consumers | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
-
-    async def audit(self, conn: Any, principal: Principal, allowed: Sequence[str], action: str, record_type: str, record_id: object, outcome: str = "ok") -> None:
-        await audit.record(
-            conn, self.tables, actor=principal.username, role=principal.acting_role(tuple(allowed)),
-            action=action, record_type=record_type, record_id=record_id, outcome=outcome,
-        )
-
-    async def audit_many(self, conn: Any, principal: Principal, allowed: Sequence[str], entries: list[tuple[str, str, object]]) -> None:
-        """(action, record type, record id) per record, in one statement."""
-        await audit.record_many(conn, self.tables, actor=principal.username, role=principal.acting_role(tuple(allowed)), entries=entries)
-
-
-@dataclass
-class ServiceSpec:
-    """Everything that makes one service: its name, tables, routes, subscriptions, workflows, activities."""
+    `runtime` is the Runtime class the lifespan builds (positionally: name, platform, settings, db,
+    tables, outbox, broker, redis): `Runtime` itself, or the service's subclass with typed fields."""
 
     name: str
     title: str
     description: str
     metadata: sa.MetaData
     tables: KitTables
-    settings: ServiceSettings
+    settings: S
     routers: Sequence[APIRouter] = ()
-    subscriptions: Callable[[Runtime], Sequence[Subscription]] = lambda rt: ()
+    subscriptions: Callable[[Any], Sequence[Subscription]] = lambda rt: ()
     workflows: Sequence[type] = ()
-    activities: Callable[[Runtime], Sequence[Callable[..., Any]]] = lambda rt: ()
-    on_start: Callable[[Runtime], Awaitable[None]] | None = None
+    activities: Callable[[Any], Sequence[Callable[..., Any]]] = lambda rt: ()
+    on_start: Callable[[Any], Awaitable[None]] | None = None
     #: long-running tasks of the process besides the event relay (e.g. funding's mail relay); cancelled at shutdown
-    background: Callable[[Runtime], Sequence[Awaitable[None]]] = lambda rt: ()
+    background: Callable[[Any], Sequence[Awaitable[None]]] = lambda rt: ()
+    runtime: type[Runtime[S]] = Runtime
 
 
-RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
+#: A route's Runtime, typed by what every service has; a service may declare its own
+#: `Annotated[TheirRuntime, Depends(runtime_of)]`.
+RuntimeDep = Annotated[Runtime[ServiceSettings], Depends(runtime_of)]
 
 
-def create_app(spec: ServiceSpec, platform: PlatformSettings | None = None) -> FastAPI:
+def create_app(spec: ServiceSpec[S], platform: PlatformSettings | None = None) -> FastAPI:
     platform = platform or PlatformSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from opentelemetry import trace
-        from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
-
-        provider = trace.get_tracer_provider()
-        db = Database(spec.settings.resolved_database_url(platform, spec.name))
-        SQLAlchemyInstrumentor().instrument(engine=db.engine.sync_engine, tracer_provider=provider, enable_commenter=False)
-        outbox = Outbox(db, spec.tables, batch=platform.relay_batch, poll_s=platform.relay_poll_s)
-        broker = make_broker(platform, provider)  # type: ignore[arg-type]
-        redis = Redis.from_url(platform.redis_url)
-        rt = Runtime(spec.name, platform, spec.settings, db, spec.tables, outbox, broker, redis)
-        rt.consumers = Consumers(spec.name, platform, outbox, broker)
-        for sub in spec.subscriptions(rt):
-            rt.consumers.add(sub)
+        rt = _make_runtime(spec, platform)
         app.state.runtime = rt
         app.state.authenticator = Authenticator(platform, UserDirectory.load(platform.users_file))
-
-        await rt.consumers.ensure_groups(redis)
-        rt.temporal = await connect(platform)
-        activities = spec.activities(rt)
-        worker = None
-        if spec.workflows or activities:  # a worker needs something to run; its task queue is the service name
-            worker = make_worker(rt.temporal, spec.name, workflows=spec.workflows, activities=activities)
-            worker_task = asyncio.create_task(worker.run(), name=f"{spec.name}-worker")
-        if spec.on_start is not None:
-            await spec.on_start(rt)
-        await broker.start()
-        relay_task = asyncio.create_task(outbox.relay_forever(broker), name=f"{spec.name}-relay")
-        background = [asyncio.create_task(job, name=f"{spec.name}-background") for job in spec.background(rt)]
-        log.info("service %s started", spec.name)
         try:
-            yield
+            async with _connected(rt), _worker(spec, rt), _running(spec, rt):
+                log.info("service %s started", spec.name)
+                yield
         finally:
-            for task in (relay_task, *background):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await broker.stop()
-            if worker is not None:
-                await worker.shutdown()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await worker_task
-            await redis.aclose()
-            await db.dispose()
             log.info("service %s stopped", spec.name)
 
     app = FastAPI(
@@ -143,6 +86,82 @@ def create_app(spec: ServiceSpec, platform: PlatformSettings | None = None) -> F
         lifespan=lifespan,
         swagger_ui_parameters={"persistAuthorization": True},
     )
+    _add_routes(app, spec)
+
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(  # a trace lookup is no part of what it looks up; no query strings in spans (names searched)
+        app, excluded_urls="health,docs,openapi.json,ops/traces", server_request_hook=telemetry.drop_query_string,
+    )
+    return app
+
+
+def _make_runtime(spec: ServiceSpec[S], platform: PlatformSettings) -> Runtime[S]:
+    """The service's Runtime (its `spec.runtime` class) with database, outbox, broker, Redis and consumers; nothing connected yet."""
+    from opentelemetry import trace
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    provider = trace.get_tracer_provider()
+    db = Database(spec.settings.resolved_database_url(platform, spec.name))
+    SQLAlchemyInstrumentor().instrument(engine=db.engine.sync_engine, tracer_provider=provider, enable_commenter=False)
+    outbox = Outbox(db, spec.tables, batch=platform.relay_batch, poll_s=platform.relay_poll_s)
+    broker = make_broker(platform, provider)  # type: ignore[arg-type]
+    redis = Redis.from_url(platform.redis_url)
+    rt = spec.runtime(spec.name, platform, spec.settings, db, spec.tables, outbox, broker, redis)
+    rt.consumers = Consumers(spec.name, platform, outbox, broker)
+    for sub in spec.subscriptions(rt):
+        rt.consumers.add(sub)
+    return rt
+
+
+@asynccontextmanager
+async def _connected(rt: Runtime[S]) -> AsyncIterator[None]:
+    """Consumer groups made and Temporal connected; at the end Redis and the database closed."""
+    try:
+        await rt.consumers_registry.ensure_groups(rt.redis)
+        rt.temporal = await connect(rt.platform)
+        yield
+    finally:
+        await rt.redis.aclose()
+        await rt.db.dispose()
+
+
+@asynccontextmanager
+async def _worker(spec: ServiceSpec[S], rt: Runtime[S]) -> AsyncIterator[None]:
+    """The service's Temporal worker (task queue: the service name), if it has workflows or activities."""
+    activities = spec.activities(rt)
+    if not (spec.workflows or activities):  # a worker needs something to run
+        yield
+        return
+    worker = make_worker(rt.temporal_client, spec.name, workflows=spec.workflows, activities=activities)
+    worker_task = asyncio.create_task(worker.run(), name=f"{spec.name}-worker")
+    try:
+        yield
+    finally:
+        await worker.shutdown()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await worker_task
+
+
+@asynccontextmanager
+async def _running(spec: ServiceSpec[S], rt: Runtime[S]) -> AsyncIterator[None]:
+    """`on_start`, then the broker, the outbox relay and the background jobs; at the end they stop."""
+    if spec.on_start is not None:
+        await spec.on_start(rt)
+    await rt.broker.start()
+    relay_task = asyncio.create_task(rt.outbox.relay_forever(rt.broker), name=f"{spec.name}-relay")
+    background = [asyncio.create_task(job, name=f"{spec.name}-background") for job in spec.background(rt)]
+    try:
+        yield
+    finally:
+        for task in (relay_task, *background):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await rt.broker.stop()
+
+
+def _add_routes(app: FastAPI, spec: ServiceSpec[S]) -> None:
     app.add_exception_handler(DomainError, _domain_error_handler)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, validation_error_handler)  # type: ignore[arg-type]
     app.include_router(token_router())
@@ -153,18 +172,11 @@ def create_app(spec: ServiceSpec, platform: PlatformSettings | None = None) -> F
     for router in spec.routers:
         app.include_router(router)
 
-    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-
-    FastAPIInstrumentor.instrument_app(  # a trace lookup is no part of what it looks up; no query strings in spans (names searched)
-        app, excluded_urls="health,docs,openapi.json,ops/traces", server_request_hook=telemetry.drop_query_string,
-    )
-    return app
-
 
 async def _domain_error_handler(request: Request, exc: DomainError) -> JSONResponse:
     principal: Principal | None = getattr(request.state, "principal", None)
     if isinstance(exc, Forbidden) and principal is not None:
-        rt: Runtime = request.app.state.runtime
+        rt: Runtime[ServiceSettings] = request.app.state.runtime
         async with rt.db.begin() as conn:
             await audit.record(
                 conn, rt.tables, actor=principal.username, role=",".join(sorted(principal.roles)) or "-",

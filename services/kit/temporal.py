@@ -6,7 +6,7 @@ passes contracts and pydantic through instead of re-importing them per workflow 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -14,11 +14,14 @@ from temporalio.client import Client
 from temporalio.common import RetryPolicy
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from services.contracts.refusals import NON_RETRYABLE
 from services.kit.settings import PlatformSettings
+from services.kit.workflows import execute_update_or_start
+
+__all__ = ["ACTIVITY_RETRY", "connect", "execute_update_or_start", "make_worker", "sandbox_runner"]  # execute_update_or_start moved to kit.workflows
 
 #: Activities that touch a database or publish: a handful of attempts with backoff, then the workflow
 #: sees the failure (never the SDK default of retrying forever). Domain errors are not retried.
@@ -27,7 +30,7 @@ ACTIVITY_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=1),
     maximum_attempts=10,
-    non_retryable_error_types=["DomainError", "NotFound", "Conflict", "Invalid", "Forbidden"],
+    non_retryable_error_types=NON_RETRYABLE,
 )
 
 
@@ -72,22 +75,3 @@ def make_worker(
         workflow_runner=sandbox_runner(),
         max_concurrent_activities=max_concurrent_activities,
     )
-
-
-async def execute_update_or_start(
-    client: Client, workflow_id: str, update: str, arg: Any, start: Callable[[], Awaitable[None]] | None, result_type: type | None = None,
-) -> Any:
-    """Sends a human record to a workflow as an update. A record is visible as soon as its service
-    commits it, and its workflow is started just after (or after a crash, at the next start): a
-    record made in that window finds no workflow. On NOT_FOUND, `start` starts the workflow if its
-    record still needs one (business-key id with USE_EXISTING: a start that races another joins it)
-    and the update is sent once more; a workflow that has ended stays ended and NOT_FOUND is raised.
-    Without `start`, NOT_FOUND is raised at once."""
-    handle = client.get_workflow_handle(workflow_id)
-    try:
-        return await handle.execute_update(update, arg, result_type=result_type)
-    except RPCError as exc:
-        if start is None or exc.status != RPCStatusCode.NOT_FOUND:
-            raise
-    await start()
-    return await handle.execute_update(update, arg, result_type=result_type)

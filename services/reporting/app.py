@@ -1,16 +1,17 @@
 """Composition root of the reporting service."""
 
-from services.kit.service import Runtime, ServiceSpec
-from services.reporting import activities, consumers, handlers, store
+from services.kit.service import ServiceSpec
+from services.reporting import activities, consumers, handlers, handlers_reports, store
 from services.reporting.api import router
+from services.reporting.runtime import ReportingRuntime
 from services.reporting.settings import ReportingSettings
 from workflows.report_delivery import ReportDelivery
 from workflows.report_schedule import ScheduledReports
 
 
-async def on_start(rt: Runtime) -> None:
+async def on_start(rt: ReportingRuntime) -> None:
     await handlers.load_catalogue(rt)
-    await activities.ensure_schedules(rt)
+    await handlers_reports.ensure_schedules(rt)
 
 
 def build() -> ServiceSpec:
@@ -26,4 +27,5 @@ def build() -> ServiceSpec:
         workflows=[ReportDelivery, ScheduledReports],
         activities=activities.activities,
         on_start=on_start,
+        runtime=ReportingRuntime,
     )

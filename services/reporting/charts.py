@@ -11,7 +11,7 @@ from reportlab.graphics.charts.barcharts import VerticalBarChart
 from reportlab.graphics.shapes import Drawing, Rect, String
 from reportlab.lib import colors
 
-from services.reporting.domain import Table
+from services.reporting.models import Table
 
 PALETTE = [colors.HexColor(c) for c in ("#2f5d8a", "#e07b39", "#5a9e5a", "#a44d8f", "#c9b037", "#6c757d")]
 
@@ -21,7 +21,8 @@ def _numeric_rows(table: Table) -> tuple[list[str], list[str], list[list[float]]
     rows = table.rows[:-1] if table.totals and len(table.rows) > 1 else table.rows
     cols = [j for j in range(1, len(table.columns)) if table.columns[j] != "Summe" and any(isinstance(r[j], int) or r[j] is None for r in rows)]
     cols = [j for j in cols if all(r[j] is None or isinstance(r[j], int) for r in rows)]
-    cats = [str(r[1] if table.columns[0] == "Kennzahl" and isinstance(r[1], str) and len(table.columns) > 3 and table.columns[1] == "Bezeichnung" else r[0])[:28] for r in rows]
+    labelled = table.columns[0] == "Kennzahl" and len(table.columns) > 3 and table.columns[1] == "Bezeichnung"
+    cats = [str(r[1] if labelled and isinstance(r[1], str) else r[0])[:28] for r in rows]
     data = [[float(r[j] or 0) for r in rows] for j in cols]
     return cats, [table.columns[j] for j in cols], data
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from services.contracts import Event, all_events
 from services.kit.broker import Delivery, Subscription
-from services.kit.service import Runtime
 from services.reporting import handlers
+from services.reporting.runtime import ReportingRuntime
 
 PRODUCERS = ("intake", "casework", "funding")
 CONCURRENCY = 4  # events handled at once per stream; projections are order-independent per event
@@ -16,7 +16,7 @@ def projected_events() -> list[type[Event]]:
     return sorted((cls for cls in all_events().values() if cls.producer in PRODUCERS), key=lambda c: c.stream)
 
 
-def subscriptions(rt: Runtime) -> list[Subscription]:
+def subscriptions(rt: ReportingRuntime) -> list[Subscription]:
     async def project(event: Event, delivery: Delivery) -> None:
         await handlers.on_event(rt, event, delivery)
 

@@ -13,14 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.contracts import Event
 from services.kit import inbox
 from services.kit.db import Database, KitTables, utc_now
+from services.reporting import store_projections
+
+#: Applies events to the projections inside the batch's transaction.
+Apply = Callable[[AsyncConnection, list[Event]], Awaitable[None]]
 
 
 @dataclass
@@ -33,7 +37,7 @@ class _Item:
 class GroupCommit:
     """Applies events with `apply(conn, events)` in shared transactions, each event once per consumer."""
 
-    def __init__(self, db: Database, tables: KitTables, apply: Any, max_batch: int = 500) -> None:
+    def __init__(self, db: Database, tables: KitTables, apply: Apply, max_batch: int = 500) -> None:
         self.db = db
         self.tables = tables
         self.apply_batch = apply
@@ -97,21 +101,11 @@ class GroupCommit:
                 first[key] = it
         box = self.tables.inbox
         async with self.db.begin() as conn:
-            seen = {
-                (r.consumer, r.event_id)
-                for r in (
-                    await conn.execute(
-                        sa.select(box.c.consumer, box.c.event_id).where(
-                            box.c.consumer.in_({c for c, _ in first}), box.c.event_id.in_([e for _, e in first])
-                        )
-                    )
-                ).all()
-            }
+            seen = await store_projections.handled_events(conn, box, first)
             fresh = [it for key, it in first.items() if key not in seen]
             repeated += [it for key, it in first.items() if key in seen]
             if fresh:
-                now = utc_now()
-                await conn.execute(box.insert(), [{"consumer": it.consumer, "event_id": it.event.event_id, "processed_at": now} for it in fresh])
+                await store_projections.record_handled(conn, box, [(it.consumer, it.event.event_id) for it in fresh], utc_now())
                 await self.apply_batch(conn, [it.event for it in fresh])
         self.transactions += 1
         return fresh, repeated

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from services.kit.db import Database, utc_now
-from services.reporting import handlers, store
+from services.reporting import projection, store, store_projections
 from services.reporting.consumers import projected_events
 
 log = logging.getLogger(__name__)
@@ -70,16 +70,12 @@ async def rebuild(db: Database, redis: Redis, tz: str) -> RebuildResult:
 
     async def flush(conn) -> None:  # type: ignore[no-untyped-def]
         if batch:
-            now = utc_now()
-            await conn.execute(
-                store.kit.inbox.insert(),
-                [{"consumer": handlers.PROJECTION_CONSUMER, "event_id": e.event_id, "processed_at": now} for e in batch],
-            )
-            await handlers.project_batch(conn, batch, tz)
+            await store_projections.record_handled(conn, store.kit.inbox, [(projection.PROJECTION_CONSUMER, e.event_id) for e in batch], utc_now())
+            await projection.project_batch(conn, batch, tz)
             batch.clear()
 
     async with db.begin() as conn:
-        await handlers.reset_projections(conn)
+        await projection.reset_projections(conn)
         while heads:
             _, stream, entry_id, fields = heapq.heappop(heads)
             await advance(stream)

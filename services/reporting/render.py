@@ -8,7 +8,7 @@ import io
 import zipfile
 from collections.abc import Callable
 
-from services.reporting.domain import SUPPRESSED_MARK, ReportModel, Table
+from services.reporting.models import SUPPRESSED_MARK, ReportModel, Table
 
 FORMATS = ("json", "csv", "xlsx", "pdf")
 MEDIA_TYPES = {
@@ -135,7 +135,9 @@ def to_pdf(model: ReportModel) -> bytes:
             if len(data) == 1:
                 data.append([Paragraph("(keine Einträge)", small)] + [""] * (len(table.columns) - 1))
             t = PdfTable(data, repeatRows=1)
-            style = [("GRID", (0, 0), (-1, -1), 0.25, colors.grey), ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#dde5f0")), ("VALIGN", (0, 0), (-1, -1), "TOP")]
+            style = [
+                ("GRID", (0, 0), (-1, -1), 0.25, colors.grey), ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#dde5f0")), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ]
             if table.totals:
                 style.append(("BACKGROUND", (0, -1), (-1, -1), colors.HexColor("#f0f0f0")))
             t.setStyle(TableStyle(style))

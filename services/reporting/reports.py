@@ -5,34 +5,17 @@ catalogue (000 §6.4 item 5b). Every count table passes small-cell suppression b
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections import Counter, defaultdict
 from datetime import datetime
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.contracts.vocab import FIELD_OF_ACTION_LABELS, AgeGroup, FieldOfAction, ResidenceStatus, Sex
-from services.reporting import store
-from services.reporting.domain import (
-    STRATEGIC_GOALS,
-    FigureDefinition,
-    Funder,
-    FunderConfig,
-    KpiDefinition,
-    MeasureIn,
-    Period,
-    ReportModel,
-    Section,
-    Table,
-    figure_shown,
-    goal_label,
-    goals_of_fields,
-    load_figures,
-    load_kpis,
-    suppress,
-)
+from services.reporting import store, store_kpis
+from services.reporting.domain import Period, suppress
+from services.reporting.domain_catalogue import STRATEGIC_GOALS, figure_shown, goal_label, goals_of_fields
+from services.reporting.models import FigureDefinition, Funder, KpiDefinition, MeasureIn, ReportModel, Section, Table, load_figures, load_kpis
 
 FIELD_LABELS = FIELD_OF_ACTION_LABELS
 FLOW_MEASURES = ("count", "sum_n")  # additive over months and districts, so tables with totals make sense
@@ -43,7 +26,9 @@ def _fmt_eur(cents: int) -> str:
     return f"{cents / 100:,.2f} EUR".replace(",", "X").replace(".", ",").replace("X", ".")
 
 
-def _table_with_totals(title: str, row_labels: list[str], col_labels: list[str], matrix: list[list[int]], threshold: int, head: str, chart: str | None = "bar") -> Table:
+def _table_with_totals(
+    title: str, row_labels: list[str], col_labels: list[str], matrix: list[list[int]], threshold: int, head: str, chart: str | None = "bar",
+) -> Table:
     shown, hidden = suppress(matrix, threshold, with_totals=True)
     rows = [[label, *shown[i]] for i, label in enumerate([*row_labels, "Summe"])]
     return Table(
@@ -59,14 +44,16 @@ def _one_dim(title: str, head: str, col: str, counts: dict[str, int], threshold:
     return Table(title=title, columns=[head, col], rows=rows, totals=True, suppressed=sorted((i, 1) for i, j in hidden if j == 0), chart="bar")
 
 
-async def kpi_rows(conn: AsyncConnection, kpis: list[KpiDefinition], period: Period, tz: str, threshold: int, dialect: str) -> tuple[list[list], list[tuple[int, int]]]:
+async def kpi_rows(
+    conn: AsyncConnection, kpis: list[KpiDefinition], period: Period, tz: str, threshold: int, dialect: str,
+) -> tuple[list[list], list[tuple[int, int]]]:
     """Rows [name, label, value] with counts in 1..threshold-1 suppressed; amounts are hidden when they
     rest on fewer events than the threshold (one grant could otherwise be read off)."""
     rows, hidden = [], []
     for i, kpi in enumerate(kpis):
-        value = (await store.kpi_value(conn, kpi, period, tz))[""]
+        value = (await store_kpis.kpi_value(conn, kpi, period, tz))[""]
         if kpi.unit == "cents":
-            events = (await store.kpi_explain(conn, kpi, period, tz, dialect))["events"]
+            events = (await store_kpis.kpi_explain(conn, kpi, period, tz, dialect))["events"]
             small = 0 < events < threshold
             rows.append([kpi.name, kpi.label, None if small else _fmt_eur(value)])
         else:
@@ -84,7 +71,7 @@ async def _monthly_kpi_table(conn: AsyncConnection, kpis: list[KpiDefinition], p
     months = period.months()
     matrix = []
     for kpi in flow:
-        by = await store.kpi_value(conn, kpi, period, tz, "month")
+        by = await store_kpis.kpi_value(conn, kpi, period, tz, "month")
         matrix.append([by.get(m.key, 0) for m in months])
     t = _table_with_totals("Kennzahlen nach Monat", [k.label for k in flow], [m.key for m in months], matrix, threshold, "Kennzahl")
     # a sum of different KPIs is meaningless: blank the bottom total row but keep its suppression effect
@@ -159,7 +146,8 @@ def figures_table(measures: list[MeasureIn], reported: dict[str, dict[int, dict]
         title="Von den Trägern gemeldete Kennzahlen nach strategischem Ziel",
         columns=["Strategisches Ziel", "Nr.", "Maßnahme", "Kennzahl", *quarters],
         rows=rows, suppressed=hidden,
-        note=f"Quartalswerte der Maßnahmenträger. Personenzahlen unter {threshold} sind gesperrt; keine Summen, da dieselben Personen in mehreren Quartalen und Maßnahmen gezählt sein können.",
+        note=f"Quartalswerte der Maßnahmenträger. Personenzahlen unter {threshold} sind gesperrt; "
+        "keine Summen, da dieselben Personen in mehreren Quartalen und Maßnahmen gezählt sein können.",
     )
 
 
@@ -224,7 +212,10 @@ def gaps_section(measures: list[MeasureIn]) -> Section:
 # ---- the reports --------------------------------------------------------------------------------
 
 
-async def funder_report(conn: AsyncConnection, report_id: uuid.UUID, funder: Funder, period: Period, measures: list[MeasureIn], *, tz: str, threshold: int, dialect: str, tenant: str, now: datetime, watermark: str) -> ReportModel:
+async def funder_report(
+    conn: AsyncConnection, report_id: uuid.UUID, funder: Funder, period: Period, measures: list[MeasureIn],
+    *, tz: str, threshold: int, dialect: str, tenant: str, now: datetime, watermark: str,
+) -> ReportModel:
     """The measures the funder pays, the KPIs from events of those measures, and the figures their
     providers reported for the period's quarters, grouped by strategic goal (000 §6.1)."""
     funded = [m for m in measures if funder.funds(m)]
@@ -254,12 +245,12 @@ async def funder_report(conn: AsyncConnection, report_id: uuid.UUID, funder: Fun
     )
 
 
-async def monthly_statistics(conn: AsyncConnection, report_id: uuid.UUID, period: Period, *, tz: str, threshold: int, tenant: str, now: datetime, watermark: str) -> ReportModel:
+async def monthly_statistics(
+    conn: AsyncConnection, report_id: uuid.UUID, period: Period, *, tz: str, threshold: int, tenant: str, now: datetime, watermark: str,
+) -> ReportModel:
     """002 §4.1 "Allgemeine Daten zur Flüchtlingsentwicklung": arrivals by nationality, residence
     status, sex and age group; cases opened and closed; referrals and outcomes."""
-    a = store.arrivals
-    months = [m.key for m in period.months()]
-    rows = (await conn.execute(sa.select(a.c.nationality, a.c.residence_status, a.c.sex, a.c.age_group).where(a.c.retracted.is_(False), a.c.month.in_(months)))).all()
+    rows = await store_kpis.arrivals_of_months(conn, [m.key for m in period.months()])
     by_nat = Counter(r.nationality for r in rows)
     sexes = [s.value for s in Sex]
     statuses = [s.value for s in ResidenceStatus]
@@ -277,17 +268,13 @@ async def monthly_statistics(conn: AsyncConnection, report_id: uuid.UUID, period
     for prog in programmes:
         row = []
         for name in ("cases_opened", "cases_closed", "cases_active"):
-            row.append((await store.kpi_value(conn, kpis[name], period, tz, "programme")).get(prog, 0))
+            row.append((await store_kpis.kpi_value(conn, kpis[name], period, tz, "programme")).get(prog, 0))
         case_matrix.append(row)
     shown, hidden = suppress(case_matrix, threshold, with_totals=False)
     cases_t = Table(title="Fälle nach Programm", columns=["Programm", "eröffnet", "abgeschlossen", "in Betreuung"],
                     rows=[[p, *shown[i]] for i, p in enumerate(programmes)], suppressed=sorted((i, j + 1) for i, j in hidden), chart="bar")
-    referrals = await store.kpi_value(conn, kpis["referrals_made"], period, tz, "partner")
-    f = store.facts
-    start, end = period.window(tz)
-    outcomes = dict((await conn.execute(
-        sa.select(f.c.category, sa.func.count()).where(f.c.kind == "ReferralClosed", f.c.occurred_at >= start, f.c.occurred_at < end).group_by(f.c.category)
-    )).all())
+    referrals = await store_kpis.kpi_value(conn, kpis["referrals_made"], period, tz, "partner")
+    outcomes = await store_kpis.referral_outcomes(conn, *period.window(tz))
     sections = [
         arrivals,
         Section(title="Fälle", tables=[cases_t]),
@@ -302,7 +289,10 @@ async def monthly_statistics(conn: AsyncConnection, report_id: uuid.UUID, period
     )
 
 
-async def im_kpi_quarterly(conn: AsyncConnection, report_id: uuid.UUID, period: Period, measures: list[MeasureIn], *, tz: str, threshold: int, dialect: str, tenant: str, now: datetime, watermark: str) -> ReportModel:
+async def im_kpi_quarterly(
+    conn: AsyncConnection, report_id: uuid.UUID, period: Period, measures: list[MeasureIn],
+    *, tz: str, threshold: int, dialect: str, tenant: str, now: datetime, watermark: str,
+) -> ReportModel:
     """000 §6.4 item 4c: the integration-management KPIs collected quarterly, overall and by district."""
     kpis = list(load_kpis().values())
     rows, hidden = await kpi_rows(conn, kpis, period, tz, threshold, dialect)
@@ -310,7 +300,7 @@ async def im_kpi_quarterly(conn: AsyncConnection, report_id: uuid.UUID, period: 
     flow = [k for k in kpis if k.measure in FLOW_MEASURES and k.unit == "count" and "district" in k.groupings]
     per: dict[str, dict[str, int]] = defaultdict(dict)
     for k in flow:
-        for d, v in (await store.kpi_value(conn, k, period, tz, "district")).items():
+        for d, v in (await store_kpis.kpi_value(conn, k, period, tz, "district")).items():
             per[k.name][d or "-"] = v
     districts = sorted({d for v in per.values() for d in v})
     tables = [overall]
@@ -328,10 +318,3 @@ async def im_kpi_quarterly(conn: AsyncConnection, report_id: uuid.UUID, period: 
         tenant=tenant, generated_at=now, watermark=watermark, suppression_threshold=threshold,
         sections=[Section(title="Kennzahlen", tables=tables), gaps_section(measures)],
     )
-
-
-def watermark_text(marks: dict[str, int]) -> str:
-    return json.dumps({"events": sum(marks.values()), "streams": marks}, sort_keys=True, separators=(",", ":"))
-
-
-__all__ = ["FunderConfig", "funder_report", "figures_section", "goals_table", "figures_table", "monthly_statistics", "im_kpi_quarterly", "gaps_section", "coverage", "watermark_text"]

@@ -1,16 +1,18 @@
-"""Reporting's tables and queries. Projections (facts, cases, arrivals, watermark) are built only
-from events and can be rebuilt from the streams; catalogue, reports and deliveries are reporting's own."""
+"""Reporting's tables, and the statements on the catalogue, the reported figures, the reports and
+their deliveries. Projections (facts, cases, arrivals, watermark) are built only from events and can
+be rebuilt from the streams (their writes: store_projections.py, the KPI queries over them:
+store_kpis.py); catalogue, reports and deliveries are reporting's own."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.kit.db import UTCDateTime, Uuid, add_kit_tables
-from services.reporting.domain import KpiDefinition, Period
+from services.kit.db import UTCDateTime, Uuid, add_kit_tables, upsert
 
 metadata = sa.MetaData()
 kit = add_kit_tables(metadata)
@@ -129,100 +131,11 @@ deliveries = sa.Table(
     sa.Column("delivered_at", UTCDateTime, nullable=False),
 )
 
-# ---- KPI queries ------------------------------------------------------------------------------------
-
-
-def _filters(kpi: KpiDefinition, district: sa.ColumnElement, programme: sa.ColumnElement) -> list[sa.ColumnElement[bool]]:
-    cols = {"category": facts.c.category, "partner": facts.c.partner, "district": district, "programme": programme, "field_of_action": facts.c.field_of_action}
-    out = []
-    for name, wanted in kpi.where.items():
-        out.append(cols[name].in_(wanted) if isinstance(wanted, list) else cols[name] == wanted)
-    return out
-
-
-def kpi_query(kpi: KpiDefinition, start: datetime, end: datetime, group_by: str | None) -> tuple[sa.Select, sa.Select]:
-    """The SQL of one KPI over [start, end), optionally grouped by district, programme, partner or
-    field of action; and the query counting the events it rests on. District and programme of events
-    that carry only a case id come from the case projection."""
-    if kpi.measure in ("active_cases", "active_members"):
-        agg = sa.func.count() if kpi.measure == "active_cases" else sa.func.coalesce(sa.func.sum(cases.c.members), 0)
-        cond = [cases.c.opened_at < end, sa.or_(cases.c.closed_at.is_(None), cases.c.closed_at >= start)]
-        for name, wanted in kpi.where.items():
-            col = cases.c[name]
-            cond.append(col.in_(wanted) if isinstance(wanted, list) else col == wanted)
-        key = cases.c[group_by] if group_by in ("district", "programme") else sa.literal("")
-        q = sa.select(key.label("key"), agg.label("value")).where(*cond).group_by(key)
-        return q, sa.select(sa.func.count()).select_from(cases).where(*cond)
-    if kpi.measure == "arrivals":
-        start_m, end_m = start.strftime("%Y-%m"), end.strftime("%Y-%m")  # month bounds at noon UTC, see _month_bounds
-        cond = [arrivals.c.retracted.is_(False), arrivals.c.month.is_not(None), arrivals.c.month >= start_m, arrivals.c.month < end_m]
-        key = arrivals.c.district if group_by == "district" else sa.literal("")
-        q = sa.select(key.label("key"), sa.func.count().label("value")).where(*cond).group_by(key)
-        return q, sa.select(sa.func.count()).select_from(arrivals).where(*cond)
-    joined = facts.outerjoin(cases, facts.c.case_id == cases.c.case_id)
-    district = sa.func.coalesce(facts.c.district, cases.c.district)
-    programme = sa.func.coalesce(facts.c.programme, cases.c.programme)
-    cond = [facts.c.kind.in_(kpi.source_events), facts.c.occurred_at >= start, facts.c.occurred_at < end, *_filters(kpi, district, programme)]
-    agg = {
-        "count": sa.func.count(),
-        "sum_n": sa.func.coalesce(sa.func.sum(facts.c.n), 0),
-        "sum_value": sa.func.coalesce(sa.func.sum(facts.c.value), 0),
-        "distinct_subject": sa.func.count(sa.distinct(facts.c.subject_id)),
-    }[kpi.measure]
-    keys = {"district": district, "programme": programme, "partner": facts.c.partner, "field_of_action": facts.c.field_of_action}
-    key = keys[group_by] if group_by in keys else sa.literal("")
-    q = sa.select(key.label("key"), agg.label("value")).select_from(joined).where(*cond).group_by(key)
-    return q, sa.select(sa.func.count()).select_from(joined).where(*cond)
-
-
-def sql_text(query: sa.Select, dialect: str) -> str:
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    d = postgresql.dialect() if dialect == "postgresql" else sqlite.dialect()
-    return str(query.compile(dialect=d, compile_kwargs={"literal_binds": True}))
-
-
-async def kpi_value(conn: AsyncConnection, kpi: KpiDefinition, period: Period, tz: str, group_by: str | None = None) -> dict[str, int]:
-    """Figures by group key ("" when ungrouped); month and quarter groupings run once per sub-period."""
-    if group_by in ("month", "quarter"):
-        subs = period.months() if group_by == "month" else period.quarters()
-        out = {}
-        for sub in subs:
-            out[sub.key] = (await kpi_value(conn, kpi, sub, tz)).get("", 0)
-        return out
-    start, end = period.window(tz)
-    if kpi.measure == "arrivals":
-        start, end = _month_bounds(period)
-    q, _ = kpi_query(kpi, start, end, group_by)
-    rows = (await conn.execute(q)).all()
-    result = {("" if r.key is None else str(r.key)): int(r.value or 0) for r in rows}
-    if group_by is None:
-        result.setdefault("", 0)
-    return result
-
-
-def _month_bounds(period: Period) -> tuple[datetime, datetime]:
-    """Arrivals carry a month, not a time: compare months (naive boundaries, month strings)."""
-    from datetime import UTC
-
-    return (datetime(period.start.year, period.start.month, 1, 12, tzinfo=UTC), datetime(period.end.year, period.end.month, 1, 12, tzinfo=UTC))
-
-
-async def kpi_explain(conn: AsyncConnection, kpi: KpiDefinition, period: Period, tz: str, dialect: str) -> dict[str, Any]:
-    start, end = _month_bounds(period) if kpi.measure == "arrivals" else period.window(tz)
-    q, count_q = kpi_query(kpi, start, end, None)
-    events = int((await conn.execute(count_q)).scalar_one())
-    return {
-        "query": sql_text(q, dialect),
-        "events": events,
-        "window": {"period": period.key, "from": start.isoformat(), "to": end.isoformat(), "time_zone": tz, "end_exclusive": True},
-        "source_events": kpi.source_events,
-        "measure": kpi.measure,
-        "where": kpi.where,
-    }
+# ---- the projections' watermark --------------------------------------------------------------------
 
 
 async def current_watermark(conn: AsyncConnection) -> dict[str, int]:
+    """Events applied per stream (what a report and the KPI screen say they rest on)."""
     rows = (await conn.execute(sa.select(watermark.c.stream, watermark.c.events).order_by(watermark.c.stream))).all()
     return {r.stream: int(r.events) for r in rows}
 
@@ -250,6 +163,11 @@ async def measure_numbers(conn: AsyncConnection) -> list[int]:
 
 async def insert_measure(conn: AsyncConnection, number: int, data: dict[str, Any], by: str, at: datetime) -> None:
     await conn.execute(measures.insert().values(number=number, data=data, edited_by=by, edited_at=at))
+
+
+async def upsert_measure(conn: AsyncConnection, number: int, data: dict[str, Any]) -> None:
+    """The data file's version of a measure (edits through the API are not overwritten: the caller skips those)."""
+    await upsert(conn, measures, {"number": number, "data": data}, keys=["number"])
 
 
 async def update_measure(conn: AsyncConnection, number: int, data: dict[str, Any], by: str, at: datetime) -> None:
@@ -308,3 +226,64 @@ async def append_figures(conn: AsyncConnection, number: int, period: str, values
         for k, v in sorted(changed.items())
     ])
     return version
+
+
+# ---- reports and deliveries -------------------------------------------------------------------------
+
+
+async def report_exists(conn: AsyncConnection, report_id: uuid.UUID) -> bool:
+    return (await conn.execute(sa.select(reports.c.report_id).where(reports.c.report_id == report_id))).first() is not None
+
+
+async def report_row(conn: AsyncConnection, report_id: uuid.UUID) -> Any:
+    """The frozen report (kind, funder, period, watermark, model JSON, ...) or None."""
+    return (await conn.execute(sa.select(reports).where(reports.c.report_id == report_id))).first()
+
+
+async def report_ids(conn: AsyncConnection) -> list[uuid.UUID]:
+    """Every frozen report, oldest first."""
+    return [r.report_id for r in (await conn.execute(sa.select(reports.c.report_id).order_by(reports.c.generated_at))).all()]
+
+
+async def report_file_hashes(conn: AsyncConnection, report_id: uuid.UUID) -> dict[str, str]:
+    """format -> sha256 of the report's stored files."""
+    f = report_files
+    return dict((await conn.execute(sa.select(f.c.format, f.c.sha256).where(f.c.report_id == report_id))).all())  # type: ignore[arg-type]
+
+
+async def report_file_contents(conn: AsyncConnection, report_id: uuid.UUID) -> dict[str, bytes]:
+    """format -> content of the report's stored files."""
+    f = report_files
+    return {r.format: r.content for r in (await conn.execute(sa.select(f.c.format, f.c.content).where(f.c.report_id == report_id))).all()}
+
+
+async def report_file(conn: AsyncConnection, report_id: uuid.UUID, fmt: str) -> bytes | None:
+    f = report_files
+    row = (await conn.execute(sa.select(f.c.content).where(f.c.report_id == report_id, f.c.format == fmt))).first()
+    return None if row is None else row.content
+
+
+async def insert_report(
+    conn: AsyncConnection, report_id: uuid.UUID, *, kind: str, funder: str | None, period: str, watermark: str, model: str,
+    generated_at: datetime, generated_by: str, files: dict[str, tuple[bytes, str]],
+) -> None:
+    """Freezes a report: its model JSON and its files (format -> (content, sha256))."""
+    await conn.execute(reports.insert().values(
+        report_id=report_id, kind=kind, funder=funder, period=period, watermark=watermark,
+        model=model, generated_at=generated_at, generated_by=generated_by,
+    ))
+    for fmt, (content, sha256) in files.items():
+        await conn.execute(report_files.insert().values(report_id=report_id, format=fmt, content=content, sha256=sha256))
+
+
+async def delivery_row(conn: AsyncConnection, report_id: uuid.UUID) -> Any:
+    """The report's delivery (recipients, attempts, delivered_at) or None while undelivered."""
+    return (await conn.execute(sa.select(deliveries).where(deliveries.c.report_id == report_id))).first()
+
+
+async def record_delivery(conn: AsyncConnection, report_id: uuid.UUID, recipients: int, attempts: int, at: datetime) -> bool:
+    """Records a delivery unless one is recorded already; True when this call recorded it."""
+    if await delivery_row(conn, report_id) is not None:
+        return False
+    await conn.execute(deliveries.insert().values(report_id=report_id, recipients=recipients, attempts=attempts, delivered_at=at))
+    return True

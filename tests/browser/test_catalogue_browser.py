@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from playwright.async_api import expect
 
-from services.reporting.domain import goal_label
+from services.reporting.domain_catalogue import goal_label
 from tests.browser.test_web_browser import sign_in
 from tests.support.browser import check_screen, staff_context
 from tests.support.stack import RunningStack

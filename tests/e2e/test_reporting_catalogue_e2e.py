@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from services.reporting.domain import goal_label, goals_of_fields
+from services.reporting.domain_catalogue import goal_label, goals_of_fields
 from tests.support.stack import RunningStack
 from tests.support.web import csrf_of, sign_in, web_client
 

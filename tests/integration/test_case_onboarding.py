@@ -10,11 +10,23 @@ from datetime import date, timedelta
 
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
-from services.casework import activities, consumers, handlers
-from services.contracts.casework_workflows import CASE_ONBOARDING_WORKFLOW, CaseOnboardingInput, FirstContactUpdate, case_onboarding_workflow_id
+from services.casework import activities, api, consumers, handlers
+from services.casework.schemas import FirstContactIn
+from services.contracts.casework_workflows import (
+    CASE_ONBOARDING_WORKFLOW,
+    CaseOnboardingInput,
+    FirstContactUpdate,
+    RecordFirstContactInput,
+    case_onboarding_workflow_id,
+    first_contact_error,
+)
 from services.contracts.events import CaseClosed
+from services.kit.auth import Principal
 from services.kit.db import Database
+from services.kit.errors import Invalid
 from services.kit.temporal import make_worker
 from tests.integration.casework_support import alerts, events, open_case, runtime
 from tests.support.eventually import eventually
@@ -92,3 +104,60 @@ class TestClosureAfterACrash:
     def test_casework_consumes_its_own_case_closed(self) -> None:
         subs = consumers.subscriptions(runtime(None))  # type: ignore[arg-type]
         assert [s.name for s in subs if s.event is CaseClosed] == ["end_case_workflows"]
+
+
+class TestOneFirstContactRule:
+    """The first-contact date rule (contracts' first_contact_error) gives the same answer in casework's
+    API (422), the onboarding workflow's update validator and the record_first_contact activity. On the
+    dev server with the real clock: the workflow's today is the API's today."""
+
+    CASEWORKER = Principal(username="caseworker", roles=frozenset({"caseworker"}))
+
+    async def _onboarding(self, env, db: Database, queue: str):  # type: ignore[no-untyped-def]
+        case_id = await open_case(db)
+        handle = await env.client.start_workflow(
+            CaseOnboarding.run, CaseOnboardingInput(case_id=case_id, tenant="hamm"), id=case_onboarding_workflow_id(case_id), task_queue=queue,
+        )
+        return case_id, handle
+
+    @pytest.mark.parametrize("days", [1, 30, -1])  # tomorrow and later: in the future; yesterday: before the case was opened
+    async def test_a_refused_date_is_refused_by_all_three_with_the_same_reason(self, days: int, temporal_env, casework_db: Database) -> None:  # type: ignore[no-untyped-def]
+        env = temporal_env
+        today = date.today()
+        contact_on = today + timedelta(days=days)
+        rule = first_contact_error(contact_on, today, today)
+        assert rule is not None
+        rt = runtime(casework_db, temporal=env.client)
+        queue = f"casework-{uuid.uuid4().hex[:6]}"
+        async with make_worker(env.client, queue, workflows=[CaseOnboarding], activities=activities.activities(rt)):
+            case_id, handle = await self._onboarding(env, casework_db, queue)
+            with pytest.raises(Invalid) as by_api:
+                await api.first_contact(case_id, FirstContactIn(contact_on=contact_on, starter_pack=True), rt, self.CASEWORKER)
+            with pytest.raises(WorkflowUpdateFailedError) as by_validator:
+                await handle.execute_update(
+                    CaseOnboarding.record_first_contact, FirstContactUpdate(contact_on=contact_on, starter_pack=True, recorded_by="caseworker"),
+                )
+            record = activities.CaseworkActivities(rt).record_first_contact
+            with pytest.raises(ApplicationError) as by_activity:
+                await ActivityEnvironment().run(record, RecordFirstContactInput(
+                    case_id=case_id, tenant="hamm", contact_on=contact_on, starter_pack=True, recorded_by="caseworker", recorded_on=today,
+                ))
+            await handle.signal(CaseOnboarding.case_closed)
+            assert await handle.result() == "closed"
+        assert (by_api.value.message, by_api.value.field) == (rule, "contact_on")
+        assert by_validator.value.cause.message == rule
+        assert (by_activity.value.message, by_activity.value.type, by_activity.value.non_retryable) == (rule, "Invalid", True)
+        assert await events(casework_db, "FirstContactRecorded") == []
+
+    async def test_an_accepted_date_passes_the_api_the_validator_and_the_activity(self, temporal_env, casework_db: Database) -> None:  # type: ignore[no-untyped-def]
+        env = temporal_env
+        today = date.today()
+        assert first_contact_error(today, today, today) is None
+        rt = runtime(casework_db, temporal=env.client)
+        queue = f"casework-{uuid.uuid4().hex[:6]}"
+        async with make_worker(env.client, queue, workflows=[CaseOnboarding], activities=activities.activities(rt)):
+            case_id, handle = await self._onboarding(env, casework_db, queue)
+            out = await api.first_contact(case_id, FirstContactIn(contact_on=today, starter_pack=True), rt, self.CASEWORKER)  # API -> validator -> activity
+            assert await handle.result() == "contacted"
+        assert out.first_contact_on == today
+        assert [e["case_id"] for e in await events(casework_db, "FirstContactRecorded")] == [str(case_id)]

@@ -12,7 +12,7 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
 
-from services.casework import activities, handlers, store
+from services.casework import activities, handlers, handlers_workflows, store, store_referrals
 from services.contracts.activities import TaskQueues, review_cycle_workflow_id
 from services.contracts.casework_workflows import FirstContactUpdate, ReferralStepUpdate, case_onboarding_workflow_id, referral_workflow_id
 from services.kit.broker import Delivery
@@ -72,8 +72,8 @@ class TestRecordsBeforeTheWorkflowsStarted:
         step = ReferralStepUpdate(step="acknowledged", recorded_by="ip_advisor")
         async with make_worker(client, TaskQueues.CASEWORK, workflows=[CaseOnboarding, ReviewCycle, Referral], activities=activities.activities(rt)):
             await execute_update_or_start(client, referral_workflow_id(referral_id), "record_step", step,
-                                          lambda: handlers.ensure_referral_workflow(rt, referral_id))
+                                          lambda: handlers_workflows.ensure_referral_workflow(rt, referral_id))
             async with casework_db.read() as conn:
-                referral = await store.get_referral(conn, referral_id)
+                referral = await store_referrals.get_referral(conn, referral_id)
             assert referral.acknowledged_on is not None  # (the server's clock is virtual here: no date asserted)
             await client.get_workflow_handle(referral_workflow_id(referral_id)).terminate("test over")

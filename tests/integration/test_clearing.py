@@ -29,8 +29,10 @@ from services.contracts.intake_workflows import (
     clearing_workflow_id,
 )
 from services.contracts.workdays import BERLIN, add_working_days
-from services.intake import clearing, store
+from services.intake import handlers_clearing, store, store_clearing
+from services.intake.activities import IntakeActivities
 from services.intake.crypto import generate_master_key
+from services.intake.runtime import IntakeRuntime
 from services.intake.settings import IntakeSettings
 from services.kit.auth import Principal
 from services.kit.db import Database, utc_now
@@ -53,8 +55,8 @@ async def make_db(url: str) -> Database:
 
 
 def runtime(db: Database) -> Runtime:
-    return Runtime("intake", PlatformSettings(), IntakeSettings(master_key=generate_master_key()), db, store.kit, Outbox(db, store.kit), None,
-                   None)  # type: ignore[arg-type]
+    return IntakeRuntime("intake", PlatformSettings(), IntakeSettings(master_key=generate_master_key()), db, store.kit, Outbox(db, store.kit), None,
+                         None)  # type: ignore[arg-type]
 
 
 async def new_clearing(db: Database, move_in=None) -> uuid.UUID:  # type: ignore[no-untyped-def]
@@ -96,7 +98,7 @@ class TestBooking:
         db = await make_db(database_url)
         try:
             rt = runtime(db)
-            book = clearing.activities(rt)[0]
+            book = IntakeActivities(rt).book
             slot = await add_slot(db, tomorrow_at(10), capacity=2)
             ids = [await new_clearing(db) for _ in range(5)]
             now = datetime.now(UTC)
@@ -115,7 +117,7 @@ class TestBooking:
         db = await make_db(database_url)
         try:
             rt = runtime(db)
-            book = clearing.activities(rt)[0]
+            book = IntakeActivities(rt).book
             far = datetime.combine(add_working_days(datetime.now(BERLIN).date(), 5), time(10), tzinfo=BERLIN)
             await add_slot(db, far)
             result = await book(BookInput(clearing_id=await new_clearing(db), attempt=1, not_before=datetime.now(UTC), working_days=3))
@@ -129,7 +131,7 @@ class TestBooking:
         the 25th (1. Weihnachtstag) is skipped for the one on Monday 28."""
         db = await make_db(database_url)
         try:
-            book = clearing.activities(runtime(db))[0]
+            book = IntakeActivities(runtime(db)).book
             await add_slot(db, datetime(2026, 12, 25, 10, tzinfo=BERLIN))
             await add_slot(db, datetime(2026, 12, 27, 10, tzinfo=BERLIN))  # a Sunday
             monday = await add_slot(db, datetime(2026, 12, 28, 10, tzinfo=BERLIN))
@@ -152,7 +154,7 @@ class TestClearingWorkflow:
         rt = runtime(db)
         cid = await new_clearing(db)
         async with db.read() as conn:
-            row = await store.clearing(conn, cid)
+            row = await store_clearing.clearing(conn, cid)
         queue = f"intake-{uuid.uuid4().hex[:6]}"
         inp = ClearingInput(
             clearing_id=cid, person_id=row.person_id, tenant="hamm", move_in_date=row.move_in_date, booking_working_days=3,
@@ -160,7 +162,7 @@ class TestClearingWorkflow:
         )
         alerts = store.kit.alerts
         try:
-            async with make_worker(env.client, queue, workflows=[PreRegistrationClearing], activities=clearing.activities(rt)):
+            async with make_worker(env.client, queue, workflows=[PreRegistrationClearing], activities=IntakeActivities(rt).all()):
                 handle = await env.client.start_workflow(CLEARING_WORKFLOW, inp, id=clearing_workflow_id(row.person_id), task_queue=queue)
 
                 async def lead_alerted() -> None:
@@ -217,7 +219,7 @@ class TestClearingWorkflow:
         )
         queue = f"intake-{uuid.uuid4().hex[:6]}"
         try:
-            async with make_worker(env.client, queue, workflows=[PreRegistrationClearing], activities=clearing.activities(rt)):
+            async with make_worker(env.client, queue, workflows=[PreRegistrationClearing], activities=IntakeActivities(rt).all()):
                 handle = await env.client.start_workflow(CLEARING_WORKFLOW, inp, id=clearing_workflow_id(person_id), task_queue=queue)
 
                 async def failed_once() -> None:
@@ -257,7 +259,7 @@ class TestMoveInCorrection:
         rt = runtime(db)
         cid = await new_clearing(db)
         async with db.read() as conn:
-            row = await store.clearing(conn, cid)
+            row = await store_clearing.clearing(conn, cid)
         queue = f"intake-{uuid.uuid4().hex[:6]}"
         inp = ClearingInput(
             clearing_id=cid, person_id=row.person_id, tenant="hamm", move_in_date=row.move_in_date, booking_working_days=3,
@@ -266,7 +268,7 @@ class TestMoveInCorrection:
         alerts = store.kit.alerts
         earlier = row.move_in_date - timedelta(days=20)
         try:
-            async with make_worker(env.client, queue, workflows=[PreRegistrationClearing], activities=clearing.activities(rt)):
+            async with make_worker(env.client, queue, workflows=[PreRegistrationClearing], activities=IntakeActivities(rt).all()):
                 await add_slot(db, tomorrow_at(11))
                 handle = await env.client.start_workflow(CLEARING_WORKFLOW, inp, id=clearing_workflow_id(row.person_id), task_queue=queue)
 
@@ -275,7 +277,7 @@ class TestMoveInCorrection:
 
                 await eventually(booked, timeout=20)
                 async with db.begin() as conn:
-                    await store.move_clearing_dates(conn, cid, move_in=earlier, deadline=earlier + timedelta(days=14), correction_no=1)
+                    await store_clearing.move_clearing_dates(conn, cid, move_in=earlier, deadline=earlier + timedelta(days=14), correction_no=1)
                 state = await handle.execute_update(PreRegistrationClearing.correct_move_in, MoveInCorrection(correction_no=1, move_in_date=earlier))
                 assert (state.move_in_date, state.correction_no) == (earlier, 1)
 
@@ -314,14 +316,14 @@ class TestMoveInCorrection:
         today = datetime.now(BERLIN).date()
         cid = await new_clearing(db, move_in=today - timedelta(days=20))
         async with db.read() as conn:
-            row = await store.clearing(conn, cid)
+            row = await store_clearing.clearing(conn, cid)
         queue = f"intake-{uuid.uuid4().hex[:6]}"
         inp = ClearingInput(
             clearing_id=cid, person_id=row.person_id, tenant="hamm", move_in_date=row.move_in_date, booking_working_days=3,
             reminder_days=10, deadline_days=14, max_rebookings=2, slot_retry_minutes=60,
         )
         try:
-            async with make_worker(env.client, queue, workflows=[PreRegistrationClearing], activities=clearing.activities(rt)):
+            async with make_worker(env.client, queue, workflows=[PreRegistrationClearing], activities=IntakeActivities(rt).all()):
                 await add_slot(db, tomorrow_at(11))
                 handle = await env.client.start_workflow(CLEARING_WORKFLOW, inp, id=clearing_workflow_id(row.person_id), task_queue=queue)
 
@@ -330,7 +332,7 @@ class TestMoveInCorrection:
 
                 await eventually(missed, timeout=20)
                 async with db.begin() as conn:
-                    await store.move_clearing_dates(conn, cid, move_in=today, deadline=today + timedelta(days=14), correction_no=1, missed=False)
+                    await store_clearing.move_clearing_dates(conn, cid, move_in=today, deadline=today + timedelta(days=14), correction_no=1, missed=False)
                 state = await handle.execute_update(PreRegistrationClearing.correct_move_in, MoveInCorrection(correction_no=1, move_in_date=today))
                 assert not state.reminded and not state.deadline_missed
                 await env.fast_forward(handle, timedelta(days=15))
@@ -358,11 +360,11 @@ class TestCoachBeforeTheWorkflowStarted:
         rt.temporal = env.client
         cid = await new_clearing(db)
         async with db.read() as conn:
-            person_id = (await store.clearing(conn, cid)).person_id
+            person_id = (await store_clearing.clearing(conn, cid)).person_id
         coach = Principal("abra", frozenset({"abra_coach"}))
         try:
-            async with make_worker(env.client, TaskQueues.INTAKE, workflows=[PreRegistrationClearing], activities=clearing.activities(rt)):
-                out = await clearing.close_by_coach(rt, coach, cid, "cancelled")
+            async with make_worker(env.client, TaskQueues.INTAKE, workflows=[PreRegistrationClearing], activities=IntakeActivities(rt).all()):
+                out = await handlers_clearing.close_by_coach(rt, coach, cid, "cancelled")
                 assert out.status == "cancelled"
                 assert await env.client.get_workflow_handle(clearing_workflow_id(person_id)).result() == "cancelled"
                 assert await scalar(db, outbox_count("ClearingClosed")) == 1

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from services.contracts.events import CaseOpened
 from services.kit import inbox
 from services.kit.db import Database
-from services.reporting import handlers, store
+from services.reporting import projection, store
 from services.reporting.group_commit import GroupCommit
 
 CONSUMER = "reporting:project"
@@ -45,7 +45,7 @@ def committer(db: Database, fail_on: set[uuid.UUID] | None = None) -> GroupCommi
     async def apply(conn: Any, events: list[CaseOpened]) -> None:
         if fail_on and any(e.event_id in fail_on for e in events):
             raise ValueError("poison event")
-        await handlers.project_batch(conn, events, "Europe/Berlin")
+        await projection.project_batch(conn, events, "Europe/Berlin")
 
     return GroupCommit(db, store.kit, apply)
 

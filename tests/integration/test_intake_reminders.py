@@ -18,9 +18,11 @@ import pytest
 import sqlalchemy as sa
 
 from deploy.stack import _smtp_ready, free_port
-from services.intake import communication, handlers, store
+from services.intake import api_communication, handlers, handlers_communication, store, store_clearing
 from services.intake.crypto import generate_master_key
-from services.intake.domain import IntakeIn, LetterLanguageIn, ReminderContactIn
+from services.intake.runtime import IntakeRuntime
+from services.intake.schemas import IntakeIn
+from services.intake.schemas_communication import LetterLanguageIn, ReminderContactIn
 from services.intake.settings import IntakeSettings
 from services.kit.auth import Principal
 from services.kit.db import Database
@@ -52,7 +54,7 @@ async def rt(database_url: str, sink: tuple[int, Path]):  # type: ignore[no-unty
     await asyncio.to_thread(upgrade, "intake", database_url)
     db = Database(database_url)
     settings = IntakeSettings(master_key=generate_master_key(), smtp_host="127.0.0.1", smtp_port=sink[0])
-    yield Runtime("intake", PlatformSettings(), settings, db, store.kit, Outbox(db, store.kit), None, None)  # type: ignore[arg-type]
+    yield IntakeRuntime("intake", PlatformSettings(), settings, db, store.kit, Outbox(db, store.kit), None, None)  # type: ignore[arg-type]
     await db.dispose()
 
 
@@ -63,7 +65,7 @@ async def newcomer(rt: Runtime, given: str, appointment: datetime = APPOINTMENT)
     household, pid = uuid.UUID(str(created.household_id)), uuid.UUID(str(created.person_ids[0]))
     async with rt.db.begin() as conn:  # what the clearing workflow's booking activity records
         await conn.execute(store.clearings.update().where(store.clearings.c.person_id == pid).values(appointment_at=appointment, attempt=1))
-        clearing = (await store.clearing_of_person(conn, pid)).id
+        clearing = (await store_clearing.clearing_of_person(conn, pid)).id
     return household, pid, clearing
 
 
@@ -77,12 +79,13 @@ class TestTheReminderRun:
         _, folder = sink
         household, pid, clearing = await newcomer(rt, "Ana")
         _, _, silent = await newcomer(rt, "Ion")
-        await communication.put_letter_language(household, LetterLanguageIn(language="uk"), rt, FRONT_DESK)
-        await communication.put_reminder_contact(pid, ReminderContactIn(email="ana@example.org", consent=True), rt, FRONT_DESK)
+        await api_communication.put_letter_language(household, LetterLanguageIn(language="uk"), rt, FRONT_DESK)
+        await api_communication.put_reminder_contact(pid, ReminderContactIn(email="ana@example.org", consent=True), rt, FRONT_DESK)
 
-        assert await communication.send_due_reminders(rt, NOW - timedelta(hours=3)) == communication.RemindersResult(sent=0)  # 08:00 in Hamm: not due yet
-        assert (await communication.send_due_reminders(rt, NOW)).sent == 1
-        assert (await communication.send_due_reminders(rt, NOW + timedelta(minutes=15))).sent == 0  # once
+        # 08:00 in Hamm: not due yet
+        assert await handlers_communication.send_due_reminders(rt, NOW - timedelta(hours=3)) == handlers_communication.RemindersResult(sent=0)
+        assert (await handlers_communication.send_due_reminders(rt, NOW)).sent == 1
+        assert (await handlers_communication.send_due_reminders(rt, NOW + timedelta(minutes=15))).sent == 0  # once
         (mail,) = kept(folder, clearing)
         assert str(mail["To"]) == "ana@example.org" and str(mail["Content-Language"]) == "uk"
         assert str(mail["Subject"]) == "Нагадування: ваш прийом в ABRA середа, 9 грудня 2026\u202fр."
@@ -96,22 +99,22 @@ class TestTheReminderRun:
     async def test_a_relay_that_is_down_loses_nothing(self, rt: Runtime, sink: tuple[int, Path]) -> None:
         port, folder = sink
         _, pid, clearing = await newcomer(rt, "Maria")
-        await communication.put_reminder_contact(pid, ReminderContactIn(email="maria@example.org", consent=True), rt, FRONT_DESK)
+        await api_communication.put_reminder_contact(pid, ReminderContactIn(email="maria@example.org", consent=True), rt, FRONT_DESK)
         rt.settings.smtp_port = free_port()  # nobody listens there
-        assert await communication.send_due_reminders(rt, NOW) == communication.RemindersResult(sent=0, failed=1)
+        assert await handlers_communication.send_due_reminders(rt, NOW) == handlers_communication.RemindersResult(sent=0, failed=1)
         rt.settings.smtp_port = port
-        assert (await communication.send_due_reminders(rt, NOW + timedelta(minutes=15))).sent == 1
+        assert (await handlers_communication.send_due_reminders(rt, NOW + timedelta(minutes=15))).sent == 1
         assert len(kept(folder, clearing)) == 1
 
     async def test_a_rebooked_appointment_gets_its_own_reminder(self, rt: Runtime, sink: tuple[int, Path]) -> None:
         _, folder = sink
         _, pid, clearing = await newcomer(rt, "Elena")
-        await communication.put_reminder_contact(pid, ReminderContactIn(email="elena@example.org", consent=True), rt, FRONT_DESK)
-        assert (await communication.send_due_reminders(rt, NOW)).sent == 1
+        await api_communication.put_reminder_contact(pid, ReminderContactIn(email="elena@example.org", consent=True), rt, FRONT_DESK)
+        assert (await handlers_communication.send_due_reminders(rt, NOW)).sent == 1
         later = APPOINTMENT + timedelta(days=7)
         async with rt.db.begin() as conn:
             await conn.execute(store.clearings.update().where(store.clearings.c.id == clearing).values(appointment_at=later, attempt=2))
-        assert (await communication.send_due_reminders(rt, NOW + timedelta(days=7))).sent == 1
+        assert (await handlers_communication.send_due_reminders(rt, NOW + timedelta(days=7))).sent == 1
         assert len(kept(folder, clearing)) == 2
 
     async def test_withdrawn_consent_or_erasure_sends_nothing(self, rt: Runtime, sink: tuple[int, Path]) -> None:
@@ -119,8 +122,8 @@ class TestTheReminderRun:
         _, withdrawn, c1 = await newcomer(rt, "Radu")
         _, erased, c2 = await newcomer(rt, "Dan")
         for pid in (withdrawn, erased):
-            await communication.put_reminder_contact(pid, ReminderContactIn(email="x@example.org", consent=True), rt, FRONT_DESK)
-        await communication.put_reminder_contact(withdrawn, ReminderContactIn(email=None, consent=False), rt, FRONT_DESK)
+            await api_communication.put_reminder_contact(pid, ReminderContactIn(email="x@example.org", consent=True), rt, FRONT_DESK)
+        await api_communication.put_reminder_contact(withdrawn, ReminderContactIn(email=None, consent=False), rt, FRONT_DESK)
         await handlers.erase_person(rt, OPERATOR, erased, ("operator",))
-        assert (await communication.send_due_reminders(rt, NOW)).sent == 0
+        assert (await handlers_communication.send_due_reminders(rt, NOW)).sent == 0
         assert kept(folder, c1) == [] and kept(folder, c2) == []

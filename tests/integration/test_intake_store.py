@@ -9,9 +9,10 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from services.intake import handlers, store
+from services.intake import handlers, handlers_drafts, store
 from services.intake.crypto import generate_master_key
-from services.intake.domain import HouseholdIn, IntakeIn
+from services.intake.runtime import IntakeRuntime
+from services.intake.schemas import HouseholdIn, IntakeIn
 from services.intake.settings import IntakeSettings
 from services.kit.auth import Principal
 from services.kit.db import Database
@@ -30,8 +31,8 @@ OPERATOR = Principal("operator", frozenset({"operator"}))
 async def rt(database_url: str):  # type: ignore[no-untyped-def]
     await asyncio.to_thread(upgrade, "intake", database_url)
     db = Database(database_url)
-    yield Runtime("intake", PlatformSettings(), IntakeSettings(master_key=generate_master_key()), db, store.kit, Outbox(db, store.kit), None,
-                  None)  # type: ignore[arg-type]
+    yield IntakeRuntime("intake", PlatformSettings(), IntakeSettings(master_key=generate_master_key()), db, store.kit, Outbox(db, store.kit), None,
+                        None)  # type: ignore[arg-type]
     await db.dispose()
 
 
@@ -81,18 +82,18 @@ FRONT_DESK_2 = Principal("frontdesk2", frozenset({"front_desk"}))
 
 async def _list(rt: Runtime, who: Principal = FRONT_DESK, *, mine_only: bool = True, state: str = "open", limit: int = 50,
                 offset: int = 0):  # type: ignore[no-untyped-def]
-    return await handlers.list_drafts(rt, who, mine_only=mine_only, state=state, updated_since=None, limit=limit, offset=offset)
+    return await handlers_drafts.list_drafts(rt, who, mine_only=mine_only, state=state, updated_since=None, limit=limit, offset=offset)
 
 
 class TestDraftList:
     async def test_own_and_team_drafts_by_state_newest_first_with_names(self, rt: Runtime) -> None:
-        mine = await handlers.save_draft(rt, FRONT_DESK, None,
-                                         {"household": {"district": "Westen",
-                                                        "persons": [{"given_name": "Ana", "family_name": "Pop", "date_of_birth": "1990-01-01"},
-                                                                    {"given_name": "Ion", "family_name": "Test", "date_of_birth": "1990-01-01"}]}})
-        theirs = await handlers.save_draft(rt, FRONT_DESK_2, None, {"household": {"persons": []}})
-        done = await handlers.save_draft(rt, FRONT_DESK, None, intake_payload(person("Nour", "Saleh")))
-        completed, _ = await handlers.complete_draft(rt, FRONT_DESK_2, done.draft_id)  # a colleague completes it
+        mine = await handlers_drafts.save_draft(rt, FRONT_DESK, None,
+                                                {"household": {"district": "Westen",
+                                                               "persons": [{"given_name": "Ana", "family_name": "Pop", "date_of_birth": "1990-01-01"},
+                                                                           {"given_name": "Ion", "family_name": "Test", "date_of_birth": "1990-01-01"}]}})
+        theirs = await handlers_drafts.save_draft(rt, FRONT_DESK_2, None, {"household": {"persons": []}})
+        done = await handlers_drafts.save_draft(rt, FRONT_DESK, None, intake_payload(person("Nour", "Saleh")))
+        completed, _ = await handlers_drafts.complete_draft(rt, FRONT_DESK_2, done.draft_id)  # a colleague completes it
 
         own = await _list(rt)
         assert (own.total, [d.draft_id for d in own.drafts]) == (1, [mine.draft_id])
@@ -109,19 +110,19 @@ class TestDraftList:
         assert (await _list(rt, FRONT_DESK_2, state="any")).total == 1
 
     async def test_pages_and_total(self, rt: Runtime) -> None:
-        saved = [await handlers.save_draft(rt, FRONT_DESK, None,
-                                           {"household": {"persons": [{"given_name": f"P{i}", "family_name": "Test",
-                                                                       "date_of_birth": "1990-01-01"}]}}) for i in range(5)]
+        saved = [await handlers_drafts.save_draft(rt, FRONT_DESK, None,
+                                                  {"household": {"persons": [{"given_name": f"P{i}", "family_name": "Test",
+                                                                              "date_of_birth": "1990-01-01"}]}}) for i in range(5)]
         first, second = await _list(rt, limit=2), await _list(rt, limit=2, offset=4)
         assert (first.total, second.total) == (5, 5)
         assert [d.draft_id for d in first.drafts] == [saved[4].draft_id, saved[3].draft_id]
         assert [d.draft_id for d in second.drafts] == [saved[0].draft_id]
 
     async def test_each_draft_whose_names_were_shown_is_audit_logged(self, rt: Runtime) -> None:
-        a = await handlers.save_draft(rt, FRONT_DESK, None,
-                                      {"household": {"persons": [{"given_name": "Ana", "family_name": "Test", "date_of_birth": "1990-01-01"}]}})
-        b = await handlers.save_draft(rt, FRONT_DESK_2, None,
-                                      {"household": {"persons": [{"given_name": "Ion", "family_name": "Test", "date_of_birth": "1990-01-01"}]}})
+        a = await handlers_drafts.save_draft(rt, FRONT_DESK, None,
+                                             {"household": {"persons": [{"given_name": "Ana", "family_name": "Test", "date_of_birth": "1990-01-01"}]}})
+        b = await handlers_drafts.save_draft(rt, FRONT_DESK_2, None,
+                                             {"household": {"persons": [{"given_name": "Ion", "family_name": "Test", "date_of_birth": "1990-01-01"}]}})
         await _list(rt, FRONT_DESK_2, mine_only=False)
         audit = store.kit.audit
         async with rt.db.read() as conn:
@@ -129,15 +130,15 @@ class TestDraftList:
         assert sorted(rows) == sorted([("frontdesk2", str(a.draft_id)), ("frontdesk2", str(b.draft_id))])
 
     async def test_a_draft_whose_key_was_erased_is_listed_without_names(self, rt: Runtime) -> None:
-        shredded = await handlers.save_draft(rt, FRONT_DESK, None,
-                                             {"household": {"district": "Mitte",
-                                                            "persons": [{"given_name": "Ana", "family_name": "Test", "date_of_birth": "1990-01-01"}]}})
-        kept = await handlers.save_draft(rt, FRONT_DESK, None,
-                                         {"household": {"persons": [{"given_name": "Ion", "family_name": "Test", "date_of_birth": "1990-01-01"}]}})
+        shredded = await handlers_drafts.save_draft(rt, FRONT_DESK, None,
+                                                    {"household": {"district": "Mitte",
+                                                                   "persons": [{"given_name": "Ana", "family_name": "Test", "date_of_birth": "1990-01-01"}]}})
+        kept = await handlers_drafts.save_draft(rt, FRONT_DESK, None,
+                                                {"household": {"persons": [{"given_name": "Ion", "family_name": "Test", "date_of_birth": "1990-01-01"}]}})
         async with rt.db.begin() as conn:
             await conn.execute(store.data_keys.delete().where(store.data_keys.c.subject_id == shredded.draft_id))
         listed = {d.draft_id: d for d in (await _list(rt)).drafts}
         assert (listed[shredded.draft_id].readable, listed[shredded.draft_id].names, listed[shredded.draft_id].district) == (False, [], None)
         assert listed[kept.draft_id].names == ["Ion Test"]
         with pytest.raises(Conflict):
-            await handlers.load_draft(rt, FRONT_DESK, shredded.draft_id)
+            await handlers_drafts.load_draft(rt, FRONT_DESK, shredded.draft_id)

@@ -10,9 +10,10 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from services.intake import handlers, search, store
+from services.intake import handlers, handlers_search, schemas_persons, store, store_search
 from services.intake.crypto import generate_master_key
-from services.intake.domain import HouseholdIn, IntakeIn
+from services.intake.runtime import IntakeRuntime
+from services.intake.schemas import HouseholdIn, IntakeIn
 from services.intake.settings import IntakeSettings
 from services.kit.auth import Principal
 from services.kit.db import Database
@@ -32,8 +33,8 @@ ROLES = ["front_desk", "caseworker", "team_lead"]
 async def rt(database_url: str):  # type: ignore[no-untyped-def]
     await asyncio.to_thread(upgrade, "intake", database_url)
     db = Database(database_url)
-    yield Runtime("intake", PlatformSettings(), IntakeSettings(master_key=generate_master_key()), db, store.kit, Outbox(db, store.kit), None,
-                  None)  # type: ignore[arg-type]
+    yield IntakeRuntime("intake", PlatformSettings(), IntakeSettings(master_key=generate_master_key()), db, store.kit, Outbox(db, store.kit), None,
+                        None)  # type: ignore[arg-type]
     await db.dispose()
 
 
@@ -43,7 +44,7 @@ async def intake(rt: Runtime, *people: dict) -> tuple[str, list]:
 
 
 async def find(rt: Runtime, q: str | None, born: str | None = None, limit: int = 20) -> list[tuple[str, str]]:
-    result = await search.search_persons(rt, FRONT_DESK, ROLES, q, date.fromisoformat(born) if born else None, limit)
+    result = await handlers_search.search_persons(rt, FRONT_DESK, ROLES, q, date.fromisoformat(born) if born else None, limit)
     return [(h.given_name, h.family_name) for h in result.hits]
 
 
@@ -104,10 +105,10 @@ class TestIndexFollowsTheRecord:
     async def test_erasure_deletes_the_index_rows(self, rt: Runtime) -> None:
         _, (ivan,) = await intake(rt, person("Ivan", "Petrov", "1985-03-01", "BG"))
         async with rt.db.read() as conn:
-            assert len(await store.search_tokens_of(conn, ivan)) >= 5
+            assert len(await store_search.search_tokens_of(conn, ivan)) >= 5
         await handlers.erase_person(rt, OPERATOR, ivan, ("operator",))
         async with rt.db.read() as conn:
-            assert await store.search_tokens_of(conn, ivan) == []
+            assert await store_search.search_tokens_of(conn, ivan) == []
         assert await find(rt, "Ivan Petrov") == []
 
     async def test_a_correction_reindexes_changed_names_and_drops_removed_persons(self, rt: Runtime) -> None:
@@ -124,8 +125,8 @@ class TestIndexFollowsTheRecord:
         async with rt.db.begin() as conn:
             await conn.execute(store.search_tokens.delete())
         assert await find(rt, "Ivan Petrov") == []
-        assert await search.backfill_search_index(rt) == 1
-        assert await search.backfill_search_index(rt) == 0
+        assert await handlers_search.backfill_search_index(rt) == 1
+        assert await handlers_search.backfill_search_index(rt) == 0
         assert await find(rt, "Ivan Petrov") == [("Иван", "Петров")]
 
 
@@ -134,11 +135,11 @@ class TestDuplicateCheck:
         household, (ivan, _) = await intake(rt, person("Иван", "Петров", "1985-03-01", "UA"),
                                             person("Мария", "Петрова", "1987-06-01", "UA", relation="partner"))
         await intake(rt, person("Ivan", "Petrov", "1985-03-02", "BG"))  # born a day later: someone else
-        body = search.DuplicateCheckIn.model_validate({"persons": [
+        body = schemas_persons.DuplicateCheckIn.model_validate({"persons": [
             {"given_name": "Olga", "family_name": "Petrova", "date_of_birth": "2010-01-01"},
             {"given_name": "Ivan", "family_name": "Petroff", "date_of_birth": "1985-03-01"},
         ]})
-        out = await search.duplicate_check(rt, FRONT_DESK, ["front_desk"], body)
+        out = await handlers_search.duplicate_check(rt, FRONT_DESK, ["front_desk"], body)
         assert [str(h.household_id) for h in out.households] == [household]
         assert [(p.person_id, p.given_name, p.matches) for p in out.households[0].persons] == [(ivan, "Иван", [1])]
         rows = await audit_rows(rt)
@@ -146,13 +147,13 @@ class TestDuplicateCheck:
 
     async def test_no_known_person_no_household(self, rt: Runtime) -> None:
         await intake(rt, person("Ana", "Popescu", "1990-01-01", "RO"))
-        body = search.DuplicateCheckIn.model_validate({"persons": [{"given_name": "Maria", "family_name": "Popescu", "date_of_birth": "1990-01-01"}]})
-        assert (await search.duplicate_check(rt, FRONT_DESK, ["front_desk"], body)).households == []
+        body = schemas_persons.DuplicateCheckIn.model_validate({"persons": [{"given_name": "Maria", "family_name": "Popescu", "date_of_birth": "1990-01-01"}]})
+        assert (await handlers_search.duplicate_check(rt, FRONT_DESK, ["front_desk"], body)).households == []
 
 
 class TestRankingInTheDatabase:
     async def test_the_database_ranks_as_matching_rank_does(self, rt: Runtime) -> None:
-        from services.intake import matching
+        from services.intake import domain_matching as matching
 
         people = [("Иван", "Петров", "1985-03-01"), ("Ivan", "Petroff", "1990-01-01"), ("Ivan", "Dimitrov", "1985-03-01"),
                   ("Iwan", "Petrow", "1985-03-01"), ("Petar", "Ivanov", "1985-03-01"), ("Ivana", "Petrova", "1970-01-01"),
@@ -161,10 +162,10 @@ class TestRankingInTheDatabase:
             await intake(rt, person(given, family, born, "UA"))
         for q, born in (("Ivan Petrov", date(1985, 3, 1)), ("Petrov", None), ("Ivan Petrov Dimitrov", None), (None, date(1985, 3, 1)), ("Abd Allah", None)):
             parts = matching.search_parts(q, born)
-            by_token = search._terms(rt, parts, born)
+            by_token = handlers_search._terms(rt, parts, born)
             async with rt.db.read() as conn:
-                hits = await store.search_hits(conn, list(by_token))
-                rows, total = await store.ranked_candidates(conn, matching.scoring_plan(by_token, len(parts)), 50)
+                hits = await store_search.search_hits(conn, list(by_token))
+                rows, total = await store_search.ranked_candidates(conn, matching.scoring_plan(by_token, len(parts)), 50)
             expected = matching.rank(by_token, ((h.person_id, h.household_id, h.token) for h in hits), len(parts))
             assert [(r.person_id, r.parts_matched, r.score, bool(r.birth_date_matches)) for r in rows] == [
                 (c.person_id, c.parts_matched, c.score, c.birth_date_matches) for c in expected

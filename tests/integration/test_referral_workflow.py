@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from temporalio.client import WorkflowUpdateFailedError
 
-from services.casework import activities, store
+from services.casework import activities, store, store_referrals
 from services.contracts.casework_workflows import REFERRAL_WORKFLOW, ReferralInput, ReferralStepUpdate, referral_workflow_id
 from services.contracts.vocab import Partner
 from services.kit.db import Database, utc_now
@@ -82,7 +82,7 @@ class TestReferralWorkflow:
         assert [e["outcome"] for e in await events(casework_db, "ReferralClosed")] == ["placed_training"]
         async with casework_db.read() as conn:
             goal = (await conn.execute(sa.select(store.goals).where(store.goals.c.id == goal_id))).one()
-            row = await store.get_referral(conn, referral_id)
+            row = await store_referrals.get_referral(conn, referral_id)
         assert (goal.status, goal.revision) == ("achieved", 2)
         assert (row.status, row.outcome, row.measure) == ("closed", "placed_training", "qualification")
         assert await breaches(casework_db) == ["acknowledgement", "first_appointment"]
@@ -107,7 +107,7 @@ class TestPartnerAnswers:
             assert await handle.result() == "closed"
         assert await breaches(casework_db) == []
         async with casework_db.read() as conn:
-            row = await store.get_referral(conn, referral_id)
+            row = await store_referrals.get_referral(conn, referral_id)
         assert (row.status, row.outcome, row.outcome_on) == ("closed", "place_offered", date.today() + timedelta(days=50))
         assert row.acknowledged_on is not None  # the answer was the acknowledgement
 

@@ -26,7 +26,7 @@ from services.contracts.reporting_workflows import (
 )
 from services.kit.service import Runtime
 from services.kit.temporal import make_worker
-from services.reporting import activities, handlers, store
+from services.reporting import activities, handlers_reports, store
 from services.reporting.consumers import projected_events
 from tests.support.eventually import eventually
 from workflows.report_delivery import ReportDelivery
@@ -100,8 +100,8 @@ class TestScheduledDelivery:
     async def test_schedules_are_created_once(self, time_skipping_env, redis_url: str, tmp_path, smtp) -> None:  # type: ignore[no-untyped-def]
         rt = await _rt(redis_url, tmp_path, smtp[1], time_skipping_env)
         rt.platform = rt.platform.model_copy(update={"tenant": f"t{tmp_path.name[-8:]}"})
-        await activities.ensure_schedules(rt)
-        await activities.ensure_schedules(rt)  # a restart: already running, no error
+        await handlers_reports.ensure_schedules(rt)
+        await handlers_reports.ensure_schedules(rt)  # a restart: already running, no error
         for cadence in ("monthly", "quarterly"):
             desc = await rt.temporal.get_schedule_handle(schedule_id(rt.platform.tenant, cadence)).describe()
             assert desc.schedule.spec.time_zone_name == "Europe/Berlin"
@@ -113,9 +113,9 @@ class TestSmtpDown:
     async def test_retries_with_back_off_then_escalates_to_the_reporting_officer(self, time_skipping_env, redis_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
         env = time_skipping_env
         rt = await _rt(redis_url, tmp_path, free_port(), env)  # nothing listens there
-        report_id, _ = await handlers.generate_report(rt, "funder", "esf", "2026-Q3", "test")
+        report_id, _ = await handlers_reports.generate_report(rt, "funder", "esf", "2026-Q3", "test")
         async with make_worker(env.client, TaskQueues.REPORTING, workflows=[ReportDelivery], activities=activities.activities(rt)):
-            workflow_id = await activities.start_delivery(rt, report_id)
+            workflow_id = await handlers_reports.start_delivery(rt, report_id)
             assert workflow_id == report_delivery_workflow_id(report_id)
             handle = env.client.get_workflow_handle(workflow_id)
 

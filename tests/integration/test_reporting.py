@@ -17,9 +17,10 @@ from redis.asyncio import Redis
 
 from bench.support import reporting_runtime as make_runtime
 from services.kit.service import Runtime
-from services.reporting import handlers, store
+from services.reporting import handlers_reports, store, store_kpis
 from services.reporting.consumers import projected_events
-from services.reporting.domain import load_kpis, parse_period
+from services.reporting.domain import parse_period
+from services.reporting.models import load_kpis
 from services.reporting.rebuild import rebuild
 from tests.support.events import publish_events
 from tests.support.reporting_scenario import abra_quarter, arrivals
@@ -41,7 +42,7 @@ async def rt(redis_url: str, database_url: str) -> AsyncIterator[Runtime]:
 
 async def figures(rt: Runtime, period: str) -> dict[str, int]:
     async with rt.db.read() as conn:
-        return {k.name: (await store.kpi_value(conn, k, parse_period(period), TZ))[""] for k in load_kpis().values()}
+        return {k.name: (await store_kpis.kpi_value(conn, k, parse_period(period), TZ))[""] for k in load_kpis().values()}
 
 
 class TestProjectionsFromTheStreams:
@@ -66,7 +67,7 @@ class TestProjectionsFromTheStreams:
         await publish_events(redis_url, events)
         await rebuild(rt.db, rt.redis, TZ)
         async with rt.db.read() as conn:
-            how = await store.kpi_explain(conn, load_kpis()["clearings_held"], parse_period("2026-Q3"), TZ, rt.db.dialect)
+            how = await store_kpis.kpi_explain(conn, load_kpis()["clearings_held"], parse_period("2026-Q3"), TZ, rt.db.dialect)
         assert how["events"] == 7
         assert "facts" in how["query"] and "ClearingCompleted" in how["query"]
         assert how["window"]["from"] == "2026-06-30T22:00:00+00:00" and how["window"]["to"] == "2026-09-30T22:00:00+00:00"
@@ -80,12 +81,12 @@ class TestFunderReport:
         events, expected = abra_quarter("hamm", Q3)
         await publish_events(redis_url, events)
         await rebuild(rt.db, rt.redis, TZ)
-        report_id, created = await handlers.generate_report(rt, "funder", "esf", "2026-Q3", "test")
+        report_id, created = await handlers_reports.generate_report(rt, "funder", "esf", "2026-Q3", "test")
         assert created
-        assert (await handlers.generate_report(rt, "funder", "esf", "2026-Q3", "test")) == (report_id, False)
+        assert (await handlers_reports.generate_report(rt, "funder", "esf", "2026-Q3", "test")) == (report_id, False)
         async with rt.db.read() as conn:
-            files = dict((await conn.execute(sa.select(store.report_files.c.format, store.report_files.c.content)
-                                             .where(store.report_files.c.report_id == report_id))).all())
+            files = dict((await conn.execute(sa.select(store.report_files.c.format,
+                                                       store.report_files.c.content).where(store.report_files.c.report_id == report_id))).all())
             outbox = (await conn.execute(sa.select(store.kit.outbox.c.event_type))).scalars().all()
         assert outbox == ["ReportGenerated"]
         model = json.loads(files["json"])
@@ -104,7 +105,7 @@ class TestFunderReport:
         text = pdf[0].get_textpage().get_text_range()
         assert "ABRA" in text and "Clearing" in text
         from services.reporting import render
-        from services.reporting.domain import ReportModel
+        from services.reporting.models import ReportModel
 
         async with rt.db.read() as conn:
             frozen = ReportModel.model_validate_json(
@@ -121,12 +122,13 @@ class TestSuppressionInReports:
         three = [
             ArrivalRecorded(tenant="hamm", correlation_id=(r := uuid.uuid4()), record_id=r, month="2026-05", district="Westen", nationality=nat,
                             residence_status=st, sex=sx, age_group=AgeGroup.AGE_25_44)
-            for nat, st, sx in (("SY", ResidenceStatus.ASYLUM_SEEKER, Sex.FEMALE), ("SY", ResidenceStatus.ASYLUM_SEEKER, Sex.FEMALE),
-                                ("AF", ResidenceStatus.TOLERATED, Sex.MALE))
+            for nat, st,
+            sx in (("SY", ResidenceStatus.ASYLUM_SEEKER, Sex.FEMALE), ("SY", ResidenceStatus.ASYLUM_SEEKER, Sex.FEMALE),
+                   ("AF", ResidenceStatus.TOLERATED, Sex.MALE))
         ]
         await publish_events(redis_url, three)
         await rebuild(rt.db, rt.redis, TZ)
-        report_id, _ = await handlers.generate_report(rt, "monthly_statistics", None, "2026-05", "test")
+        report_id, _ = await handlers_reports.generate_report(rt, "monthly_statistics", None, "2026-05", "test")
         async with rt.db.read() as conn:
             model = json.loads((await conn.execute(sa.select(store.reports.c.model).where(store.reports.c.report_id == report_id))).scalar_one())
         tables = [t for s in model["sections"] for t in s["tables"]]

@@ -16,8 +16,9 @@ from services.kit.auth import Principal
 from services.kit.db import utc_now
 from services.kit.errors import Forbidden, Invalid
 from services.kit.service import Runtime
-from services.reporting import handlers, store
-from services.reporting.domain import ReportModel, goal_label, load_measures
+from services.reporting import handlers, handlers_reports, store
+from services.reporting.domain_catalogue import goal_label
+from services.reporting.models import ReportModel, load_measures
 
 CARITAS = Principal("provider1", frozenset({"measure_provider"}), claims={"provider": "Caritas"})
 KJC = Principal("provider2", frozenset({"measure_provider"}), claims={"provider": "KJC"})
@@ -68,7 +69,7 @@ class TestVersions:
 
     async def test_the_funder_report_generated_afterwards_carries_the_current_figures(self, rt: Runtime) -> None:
         await handlers.submit_figures(rt, CARITAS, 6, Q, {"participants": 4, "families_reached": 12, "sessions_held": 2})
-        report_id, _ = await handlers.generate_report(rt, "funder", "land_nrw", Q, "test")
+        report_id, _ = await handlers_reports.generate_report(rt, "funder", "land_nrw", Q, "test")
         async with rt.db.read() as conn:
             raw = (await conn.execute(sa.select(store.reports.c.model).where(store.reports.c.report_id == report_id))).scalar_one()
         model = ReportModel.model_validate_json(raw)

@@ -8,14 +8,15 @@ from types import SimpleNamespace
 
 from temporalio.client import WorkflowExecutionStatus
 
-from services.casework.handlers import start_review_cycle
+from services.casework.handlers_workflows import start_review_cycle
 from services.contracts.activities import review_cycle_workflow_id
 from services.kit.settings import PlatformSettings
 from tests.support.eventually import eventually
 
 
 def runtime(client) -> SimpleNamespace:  # type: ignore[no-untyped-def]
-    return SimpleNamespace(temporal=client, platform=PlatformSettings(), settings=SimpleNamespace(review_interval_days=90))
+    settings = SimpleNamespace(review_interval_days=90, review_escalation_days=14)  # the settings' defaults the start reads
+    return SimpleNamespace(temporal=client, temporal_client=client, platform=PlatformSettings(), settings=settings)
 
 
 class TestReviewCycleStart:

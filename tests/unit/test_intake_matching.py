@@ -1,4 +1,4 @@
-"""The person search's rules (services/intake/matching.py): normalisation across scripts and spellings,
+"""The person search's rules (services/intake/domain_matching.py): normalisation across scripts and spellings,
 phonetic keys, ranking of index hits and the duplicate rule. Pure functions; tokens here are the terms
 themselves (the keyed hashing is crypto.BlindIndex, tested in TestBlindIndex)."""
 
@@ -9,9 +9,9 @@ from datetime import date
 
 import pytest
 
-from services.intake import matching
+from services.intake import domain_matching as matching
 from services.intake.crypto import Keyring, generate_master_key
-from services.intake.matching import likely_same_person, name_parts, phonetic_keys
+from services.intake.domain_matching import likely_same_person, name_parts, phonetic_keys
 
 
 def meets(a: str, b: str) -> bool:

@@ -12,7 +12,8 @@ from pydantic import ValidationError
 
 from services.contracts.workdays import BERLIN
 from services.intake.communication import reminder_message
-from services.intake.domain import LetterLanguageIn, ReminderContactIn, reminder_due_at, reminder_to_send
+from services.intake.domain import reminder_due_at, reminder_to_send
+from services.intake.schemas_communication import LetterLanguageIn, ReminderContactIn
 
 HOUR = 9
 

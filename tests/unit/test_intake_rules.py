@@ -11,8 +11,9 @@ from pydantic import ValidationError
 
 from services.contracts.vocab import Need, Prospect, Route
 from services.intake.crypto import Keyring, KeyUnavailable, generate_master_key
-from services.intake.domain import HouseholdIn, PersonIn, check_household
-from services.intake.routing import RoutingRules, derive
+from services.intake.domain import check_household
+from services.intake.domain_routing import RoutingRules, derive
+from services.intake.schemas import HouseholdIn, PersonIn
 from services.kit.errors import Invalid
 from tests.support.stack import person
 

@@ -8,7 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from services.contracts.workdays import closed_day_reason, closed_days_between
-from services.intake.domain import RegistrationIn, check_registration, may_register, registration_deadline, registration_missed
+from services.intake.domain import check_registration, may_register, registration_deadline, registration_missed
+from services.intake.schemas_clearing import RegistrationIn
 from services.kit.errors import Conflict, Invalid
 
 MOVE_IN = date(2026, 11, 2)

@@ -11,23 +11,21 @@ from pydantic import ValidationError
 
 from services.contracts.vocab import FieldOfAction
 from services.reporting import reports
-from services.reporting.domain import (
+from services.reporting.domain import parse_period
+from services.reporting.domain_catalogue import (
     STRATEGIC_GOALS,
-    MeasureIn,
     check_figures,
     due_quarter,
     figure_period,
     figure_shown,
     figures_missing,
     goals_of_fields,
-    load_figures,
-    load_measures,
     measure_matches,
     next_measure_number,
-    parse_period,
     provides,
     recent_quarters,
 )
+from services.reporting.models import MeasureIn, load_figures, load_measures
 
 
 def measure(**over: object) -> MeasureIn:

@@ -11,15 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.reporting import render, reports
-from services.reporting.domain import (
-    ReportModel,
-    Section,
-    load_kpis,
-    load_measures,
-    parse_period,
-    previous_period,
-    suppress,
-)
+from services.reporting.domain import parse_period, previous_period, suppress
+from services.reporting.models import ReportModel, Section, load_kpis, load_measures
 
 
 def lines(table: list[list[int | None]]) -> list[list[int | None]]:

@@ -11,17 +11,18 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.intake import handlers, matching, store
-from services.intake.matching import Candidate, Term
+from services.intake import domain_matching as matching
+from services.intake import store, store_search
+from services.intake.domain_matching import Candidate, Term
+from services.intake.runtime import IntakeRuntime
+from services.intake.schemas_persons import DuplicateCheckIn, DuplicateCheckOut, KnownHousehold, KnownPerson, PersonHit, SearchResult
 from services.kit.auth import Principal
 from services.kit.errors import Invalid
-from services.kit.service import Runtime
 
 log = logging.getLogger(__name__)
 #: Candidates decrypted for the duplicate check, per new person (a birth date narrows them to a few).
@@ -29,84 +30,34 @@ DUPLICATE_CANDIDATES = 20
 BACKFILL_BATCH = 500
 
 
-class PersonHit(BaseModel):
-    person_id: uuid.UUID
-    household_id: uuid.UUID
-    intake_id: uuid.UUID
-    district: str
-    given_name: str
-    family_name: str
-    date_of_birth: date
-    score: int = Field(description="Higher is closer: name parts spelt the same 2, sounding the same 1, same birth date 3.")
-    parts_matched: int = Field(description="How many of the query's name parts this person matches.")
-    birth_date_matches: bool
-
-
-class SearchResult(BaseModel):
-    hits: list[PersonHit]
-    more: bool = Field(description="More candidates than `limit` matched; narrow the search (e.g. add the birth date).")
-
-
-class NameAndBirth(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    given_name: str = Field(min_length=1, max_length=100)
-    family_name: str = Field(min_length=1, max_length=100)
-    date_of_birth: date
-
-
-class DuplicateCheckIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    persons: list[NameAndBirth] = Field(min_length=1, max_length=30)
-
-
-class KnownPerson(BaseModel):
-    person_id: uuid.UUID
-    given_name: str
-    family_name: str
-    date_of_birth: date
-    matches: list[int] = Field(description="Positions (from 0) of the checked persons this known person is likely to be.")
-
-
-class KnownHousehold(BaseModel):
-    household_id: uuid.UUID
-    intake_id: uuid.UUID
-    district: str
-    created_at: datetime
-    persons: list[KnownPerson]
-
-
-class DuplicateCheckOut(BaseModel):
-    households: list[KnownHousehold] = Field(description="Households already known with a likely match, most matches first; empty: none.")
-
-
-def _terms(rt: Runtime, parts: list[str], born: date | None) -> dict[str, list[Term]]:
-    index = handlers.blind_index(rt)
+def _terms(rt: IntakeRuntime, parts: list[str], born: date | None) -> dict[str, list[Term]]:
+    index = rt.blind_index
     by_token: dict[str, list[Term]] = {}
     for term in matching.query_terms(parts, born):
         by_token.setdefault(index.token(term.kind, term.value), []).append(term)
     return by_token
 
 
-async def _candidates(conn: AsyncConnection, by_token: dict[str, list[Term]], parts: int, limit: int, *, same_birth_date: bool = False) -> tuple[list[Candidate], int]:
+async def _candidates(
+    conn: AsyncConnection, by_token: dict[str, list[Term]], parts: int, limit: int, *, same_birth_date: bool = False
+) -> tuple[list[Candidate], int]:
     """The top `limit` candidates of matching.rank (evaluated by the database) and how many there are;
     their household comes with their person row (`_open`)."""
-    rows, total = await store.ranked_candidates(conn, matching.scoring_plan(by_token, parts), limit, same_birth_date=same_birth_date)
+    rows, total = await store_search.ranked_candidates(conn, matching.scoring_plan(by_token, parts), limit, same_birth_date=same_birth_date)
     return [Candidate(r.person_id, None, int(r.parts_matched), int(r.score), bool(r.birth_date_matches)) for r in rows], total  # type: ignore[arg-type]
 
 
-async def _open(rt: Runtime, conn: AsyncConnection, ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[Any, dict[str, Any]]]:
+async def _open(rt: IntakeRuntime, conn: AsyncConnection, ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[Any, dict[str, Any]]]:
     """The readable persons among `ids` with their intake row and decrypted fields (erased ones drop out)."""
     out: dict[uuid.UUID, tuple[Any, dict[str, Any]]] = {}
-    for r in await store.persons_with_intake(conn, ids):
-        fields = handlers.open_person(rt, r, r.wrapped_key)
+    for r in await store_search.persons_with_intake(conn, ids):
+        fields = rt.open_person(r, r.wrapped_key)
         if fields is not None:
             out[r.id] = (r, fields)
     return out
 
 
-async def search_persons(rt: Runtime, principal: Principal, allowed: Sequence[str], q: str | None, born: date | None, limit: int) -> SearchResult:
+async def search_persons(rt: IntakeRuntime, principal: Principal, allowed: Sequence[str], q: str | None, born: date | None, limit: int) -> SearchResult:
     """Persons by name (any script, spelling, order of names) and/or birth date, best first (matching.rank).
     Audit: one record for the search (action "search", record type "person_search", a keyed reference to
     its terms) and one per person shown (action "search_result", record type "person", the person's id)."""
@@ -128,13 +79,13 @@ async def search_persons(rt: Runtime, principal: Principal, allowed: Sequence[st
                 given_name=fields["given_name"], family_name=fields["family_name"], date_of_birth=fields["date_of_birth"],
                 score=c.score, parts_matched=c.parts_matched, birth_date_matches=c.birth_date_matches,
             ))
-        reference = handlers.blind_index(rt).reference(list(by_token))
+        reference = rt.blind_index.reference(list(by_token))
         await rt.audit_many(conn, principal, allowed, [("search", "person_search", reference), *(("search_result", "person", h.person_id) for h in hits)])
     log.info("person search: %d candidates, %d shown", total, len(hits))
     return SearchResult(hits=hits, more=total > len(hits) and len(hits) == limit)
 
 
-async def duplicate_check(rt: Runtime, principal: Principal, allowed: Sequence[str], body: DuplicateCheckIn) -> DuplicateCheckOut:
+async def duplicate_check(rt: IntakeRuntime, principal: Principal, allowed: Sequence[str], body: DuplicateCheckIn) -> DuplicateCheckOut:
     """The households already known with a person who is likely one of `body.persons`
     (matching.likely_same_person: same birth date, every part of the shorter name matches). Audit as
     for the search: one "duplicate_check" record, one "search_result" per known person shown."""
@@ -157,7 +108,7 @@ async def duplicate_check(rt: Runtime, principal: Principal, allowed: Sequence[s
                                              date_of_birth=fields["date_of_birth"], matches=[])
                     rows[pid] = row
                 known[pid].matches.append(i)
-        reference = handlers.blind_index(rt).reference(references)
+        reference = rt.blind_index.reference(references)
         await rt.audit_many(conn, principal, allowed, [("duplicate_check", "person_search", reference), *(("search_result", "person", pid) for pid in known)])
     households: dict[uuid.UUID, KnownHousehold] = {}
     for pid, person in known.items():
@@ -170,20 +121,20 @@ async def duplicate_check(rt: Runtime, principal: Principal, allowed: Sequence[s
     return DuplicateCheckOut(households=ordered)
 
 
-async def backfill_search_index(rt: Runtime) -> int:
+async def backfill_search_index(rt: IntakeRuntime) -> int:
     """Indexes the persons stored before the search index existed (migration 0005_search_index), in
     batches; persons indexed already are skipped, so a second replica starting at once does no harm."""
     done = 0
     while True:
         async with rt.db.begin() as conn:
-            batch = await store.unindexed_persons(conn, BACKFILL_BATCH)
+            batch = await store_search.unindexed_persons(conn, BACKFILL_BATCH)
             keys = await store.wrapped_keys(conn, [r.id for r in batch])
             rows: list[dict[str, Any]] = []
             for r in batch:
-                fields = handlers.open_person(rt, r, keys.get(r.id))
+                fields = rt.open_person(r, keys.get(r.id))
                 if fields is not None:
-                    rows += handlers.search_rows(rt, r.id, r.household_id, fields)
-            await store.put_search_tokens(conn, rows)
+                    rows += rt.search_rows(r.id, r.household_id, fields)
+            await store_search.put_search_tokens(conn, rows)
         done += len(batch)
         if len(batch) < BACKFILL_BATCH or not rows:
             break

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from services.contracts.vocab import AgeGroup, Need, Prospect, ResidenceStatus, Route
-from services.intake.domain import Certificate, Derived, GermanLevel, HealthInsurance, PersonIn, age_on
+from services.intake.domain import age_on
+from services.intake.schemas import Certificate, Derived, GermanLevel, HealthInsurance, PersonIn
 
 #: Bulgaria and Romania: pre-registration clearing at ABRA before registration (000 "Projekt ABRA",
 #: "Kommunales Voranmeldeverfahren" since Nov 2017).
@@ -89,7 +90,9 @@ def routes(person: PersonIn, age: int, prosp: Prospect, youth_welfare: bool = Fa
         out.append(Route.YOUTH_WELFARE)
     elif person.nationality in ABRA_NATIONALITIES and person.wants_registration:
         out.append(Route.ABRA_CLEARING)
-    elif status in (ResidenceStatus.ASYLUM_SEEKER, ResidenceStatus.RECOGNISED_REFUGEE, ResidenceStatus.TOLERATED) and prosp in (Prospect.GOOD, Prospect.UNCLEAR):
+    elif status in (ResidenceStatus.ASYLUM_SEEKER, ResidenceStatus.RECOGNISED_REFUGEE, ResidenceStatus.TOLERATED) and prosp in (
+        Prospect.GOOD, Prospect.UNCLEAR
+    ):
         out.append(Route.CASEWORK)
     elif status == ResidenceStatus.ENFORCEABLY_OBLIGED_TO_LEAVE:
         out.append(Route.RETURN_COUNSELLING)
