@@ -98,7 +98,7 @@ async def through_stack(n: int) -> None:
 
 async def handler_only(n: int) -> None:
     from services.contracts.funding_workflows import HardshipCommand, HardshipStepInput
-    from services.funding import handlers
+    from services.funding import handlers_hardship
     from services.funding.domain import Fund
     from tests.support.funding import funding_runtime, given_budget, given_hardship
 
@@ -111,7 +111,7 @@ async def handler_only(n: int) -> None:
         async def decider(user: str, share: list[uuid.UUID]) -> None:
             for app in share:
                 t0 = time.perf_counter()
-                await handlers.hardship_step(rt, HardshipStepInput(application_id=app, tenant="b", command=HardshipCommand(actor=user, step="decide", decision="approve")))
+                await handlers_hardship.hardship_step(rt, HardshipStepInput(application_id=app, tenant="b", command=HardshipCommand(actor=user, step="decide", decision="approve")))
                 latencies.append(time.perf_counter() - t0)
 
         start = time.perf_counter()

@@ -19,8 +19,6 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from services.contracts.funding_workflows import (
-        CONCLUDE_MEETING,
-        DOMAIN_ERROR_TYPES,
         FUND_ROUND_WORKFLOW,
         CloseMeetingCommand,
         ConcludeMeetingInput,
@@ -29,18 +27,19 @@ with workflow.unsafe.imports_passed_through():
         PresenceCommand,
         RoundState,
         VoteCommand,
+        conclude_meeting,
+        presence_refusal,
+        recused_from,
+        vote_refusal,
     )
+    from services.contracts.refusals import CONFLICT, DOMAIN_ERROR, NON_RETRYABLE, is_refusal, refusal
 
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(seconds=30),
     maximum_attempts=10,
-    non_retryable_error_types=DOMAIN_ERROR_TYPES,
+    non_retryable_error_types=NON_RETRYABLE,
 )
-
-
-def _refuse(kind: str, message: str) -> ApplicationError:
-    return ApplicationError(message, type=kind, non_retryable=True)
 
 
 @workflow.defn(name=FUND_ROUND_WORKFLOW)
@@ -69,12 +68,11 @@ class FundRound:
     @register_presence.validator
     def _validate_presence(self, cmd: PresenceCommand) -> None:
         assert self._inp is not None
-        if cmd.member not in self._inp.members:
-            raise _refuse("Forbidden", "only members of the steering group take part in its meetings")
-        if cmd.member in self._present:
-            raise _refuse("Conflict", "presence is already registered for this meeting")
+        found = presence_refusal(cmd.member, self._inp.members, self._present)
+        if found is not None:
+            raise refusal(found.type, found.message)
         if self._lock.locked():
-            raise _refuse("Conflict", "the meeting is being closed")
+            raise refusal(CONFLICT, "the meeting is being closed")
 
     @workflow.update
     async def vote(self, cmd: VoteCommand) -> RoundState:
@@ -84,40 +82,33 @@ class FundRound:
 
     @vote.validator
     def _validate_vote(self, cmd: VoteCommand) -> None:
-        app = str(cmd.application_id)
-        if cmd.member not in self._present:
-            raise _refuse("Forbidden", "only members registered as present vote")
-        if app not in self._pending:
-            raise _refuse("Conflict", "the application is not open in this round")
-        if app in self._present[cmd.member]:
-            raise _refuse("Forbidden", "the member declared a conflict of interest and is recused from this vote")
-        if cmd.member in self._votes.get(app, {}):
-            raise _refuse("Conflict", "the member has already voted on this application")
+        found = vote_refusal(cmd, self._present, self._pending, self._votes)
+        if found is not None:
+            raise refusal(found.type, found.message)
         if self._lock.locked():
-            raise _refuse("Conflict", "the meeting is being closed")
+            raise refusal(CONFLICT, "the meeting is being closed")
 
     @workflow.update
     async def close_meeting(self, cmd: CloseMeetingCommand) -> MeetingOutcome:
         assert self._inp is not None
         async with self._lock:
-            recused = {a: [m for m, conflicts in self._present.items() if a in conflicts] for a in self._pending}
+            recused = {a: recused_from(self._present, a) for a in self._pending}
             try:
                 outcome = await workflow.execute_activity(
-                    CONCLUDE_MEETING,
+                    conclude_meeting,
                     ConcludeMeetingInput(
                         round_id=self._inp.round_id, tenant=self._inp.tenant, meeting_no=self._meeting_no, members=self._inp.members,
                         quorum=self._inp.quorum, present=sorted(self._present), recused=recused,
                         votes={a: self._votes.get(a, {}) for a in self._pending}, pending=list(self._pending), closed_by=cmd.by,
                     ),
-                    result_type=MeetingOutcome,
                     start_to_close_timeout=timedelta(seconds=60),
                     retry_policy=RETRY,
                 )
             except ActivityError as err:
                 cause = err.cause
-                if isinstance(cause, ApplicationError) and cause.type in DOMAIN_ERROR_TYPES:
-                    raise _refuse(cause.type, cause.message) from None
-                raise _refuse("DomainError", "the meeting could not be concluded; try again") from None
+                if isinstance(cause, ApplicationError) and is_refusal(cause):
+                    raise refusal(cause.type or DOMAIN_ERROR, cause.message) from None
+                raise refusal(DOMAIN_ERROR, "the meeting could not be concluded; try again") from None
             if outcome.quorate:
                 self._decided.update(outcome.decided)
                 self._pending = [a for a in self._pending if a not in outcome.decided]
@@ -128,7 +119,7 @@ class FundRound:
     @close_meeting.validator
     def _validate_close(self, cmd: CloseMeetingCommand) -> None:
         if self._lock.locked():
-            raise _refuse("Conflict", "the meeting is already being closed")
+            raise refusal(CONFLICT, "the meeting is already being closed")
 
     @workflow.query
     def state(self) -> RoundState:

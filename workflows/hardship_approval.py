@@ -17,38 +17,34 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from services.contracts.funding_workflows import (
-        DOMAIN_ERROR_TYPES,
         HARDSHIP_APPROVAL_WORKFLOW,
-        HARDSHIP_ESCALATE,
-        HARDSHIP_STEP,
         HardshipApprovalInput,
         HardshipCommand,
         HardshipEscalateInput,
         HardshipState,
         HardshipStepInput,
+        hardship_escalate,
+        hardship_step,
         hardship_step_refusal,
     )
+    from services.contracts.refusals import DOMAIN_ERROR, INVALID, NON_RETRYABLE, is_refusal, refusal
     from services.contracts.workdays import BERLIN, add_working_days, end_of_working_day, working_days_between
 
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(seconds=30),
     maximum_attempts=10,
-    non_retryable_error_types=DOMAIN_ERROR_TYPES,
+    non_retryable_error_types=NON_RETRYABLE,
 )
 TERMINAL = ("rejected", "redirected", "cancelled", "disbursed")
-
-
-def _refuse(kind: str, message: str) -> ApplicationError:
-    return ApplicationError(message, type=kind, non_retryable=True)
 
 
 def domain_failure(err: ActivityError) -> ApplicationError:
     """An activity's domain error becomes the update's failure with the same type (mapped to HTTP by the API)."""
     cause = err.cause
-    if isinstance(cause, ApplicationError) and cause.type in DOMAIN_ERROR_TYPES:
-        return _refuse(cause.type, cause.message)
-    return _refuse("DomainError", "the step could not be recorded; try again")
+    if isinstance(cause, ApplicationError) and is_refusal(cause):
+        return refusal(cause.type or DOMAIN_ERROR, cause.message)
+    return refusal(DOMAIN_ERROR, "the step could not be recorded; try again")
 
 
 @workflow.defn(name=HARDSHIP_APPROVAL_WORKFLOW)
@@ -69,7 +65,7 @@ class HardshipApproval:
             await workflow.wait_condition(lambda: self._state.status != "pending", timeout=end_of_working_day(due_on) - now)
         except TimeoutError:
             await workflow.execute_activity(
-                HARDSHIP_ESCALATE,
+                hardship_escalate,
                 HardshipEscalateInput(application_id=inp.application_id, tenant=inp.tenant, due_on=due_on),
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RETRY,
@@ -81,9 +77,9 @@ class HardshipApproval:
     def _check(self, cmd: HardshipCommand) -> None:
         """The rules of the step (four eyes, the third-person payout; contracts' hardship_step_refusal)."""
         assert self._inp is not None
-        refusal = hardship_step_refusal(cmd, self._inp.applicant, self._state)
-        if refusal is not None:
-            raise _refuse(refusal.type, refusal.message)
+        found = hardship_step_refusal(cmd, self._inp.applicant, self._state)
+        if found is not None:
+            raise refusal(found.type, found.message)
 
     async def _run_step(self, cmd: HardshipCommand) -> HardshipState:
         assert self._inp is not None
@@ -92,9 +88,8 @@ class HardshipApproval:
             days = working_days_between(self._applied_on, workflow.now().astimezone(BERLIN).date())
             try:
                 state = await workflow.execute_activity(
-                    HARDSHIP_STEP,
+                    hardship_step,
                     HardshipStepInput(application_id=self._inp.application_id, tenant=self._inp.tenant, command=cmd, working_days_to_decision=days),
-                    result_type=HardshipState,
                     start_to_close_timeout=timedelta(seconds=30),
                     retry_policy=RETRY,
                 )
@@ -110,7 +105,7 @@ class HardshipApproval:
     @decide.validator
     def _validate_decide(self, cmd: HardshipCommand) -> None:
         if cmd.step != "decide" or cmd.decision is None:
-            raise _refuse("Invalid", "a decision is approve or reject")
+            raise refusal(INVALID, "a decision is approve or reject")
         self._check(cmd)
 
     @workflow.update
@@ -120,7 +115,7 @@ class HardshipApproval:
     @order_payment.validator
     def _validate_order(self, cmd: HardshipCommand) -> None:
         if cmd.step != "order_payment":
-            raise _refuse("Invalid", "wrong step")
+            raise refusal(INVALID, "wrong step")
         self._check(cmd)
 
     @workflow.update
@@ -130,7 +125,7 @@ class HardshipApproval:
     @disburse.validator
     def _validate_disburse(self, cmd: HardshipCommand) -> None:
         if cmd.step != "disburse":
-            raise _refuse("Invalid", "wrong step")
+            raise refusal(INVALID, "wrong step")
         self._check(cmd)
 
     @workflow.update
@@ -140,7 +135,7 @@ class HardshipApproval:
     @cancel.validator
     def _validate_cancel(self, cmd: HardshipCommand) -> None:
         if cmd.step != "cancel":
-            raise _refuse("Invalid", "wrong step")
+            raise refusal(INVALID, "wrong step")
         self._check(cmd)
 
     @workflow.query

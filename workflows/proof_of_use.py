@@ -8,7 +8,9 @@ manager's review: `review` accepts it or asks for rework (the organisation submi
 returns the unspent and the undrawn money to the fiscal-year budget once; the workflow ends settled.
 Before the patch a submission returned unspent money at once (committed histories replay that path)."""
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, time, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -16,14 +18,8 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from services.contracts.funding_workflows import (
-        DOMAIN_ERROR_TYPES,
         PROOF_OF_USE_WORKFLOW,
-        PROOF_REMINDER,
         PROOF_REVIEW_PATCH,
-        RECORD_PROOF,
-        REVIEW_PROOF,
-        SETTLE_PROOF,
-        SUBMIT_PROOF,
         ProofOfUseInput,
         ProofRecorded,
         ProofReminderInput,
@@ -35,15 +31,32 @@ with workflow.unsafe.imports_passed_through():
         ReviewProofInput,
         SettleProofInput,
         SubmitProofInput,
+        proof_expected,
+        proof_reclaimable,
+        proof_reminder,
+        proof_reviewable,
+        record_proof,
+        review_proof,
+        settle_proof,
+        submit_proof,
     )
+    from services.contracts.refusals import CONFLICT, DOMAIN_ERROR, INVALID, NON_RETRYABLE, is_refusal, refusal
     from services.contracts.workdays import BERLIN
 
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(seconds=30),
     maximum_attempts=10,
-    non_retryable_error_types=DOMAIN_ERROR_TYPES,
+    non_retryable_error_types=NON_RETRYABLE,
 )
+
+
+def _refusal_of(err: ActivityError, failed: str) -> ApplicationError:
+    """An activity's domain refusal is the update's refusal of the same type; anything else is `failed`."""
+    cause = err.cause
+    if isinstance(cause, ApplicationError) and is_refusal(cause):
+        return refusal(cause.type or DOMAIN_ERROR, cause.message)
+    return refusal(DOMAIN_ERROR, failed)
 
 
 @workflow.defn(name=PROOF_OF_USE_WORKFLOW)
@@ -90,13 +103,13 @@ class ProofOfUse:
     async def _remind(self, kind: str) -> None:
         assert self._inp is not None
         await workflow.execute_activity(
-            PROOF_REMINDER,
+            proof_reminder,
             ProofReminderInput(application_id=self._inp.application_id, tenant=self._inp.tenant, kind=kind, due_on=self._inp.due_on),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RETRY,
         )
 
-    async def _step(self, activity: str, arg: object, failed: str) -> ProofState:
+    async def _step(self, activity: Callable[[Any], Awaitable[ProofState]], arg: object, failed: str) -> ProofState:
         """One recorded step of the reviewed proof of use; a domain refusal is the update's refusal."""
         self._busy = True
         try:
@@ -104,10 +117,7 @@ class ProofOfUse:
                 activity, arg, result_type=ProofState, start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
             )
         except ActivityError as err:
-            cause = err.cause
-            if isinstance(cause, ApplicationError) and cause.type in DOMAIN_ERROR_TYPES:
-                raise ApplicationError(cause.message, type=cause.type, non_retryable=True) from None
-            raise ApplicationError(failed, type="DomainError", non_retryable=True) from None
+            raise _refusal_of(err, failed) from None
         finally:
             self._busy = False
         self._proof = state
@@ -119,8 +129,8 @@ class ProofOfUse:
         self._validate(sub)
         if workflow.patched(PROOF_REVIEW_PATCH):
             if sub.version is None:
-                raise ApplicationError("the proof of use needs its stored version", type="Invalid", non_retryable=True)
-            state = await self._step(SUBMIT_PROOF, SubmitProofInput(
+                raise refusal(INVALID, "the proof of use needs its stored version")
+            state = await self._step(submit_proof, SubmitProofInput(
                 application_id=self._inp.application_id, tenant=self._inp.tenant, submitted_by=sub.submitted_by, version=sub.version,
                 received_on=workflow.now().astimezone(BERLIN).date(), due_on=self._inp.due_on,
             ), "the proof of use could not be recorded; try again")
@@ -128,62 +138,58 @@ class ProofOfUse:
         self._busy = True
         try:
             result = await workflow.execute_activity(
-                RECORD_PROOF,
+                record_proof,
                 RecordProofInput(
                     application_id=self._inp.application_id, tenant=self._inp.tenant, submission=sub,
                     received_on=workflow.now().astimezone(BERLIN).date(), due_on=self._inp.due_on,
                 ),
-                result_type=ProofRecorded,
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RETRY,
             )
         except ActivityError as err:
             self._busy = False
-            cause = err.cause
-            if isinstance(cause, ApplicationError) and cause.type in DOMAIN_ERROR_TYPES:
-                raise ApplicationError(cause.message, type=cause.type, non_retryable=True) from None
-            raise ApplicationError("the proof of use could not be recorded; try again", type="DomainError", non_retryable=True) from None
+            raise _refusal_of(err, "the proof of use could not be recorded; try again") from None
         self._result = result
         return result
 
     @submit.validator
     def _validate(self, sub: ProofSubmission) -> None:
         if self._result is not None or self._busy:
-            raise ApplicationError("the proof of use has already been received", type="Conflict", non_retryable=True)
-        if self._proof is not None and self._proof.status != "rework_requested":
-            raise ApplicationError("the proof of use has already been received", type="Conflict", non_retryable=True)
+            raise refusal(CONFLICT, "the proof of use has already been received")
+        if self._proof is not None and not proof_expected(self._proof.status):
+            raise refusal(CONFLICT, "the proof of use has already been received")
 
     @workflow.update
     async def review(self, cmd: ProofReviewCommand) -> ProofState:
         assert self._inp is not None
         self._validate_review(cmd)
-        return await self._step(REVIEW_PROOF, ReviewProofInput(application_id=self._inp.application_id, tenant=self._inp.tenant, command=cmd),
+        return await self._step(review_proof, ReviewProofInput(application_id=self._inp.application_id, tenant=self._inp.tenant, command=cmd),
                                 "the review could not be recorded; try again")
 
     @review.validator
     def _validate_review(self, cmd: ProofReviewCommand) -> None:
         if self._busy:
-            raise ApplicationError("another step on this proof of use is running", type="Conflict", non_retryable=True)
-        if self._proof is None or self._proof.status != "proof_submitted":
-            raise ApplicationError("no proof of use is waiting for review", type="Conflict", non_retryable=True)
+            raise refusal(CONFLICT, "another step on this proof of use is running")
+        if self._proof is None or not proof_reviewable(self._proof.status):
+            raise refusal(CONFLICT, "no proof of use is waiting for review")
         if cmd.version != self._proof.version:
-            raise ApplicationError(f"version {cmd.version} is not the proof of use under review", type="Conflict", non_retryable=True)
+            raise refusal(CONFLICT, f"version {cmd.version} is not the proof of use under review")
 
     @workflow.update
     async def reclaim(self, cmd: ReclaimCommand) -> ProofState:
         assert self._inp is not None
         self._validate_reclaim(cmd)
-        return await self._step(SETTLE_PROOF, SettleProofInput(application_id=self._inp.application_id, tenant=self._inp.tenant, actor=cmd.actor),
+        return await self._step(settle_proof, SettleProofInput(application_id=self._inp.application_id, tenant=self._inp.tenant, actor=cmd.actor),
                                 "the money could not be reclaimed; try again")
 
     @reclaim.validator
     def _validate_reclaim(self, cmd: ReclaimCommand) -> None:
         if self._busy:
-            raise ApplicationError("another step on this proof of use is running", type="Conflict", non_retryable=True)
+            raise refusal(CONFLICT, "another step on this proof of use is running")
         if self._settled():
-            raise ApplicationError("the proof of use is already settled: nothing is reclaimed twice", type="Conflict", non_retryable=True)
-        if self._proof is None or self._proof.status != "proof_accepted":
-            raise ApplicationError("unspent money is reclaimed after the proof of use is accepted", type="Conflict", non_retryable=True)
+            raise refusal(CONFLICT, "the proof of use is already settled: nothing is reclaimed twice")
+        if self._proof is None or not proof_reclaimable(self._proof.status):
+            raise refusal(CONFLICT, "unspent money is reclaimed after the proof of use is accepted")
 
     @workflow.query
     def received(self) -> bool:

@@ -16,7 +16,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from services.casework import store, store_plans, store_referrals
 from services.casework.domain import (
@@ -32,6 +31,7 @@ from services.casework.domain import (
 )
 from services.casework.handlers_assign import SYSTEM, advance_phase
 from services.casework.handlers_plans import set_goal
+from services.casework.runtime import CaseworkRuntime
 from services.contracts.activities import RECORD_REVIEW_DUE, RecordReviewDueInput, RecordReviewDueResult
 from services.contracts.casework_workflows import (
     ONBOARDING_ESCALATE,
@@ -59,13 +59,13 @@ from services.contracts.events import (
     ReviewCompleted,
     ReviewDue,
 )
+from services.contracts.refusals import CONFLICT, INVALID, NOT_FOUND, refusal
 from services.contracts.vocab import Partner
 from services.contracts.workdays import working_days_between
 from services.kit import telemetry
 from services.kit.alerts import raise_alert, resolve_alerts
-from services.kit.errors import DomainError
 from services.kit.outbox import Tx
-from services.kit.service import Runtime
+from services.kit.workflows import activity_refusals
 
 
 def _env(tenant: str, correlation: uuid.UUID) -> dict[str, Any]:
@@ -77,14 +77,10 @@ def _key() -> str:
     return f"act-{info.workflow_run_id}-{info.activity_id}"
 
 
-def _refused(message: str, kind: str) -> ApplicationError:
-    return ApplicationError(message, type=kind, non_retryable=True)
-
-
 class CaseworkActivities:
     """Casework's activities on the service's runtime (its database, outbox and alerts)."""
 
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: CaseworkRuntime) -> None:
         self.rt = rt
 
     def all(self) -> list[Callable[..., Any]]:
@@ -146,11 +142,9 @@ class CaseworkActivities:
             if row is None:
                 await store_plans.insert_review_due(tx.conn, inp.case_id, inp.cycle, inp.due_on)
             await store_plans.update_review_due(tx.conn, inp.case_id, inp.cycle, completed_on=inp.reviewed_on, results=review.model_dump_json())
-            for g in review.goals:
-                try:
+            with activity_refusals():  # a goal not in the case: NotFound, not retried
+                for g in review.goals:
                     await set_goal(self.rt, tx, inp.case_id, g.goal_id, {"status": g.result}, review.recorded_by)
-                except DomainError as exc:
-                    raise _refused(exc.message, type(exc).__name__) from exc
             overdue = max(0, (inp.reviewed_on - inp.due_on).days)
             await store.note(
                 tx.conn, inp.case_id, "review_completed", review.recorded_by, cycle=inp.cycle, days_overdue=overdue,
@@ -205,12 +199,12 @@ class CaseworkActivities:
         async with self.rt.outbox.transaction() as tx:
             case = await store.get_case(tx.conn, inp.case_id)
             if case is None:
-                raise _refused("no such case", "NotFound")
+                raise refusal(NOT_FOUND, "no such case")
             if case.first_contact_on is not None:
                 return StepResult(detail="already recorded")
             error = first_contact_error(inp.contact_on, case.opened_at.date(), inp.recorded_on or date.today())
             if error:
-                raise _refused(error, "Invalid")
+                raise refusal(INVALID, error)
             await store.update_case(tx.conn, inp.case_id, first_contact_on=inp.contact_on)
             days = max(0, (inp.contact_on - case.opened_at.date()).days)
             await store.note(tx.conn, inp.case_id, "first_contact", inp.recorded_by, contact_on=inp.contact_on, starter_pack=inp.starter_pack,
@@ -254,12 +248,12 @@ class CaseworkActivities:
                 return StepResult(detail="already recorded")
             r = await store_referrals.get_referral(tx.conn, inp.referral_id)
             if r is None:
-                raise _refused("no such referral", "NotFound")
+                raise refusal(NOT_FOUND, "no such referral")
             if r.status != "open":
-                raise _refused("the referral is closed", "Conflict")
+                raise refusal(CONFLICT, "the referral is closed")
             process = partner_process(r.partner)
             if process is None:
-                raise _refused(f"no referrals are made to {r.partner}", "Invalid")
+                raise refusal(INVALID, f"no referrals are made to {r.partner}")
             on = inp.on or inp.appointment_on
             values = referral_step_changes(process, inp.step, measure=inp.measure, on=on, recorded_on=inp.recorded_on, acknowledged_on=r.acknowledged_on)
             await store_referrals.update_referral(tx.conn, r.id, **values)
@@ -292,6 +286,6 @@ class CaseworkActivities:
                 await set_goal(self.rt, tx, r.case_id, g.id, {"status": GoalStatus.ACHIEVED.value}, by)
 
 
-def activities(rt: Runtime) -> list[Callable[..., Any]]:
+def activities(rt: CaseworkRuntime) -> list[Callable[..., Any]]:
     """The activities to register on casework's worker (the methods of CaseworkActivities)."""
     return CaseworkActivities(rt).all()

@@ -33,6 +33,7 @@ from services.casework.api_access import (
 )
 from services.casework.domain import check_review_goals, consent_date_error, contact_date_error, first_contact_error
 from services.casework.handlers_workflows import ensure_case_workflows
+from services.casework.runtime import CaseworkRuntime, CaseworkRuntimeDep
 from services.casework.schemas import (
     AssignmentOut,
     CaseList,
@@ -56,7 +57,8 @@ from services.casework.schemas import (
 from services.contracts.activities import review_cycle_workflow_id
 from services.contracts.casework_workflows import FirstContactUpdate, GoalResult, MeasureRating, ReviewUpdate, case_onboarding_workflow_id
 from services.kit.errors import Conflict, Forbidden, Invalid, NotFound
-from services.kit.service import RuntimeDep
+from workflows.case_onboarding import CaseOnboarding
+from workflows.review_cycle import ReviewCycle
 
 router = APIRouter(tags=["cases"])
 
@@ -66,7 +68,7 @@ router = APIRouter(tags=["cases"])
 
 @router.get("/cases", response_model=CaseList, summary="List cases (pseudonymous ids only); caseworkers see their own")
 async def list_cases(
-    rt: RuntimeDep,
+    rt: CaseworkRuntimeDep,
     principal: Reader,
     intake_id: uuid.UUID | None = None,
     household_id: uuid.UUID | None = None,
@@ -83,7 +85,7 @@ async def list_cases(
 
 
 @router.get("/cases/{id}", response_model=CaseOut, summary="Read a case")
-async def get_case(id: uuid.UUID, rt: RuntimeDep, principal: Reader) -> CaseOut:
+async def get_case(id: uuid.UUID, rt: CaseworkRuntimeDep, principal: Reader) -> CaseOut:
     async with rt.db.begin() as conn:
         row = await store.get_case(conn, id)
         await rt.audit(conn, principal, read_roles(), "read", "case", id, "ok" if row else "not_found")
@@ -92,19 +94,19 @@ async def get_case(id: uuid.UUID, rt: RuntimeDep, principal: Reader) -> CaseOut:
 
 
 @router.post("/cases/{id}/close", response_model=CaseOut, summary="Close a case with its reason")
-async def close_case(id: uuid.UUID, body: CloseIn, rt: RuntimeDep, principal: Worker) -> CaseOut:
+async def close_case(id: uuid.UUID, body: CloseIn, rt: CaseworkRuntimeDep, principal: Worker) -> CaseOut:
     await check_case(rt, principal, id)
     await handlers.close_case(rt, principal, id, body.reason.value)
     return await current_case(rt, id)
 
 
 @router.post("/cases/{id}/first-contact", response_model=CaseOut, summary="Record the first contact (welcome visit) and the starter pack")
-async def first_contact(id: uuid.UUID, body: FirstContactIn, rt: RuntimeDep, principal: Worker) -> CaseOut:
+async def first_contact(id: uuid.UUID, body: FirstContactIn, rt: CaseworkRuntimeDep, principal: Worker) -> CaseOut:
     case = await check_case(rt, principal, id)
     error = first_contact_error(body.contact_on, case.opened_at.date(), date.today())
     if error:
         raise Invalid(error, field="contact_on")
-    await update_workflow(rt, case_onboarding_workflow_id(id), "record_first_contact",
+    await update_workflow(rt, case_onboarding_workflow_id(id), CaseOnboarding.record_first_contact,
                           FirstContactUpdate(contact_on=body.contact_on, starter_pack=body.starter_pack, recorded_by=principal.username), "contact_on",
                           lambda: ensure_case_workflows(rt, id))
     if body.note:
@@ -114,7 +116,7 @@ async def first_contact(id: uuid.UUID, body: FirstContactIn, rt: RuntimeDep, pri
 
 
 @router.post("/cases/{id}/contacts", status_code=204, summary="Record a contact with the client (timeline)")
-async def contact(id: uuid.UUID, body: ContactIn, rt: RuntimeDep, principal: Worker) -> None:
+async def contact(id: uuid.UUID, body: ContactIn, rt: CaseworkRuntimeDep, principal: Worker) -> None:
     case = await check_case(rt, principal, id)
     if case.closed_at is not None:
         raise Conflict("the case is closed")
@@ -126,13 +128,13 @@ async def contact(id: uuid.UUID, body: ContactIn, rt: RuntimeDep, principal: Wor
 
 
 @router.post("/cases/{id}/reassign", response_model=CaseOut, summary="Team lead: move a case to another caseworker")
-async def reassign(id: uuid.UUID, body: ReassignIn, rt: RuntimeDep, principal: Lead) -> CaseOut:
+async def reassign(id: uuid.UUID, body: ReassignIn, rt: CaseworkRuntimeDep, principal: Lead) -> CaseOut:
     await handlers_assign.reassign(rt, principal, id, body.caseworker)
     return await current_case(rt, id)
 
 
 @router.get("/cases/{id}/assignments", response_model=list[AssignmentOut], summary="Assignment history of a case")
-async def assignments(id: uuid.UUID, rt: RuntimeDep, principal: Reader) -> list[AssignmentOut]:
+async def assignments(id: uuid.UUID, rt: CaseworkRuntimeDep, principal: Reader) -> list[AssignmentOut]:
     async with rt.db.read() as conn:
         await visible_case(conn, principal, id)
         rows = await store.assignments_of(conn, id)
@@ -140,7 +142,7 @@ async def assignments(id: uuid.UUID, rt: RuntimeDep, principal: Reader) -> list[
 
 
 @router.get("/cases/{id}/timeline", response_model=list[TimelineEntry], summary="The case's timeline (digital Laufzettel, 002 §4.1); audit-logged")
-async def timeline(id: uuid.UUID, rt: RuntimeDep, principal: Reader) -> list[TimelineEntry]:
+async def timeline(id: uuid.UUID, rt: CaseworkRuntimeDep, principal: Reader) -> list[TimelineEntry]:
     async with rt.db.begin() as conn:
         try:
             await visible_case(conn, principal, id)
@@ -160,13 +162,13 @@ def _goal(r: sa.Row) -> GoalOut:
                    target_date=r.target_date, responsible=r.responsible, status=r.status, revision=r.revision)
 
 
-async def _current_goal(rt: RuntimeDep, goal_id: uuid.UUID) -> GoalOut:
+async def _current_goal(rt: CaseworkRuntime, goal_id: uuid.UUID) -> GoalOut:
     async with rt.db.read() as conn:
         return _goal(await store_plans.get_goal(conn, goal_id))
 
 
 @router.get("/cases/{id}/plan", response_model=PlanOut, summary="Integration plan: resource check and goals; audit-logged")
-async def get_plan(id: uuid.UUID, rt: RuntimeDep, principal: Reader) -> PlanOut:
+async def get_plan(id: uuid.UUID, rt: CaseworkRuntimeDep, principal: Reader) -> PlanOut:
     async with rt.db.begin() as conn:
         case = await visible_case(conn, principal, id)
         await rt.audit(conn, principal, read_roles(), "read", "plan", id)
@@ -177,26 +179,26 @@ async def get_plan(id: uuid.UUID, rt: RuntimeDep, principal: Reader) -> PlanOut:
 
 
 @router.post("/cases/{id}/plan/resource-check", status_code=204, summary="Record the resource check answers")
-async def resource_check(id: uuid.UUID, body: ResourceCheckIn, rt: RuntimeDep, principal: Worker) -> None:
+async def resource_check(id: uuid.UUID, body: ResourceCheckIn, rt: CaseworkRuntimeDep, principal: Worker) -> None:
     await check_case(rt, principal, id)
     await handlers_plans.record_resource_check(rt, principal, id, body.answers)
 
 
 @router.post("/cases/{id}/goals", response_model=GoalOut, status_code=201, summary="Add a goal to the integration plan")
-async def add_goal(id: uuid.UUID, body: GoalIn, rt: RuntimeDep, principal: Worker) -> GoalOut:
+async def add_goal(id: uuid.UUID, body: GoalIn, rt: CaseworkRuntimeDep, principal: Worker) -> GoalOut:
     await check_case(rt, principal, id)
     return await _current_goal(rt, await handlers_plans.add_goal(rt, principal, id, body))
 
 
 @router.patch("/cases/{id}/goals/{goal_id}", response_model=GoalOut, summary="Adjust a goal (each change is kept as a revision)")
-async def change_goal(id: uuid.UUID, goal_id: uuid.UUID, body: GoalChangeIn, rt: RuntimeDep, principal: Worker) -> GoalOut:
+async def change_goal(id: uuid.UUID, goal_id: uuid.UUID, body: GoalChangeIn, rt: CaseworkRuntimeDep, principal: Worker) -> GoalOut:
     await check_case(rt, principal, id)
     await handlers_plans.change_goal(rt, principal, id, goal_id, body)
     return await _current_goal(rt, goal_id)
 
 
 @router.get("/cases/{id}/goals/{goal_id}/revisions", summary="Every revision of a goal")
-async def goal_revisions(id: uuid.UUID, goal_id: uuid.UUID, rt: RuntimeDep, principal: Reader) -> list[dict]:
+async def goal_revisions(id: uuid.UUID, goal_id: uuid.UUID, rt: CaseworkRuntimeDep, principal: Reader) -> list[dict]:
     async with rt.db.begin() as conn:
         await visible_case(conn, principal, id)
         await rt.audit(conn, principal, read_roles(), "read", "goal", goal_id)
@@ -205,7 +207,7 @@ async def goal_revisions(id: uuid.UUID, goal_id: uuid.UUID, rt: RuntimeDep, prin
 
 
 @router.post("/cases/{id}/plan/agree", summary="Record the integration agreement (agreed by client and caseworker)")
-async def agree_plan(id: uuid.UUID, body: PlanAgreeIn, rt: RuntimeDep, principal: Worker) -> dict:
+async def agree_plan(id: uuid.UUID, body: PlanAgreeIn, rt: CaseworkRuntimeDep, principal: Worker) -> dict:
     await check_case(rt, principal, id)
     return {"plan_version": await handlers_plans.agree_plan(rt, principal, id, body)}
 
@@ -214,7 +216,7 @@ async def agree_plan(id: uuid.UUID, body: PlanAgreeIn, rt: RuntimeDep, principal
 
 
 @router.post("/cases/{id}/reviews", summary="Record the due review: per goal result, effect of each measure")
-async def record_review(id: uuid.UUID, body: ReviewIn, rt: RuntimeDep, principal: Worker) -> dict:
+async def record_review(id: uuid.UUID, body: ReviewIn, rt: CaseworkRuntimeDep, principal: Worker) -> dict:
     await check_case(rt, principal, id)
     async with rt.db.read() as conn:
         goal_ids = {g.id for g in await store_plans.case_goals(conn, id)}
@@ -227,7 +229,7 @@ async def record_review(id: uuid.UUID, body: ReviewIn, rt: RuntimeDep, principal
         cycle=body.cycle, goals=[GoalResult(goal_id=uuid.UUID(str(g["goal_id"])), result=g["result"]) for g in body.goals],
         measures=measures, recorded_by=principal.username,
     )
-    result = await update_workflow(rt, review_cycle_workflow_id(id), "record_review", review, "cycle", lambda: ensure_case_workflows(rt, id))
+    result = await update_workflow(rt, review_cycle_workflow_id(id), ReviewCycle.record_review, review, "cycle", lambda: ensure_case_workflows(rt, id))
     return {"result": result}
 
 
@@ -235,7 +237,7 @@ async def record_review(id: uuid.UUID, body: ReviewIn, rt: RuntimeDep, principal
 
 
 @router.get("/cases/{id}/consents", response_model=list[ConsentOut], summary="Consent register of the case's members; audit-logged")
-async def consents(id: uuid.UUID, rt: RuntimeDep, principal: Reader) -> list[ConsentOut]:
+async def consents(id: uuid.UUID, rt: CaseworkRuntimeDep, principal: Reader) -> list[ConsentOut]:
     async with rt.db.begin() as conn:
         await visible_case(conn, principal, id)
         await rt.audit(conn, principal, read_roles(), "read", "consents", id)
@@ -245,7 +247,7 @@ async def consents(id: uuid.UUID, rt: RuntimeDep, principal: Reader) -> list[Con
 
 
 @router.post("/cases/{id}/consents", status_code=204, summary="Record a documented consent of a member")
-async def give_consent(id: uuid.UUID, body: ConsentIn, rt: RuntimeDep, principal: Worker) -> None:
+async def give_consent(id: uuid.UUID, body: ConsentIn, rt: CaseworkRuntimeDep, principal: Worker) -> None:
     await check_case(rt, principal, id)
     error = consent_date_error(body.given_on, date.today())
     if error:
@@ -254,7 +256,7 @@ async def give_consent(id: uuid.UUID, body: ConsentIn, rt: RuntimeDep, principal
 
 
 @router.post("/cases/{id}/consents/withdraw", summary="Record a withdrawal; open referrals to that partner are cancelled")
-async def withdraw_consent(id: uuid.UUID, body: ConsentWithdrawIn, rt: RuntimeDep, principal: Worker) -> dict:
+async def withdraw_consent(id: uuid.UUID, body: ConsentWithdrawIn, rt: CaseworkRuntimeDep, principal: Worker) -> dict:
     await check_case(rt, principal, id)
     return {"referrals_cancelled": await handlers_referrals.withdraw_consent(rt, principal, id, body.person_id, body.partner, body.purpose)}
 

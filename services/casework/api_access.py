@@ -10,17 +10,15 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncConnection
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.service import RPCError
 
 from services.casework import store
+from services.casework.runtime import CaseworkRuntime
 from services.casework.schemas import CaseOut, ReferralOut
 from services.contracts.casework_workflows import partner_process
 from services.kit import telemetry
 from services.kit.auth import Principal, Role, require
 from services.kit.errors import Conflict, Forbidden, NotFound
-from services.kit.service import Runtime
-from services.kit.temporal import execute_update_or_start
+from services.kit.workflows import run_update
 
 READ = (Role.CASEWORKER, Role.TEAM_LEAD, Role.OPERATOR)
 WORK = (Role.CASEWORKER, Role.TEAM_LEAD)
@@ -49,7 +47,7 @@ async def case_out(conn: AsyncConnection, row: sa.Row) -> CaseOut:
     )
 
 
-async def current_case(rt: Runtime, case_id: uuid.UUID) -> CaseOut:
+async def current_case(rt: CaseworkRuntime, case_id: uuid.UUID) -> CaseOut:
     async with rt.db.read() as conn:
         return await case_out(conn, await store.get_case(conn, case_id))
 
@@ -76,20 +74,19 @@ async def visible_case(conn: AsyncConnection, principal: Principal, case_id: uui
     return row
 
 
-async def check_case(rt: Runtime, principal: Principal, case_id: uuid.UUID) -> sa.Row:
+async def check_case(rt: CaseworkRuntime, principal: Principal, case_id: uuid.UUID) -> sa.Row:
     async with rt.db.read() as conn:
         return await visible_case(conn, principal, case_id)
 
 
-async def update_workflow(rt: Runtime, workflow_id: str, update: str, arg: Any, what: str, ensure: Callable[[], Awaitable[None]]) -> Any:
-    """Sends a human record to its workflow as an update (`ensure` starts the case's or referral's
-    workflows if their commit was a moment ago); a rejected validator becomes 409 with its reason."""
-    assert rt.temporal is not None
-    try:
-        return await execute_update_or_start(rt.temporal, workflow_id, update, arg, ensure)
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        message = getattr(cause, "message", None) or str(cause or exc)
-        raise Conflict(message, field=what) from exc
-    except RPCError as exc:
-        raise Conflict(f"{what}: nothing is open to record ({exc.status.name})", field=what) from exc
+async def update_workflow(
+    rt: CaseworkRuntime, workflow_id: str, update: Callable[..., Any], arg: Any, what: str, ensure: Callable[[], Awaitable[None]],
+) -> Any:
+    """Sends a human record to its workflow as an update (`update`: the workflow's update method) with
+    the kit's run_update: `ensure` starts the case's or referral's workflows if their commit was a
+    moment ago; a refusal of the validator is 409 with its reason (at the field `what`); no workflow
+    to take it is 409 "nothing is open to record"."""
+    return await run_update(
+        rt.temporal_client, workflow_id, update, arg, start=ensure, field=what,
+        not_running=lambda exc: Conflict(f"{what}: nothing is open to record ({exc.status.name})", field=what),
+    )

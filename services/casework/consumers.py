@@ -2,12 +2,12 @@
 and its own CaseClosed (to end the case's workflows even after a crash between commit and signal)."""
 
 from services.casework import handlers
+from services.casework.runtime import CaseworkRuntime
 from services.contracts.events import CaseClosed, ClearingClosed, ClearingCompleted, IntakeCompleted, IntakeCorrected
 from services.kit.broker import Delivery, Subscription
-from services.kit.service import Runtime
 
 
-def subscriptions(rt: Runtime) -> list[Subscription]:
+def subscriptions(rt: CaseworkRuntime) -> list[Subscription]:
     async def on_intake_completed(event: IntakeCompleted, delivery: Delivery) -> None:
         await handlers.open_case_for_intake(rt, event, delivery)
 

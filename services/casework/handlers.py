@@ -15,7 +15,8 @@ from services.casework import store, store_referrals
 from services.casework.domain import PROGRAMME_ABRA, PROGRAMME_SOCIAL_CASEWORK, Phase, case_id_for_clearing, case_id_for_intake
 from services.casework.handlers_assign import SYSTEM, assign_or_queue, change_phase, drain_queue, envelope, seed_caseworkers
 from services.casework.handlers_referrals import cancel_referrals, consent_changed, hand_over
-from services.casework.handlers_workflows import ensure_case_workflows, ensure_referral_workflows, signal, start_pending_workflows
+from services.casework.handlers_workflows import case_starts, ensure_case_workflows, ensure_referral_workflows, signal, start_pending_workflows
+from services.casework.runtime import CaseworkRuntime
 from services.contracts.activities import review_cycle_workflow_id
 from services.contracts.casework_workflows import case_onboarding_workflow_id, referral_workflow_id
 from services.contracts.events import CaseClosed, CaseOpened, ClearingClosed, ClearingCompleted, IntakeCompleted, IntakeCorrected
@@ -27,7 +28,9 @@ from services.kit.broker import Delivery
 from services.kit.db import utc_now
 from services.kit.errors import Conflict, NotFound
 from services.kit.outbox import Tx
-from services.kit.service import Runtime
+from workflows.case_onboarding import CaseOnboarding
+from workflows.referral import Referral
+from workflows.review_cycle import ReviewCycle
 
 __all__ = ["SYSTEM", "case_id_for_intake", "ensure_case_workflows"]  # used by the activities and the tests
 
@@ -56,14 +59,14 @@ def _wants_casework(persons: list[Any]) -> bool:
 
 
 async def _open_case(
-    rt: Runtime, tx: Tx, *, case_id: uuid.UUID, household_id: uuid.UUID, intake_id: uuid.UUID | None, clearing_id: uuid.UUID | None,
+    rt: CaseworkRuntime, tx: Tx, *, case_id: uuid.UUID, household_id: uuid.UUID, intake_id: uuid.UUID | None, clearing_id: uuid.UUID | None,
     programme: str, district: str, members: list[Member], causation_id: uuid.UUID,
 ) -> None:
     now = utc_now()
     languages = sorted({lang for m in members for lang in m.languages})
     await store.insert_case(
         tx.conn, id=case_id, household_id=household_id, intake_id=intake_id, clearing_id=clearing_id, programme=programme,
-        district=district, phase=Phase.ENTRY, opened_at=now, languages=json.dumps(languages), workflows_pending=True,
+        district=district, phase=Phase.ENTRY, opened_at=now, languages=json.dumps(languages), **case_starts(rt).mark,
     )
     await _add_members(tx, case_id, members, rt)
     await store.note(tx.conn, case_id, "opened", SYSTEM, programme=programme, district=district, members=len(members))
@@ -77,7 +80,7 @@ async def _open_case(
     await assign_or_queue(rt, tx, case, by=SYSTEM, reason="initial", causation_id=causation_id)
 
 
-async def _add_members(tx: Tx, case_id: uuid.UUID, members: list[Member], rt: Runtime) -> None:
+async def _add_members(tx: Tx, case_id: uuid.UUID, members: list[Member], rt: CaseworkRuntime) -> None:
     """The members with their details; the consents the intake recorded are imported once (ConsentChanged each)."""
     for m in members:
         await store.save_member(tx.conn, case_id, m.person_id, adult=m.adult, employable=m.employable, residence_status=m.residence_status)
@@ -88,7 +91,7 @@ async def _add_members(tx: Tx, case_id: uuid.UUID, members: list[Member], rt: Ru
             await consent_changed(rt, tx, m.person_id, c.partner.value, c.purpose.value)
 
 
-async def open_case_for_intake(rt: Runtime, event: IntakeCompleted, delivery: Delivery) -> None:
+async def open_case_for_intake(rt: CaseworkRuntime, event: IntakeCompleted, delivery: Delivery) -> None:
     """A completed intake opens one case in Soziales Fallmanagement for the household when at least one
     person has the casework route (DOMAIN.md flow 1); the case holds all members of the household.
 
@@ -109,7 +112,7 @@ async def open_case_for_intake(rt: Runtime, event: IntakeCompleted, delivery: De
     await ensure_case_workflows(rt, case_id)
 
 
-async def commit_intake_case(rt: Runtime, event: IntakeCompleted | IntakeCorrected, delivery: Delivery) -> None:
+async def commit_intake_case(rt: CaseworkRuntime, event: IntakeCompleted | IntakeCorrected, delivery: Delivery) -> None:
     """The case, its members, consents, assignment (or queue place), the inbox record and the events, in one transaction."""
     case_id = case_id_for_intake(event.intake_id)
     async with delivery.transaction() as tx:
@@ -121,7 +124,7 @@ async def commit_intake_case(rt: Runtime, event: IntakeCompleted | IntakeCorrect
         )
 
 
-async def open_case_for_clearing(rt: Runtime, event: ClearingCompleted | ClearingClosed, delivery: Delivery) -> None:
+async def open_case_for_clearing(rt: CaseworkRuntime, event: ClearingCompleted | ClearingClosed, delivery: Delivery) -> None:
     """A clearing with a recommendation for long-term coaching opens a case in programme ABRA
     (000 "Projekt ABRA"); ClearingCompleted and ClearingClosed of the same clearing open it once."""
     case_id = case_id_for_clearing(event.clearing_id)
@@ -142,7 +145,7 @@ async def open_case_for_clearing(rt: Runtime, event: ClearingCompleted | Clearin
     await ensure_case_workflows(rt, case_id)
 
 
-async def apply_intake_correction(rt: Runtime, event: IntakeCorrected, delivery: Delivery) -> None:
+async def apply_intake_correction(rt: CaseworkRuntime, event: IntakeCorrected, delivery: Delivery) -> None:
     """Follows a corrected intake: opens the case if the casework route appears, adds and removes
     members, and on a change of legal regime (asylum seeker -> recognised refugee) hands the person's
     open employment agency referrals over to the job centre with their history, keeping running
@@ -176,13 +179,13 @@ async def apply_intake_correction(rt: Runtime, event: IntakeCorrected, delivery:
             added=len([p for p in event.persons if p.person_id not in before]), removed=len(event.removed_person_ids),
         )
     for referral_id in handed:
-        await signal(rt, referral_workflow_id(referral_id), "handed_over", Partner.JOB_CENTRE.value)
+        await signal(rt, referral_workflow_id(referral_id), Referral.handed_over, Partner.JOB_CENTRE.value)
 
 
 # --- closing ------------------------------------------------------------------------------------------
 
 
-async def close_case(rt: Runtime, principal: Principal, case_id: uuid.UUID, reason: str) -> None:
+async def close_case(rt: CaseworkRuntime, principal: Principal, case_id: uuid.UUID, reason: str) -> None:
     """Closes a case with its reason; the caseworker's place goes to the oldest queued case of their
     districts; open referrals close (case_closed); the case's workflows end."""
     async with rt.outbox.transaction() as tx:
@@ -202,13 +205,13 @@ async def close_case(rt: Runtime, principal: Principal, case_id: uuid.UUID, reas
             cw = await store.get_caseworker(tx.conn, case.caseworker)
             if cw is not None:
                 await drain_queue(rt, tx, store.as_list(cw.districts), principal.username)
-    await signal(rt, review_cycle_workflow_id(case_id), "case_closed")
-    await signal(rt, case_onboarding_workflow_id(case_id), "case_closed")
+    await signal(rt, review_cycle_workflow_id(case_id), ReviewCycle.case_closed)
+    await signal(rt, case_onboarding_workflow_id(case_id), CaseOnboarding.case_closed)
     for referral_id in cancelled:
-        await signal(rt, referral_workflow_id(referral_id), "cancel")
+        await signal(rt, referral_workflow_id(referral_id), Referral.cancel)
 
 
-async def end_case_workflows(rt: Runtime, event: CaseClosed, delivery: Delivery) -> None:
+async def end_case_workflows(rt: CaseworkRuntime, event: CaseClosed, delivery: Delivery) -> None:
     """Casework consumes its own CaseClosed: the event was committed with the closure, so the review
     cycle, onboarding and referral workflows of the case are told even if the process died between
     that commit and the signals `close_case` sends at once. Signals are idempotent; one that cannot
@@ -216,13 +219,13 @@ async def end_case_workflows(rt: Runtime, event: CaseClosed, delivery: Delivery)
     telemetry.mark(case_id=event.case_id)
     async with rt.db.read() as conn:
         referral_ids = await store_referrals.referral_ids_closed_with_case(conn, event.case_id)
-    await signal(rt, review_cycle_workflow_id(event.case_id), "case_closed", strict=True)
-    await signal(rt, case_onboarding_workflow_id(event.case_id), "case_closed", strict=True)
+    await signal(rt, review_cycle_workflow_id(event.case_id), ReviewCycle.case_closed, strict=True)
+    await signal(rt, case_onboarding_workflow_id(event.case_id), CaseOnboarding.case_closed, strict=True)
     for referral_id in referral_ids:
-        await signal(rt, referral_workflow_id(referral_id), "cancel", strict=True)
+        await signal(rt, referral_workflow_id(referral_id), Referral.cancel, strict=True)
 
 
-async def on_start(rt: Runtime) -> None:
+async def on_start(rt: CaseworkRuntime) -> None:
     await seed_caseworkers(rt)
     await start_pending_workflows(rt)
     await ensure_referral_workflows(rt)

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from services.casework import store
 from services.casework.domain import CaseworkerSlot, Phase, advance_to, assignment_candidates, effective_cap, leave_assignment, transition
+from services.casework.runtime import CaseworkRuntime
 from services.casework.schemas import CaseworkerIn, CaseworkerNew
 from services.contracts.events import CaseAssigned, CasePhaseChanged, CaseQueued
 from services.kit.alerts import raise_alert, resolve_alerts
@@ -20,26 +21,25 @@ from services.kit.auth import Principal
 from services.kit.db import utc_now
 from services.kit.errors import Conflict, Invalid, NotFound
 from services.kit.outbox import Tx
-from services.kit.service import Runtime
 
 SYSTEM = "system"
 
 
-def envelope(rt: Runtime, correlation_id: uuid.UUID, causation_id: uuid.UUID | None = None) -> dict[str, Any]:
+def envelope(rt: CaseworkRuntime, correlation_id: uuid.UUID, causation_id: uuid.UUID | None = None) -> dict[str, Any]:
     return dict(tenant=rt.platform.tenant, correlation_id=correlation_id, causation_id=causation_id)
 
 
 # --- phases (seed 001) ------------------------------------------------------------------------------------
 
 
-async def change_phase(rt: Runtime, tx: Tx, case: sa.Row, target: Phase, actor: str) -> None:
+async def change_phase(rt: CaseworkRuntime, tx: Tx, case: sa.Row, target: Phase, actor: str) -> None:
     new = transition(Phase(case.phase), target)
     await store.update_case(tx.conn, case.id, phase=new)
     await store.note(tx.conn, case.id, "phase_changed", actor, from_phase=case.phase, to_phase=new)
     await tx.emit(CasePhaseChanged(**envelope(rt, case.id), case_id=case.id, from_phase=case.phase, to_phase=new))
 
 
-async def advance_phase(rt: Runtime, tx: Tx, case_id: uuid.UUID, target: Phase, actor: str) -> None:
+async def advance_phase(rt: CaseworkRuntime, tx: Tx, case_id: uuid.UUID, target: Phase, actor: str) -> None:
     case = await store.get_case(tx.conn, case_id)
     if case is not None and advance_to(Phase(case.phase), target) is not None:
         await change_phase(rt, tx, case, target, actor)
@@ -52,7 +52,7 @@ def _slot(row: sa.Row) -> CaseworkerSlot:
     return CaseworkerSlot(row.username, tuple(store.as_list(row.districts)), tuple(store.as_list(row.languages)), row.caseload, row.cap, not row.on_leave)
 
 
-async def _assign(rt: Runtime, tx: Tx, case_id: uuid.UUID, username: str, *, reason: str, by: str, previous: str | None = None,
+async def _assign(rt: CaseworkRuntime, tx: Tx, case_id: uuid.UUID, username: str, *, reason: str, by: str, previous: str | None = None,
                   causation_id: uuid.UUID | None = None) -> None:
     """The case is with `username` now: the case row, the assignment history, the timeline and CaseAssigned."""
     await store.update_case(tx.conn, case_id, caseworker=username, queued_at=None)
@@ -62,7 +62,7 @@ async def _assign(rt: Runtime, tx: Tx, case_id: uuid.UUID, username: str, *, rea
     await tx.emit(CaseAssigned(**envelope(rt, case_id, causation_id), case_id=case_id, caseworker=username, previous_caseworker=previous, reason=reason))
 
 
-async def assign_or_queue(rt: Runtime, tx: Tx, case: sa.Row, *, by: str, reason: str, causation_id: uuid.UUID | None = None) -> str | None:
+async def assign_or_queue(rt: CaseworkRuntime, tx: Tx, case: sa.Row, *, by: str, reason: str, causation_id: uuid.UUID | None = None) -> str | None:
     """Gives an unassigned case to a caseworker of its district with room (shared language first);
     when all are full it is queued, CaseQueued is published and the team lead alerted (000: caseload
     1:190 per FTE). Returns the caseworker or None when queued."""
@@ -84,14 +84,14 @@ async def assign_or_queue(rt: Runtime, tx: Tx, case: sa.Row, *, by: str, reason:
     return None
 
 
-async def drain_queue(rt: Runtime, tx: Tx, districts: list[str], by: str) -> None:
+async def drain_queue(rt: CaseworkRuntime, tx: Tx, districts: list[str], by: str) -> None:
     """Assigns queued cases (oldest first) of these districts while someone has room."""
     for case in await store.oldest_queued(tx.conn, districts, limit=50):
         if await assign_or_queue(rt, tx, case, by=by, reason="from_queue") is None:
             break
 
 
-async def reassign(rt: Runtime, principal: Principal, case_id: uuid.UUID, username: str) -> None:
+async def reassign(rt: CaseworkRuntime, principal: Principal, case_id: uuid.UUID, username: str) -> None:
     """The team lead moves a case to another caseworker (within their cap); the history keeps both."""
     async with rt.outbox.transaction() as tx:
         case = await store.get_case(tx.conn, case_id)
@@ -117,7 +117,7 @@ async def reassign(rt: Runtime, principal: Principal, case_id: uuid.UUID, userna
 # --- the register -------------------------------------------------------------------------------------------
 
 
-async def seed_caseworkers(rt: Runtime) -> None:
+async def seed_caseworkers(rt: CaseworkRuntime) -> None:
     """Loads the caseworker register from the data file at start; entries the team lead changed stay."""
     path = Path(rt.settings.caseworkers_file)
     if not path.exists():  # noqa: ASYNC240 - once at start-up, a small local file
@@ -132,7 +132,7 @@ async def seed_caseworkers(rt: Runtime) -> None:
             )
 
 
-async def add_caseworker(rt: Runtime, principal: Principal, new: CaseworkerNew) -> None:
+async def add_caseworker(rt: CaseworkRuntime, principal: Principal, new: CaseworkerNew) -> None:
     """A caseworker joins the register with districts, languages and FTE (cap 190 x FTE unless set, 000);
     queued cases of their districts are assigned to them right away."""
     async with rt.outbox.transaction() as tx:
@@ -144,7 +144,7 @@ async def add_caseworker(rt: Runtime, principal: Principal, new: CaseworkerNew) 
         await drain_queue(rt, tx, districts, principal.username)
 
 
-async def update_caseworker(rt: Runtime, principal: Principal, username: str, change: CaseworkerIn) -> None:
+async def update_caseworker(rt: CaseworkRuntime, principal: Principal, username: str, change: CaseworkerIn) -> None:
     async with rt.outbox.transaction() as tx:
         cw = await store.get_caseworker(tx.conn, username)
         if cw is None:
@@ -164,7 +164,7 @@ async def update_caseworker(rt: Runtime, principal: Principal, username: str, ch
         await drain_queue(rt, tx, store.as_list(cw.districts), principal.username)
 
 
-async def set_leave(rt: Runtime, principal: Principal, username: str, on_leave: bool, substitute: str | None) -> None:
+async def set_leave(rt: CaseworkRuntime, principal: Principal, username: str, on_leave: bool, substitute: str | None) -> None:
     """Leave with a substitute: the substitute sees and works the cases (CaseAssigned reason
     substitution for each open case; substitution_ended when the leave ends). The caseload stays with
     the absent caseworker, so nothing moves back and forth."""

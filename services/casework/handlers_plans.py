@@ -11,12 +11,12 @@ import sqlalchemy as sa
 from services.casework import store, store_plans
 from services.casework.domain import GoalStatus, Phase, goal_snapshot
 from services.casework.handlers_assign import advance_phase, envelope
+from services.casework.runtime import CaseworkRuntime
 from services.casework.schemas import GoalChangeIn, GoalIn, PlanAgreeIn
 from services.contracts.events import GoalSet, PlanAgreed
 from services.kit.auth import Principal
 from services.kit.errors import Conflict, Invalid, NotFound
 from services.kit.outbox import Tx
-from services.kit.service import Runtime
 
 
 async def open_case_row(tx: Tx, case_id: uuid.UUID) -> sa.Row:
@@ -28,7 +28,7 @@ async def open_case_row(tx: Tx, case_id: uuid.UUID) -> sa.Row:
     return case
 
 
-async def _goal_changed(rt: Runtime, tx: Tx, goal: dict[str, Any], by: str) -> None:
+async def _goal_changed(rt: CaseworkRuntime, tx: Tx, goal: dict[str, Any], by: str) -> None:
     snapshot = goal_snapshot(goal)
     await store_plans.insert_goal_revision(tx.conn, goal["id"], goal["revision"], snapshot, by)
     await store.note(tx.conn, goal["case_id"], "goal_set", by, goal_id=goal["id"], revision=goal["revision"], **snapshot)
@@ -38,14 +38,14 @@ async def _goal_changed(rt: Runtime, tx: Tx, goal: dict[str, Any], by: str) -> N
     ))
 
 
-async def record_resource_check(rt: Runtime, principal: Principal, case_id: uuid.UUID, answers: dict[str, str]) -> None:
+async def record_resource_check(rt: CaseworkRuntime, principal: Principal, case_id: uuid.UUID, answers: dict[str, str]) -> None:
     async with rt.outbox.transaction() as tx:
         await open_case_row(tx, case_id)
         await store_plans.save_resource_check(tx.conn, case_id, answers)
         await store.note(tx.conn, case_id, "resource_check", principal.username, questions=len(answers))
 
 
-async def add_goal(rt: Runtime, principal: Principal, case_id: uuid.UUID, goal: GoalIn) -> uuid.UUID:
+async def add_goal(rt: CaseworkRuntime, principal: Principal, case_id: uuid.UUID, goal: GoalIn) -> uuid.UUID:
     async with rt.outbox.transaction() as tx:
         await open_case_row(tx, case_id)
         if goal.person_id is not None and await store.get_member(tx.conn, case_id, goal.person_id) is None:
@@ -59,7 +59,7 @@ async def add_goal(rt: Runtime, principal: Principal, case_id: uuid.UUID, goal: 
         return row["id"]
 
 
-async def change_goal(rt: Runtime, principal: Principal, case_id: uuid.UUID, goal_id: uuid.UUID, change: GoalChangeIn) -> None:
+async def change_goal(rt: CaseworkRuntime, principal: Principal, case_id: uuid.UUID, goal_id: uuid.UUID, change: GoalChangeIn) -> None:
     """Adjusts a goal, also its field of action (1-18, 000 §4) or the person it is for (a member of the
     case, or none: the whole household); every change is a new revision, the old ones are kept, and
     GoalSet carries the new field and person so reporting counts the goal where it now is."""
@@ -72,7 +72,7 @@ async def change_goal(rt: Runtime, principal: Principal, case_id: uuid.UUID, goa
         await set_goal(rt, tx, case_id, goal_id, values, principal.username)
 
 
-async def set_goal(rt: Runtime, tx: Tx, case_id: uuid.UUID, goal_id: uuid.UUID, values: dict[str, Any], by: str) -> None:
+async def set_goal(rt: CaseworkRuntime, tx: Tx, case_id: uuid.UUID, goal_id: uuid.UUID, values: dict[str, Any], by: str) -> None:
     """Changes a goal of the case as a new revision (nothing when nothing changes); also the review's results."""
     row = await store_plans.get_goal(tx.conn, goal_id, case_id)
     if row is None:
@@ -86,7 +86,7 @@ async def set_goal(rt: Runtime, tx: Tx, case_id: uuid.UUID, goal_id: uuid.UUID, 
     await _goal_changed(rt, tx, goal, by)
 
 
-async def agree_plan(rt: Runtime, principal: Principal, case_id: uuid.UUID, agreement: PlanAgreeIn) -> int:
+async def agree_plan(rt: CaseworkRuntime, principal: Principal, case_id: uuid.UUID, agreement: PlanAgreeIn) -> int:
     """Records the integration agreement, agreed by client and caseworker (001 phase 2); moves the
     case from planning into integration in the regular systems."""
     if not agreement.agreed_by_client:

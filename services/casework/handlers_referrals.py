@@ -14,6 +14,7 @@ from services.casework.domain import INTEGRATION_POINT_PARTNERS, consent_missing
 from services.casework.handlers_assign import SYSTEM, envelope
 from services.casework.handlers_plans import open_case_row
 from services.casework.handlers_workflows import signal, start_referral_workflow
+from services.casework.runtime import CaseworkRuntime
 from services.casework.schemas import ReferralIn
 from services.contracts.casework_workflows import partner_process, referral_workflow_id
 from services.contracts.events import ConsentChanged, ReferralClosed, ReferralHandedOver, ReferralMade, ReferralStepRecorded
@@ -24,12 +25,12 @@ from services.kit.auth import Principal
 from services.kit.db import utc_now
 from services.kit.errors import Conflict, Invalid
 from services.kit.outbox import Tx
-from services.kit.service import Runtime
+from workflows.referral import Referral
 
 # --- consents ---------------------------------------------------------------------------------------------
 
 
-async def consent_changed(rt: Runtime, tx: Tx, person_id: uuid.UUID, partner: str, purpose: str) -> None:
+async def consent_changed(rt: CaseworkRuntime, tx: Tx, person_id: uuid.UUID, partner: str, purpose: str) -> None:
     """Announces the register's state of one consent (ConsentChanged), for intake's handover check."""
     row = await store_referrals.consent(tx.conn, person_id, partner, purpose)
     if row is not None:
@@ -37,7 +38,7 @@ async def consent_changed(rt: Runtime, tx: Tx, person_id: uuid.UUID, partner: st
                                      given_on=row.given_on, withdrawn=row.withdrawn_at is not None))
 
 
-async def record_consent(rt: Runtime, principal: Principal, case_id: uuid.UUID, person_id: uuid.UUID, partner: Partner, purpose: Purpose,
+async def record_consent(rt: CaseworkRuntime, principal: Principal, case_id: uuid.UUID, person_id: uuid.UUID, partner: Partner, purpose: Purpose,
                          given_on: date) -> None:
     async with rt.outbox.transaction() as tx:
         if await store.get_member(tx.conn, case_id, person_id) is None:
@@ -48,7 +49,9 @@ async def record_consent(rt: Runtime, principal: Principal, case_id: uuid.UUID, 
         await consent_changed(rt, tx, person_id, partner.value, purpose.value)
 
 
-async def withdraw_consent(rt: Runtime, principal: Principal, case_id: uuid.UUID, person_id: uuid.UUID, partner: Partner, purpose: Purpose | None) -> int:
+async def withdraw_consent(
+    rt: CaseworkRuntime, principal: Principal, case_id: uuid.UUID, person_id: uuid.UUID, partner: Partner, purpose: Purpose | None,
+) -> int:
     """Withdrawal ends the consent and cancels the person's open referrals to that partner
     (ReferralClosed outcome consent_withdrawn, SGB X §67b)."""
     async with rt.outbox.transaction() as tx:
@@ -64,14 +67,14 @@ async def withdraw_consent(rt: Runtime, principal: Principal, case_id: uuid.UUID
         rows = await store_referrals.open_referrals_of_person(tx.conn, person_id, partner.value, purpose.value if purpose else None)
         cancelled = await cancel_referrals(rt, tx, rows, "consent_withdrawn", principal.username)
     for referral_id in cancelled:
-        await signal(rt, referral_workflow_id(referral_id), "cancel")
+        await signal(rt, referral_workflow_id(referral_id), Referral.cancel)
     return len(cancelled)
 
 
 # --- referrals (flow 4) -----------------------------------------------------------------------------------
 
 
-async def cancel_referrals(rt: Runtime, tx: Tx, rows: list[sa.Row], outcome: str, actor: str) -> list[uuid.UUID]:
+async def cancel_referrals(rt: CaseworkRuntime, tx: Tx, rows: list[sa.Row], outcome: str, actor: str) -> list[uuid.UUID]:
     """Closes these open referrals with `outcome` (consent_withdrawn, case_closed); returns their ids (their workflows are told after the commit)."""
     for r in rows:
         await store_referrals.update_referral(tx.conn, r.id, status="closed", outcome=outcome)
@@ -81,7 +84,7 @@ async def cancel_referrals(rt: Runtime, tx: Tx, rows: list[sa.Row], outcome: str
     return [r.id for r in rows]
 
 
-async def make_referral(rt: Runtime, principal: Principal, case_id: uuid.UUID, ref: ReferralIn) -> uuid.UUID:
+async def make_referral(rt: CaseworkRuntime, principal: Principal, case_id: uuid.UUID, ref: ReferralIn) -> uuid.UUID:
     """Refers a member to a partner, only with the person's documented consent for that partner and
     purpose (422 otherwise); Integration Point referrals only for employable persons (000)."""
     referral_id = uuid.uuid4()
@@ -113,7 +116,7 @@ async def make_referral(rt: Runtime, principal: Principal, case_id: uuid.UUID, r
     return referral_id
 
 
-async def hand_over(rt: Runtime, tx: Tx, case_id: uuid.UUID, person_id: uuid.UUID, causation_id: uuid.UUID) -> list[uuid.UUID]:
+async def hand_over(rt: CaseworkRuntime, tx: Tx, case_id: uuid.UUID, person_id: uuid.UUID, causation_id: uuid.UUID) -> list[uuid.UUID]:
     """Change of legal regime (asylum recognised): the person's open employment agency referrals go to
     the job centre with their history, running measures kept (000 "Projekt Integration Point": SGB III -> SGB II)."""
     rows = await store_referrals.open_referrals_of_person(tx.conn, person_id, Partner.EMPLOYMENT_AGENCY.value)

@@ -4,16 +4,19 @@ justification texts."""
 
 from __future__ import annotations
 
+import math
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
+from temporalio import activity
 
 from services.contracts.refusals import NON_RETRYABLE
 
-#: Domain error types an activity or validator raises; the workflow does not retry them and funding's
-#: API maps them back to HTTP statuses. The one list lives in `services.contracts.refusals`.
+#: Kept only as the old name of `services.contracts.refusals.NON_RETRYABLE` (tests/unit/test_kit_refusals.py
+#: checks they are the same list); funding's workflows use NON_RETRYABLE directly.
 DOMAIN_ERROR_TYPES = NON_RETRYABLE
 
 
@@ -201,6 +204,71 @@ class RoundState(_Model):
     decided: dict[str, str]
 
 
+# --- the steering group's rules: one place for the round's validators and the meeting's conclusion --------
+
+
+def quorum(members: int, fraction: float) -> int:
+    """Default: half of the members (002 §2 steering group; DOMAIN.md flow 6: "decisions at steering-group
+    meetings by majority of members present with a quorum"; setting FUNDING_STEERING_QUORUM_FRACTION)."""
+    return max(1, math.ceil(members * fraction))
+
+
+def majority(yes: int, no: int, abstentions: int) -> bool:
+    """Majority of those present and voting on the item (recused members excluded): yes > half of
+    present-not-recused. Abstentions count as present, so they weigh like a no (DOMAIN.md flow 6)."""
+    return yes * 2 > yes + no + abstentions
+
+
+def recused_from(conflicts: Mapping[str, Sequence[str]], application_id: str) -> list[str]:
+    """The members present who declared a conflict of interest in this application: they are recused from
+    its vote (002 §2 steering group; `conflicts`: member -> application ids)."""
+    return [member for member, apps in conflicts.items() if application_id in apps]
+
+
+def presence_refusal(member: str, members: Sequence[str], conflicts: Mapping[str, Sequence[str]]) -> Refusal | None:
+    """Only members of the steering group's register take part in its meetings, each registered once."""
+    if member not in members:
+        return Refusal("Forbidden", "only members of the steering group take part in its meetings")
+    if member in conflicts:
+        return Refusal("Conflict", "presence is already registered for this meeting")
+    return None
+
+
+def vote_refusal(cmd: VoteCommand, conflicts: Mapping[str, Sequence[str]], pending: Sequence[str], votes: Mapping[str, Mapping[str, str]]) -> Refusal | None:
+    """A member registered as present votes once on an application open in the round, unless recused from it
+    (`recused_from`; 002 §2, DOMAIN.md flow 6)."""
+    app = str(cmd.application_id)
+    if cmd.member not in conflicts:
+        return Refusal("Forbidden", "only members registered as present vote")
+    if app not in pending:
+        return Refusal("Conflict", "the application is not open in this round")
+    if cmd.member in recused_from(conflicts, app):
+        return Refusal("Forbidden", "the member declared a conflict of interest and is recused from this vote")
+    if cmd.member in votes.get(app, {}):
+        return Refusal("Conflict", "the member has already voted on this application")
+    return None
+
+
+class Tally(NamedTuple):
+    yes: int
+    no: int
+    abstentions: int
+    recused: list[str]
+    approved: bool
+
+
+def meeting_tally(present: Sequence[str], recused: Sequence[str], votes: Mapping[str, str]) -> Tally:
+    """One application's vote at a quorate meeting (002 §2/§5, DOMAIN.md flow 6): members recused from it
+    (`recused_from`) and anyone not present do not count; whoever is present, not recused and voted neither
+    yes nor no abstains; approved by `majority`."""
+    recused_present = [m for m in recused if m in present]
+    counted = {m: v for m, v in votes.items() if m in present and m not in recused_present}
+    yes = sum(v == "yes" for v in counted.values())
+    no = sum(v == "no" for v in counted.values())
+    abstentions = len(present) - len(recused_present) - yes - no
+    return Tally(yes, no, abstentions, recused_present, majority(yes, no, abstentions))
+
+
 # --- proof of use (Verwendungsnachweis) -------------------------------------------------------
 
 PROOF_OF_USE_WORKFLOW = "ProofOfUse"
@@ -290,6 +358,25 @@ class SettleProofInput(_Model):
     actor: str
 
 
+def proof_expected(status: str) -> bool:
+    """A proof of use (receipts, the submission) is taken after payout, or again when the fund manager asked
+    for rework (002 §5 Verwendungsnachweis; DOMAIN.md flow 6). Funding's API (receipts, the draft), the
+    workflow's submit validator (its reviewed state; before the first submission the measure is paid) and
+    the submit activity ask it; each words its refusal for its caller."""
+    return status in ("paid", "rework_requested")
+
+
+def proof_reviewable(status: str) -> bool:
+    """A submitted proof of use waits for the fund manager's review (accept or rework)."""
+    return status == "proof_submitted"
+
+
+def proof_reclaimable(status: str) -> bool:
+    """Unspent and undrawn money is reclaimed once, after the proof of use was accepted (DOMAIN.md flow 6:
+    unspent money returns to the budget)."""
+    return status == "proof_accepted"
+
+
 class ProofState(_Model):
     status: str = Field(description="proof_submitted, rework_requested, proof_accepted or settled.")
     version: int
@@ -297,3 +384,55 @@ class ProofState(_Model):
     returned_cents: int = 0
     released_cents: int = 0
     days_late: int = 0
+
+
+# --- activity interfaces: declared once here, called by the workflows, implemented by funding's
+# FundingActivities (services/funding/activities.py) under the same names ---------------------------
+
+
+@activity.defn(name=HARDSHIP_STEP)
+async def hardship_step(inp: HardshipStepInput) -> HardshipState:
+    """One human step on a hardship application, recorded in funding's database."""
+    raise NotImplementedError
+
+
+@activity.defn(name=HARDSHIP_ESCALATE)
+async def hardship_escalate(inp: HardshipEscalateInput) -> None:
+    """The decision is overdue: the fund managers are alerted once."""
+    raise NotImplementedError
+
+
+@activity.defn(name=CONCLUDE_MEETING)
+async def conclude_meeting(inp: ConcludeMeetingInput) -> MeetingOutcome:
+    """A steering-group meeting is concluded: quorum, decisions, minutes."""
+    raise NotImplementedError
+
+
+@activity.defn(name=PROOF_REMINDER)
+async def proof_reminder(inp: ProofReminderInput) -> None:
+    """A reminder before the proof of use is due, or the alert once it is overdue."""
+    raise NotImplementedError
+
+
+@activity.defn(name=RECORD_PROOF)
+async def record_proof(inp: RecordProofInput) -> ProofRecorded:
+    """The first version's proof of use: recorded, unspent money returned at once."""
+    raise NotImplementedError
+
+
+@activity.defn(name=SUBMIT_PROOF)
+async def submit_proof(inp: SubmitProofInput) -> ProofState:
+    """The stored draft becomes version N of the proof of use, waiting for review."""
+    raise NotImplementedError
+
+
+@activity.defn(name=REVIEW_PROOF)
+async def review_proof(inp: ReviewProofInput) -> ProofState:
+    """The fund manager accepts version N or asks for rework."""
+    raise NotImplementedError
+
+
+@activity.defn(name=SETTLE_PROOF)
+async def settle_proof(inp: SettleProofInput) -> ProofState:
+    """The unspent and undrawn money returns to the budget, once."""
+    raise NotImplementedError

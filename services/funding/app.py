@@ -1,6 +1,6 @@
 """Composition root of the funding service."""
 
-from services.funding import consumers, handlers, mail, store
+from services.funding import activities, consumers, handlers, mail, store
 from services.funding.api import hardship_router, measures_router, router
 from services.funding.settings import FundingSettings
 from services.kit.service import ServiceSpec
@@ -20,7 +20,7 @@ def build() -> ServiceSpec:
         routers=[router, hardship_router, measures_router],
         subscriptions=consumers.subscriptions,
         workflows=[HardshipApproval, FundRound, ProofOfUse],
-        activities=handlers.activities,
+        activities=activities.activities,
         on_start=handlers.ensure_current_budgets,
         background=lambda rt: [mail.relay_forever(rt)],
     )

@@ -3,11 +3,11 @@ clients of their own cases)."""
 
 from services.contracts.casework import CaseAssigned, CaseClosed, CaseOpened
 from services.funding import handlers
+from services.funding.runtime import FundingRuntime
 from services.kit.broker import Delivery, Subscription
-from services.kit.service import Runtime
 
 
-def subscriptions(rt: Runtime) -> list[Subscription]:
+def subscriptions(rt: FundingRuntime) -> list[Subscription]:
     async def on_case_opened(event: CaseOpened, delivery: Delivery) -> None:
         await handlers.project_case_opened(rt, event, delivery)
 

@@ -1,23 +1,33 @@
 """Funds, budgets, the ledger's vocabulary and the decision rules of the hardship fund (DOMAIN.md flow 5,
-seed 000 "Härtefallfond") and the discretionary fund (flow 6, seed 002 §5). No I/O."""
+seed 000 "Härtefallfond") and the discretionary fund (flow 6, seed 002 §5), as pure functions: no I/O,
+no database, no Temporal. The hardship approval's rules that its workflow applies too live in
+`services.contracts.funding_workflows` and are re-exported here; the HTTP models are in `schemas.py`."""
 
 from __future__ import annotations
 
 import enum
-import uuid
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel
 
 from services.contracts.funding_workflows import HardshipState
 from services.contracts.funding_workflows import Refusal as Refusal  # the hardship rules workflows share live in contracts
 from services.contracts.funding_workflows import deciders_required as deciders_required
 from services.contracts.funding_workflows import four_eyes_refusal as four_eyes_refusal
 from services.contracts.funding_workflows import hardship_step_refusal as hardship_step_refusal
+from services.contracts.funding_workflows import majority as majority
+from services.contracts.funding_workflows import meeting_tally as meeting_tally
+from services.contracts.funding_workflows import proof_expected as proof_expected
+from services.contracts.funding_workflows import proof_reclaimable as proof_reclaimable
+from services.contracts.funding_workflows import proof_reviewable as proof_reviewable
+from services.contracts.funding_workflows import quorum as quorum
 from services.contracts.funding_workflows import third_person_refusal as third_person_refusal
 from services.contracts.vocab import DISCRETIONARY_AREAS
 from services.kit.errors import Conflict, DomainError, Forbidden, Invalid
+
+if TYPE_CHECKING:
+    from services.funding.schemas import HardshipCriteria, MeasureApply, ProofItem, ProofReview
 
 
 class Fund(enum.StrEnum):
@@ -47,6 +57,8 @@ def fiscal_year(today: date) -> int:
 
 
 def add_months(day: date, months: int) -> date:
+    """`months` calendar months later, clamped to the month's end (the proof of use is due N months after
+    the measure ends, 002 §5 / DOMAIN.md flow 6; the hardship period is at most N months, 000 "Härtefallfond")."""
     month0 = day.month - 1 + months
     year, month = day.year + month0 // 12, month0 % 12 + 1
     for d in (day.day, 30, 29, 28):
@@ -55,41 +67,6 @@ def add_months(day: date, months: int) -> date:
         except ValueError:
             continue
     raise AssertionError("unreachable")
-
-
-class BudgetOut(BaseModel):
-    fund: Fund
-    fiscal_year: int
-    amount_cents: int
-    currency: str = "EUR"
-
-
-class Balance(BaseModel):
-    """A fund's year derived from the ledger."""
-
-    fund: Fund
-    fiscal_year: int
-    budget_cents: int
-    approved_cents: int = Field(description="Reservations minus releases.")
-    reserved_cents: int = Field(description="Approved, not yet paid.")
-    paid_cents: int = Field(description="Disbursements.")
-    returned_cents: int = Field(description="Unspent money returned after proof of use.")
-    committed_cents: int
-    available_cents: int
-
-
-class Reconciliation(BaseModel):
-    fund: Fund
-    fiscal_year: int
-    ledger_committed_cents: int
-    running_committed_cents: int
-    available_cents: int
-    matches: bool
-
-
-class SetBudget(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    amount_cents: int = Field(ge=0, le=10**12)
 
 
 # --- hardship fund -----------------------------------------------------------------------------
@@ -103,38 +80,6 @@ class HardshipStatus(enum.StrEnum):
     REJECTED = "rejected"
     REDIRECTED = "redirected"
     CANCELLED = "cancelled"
-
-
-PURPOSE_CATEGORIES = ("school_supplies", "housing", "mobility", "health_related", "language", "documents", "other")
-
-
-class HardshipCriteria(BaseModel):
-    """The central conditions of seed 000 "Härtefallfond", answered by the applying caseworker."""
-
-    model_config = ConfigDict(extra="forbid")
-    legal_entitlement_elsewhere: bool = Field(description="A legal entitlement exists elsewhere (then: redirect).")
-    responsible_office: str | None = Field(None, max_length=200, description="The office responsible for that entitlement.")
-    caused_by_authority_error: bool = Field(description="The need stems from a faulty action of another authority (then: reject).")
-    undermines_self_reliance: bool = Field(description="The help would undermine the person's self-reliance (then: reject).")
-
-    @model_validator(mode="after")
-    def _office_named(self) -> HardshipCriteria:
-        if self.legal_entitlement_elsewhere and not self.responsible_office:
-            raise ValueError("responsible_office is required when a legal entitlement exists elsewhere")
-        return self
-
-
-class HardshipApply(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    case_id: uuid.UUID
-    person_id: uuid.UUID
-    amount_cents: int = Field(gt=0, le=10**9)
-    purpose: str = Field(min_length=1, max_length=2000)
-    purpose_category: Literal["school_supplies", "housing", "mobility", "health_related", "language", "documents", "other"]
-    justification: str = Field(min_length=1, max_length=5000)
-    period_start: date
-    period_end: date
-    criteria: HardshipCriteria
 
 
 class Screening(BaseModel):
@@ -184,41 +129,6 @@ def refusal_error(refusal: Refusal) -> DomainError:
     return {"Forbidden": Forbidden, "Conflict": Conflict, "Invalid": Invalid}[refusal.type](refusal.message)
 
 
-class HardshipDecide(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    decision: Literal["approve", "reject"]
-    reason: Literal["caused_by_authority", "undermines_self_reliance", "period_not_limited", "budget_exhausted", "other"] | None = Field(
-        None, description="Required for a rejection (checked by the API: 422 on field reason).")
-
-
-class HardshipSummary(BaseModel):
-    """What deciders see by default: pseudonymised (no purpose text, no justification, no person)."""
-
-    application_id: uuid.UUID
-    case_id: uuid.UUID
-    amount_cents: int
-    purpose_category: str
-    criteria: HardshipCriteria
-    period_start: date
-    period_end: date
-    fiscal_year: int
-    deciders_required: int
-    deciders: list[str]
-    status: HardshipStatus
-    reason: str | None
-    responsible_office: str | None
-    escalated: bool
-
-
-class HardshipFull(HardshipSummary):
-    person_id: uuid.UUID
-    applicant: str
-    purpose: str
-    justification: str
-    payment_ordered_by: str | None
-    disbursed_by: str | None
-
-
 # --- discretionary fund -------------------------------------------------------------------------
 
 
@@ -236,141 +146,24 @@ class MeasureStatus(enum.StrEnum):
 
 
 AREAS = DISCRETIONARY_AREAS  # 002 §5, services.contracts.vocab
-Area = Literal["structured_arrival", "school_projects", "participation", "psychosocial_health", "language_and_work", "volunteering"]
-#: A contact address as an organisation gives it (one @, no spaces); the mail relay checks the rest.
-EMAIL_PATTERN = r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$"
 
 
-class BudgetLine(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    item: str = Field(min_length=1, max_length=200)
-    amount_cents: int = Field(ge=0, le=10**9)
+def measure_problem(cmd: MeasureApply) -> tuple[str, str] | None:
+    """Cross-field checks of an application to the discretionary fund (002 §5: a measure for a period,
+    its amount the sum of its budget lines), reported as 422 on the named field."""
+    if cmd.period_end < cmd.period_start:
+        return "period_end", "period_end is before period_start"
+    if sum(b.amount_cents for b in cmd.budget_lines) != cmd.amount_cents:
+        return "amount_cents", "amount_cents must equal the sum of the budget lines"
+    return None
 
 
-class Guidelines(BaseModel):
-    """002 §5: refugees are the target group, the measure tries a new approach, it contributes to lasting integration."""
-
-    model_config = ConfigDict(extra="forbid")
-    refugees_target_group: bool
-    new_approach: str = Field(min_length=1, max_length=2000)
-    lasting_integration: str = Field(min_length=1, max_length=2000)
-
-
-class MeasureApply(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    title: str = Field(min_length=1, max_length=300)
-    provider: str = Field(min_length=1, max_length=300)
-    organisation_kind: Literal["provider", "initiative", "municipal_institution"]
-    fields_of_action: list[Annotated[int, Field(ge=1, le=18)]] = Field(min_length=1, max_length=18, description="The 18 fields of action (000 §4).")
-    target_group: str = Field(min_length=1, max_length=300)
-    period_start: date
-    period_end: date
-    budget_lines: list[BudgetLine] = Field(min_length=1, max_length=50)
-    amount_cents: int = Field(gt=0, le=10**9)
-    over_limit_justification: str | None = Field(None, max_length=5000)
-    guidelines: Guidelines
-    area: Area | None = Field(None, description="The area of 002 §5 the measure belongs to.")
-    contact_email: str | None = Field(
-        None, max_length=254, pattern=EMAIL_PATTERN,
-        description="The organisation's contact for decision and reminder e-mails (personal data: never in events or logs).")
-    drawdowns_requested: bool = Field(False, description="Payout in partial amounts on request (Mittelabruf); granted with the approval.")
-
-    def problem(self) -> tuple[str, str] | None:
-        """Cross-field checks, reported as 422 on the named field by the handler."""
-        if self.period_end < self.period_start:
-            return "period_end", "period_end is before period_start"
-        if sum(b.amount_cents for b in self.budget_lines) != self.amount_cents:
-            return "amount_cents", "amount_cents must equal the sum of the budget lines"
-        return None
-
-
-class MeasureOut(BaseModel):
-    application_id: uuid.UUID
-    applicant: str
-    title: str
-    provider: str
-    organisation_kind: str
-    fields_of_action: list[int]
-    target_group: str
-    period_start: date
-    period_end: date
-    amount_cents: int
-    flagged_over_limit: bool
-    fiscal_year: int
-    status: MeasureStatus
-    round_id: uuid.UUID | None
-    meeting_no: int | None
-    paid_cents: int
-    proof_due_on: date | None
-    spent_cents: int | None
-    returned_cents: int | None
-    receipts: int | None
-    area: str | None = None
-    drawdowns_allowed: bool = False
-    proof_version: int = 0
-    rework_reason: str | None = None
-    released_cents: int | None = None
-    contact_email: str | None = Field(None, description="Only on the single record (audit-logged).")
-
-
-def quorum(members: int, fraction: float) -> int:
-    """Default: half of the members (002 §2 steering group; DOMAIN.md flow 6)."""
-    import math
-
-    return max(1, math.ceil(members * fraction))
-
-
-def majority(yes: int, no: int, abstentions: int) -> bool:
-    """Majority of those present and voting on the item (recused members excluded): yes > half of
-    present-not-recused. Abstentions count as present, so they weigh like a no."""
-    return yes * 2 > yes + no + abstentions
-
-
-class CreateRound(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    application_ids: list[uuid.UUID] = Field(min_length=1, max_length=200)
-
-
-class Presence(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    conflicts: list[uuid.UUID] = Field(default_factory=list, description="Applications this member has a conflict of interest in (recused).")
-
-
-class Vote(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    application_id: uuid.UUID
-    vote: Literal["yes", "no", "abstain"]
-
-
-class Payout(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    amount_cents: int | None = Field(None, gt=0)
-
-
-class ProofOfUse(BaseModel):
-    """The first version's proof of use (a spent amount and a count of receipts); kept for clients of the
-    old API. New submissions use ProofSubmit with itemised spending and uploaded receipts."""
-
-    model_config = ConfigDict(extra="forbid")
-    spent_cents: int = Field(ge=0, le=10**9)
-    receipts: int = Field(ge=0, le=100_000)
-    report: str = Field(min_length=1, max_length=5000)
-
-
-class ProofItem(BaseModel):
-    """One line of the itemised spending of a proof of use: what for, how much, when."""
-
-    model_config = ConfigDict(extra="forbid")
-    purpose: str = Field(min_length=1, max_length=300)
-    amount_cents: int = Field(gt=0, le=10**9)
-    spent_on: date
-
-
-class ProofSubmit(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    items: list[ProofItem] = Field(min_length=1, max_length=200)
-    report: str = Field(min_length=1, max_length=5000, description="Short factual report (Sachbericht).")
-    receipt_ids: list[uuid.UUID] = Field(min_length=1, max_length=100, description="Receipts uploaded to /measures/{id}/receipts.")
+def over_limit_problem(amount_cents: int, justification: str | None, normal_max_cents: int) -> str | None:
+    """002 §5: normally at most 5,000 EUR per measure (FUNDING_MEASURE_NORMAL_MAX_CENTS); above it a
+    written justification is required (and the application is flagged to the steering group)."""
+    if amount_cents > normal_max_cents and not (justification or "").strip():
+        return f"above {normal_max_cents} cents a written justification is required"
+    return None
 
 
 def proof_problem(items: list[ProofItem], paid_cents: int, period_start: date, today: date) -> tuple[str, str] | None:
@@ -381,16 +174,17 @@ def proof_problem(items: list[ProofItem], paid_cents: int, period_start: date, t
             return f"items.{i}.spent_on", "spent_on is before the measure started"
         if item.spent_on > today:
             return f"items.{i}.spent_on", "spent_on must not be in the future"
-    total = sum(i.amount_cents for i in items)
-    if total > paid_cents:
-        return "items", f"the items add up to {total} cents, more than the {paid_cents} cents paid out"
+    over = overspent_problem(sum(i.amount_cents for i in items), paid_cents)
+    return ("items", over) if over else None
+
+
+def overspent_problem(spent_cents: int, paid_cents: int) -> str | None:
+    """A proof of use accounts for at most the money paid out (002 §5; DOMAIN.md flow 6: unspent money
+    returns to the budget, so spending above the payout cannot be accounted for). Checked by the API on
+    the submission and again by the activity on the stored draft."""
+    if spent_cents > paid_cents:
+        return f"the items add up to {spent_cents} cents, more than the {paid_cents} cents paid out"
     return None
-
-
-class ProofReview(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    decision: Literal["accept", "rework"]
-    reason: str | None = Field(None, max_length=2000, description="Required for rework: what the organisation has to change.")
 
 
 def review_problem(review: ProofReview) -> tuple[str, str] | None:
@@ -410,20 +204,6 @@ def settlement(granted_cents: int, paid_cents: int, spent_cents: int) -> tuple[i
 
 
 # --- drawdowns (Mittelabruf) --------------------------------------------------------------------
-
-
-class DrawdownRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    amount_cents: int = Field(gt=0, le=10**9)
-
-
-class DrawdownOut(BaseModel):
-    drawdown_id: uuid.UUID
-    application_id: uuid.UUID
-    amount_cents: int
-    status: Literal["requested", "paid"]
-    requested_by: str
-    paid_by: str | None = None
 
 
 def drawdowns_allowed(requested: bool, status: str) -> bool:
@@ -447,6 +227,13 @@ def drawdown_problem(granted_cents: int, drawn_cents: int, amount_cents: int) ->
 
 #: Accepted receipt formats by their first bytes (magic numbers), never by name or declared type.
 RECEIPT_MAGIC = ((b"%PDF-", "application/pdf", "pdf"), (b"\x89PNG\r\n\x1a\n", "image/png", "png"), (b"\xff\xd8\xff", "image/jpeg", "jpg"))
+
+
+def clean_filename(name: str | None) -> str:
+    """A receipt's file name as shown back: no path, no characters a file system or header rejects, at most 200."""
+    base = (name or "beleg").replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(ch for ch in base if ch.isprintable() and ch not in '<>:"|?*').strip() or "beleg"
+    return base[-200:]
 
 
 class PayloadTooLarge(DomainError):
@@ -481,21 +268,3 @@ def receipt_problem(size: int, head: bytes, stored_total: int, max_bytes: int, t
     return None
 
 
-class ReceiptOut(BaseModel):
-    receipt_id: uuid.UUID
-    application_id: uuid.UUID
-    filename: str
-    media_type: str
-    size_bytes: int
-    sha256: str
-    proof_version: int | None = Field(None, description="The proof-of-use version it was first submitted with (None: not yet submitted).")
-
-
-class YearStatement(BaseModel):
-    fund: Fund
-    fiscal_year: int
-    budget_cents: int
-    approved_cents: int
-    paid_cents: int
-    returned_cents: int
-    remaining_cents: int

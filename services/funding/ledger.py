@@ -16,7 +16,8 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.funding.domain import Balance, BudgetExhausted, Fund, LedgerKind, Reconciliation
+from services.funding.domain import BudgetExhausted, Fund, LedgerKind
+from services.funding.schemas import Balance, Reconciliation
 from services.funding.store import budgets, ledger
 from services.kit.db import utc_now
 from services.kit.errors import Conflict, NotFound
@@ -28,7 +29,8 @@ def _key(fund: Fund, year: int) -> sa.ColumnElement[bool]:
 
 async def _append(conn: AsyncConnection, fund: Fund, year: int, kind: LedgerKind, cents: int, application_id: uuid.UUID, by: str) -> None:
     await conn.execute(
-        ledger.insert().values(fund=fund.value, fiscal_year=year, kind=kind.value, amount_cents=cents, application_id=application_id, recorded_by=by, at=utc_now())
+        ledger.insert().values(fund=fund.value, fiscal_year=year, kind=kind.value, amount_cents=cents, application_id=application_id, recorded_by=by,
+                               at=utc_now())
     )
 
 
@@ -135,3 +137,12 @@ async def application_sums(conn: AsyncConnection, application_id: uuid.UUID) -> 
     out = {k.value: 0 for k in LedgerKind}
     out.update({kind: int(total) for kind, total in rows})
     return out
+
+
+async def close_year(conn: AsyncConnection, fund: Fund, year: int) -> None:
+    """Closes the fund's year: no reservation is accepted afterwards. NotFound without such a budget,
+    Conflict if it is closed already."""
+    result = await conn.execute(budgets.update().where(_key(fund, year), budgets.c.closed_at.is_(None)).values(closed_at=utc_now()))
+    if result.rowcount != 1:
+        await _budget_row(conn, fund, year)  # NotFound if there is no such budget
+        raise Conflict(f"the {fund.value} fund's year {year} is already closed")

@@ -22,9 +22,9 @@ from typing import Any
 
 from opentelemetry import trace
 
-from services.funding import store
+from services.funding import store_mail
+from services.funding.runtime import FundingRuntime
 from services.kit.db import utc_now
-from services.kit.service import Runtime
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -86,7 +86,7 @@ def _send(host: str, port: int, timeout: float, msg: EmailMessage) -> None:
         smtp.send_message(msg)
 
 
-async def send_due(rt: Runtime, *, lease_s: float = 120.0) -> int:
+async def send_due(rt: FundingRuntime, *, lease_s: float = 120.0) -> int:
     """Sends every mail that is due now; returns how many were handed to SMTP."""
     s = rt.settings
     if not s.smtp_host:
@@ -95,7 +95,7 @@ async def send_due(rt: Runtime, *, lease_s: float = 120.0) -> int:
     while True:
         now = utc_now()
         async with rt.db.begin() as conn:
-            row = await store.claim_mail(conn, now, now + timedelta(seconds=lease_s))
+            row = await store_mail.claim_mail(conn, now, now + timedelta(seconds=lease_s))
         if row is None:
             return sent
         with tracer.start_as_current_span("funding.mail.send", attributes={"mail.id": str(row.id), "mail.kind": row.kind}) as span:
@@ -104,16 +104,16 @@ async def send_due(rt: Runtime, *, lease_s: float = 120.0) -> int:
             except (OSError, smtplib.SMTPException) as exc:
                 backoff = min(s.mail_max_backoff_s, 2.0 ** min(row.attempts + 1, 20))
                 async with rt.db.begin() as conn:
-                    await store.mark_mail_failed(conn, row.id, utc_now() + timedelta(seconds=backoff), f"SMTP: {type(exc).__name__}")
+                    await store_mail.mark_mail_failed(conn, row.id, utc_now() + timedelta(seconds=backoff), f"SMTP: {type(exc).__name__}")
                 span.set_attribute("mail.error", type(exc).__name__)
                 log.warning("mail %s (%s) not handed over: %s; next attempt in %.0f s", row.id, row.kind, type(exc).__name__, backoff)
                 return sent
             async with rt.db.begin() as conn:
-                await store.mark_mail_sent(conn, row.id, utc_now())
+                await store_mail.mark_mail_sent(conn, row.id, utc_now())
         sent += 1
 
 
-async def relay_forever(rt: Runtime) -> None:
+async def relay_forever(rt: FundingRuntime) -> None:
     """The funding process's mail relay (a background task next to the event relay)."""
     while True:
         try:

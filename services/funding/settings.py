@@ -13,7 +13,8 @@ class FundingSettings(ServiceSettings):
     hardship_two_deciders_above_cents: int = Field(100_000, ge=0, description="Above this amount (1,000 EUR) two distinct deciders (DOMAIN.md flow 5).")
     hardship_decision_working_days: int = Field(5, ge=1, description="Working days (NRW) until a hardship decision is due; then escalation.")
     hardship_max_period_months: int = Field(6, ge=1, description="The help covers a clearly limited period (000 'Härtefallfond'): at most this many months.")
-    measure_normal_max_cents: int = Field(500_000, ge=0, description="Verfügungsfonds: normally at most 5,000 EUR per measure (002 §5); above needs a written justification.")
+    measure_normal_max_cents: int = Field(
+        500_000, ge=0, description="Verfügungsfonds: normally at most 5,000 EUR per measure (002 §5); above needs a written justification.")
     steering_quorum_fraction: float = Field(0.5, gt=0, le=1, description="Share of the steering group's members that must be present for a quorum.")
     steering_members: list[str] = Field(
         default_factory=lambda: [f"steering{i}" for i in range(1, 8)],

@@ -1,13 +1,17 @@
-"""Funding's tables and queries."""
+"""Funding's tables, and its statements on budgets, the case projection, hardship applications and the
+steering group (the discretionary fund's measures: `store_measures.py`; the mail outbox: `store_mail.py`;
+the ledger: `ledger.py`)."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.kit.db import UTCDateTime, Uuid, add_kit_tables
+from services.kit.db import UTCDateTime, Uuid, add_kit_tables, upsert
 
 metadata = sa.MetaData()
 kit = add_kit_tables(metadata)
@@ -249,136 +253,111 @@ async def case_caseworker(conn: AsyncConnection, case_id: uuid.UUID) -> str | No
     return (await conn.execute(sa.select(case_members.c.caseworker).where(case_members.c.case_id == case_id))).scalar_one_or_none()
 
 
-async def get_measure(conn: AsyncConnection, application_id: uuid.UUID, *, lock: bool = False) -> sa.Row | None:
-    q = sa.select(measures).where(measures.c.id == application_id)
-    if lock and conn.dialect.name == "postgresql":
-        q = q.with_for_update()
-    return (await conn.execute(q)).first()
-
-
 async def active_members(conn: AsyncConnection) -> list[str]:
     rows = await conn.execute(sa.select(steering_members.c.username).where(steering_members.c.active.is_(True)).order_by(steering_members.c.username))
     return [r.username for r in rows]
 
 
-# --- discretionary fund: the applicant portal ------------------------------------------------------
+async def get_budget(conn: AsyncConnection, fund: str, year: int) -> sa.Row | None:
+    return (await conn.execute(sa.select(budgets).where(budgets.c.fund == fund, budgets.c.fiscal_year == year))).first()
 
 
-async def list_measures(conn: AsyncConnection, applicant: str | None = None) -> list[sa.Row]:
-    """Every application, or one organisation's own (never another's)."""
-    q = sa.select(measures).order_by(measures.c.applied_at)
-    if applicant is not None:
-        q = q.where(measures.c.applicant == applicant)
-    return list((await conn.execute(q)).all())
+async def ensure_budget(conn: AsyncConnection, fund: str, year: int, cents: int, now: object) -> None:
+    """A fund's budget for the year unless one is set already (an existing budget is never overwritten)."""
+    values = {"fund": fund, "fiscal_year": year, "amount_cents": cents, "committed_cents": 0, "set_by": "default", "set_at": now}
+    await upsert(conn, budgets, values, keys=["fund", "fiscal_year"], only_insert=True)
 
 
-async def update_measure(conn: AsyncConnection, application_id: uuid.UUID, **values: object) -> None:
-    await conn.execute(measures.update().where(measures.c.id == application_id).values(**values))
+# --- the case projection (casework's events) -----------------------------------------------------------
 
 
-async def receipts_of(conn: AsyncConnection, application_id: uuid.UUID) -> list[sa.Row]:
-    cols = [c for c in receipts.c if c.name != "content"]
-    return list((await conn.execute(sa.select(*cols).where(receipts.c.application_id == application_id).order_by(receipts.c.uploaded_at))).all())
+async def get_case(conn: AsyncConnection, case_id: uuid.UUID) -> sa.Row | None:
+    """A case as funding knows it: its members, responsible caseworker and whether it is closed."""
+    return (await conn.execute(sa.select(case_members).where(case_members.c.case_id == case_id))).first()
 
 
-async def receipts_total(conn: AsyncConnection, application_id: uuid.UUID) -> int:
-    q = sa.select(sa.func.coalesce(sa.func.sum(receipts.c.size_bytes), 0)).where(receipts.c.application_id == application_id)
+async def case_opened(conn: AsyncConnection, case_id: uuid.UUID, member_ids: list[str]) -> None:
+    await upsert(conn, case_members, {"case_id": case_id, "member_ids": member_ids}, keys=["case_id"])
+
+
+async def update_case(conn: AsyncConnection, case_id: uuid.UUID, **values: object) -> None:
+    """Sets the case's caseworker or closed mark; a case not heard of yet is added first (events may come in any order)."""
+    await upsert(conn, case_members, {"case_id": case_id, "member_ids": []}, keys=["case_id"], only_insert=True)
+    await conn.execute(case_members.update().where(case_members.c.case_id == case_id).values(**values))
+
+
+# --- hardship applications --------------------------------------------------------------------------
+
+
+async def insert_hardship(conn: AsyncConnection, application_id: uuid.UUID, cmd: Any, applicant: str, year: int, required: int,
+                          status: str, reason: str | None, office: str | None, now: datetime) -> None:
+    """Stores an application (`cmd`: the HardshipApply request) with its screening's status, reason and office."""
+    await conn.execute(
+        hardship.insert().values(
+            id=application_id, case_id=cmd.case_id, person_id=cmd.person_id, applicant=applicant, amount_cents=cmd.amount_cents,
+            purpose=cmd.purpose, purpose_category=cmd.purpose_category, justification=cmd.justification,
+            period_start=cmd.period_start, period_end=cmd.period_end, criteria=cmd.criteria.model_dump(mode="json"),
+            fiscal_year=year, deciders_required=required, status=status, reason=reason, responsible_office=office,
+            deciders=[], applied_at=now, decided_at=now if status != "pending" else None,
+        )
+    )
+
+
+async def update_hardship(conn: AsyncConnection, application_id: uuid.UUID, **values: object) -> None:
+    await conn.execute(hardship.update().where(hardship.c.id == application_id).values(**values))
+
+
+async def decision_of(conn: AsyncConnection, application_id: uuid.UUID, decider: str) -> sa.Row | None:
+    """The decision this decider recorded on the application, if any."""
+    d = hardship_decisions
+    return (await conn.execute(sa.select(d).where(d.c.application_id == application_id, d.c.decider == decider))).first()
+
+
+async def count_approvals(conn: AsyncConnection, application_id: uuid.UUID) -> int:
+    d = hardship_decisions
+    q = sa.select(sa.func.count()).select_from(d).where(d.c.application_id == application_id, d.c.decision == "approve")
     return int((await conn.execute(q)).scalar_one())
 
 
-async def receipt_by_hash(conn: AsyncConnection, application_id: uuid.UUID, sha256: str) -> sa.Row | None:
-    cols = [c for c in receipts.c if c.name != "content"]
-    return (await conn.execute(sa.select(*cols).where(receipts.c.application_id == application_id, receipts.c.sha256 == sha256))).first()
+async def insert_decision(conn: AsyncConnection, application_id: uuid.UUID, decider: str, decision: str, reason: str | None, at: datetime) -> None:
+    await conn.execute(hardship_decisions.insert().values(application_id=application_id, decider=decider, decision=decision, reason=reason, at=at))
 
 
-async def insert_receipt(conn: AsyncConnection, **values: object) -> None:
-    await conn.execute(receipts.insert().values(**values))
+# --- the steering group: members, rounds, minutes ------------------------------------------------------------
 
 
-async def get_receipt(conn: AsyncConnection, application_id: uuid.UUID, receipt_id: uuid.UUID) -> sa.Row | None:
-    return (await conn.execute(sa.select(receipts).where(receipts.c.id == receipt_id, receipts.c.application_id == application_id))).first()
+async def members(conn: AsyncConnection) -> list[sa.Row]:
+    """The member register, active or not, by user name."""
+    return list((await conn.execute(sa.select(steering_members).order_by(steering_members.c.username))).all())
 
 
-async def attach_receipts(conn: AsyncConnection, application_id: uuid.UUID, receipt_ids: list[uuid.UUID], version: int) -> None:
-    """Receipts first submitted with this version of the proof of use keep that version."""
-    await conn.execute(receipts.update().where(
-        receipts.c.application_id == application_id, receipts.c.id.in_(receipt_ids), receipts.c.proof_version.is_(None)).values(proof_version=version))
+async def set_member(conn: AsyncConnection, username: str, active: bool, since: datetime) -> None:
+    await upsert(conn, steering_members, {"username": username, "active": active, "since": since}, keys=["username"])
 
 
-async def count_receipts(conn: AsyncConnection, application_id: uuid.UUID) -> int:
-    return int((await conn.execute(sa.select(sa.func.count()).select_from(receipts).where(receipts.c.application_id == application_id))).scalar_one())
+async def seed_members(conn: AsyncConnection, usernames: list[str], since: datetime) -> None:
+    """The register's first members, once: nothing happens when it has any member."""
+    if (await conn.execute(sa.select(steering_members.c.username).limit(1))).first():
+        return
+    for username in usernames:
+        await conn.execute(steering_members.insert().values(username=username, active=True, since=since))
 
 
-async def drawdowns_of(conn: AsyncConnection, application_id: uuid.UUID) -> list[sa.Row]:
-    return list((await conn.execute(sa.select(drawdowns).where(drawdowns.c.application_id == application_id).order_by(drawdowns.c.requested_at))).all())
+async def insert_round(conn: AsyncConnection, round_id: uuid.UUID, year: int, created_by: str, now: datetime) -> None:
+    await conn.execute(rounds.insert().values(id=round_id, fiscal_year=year, created_by=created_by, status="open", meeting_no=1, created_at=now))
 
 
-async def drawn_cents(conn: AsyncConnection, application_id: uuid.UUID) -> int:
-    """Every drawdown requested or paid so far."""
-    q = sa.select(sa.func.coalesce(sa.func.sum(drawdowns.c.amount_cents), 0)).where(drawdowns.c.application_id == application_id)
-    return int((await conn.execute(q)).scalar_one())
+async def round_recorded(conn: AsyncConnection, round_id: uuid.UUID) -> bool:
+    return (await conn.execute(sa.select(rounds.c.id).where(rounds.c.id == round_id))).first() is not None
 
 
-async def insert_drawdown(conn: AsyncConnection, **values: object) -> None:
-    await conn.execute(drawdowns.insert().values(**values))
+async def advance_round(conn: AsyncConnection, round_id: uuid.UUID, next_meeting_no: int, still_open: bool) -> None:
+    await conn.execute(rounds.update().where(rounds.c.id == round_id).values(meeting_no=next_meeting_no, status="open" if still_open else "closed"))
 
 
-async def get_drawdown(conn: AsyncConnection, application_id: uuid.UUID, drawdown_id: uuid.UUID) -> sa.Row | None:
-    return (await conn.execute(sa.select(drawdowns).where(drawdowns.c.id == drawdown_id, drawdowns.c.application_id == application_id))).first()
+async def get_minutes(conn: AsyncConnection, round_id: uuid.UUID, meeting_no: int) -> sa.Row | None:
+    return (await conn.execute(sa.select(minutes).where(minutes.c.round_id == round_id, minutes.c.meeting_no == meeting_no))).first()
 
 
-async def mark_drawdown_paid(conn: AsyncConnection, drawdown_id: uuid.UUID, by: str, at: object) -> bool:
-    """Only a requested drawdown is paid (once): False if it was paid already."""
-    result = await conn.execute(drawdowns.update().where(drawdowns.c.id == drawdown_id, drawdowns.c.status == "requested").values(status="paid", paid_by=by, paid_at=at))
-    return result.rowcount == 1
-
-
-async def open_drawdowns(conn: AsyncConnection) -> list[sa.Row]:
-    q = (sa.select(drawdowns, measures.c.title, measures.c.provider, measures.c.fiscal_year)
-         .join(measures, measures.c.id == drawdowns.c.application_id).where(drawdowns.c.status == "requested").order_by(drawdowns.c.requested_at))
-    return list((await conn.execute(q)).all())
-
-
-async def paid_drawdowns(conn: AsyncConnection, limit: int) -> list[sa.Row]:
-    q = (sa.select(drawdowns, measures.c.title, measures.c.provider, measures.c.fiscal_year)
-         .join(measures, measures.c.id == drawdowns.c.application_id).where(drawdowns.c.status == "paid")
-         .order_by(drawdowns.c.paid_at.desc()).limit(limit))
-    return list((await conn.execute(q)).all())
-
-
-# --- mail outbox ----------------------------------------------------------------------------------------
-
-
-async def enqueue_mail(conn: AsyncConnection, *, key: str, kind: str, application_id: uuid.UUID, recipient: str, subject: str, body: str, now: object) -> None:
-    """Queues a mail once per key (a retried step queues nothing twice)."""
-    from services.kit.db import upsert
-
-    await upsert(conn, mail_outbox, {
-        "id": uuid.uuid4(), "key": key, "kind": kind, "application_id": application_id, "recipient": recipient,
-        "subject": subject, "body": body, "created_at": now, "attempts": 0, "next_attempt_at": now,
-    }, keys=["key"], only_insert=True)
-
-
-async def claim_mail(conn: AsyncConnection, now: object, lease_until: object) -> sa.Row | None:
-    """Takes the next due, unsent mail for `lease_until` (another replica skips it meanwhile)."""
-    m = mail_outbox
-    due = sa.and_(m.c.sent_at.is_(None), m.c.next_attempt_at <= now, sa.or_(m.c.lease_until.is_(None), m.c.lease_until < now))
-    row = (await conn.execute(sa.select(m).where(due).order_by(m.c.next_attempt_at).limit(1))).first()
-    if row is None:
-        return None
-    result = await conn.execute(m.update().where(m.c.id == row.id, due).values(lease_until=lease_until, attempts=m.c.attempts + 1))
-    return row if result.rowcount == 1 else None
-
-
-async def mark_mail_sent(conn: AsyncConnection, mail_id: uuid.UUID, at: object) -> None:
-    await conn.execute(mail_outbox.update().where(mail_outbox.c.id == mail_id).values(sent_at=at, lease_until=None, last_error=None))
-
-
-async def mark_mail_failed(conn: AsyncConnection, mail_id: uuid.UUID, next_attempt_at: object, error: str) -> None:
-    await conn.execute(mail_outbox.update().where(mail_outbox.c.id == mail_id).values(next_attempt_at=next_attempt_at, lease_until=None, last_error=error[:200]))
-
-
-async def mails_of(conn: AsyncConnection, application_id: uuid.UUID) -> list[sa.Row]:
-    q = sa.select(mail_outbox.c.kind, mail_outbox.c.key, mail_outbox.c.created_at, mail_outbox.c.sent_at, mail_outbox.c.attempts).where(
-        mail_outbox.c.application_id == application_id).order_by(mail_outbox.c.created_at)
-    return list((await conn.execute(q)).all())
+async def insert_minutes(conn: AsyncConnection, round_id: uuid.UUID, meeting_no: int, document: dict[str, Any], text: str, at: datetime) -> None:
+    await conn.execute(minutes.insert().values(round_id=round_id, meeting_no=meeting_no, document=document, text=text, recorded_at=at))

@@ -30,8 +30,10 @@ from services.contracts.funding_workflows import (
     RoundState,
     VoteCommand,
 )
-from services.funding import handlers, ledger, store
-from services.funding.domain import Fund, MeasureApply, ProofReview, ProofSubmit, fiscal_year
+from services.funding import handlers_measures, handlers_proof, ledger, store
+from services.funding.activities import activities
+from services.funding.domain import Fund, fiscal_year
+from services.funding.schemas import MeasureApply, ProofReview, ProofSubmit
 from services.kit.alerts import list_alerts
 from services.kit.auth import Principal
 from services.kit.db import utc_now
@@ -56,7 +58,7 @@ async def rt(tmp_path):  # type: ignore[no-untyped-def]
 
 async def measure(rt, cents: int, ends_in_days: int = 30) -> uuid.UUID:  # type: ignore[no-untyped-def]
     today = date.today()
-    return await handlers.apply_measure(rt, ORG, MeasureApply.model_validate({
+    return await handlers_measures.apply_measure(rt, ORG, MeasureApply.model_validate({
         "title": "Kurs", "provider": "Träger", "organisation_kind": "provider", "fields_of_action": [1], "target_group": "Geflüchtete",
         "period_start": today.isoformat(), "period_end": (today + timedelta(days=ends_in_days)).isoformat(),
         "budget_lines": [{"item": "Honorar", "amount_cents": cents}], "amount_cents": cents,
@@ -73,7 +75,7 @@ class TestFundRoundWorkflow:
             await conn.execute(store.rounds.insert().values(id=round_id, fiscal_year=fiscal_year(date.today()), created_by="fm", status="open", meeting_no=1, created_at=utc_now()))
             await conn.execute(store.measures.update().where(store.measures.c.id.in_([a, b])).values(status="in_round", round_id=round_id, meeting_no=1))
         queue = f"funding-{uuid.uuid4().hex[:6]}"
-        async with make_worker(env.client, queue, workflows=[FundRound], activities=handlers.activities(rt)):
+        async with make_worker(env.client, queue, workflows=[FundRound], activities=activities(rt)):
             handle = await env.client.start_workflow(
                 FUND_ROUND_WORKFLOW, FundRoundInput(round_id=round_id, tenant="hamm", application_ids=[a, b], members=MEMBERS, quorum=3),
                 id=f"fund-round-{round_id}", task_queue=queue, result_type=RoundState,
@@ -108,7 +110,7 @@ class TestFundRoundWorkflow:
         a = await measure(rt, 300_000)
         round_id = uuid.uuid4()
         queue = f"funding-{uuid.uuid4().hex[:6]}"
-        async with make_worker(env.client, queue, workflows=[FundRound], activities=handlers.activities(rt)):
+        async with make_worker(env.client, queue, workflows=[FundRound], activities=activities(rt)):
             handle = await env.client.start_workflow(
                 FUND_ROUND_WORKFLOW, FundRoundInput(round_id=round_id, tenant="hamm", application_ids=[a], members=MEMBERS, quorum=1),
                 id=f"fund-round-{round_id}", task_queue=queue, result_type=RoundState,
@@ -139,7 +141,7 @@ class TestProofOfUseWorkflow:
         due = date.today() + timedelta(days=60)
         queue = f"funding-{uuid.uuid4().hex[:6]}"
         manager = Principal("fm", frozenset({"fund_manager"}))
-        async with make_worker(env.client, queue, workflows=[ProofOfUse], activities=handlers.activities(rt)):
+        async with make_worker(env.client, queue, workflows=[ProofOfUse], activities=activities(rt)):
             handle = await env.client.start_workflow(
                 PROOF_OF_USE_WORKFLOW, ProofOfUseInput(application_id=app, tenant="hamm", due_on=due),
                 id=f"proof-of-use-{app}", task_queue=queue, result_type=ProofRecorded,
@@ -152,12 +154,12 @@ class TestProofOfUseWorkflow:
                 assert kinds == ["proof_of_use_overdue", "proof_of_use_reminder_1w", "proof_of_use_reminder_4w"]
 
             await eventually(alerted, timeout=20)
-            receipt = await handlers.upload_receipt(rt, ORG, app, "rechnung.pdf", PDF)
+            receipt = await handlers_proof.upload_receipt(rt, ORG, app, "rechnung.pdf", PDF)
 
             async def submit(spent: int) -> ProofRecorded:
                 proof = ProofSubmit.model_validate({"items": [{"purpose": "Honorar", "amount_cents": spent, "spent_on": date.today().isoformat()}],
                                                     "report": "Kurs durchgeführt", "receipt_ids": [str(receipt.id)]})
-                version, cents, n = await handlers.prepare_proof(rt, ORG, app, proof)
+                version, cents, n = await handlers_proof.prepare_proof(rt, ORG, app, proof)
                 return await handle.execute_update("submit", ProofSubmission(submitted_by="org", spent_cents=cents, receipts=n, version=version),
                                                    result_type=ProofRecorded)
 
@@ -165,13 +167,13 @@ class TestProofOfUseWorkflow:
             assert first.returned_cents == 0 and first.days_late > 0  # nothing goes back before the review
             with pytest.raises(WorkflowUpdateFailedError):  # one proof under review at a time
                 await handle.execute_update("submit", ProofSubmission(submitted_by="org", spent_cents=1, receipts=1, version=2), result_type=ProofRecorded)
-            await handlers.prepare_review(rt, manager, app, ProofReview(decision="rework", reason="Beleg fehlt"))
+            await handlers_proof.prepare_review(rt, manager, app, ProofReview(decision="rework", reason="Beleg fehlt"))
             state = await handle.execute_update("review", ProofReviewCommand(actor="fm", decision="rework", version=1), result_type=ProofState)
             assert state.status == "rework_requested"
             await submit(70_000)
             with pytest.raises(WorkflowUpdateFailedError):  # reclaim only after acceptance
                 await handle.execute_update("reclaim", ReclaimCommand(actor="fm"), result_type=ProofState)
-            await handlers.prepare_review(rt, manager, app, ProofReview(decision="accept"))
+            await handlers_proof.prepare_review(rt, manager, app, ProofReview(decision="accept"))
             state = await handle.execute_update("review", ProofReviewCommand(actor="fm", decision="accept", version=2), result_type=ProofState)
             assert (state.status, state.version, state.spent_cents) == ("proof_accepted", 2, 70_000)
             state = await handle.execute_update("reclaim", ReclaimCommand(actor="fm"), result_type=ProofState)

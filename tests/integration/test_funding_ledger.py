@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from services.contracts.funding_workflows import HardshipCommand, HardshipStepInput
-from services.funding import handlers, ledger, store
+from services.funding import handlers, handlers_hardship, ledger, store
 from services.funding.domain import BudgetExhausted, Fund, LedgerKind
 from services.kit.errors import Conflict
 from tests.support.funding import funding_runtime, given_budget, given_hardship
@@ -37,7 +37,7 @@ class TestConcurrentApprovalsNeverOverspend:
                 await given_budget(rt, Fund.HARDSHIP, year, BUDGET)
                 amounts = [rng.randint(5_000, 50_000) for _ in range(APPROVALS)]
                 ids = [await given_hardship(rt, cents, year) for cents in amounts]
-                results = await asyncio.gather(*(handlers.hardship_step(rt, approve(i)) for i in ids), return_exceptions=True)
+                results = await asyncio.gather(*(handlers_hardship.hardship_step(rt, approve(i)) for i in ids), return_exceptions=True)
 
                 approved = [a for a, r in zip(amounts, results, strict=True) if not isinstance(r, BaseException)]
                 refused = [(a, r) for a, r in zip(amounts, results, strict=True) if isinstance(r, BaseException)]
@@ -64,7 +64,7 @@ class TestBudgetSetting:
         try:
             await given_budget(rt, Fund.HARDSHIP, 2999, 100_000)
             app = await given_hardship(rt, 60_000, 2999)
-            await handlers.hardship_step(rt, approve(app))
+            await handlers_hardship.hardship_step(rt, approve(app))
             async with rt.db.begin() as conn:
                 with pytest.raises(Conflict):
                     await ledger.set_budget(conn, Fund.HARDSHIP, 2999, 59_999, "fundmanager")
@@ -81,8 +81,8 @@ class TestStepsAreIdempotent:
         try:
             await given_budget(rt, Fund.HARDSHIP, 2997, 100_000)
             app = await given_hardship(rt, 40_000, 2997)
-            first = await handlers.hardship_step(rt, approve(app))
-            again = await handlers.hardship_step(rt, approve(app))  # an activity retry after the commit
+            first = await handlers_hardship.hardship_step(rt, approve(app))
+            again = await handlers_hardship.hardship_step(rt, approve(app))  # an activity retry after the commit
             assert first == again and first.status == "approved"
             async with rt.db.read() as conn:
                 assert (await ledger.sums(conn, Fund.HARDSHIP, 2997))[LedgerKind.RESERVATION] == 40_000

@@ -18,7 +18,7 @@ from aiosmtpd.controller import Controller
 
 from deploy.mailsink import KeepMessages
 from deploy.stack import free_port
-from services.funding import mail, store
+from services.funding import mail, store, store_mail
 from services.funding.settings import FundingSettings
 from services.kit.db import utc_now
 from tests.support.funding import funding_runtime
@@ -51,7 +51,7 @@ async def queue(rt: Any, key: str) -> uuid.UUID:
     app = uuid.uuid4()
     subject, body = mail.rework_mail("Sprachcafé", "Beleg 2 ist unleserlich.")
     async with rt.db.begin() as conn:
-        await store.enqueue_mail(conn, key=key, kind="rework", application_id=app, recipient=ADDRESS, subject=subject, body=body, now=utc_now())
+        await store_mail.enqueue_mail(conn, key=key, kind="rework", application_id=app, recipient=ADDRESS, subject=subject, body=body, now=utc_now())
     return app
 
 
@@ -80,7 +80,7 @@ class TestMailOutbox:
         async def crash(*args: Any) -> None:
             raise RuntimeError("process killed before the mark")
 
-        monkeypatch.setattr(store, "mark_mail_sent", crash)
+        monkeypatch.setattr(store_mail, "mark_mail_sent", crash)
         with pytest.raises(RuntimeError):
             await mail.send_due(rt, lease_s=0)  # handed over, never marked
         monkeypatch.undo()

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from services.contracts.funding_workflows import HardshipCommand, HardshipStepInput
-from services.funding import handlers, ledger, store
+from services.funding import handlers_hardship, ledger, store
 from services.funding.domain import Fund
 from services.kit.errors import DomainError
 from tests.support.funding import funding_runtime, given_budget, given_hardship
@@ -46,7 +46,7 @@ class LedgerAndFourEyes(RuleBasedStateMachine):
     def step(self, app: uuid.UUID, actor: str, step: str, decision: str | None = None) -> None:
         cmd = HardshipCommand(actor=actor, step=step, decision=decision, reason="other" if decision == "reject" else None)  # type: ignore[arg-type]
         try:
-            self.run(handlers.hardship_step(self.rt, HardshipStepInput(application_id=app, tenant="t", command=cmd)))
+            self.run(handlers_hardship.hardship_step(self.rt, HardshipStepInput(application_id=app, tenant="t", command=cmd)))
         except DomainError:
             pass  # refusals are domain errors (403/409); anything else fails the test
 

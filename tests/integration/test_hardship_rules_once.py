@@ -20,8 +20,11 @@ from services.contracts.funding_workflows import (
     hardship_step_refusal,
     hardship_workflow_id,
 )
-from services.funding import api, handlers, store
-from services.funding.domain import Fund, HardshipDecide, hardship_state
+from services.funding import api_hardship as api
+from services.funding import handlers_hardship, store
+from services.funding.activities import FundingActivities
+from services.funding.domain import Fund, hardship_state
+from services.funding.schemas import HardshipDecide
 from services.kit.auth import Principal
 from services.kit.errors import DomainError
 from services.kit.temporal import make_worker
@@ -65,7 +68,7 @@ async def via_workflow(client: Client, app: uuid.UUID, cmd: HardshipCommand) -> 
 
 async def via_activity(rt, app: uuid.UUID, cmd: HardshipCommand) -> Answer:  # type: ignore[no-untyped-def]
     try:
-        return "ok", await handlers.hardship_step(rt, HardshipStepInput(application_id=app, tenant="hamm", command=cmd))
+        return "ok", await handlers_hardship.hardship_step(rt, HardshipStepInput(application_id=app, tenant="hamm", command=cmd))
     except DomainError as err:
         return type(err).__name__, err.message
 
@@ -82,7 +85,7 @@ class TestTheApiTheValidatorAndTheActivityAgree:
         client: Client = rt.temporal
         queue = f"funding-rules-{uuid.uuid4().hex[:6]}"
         a, b, c = [await given_hardship(rt, 150_000, YEAR, applicant=APPLICANT, required=2) for _ in range(3)]
-        async with make_worker(client, queue, workflows=[HardshipApproval], activities=handlers.activities(rt)):
+        async with make_worker(client, queue, workflows=[HardshipApproval], activities=FundingActivities(rt).all()):
             for app in (a, b):
                 await client.start_workflow(
                     HardshipApproval.run,

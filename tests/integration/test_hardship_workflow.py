@@ -24,7 +24,8 @@ from services.contracts.funding_workflows import (
     HardshipState,
     hardship_workflow_id,
 )
-from services.funding import handlers, ledger, store
+from services.funding import handlers_hardship, ledger, store
+from services.funding.activities import activities
 from services.funding.domain import Fund
 from services.kit.alerts import list_alerts
 from services.kit.auth import Principal
@@ -54,7 +55,7 @@ class TestHardshipApprovalWorkflow:
         env = time_skipping_env
         app = await given_hardship(rt, 150_000, YEAR, applicant="cw", required=2)
         queue = f"funding-{uuid.uuid4().hex[:6]}"
-        async with make_worker(env.client, queue, workflows=[HardshipApproval], activities=handlers.activities(rt)):
+        async with make_worker(env.client, queue, workflows=[HardshipApproval], activities=activities(rt)):
             handle = await env.client.start_workflow(
                 HARDSHIP_APPROVAL_WORKFLOW,
                 HardshipApprovalInput(application_id=app, tenant="hamm", applicant="cw", deciders_required=2, decision_working_days=5),
@@ -122,9 +123,9 @@ class TestApplicationNotStored:
             raise OSError("database connection lost")
 
         monkeypatch.setattr(rt.temporal, "start_workflow", recording_start)
-        monkeypatch.setattr(handlers, "insert_hardship", database_gone)
+        monkeypatch.setattr(store, "insert_hardship", database_gone)
         with pytest.raises(OSError):
-            await handlers.apply_hardship(rt, Principal("cw", frozenset({"caseworker"})), request)
+            await handlers_hardship.apply_hardship(rt, Principal("cw", frozenset({"caseworker"})), request)
         [application_id] = started
         description = await temporal_env.client.get_workflow_handle(hardship_workflow_id(application_id)).describe()
         assert description.status == WorkflowExecutionStatus.TERMINATED

@@ -15,7 +15,8 @@ from tests.support.eventually import eventually
 
 
 def runtime(client) -> SimpleNamespace:  # type: ignore[no-untyped-def]
-    return SimpleNamespace(temporal=client, platform=PlatformSettings(), settings=SimpleNamespace(review_interval_days=90))
+    settings = SimpleNamespace(review_interval_days=90, review_escalation_days=14)  # the settings' defaults the start reads
+    return SimpleNamespace(temporal=client, temporal_client=client, platform=PlatformSettings(), settings=settings)
 
 
 class TestReviewCycleStart:

@@ -8,8 +8,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from services.funding import store
-from services.funding.domain import Fund, HardshipApply, HardshipCriteria, HardshipStatus
-from services.funding.handlers import insert_hardship
+from services.funding.domain import Fund, HardshipStatus
+from services.funding.schemas import HardshipApply, HardshipCriteria
 from services.funding.settings import FundingSettings
 from services.kit.db import Database, utc_now
 from services.kit.outbox import Outbox
@@ -26,7 +26,8 @@ async def funding_runtime(url: str) -> Runtime:
 
 async def given_budget(rt: Runtime, fund: Fund, year: int, cents: int) -> None:
     async with rt.db.begin() as conn:
-        await conn.execute(store.budgets.insert().values(fund=fund.value, fiscal_year=year, amount_cents=cents, committed_cents=0, set_by="test", set_at=utc_now()))
+        await conn.execute(store.budgets.insert().values(fund=fund.value, fiscal_year=year, amount_cents=cents, committed_cents=0, set_by="test",
+                                                         set_at=utc_now()))
 
 
 def hardship_request(amount_cents: int, **criteria: Any) -> HardshipApply:
@@ -42,6 +43,7 @@ async def given_hardship(rt: Runtime, amount_cents: int, year: int, *, applicant
     """A pending hardship application (as if applied through the API)."""
     application_id = uuid.uuid4()
     async with rt.db.begin() as conn:
-        await insert_hardship(conn, application_id, hardship_request(amount_cents), applicant, year, required, HardshipStatus.PENDING, None, None, utc_now())
+        await store.insert_hardship(conn, application_id, hardship_request(amount_cents), applicant, year, required, HardshipStatus.PENDING,
+                                    None, None, utc_now())
     return application_id
 

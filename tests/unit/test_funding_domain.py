@@ -6,7 +6,8 @@ from datetime import date
 
 import pytest
 
-from services.funding.domain import HardshipCriteria, add_months, deciders_required, majority, period_problem, quorum, screen
+from services.funding.domain import add_months, deciders_required, majority, period_problem, quorum, screen
+from services.funding.schemas import HardshipCriteria
 
 
 def criteria(**kw: object) -> HardshipCriteria:
@@ -54,8 +55,6 @@ class TestRules:
 # --- the discretionary fund's applicant portal (issue 14) -----------------------------------------
 
 from services.funding.domain import (  # noqa: E402
-    ProofItem,
-    ProofReview,
     drawdown_problem,
     proof_problem,
     receipt_media_type,
@@ -63,6 +62,7 @@ from services.funding.domain import (  # noqa: E402
     review_problem,
     settlement,
 )
+from services.funding.schemas import ProofItem, ProofReview  # noqa: E402
 
 MB = 1_000_000
 
