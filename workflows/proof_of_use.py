@@ -31,7 +31,10 @@ with workflow.unsafe.imports_passed_through():
         ReviewProofInput,
         SettleProofInput,
         SubmitProofInput,
+        proof_expected,
+        proof_reclaimable,
         proof_reminder,
+        proof_reviewable,
         record_proof,
         review_proof,
         settle_proof,
@@ -153,7 +156,7 @@ class ProofOfUse:
     def _validate(self, sub: ProofSubmission) -> None:
         if self._result is not None or self._busy:
             raise refusal(CONFLICT, "the proof of use has already been received")
-        if self._proof is not None and self._proof.status != "rework_requested":
+        if self._proof is not None and not proof_expected(self._proof.status):
             raise refusal(CONFLICT, "the proof of use has already been received")
 
     @workflow.update
@@ -167,7 +170,7 @@ class ProofOfUse:
     def _validate_review(self, cmd: ProofReviewCommand) -> None:
         if self._busy:
             raise refusal(CONFLICT, "another step on this proof of use is running")
-        if self._proof is None or self._proof.status != "proof_submitted":
+        if self._proof is None or not proof_reviewable(self._proof.status):
             raise refusal(CONFLICT, "no proof of use is waiting for review")
         if cmd.version != self._proof.version:
             raise refusal(CONFLICT, f"version {cmd.version} is not the proof of use under review")
@@ -185,7 +188,7 @@ class ProofOfUse:
             raise refusal(CONFLICT, "another step on this proof of use is running")
         if self._settled():
             raise refusal(CONFLICT, "the proof of use is already settled: nothing is reclaimed twice")
-        if self._proof is None or self._proof.status != "proof_accepted":
+        if self._proof is None or not proof_reclaimable(self._proof.status):
             raise refusal(CONFLICT, "unspent money is reclaimed after the proof of use is accepted")
 
     @workflow.query

@@ -13,15 +13,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from services.contracts.reporting_workflows import (
-        ESCALATE_DELIVERY,
-        REPORT_DELIVERY_WORKFLOW,
-        SEND_REPORT,
-        DeliveryInput,
-        EscalateInput,
-        SendReportInput,
-        SendReportResult,
-    )
+    from services.contracts import reporting_activities as activities
+    from services.contracts.reporting_workflows import REPORT_DELIVERY_WORKFLOW, DeliveryInput, EscalateInput, SendReportInput
 
 ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)
 RECORD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1), maximum_attempts=20)
@@ -43,9 +36,8 @@ class ReportDelivery:
             self._attempts += 1
             try:
                 await workflow.execute_activity(
-                    SEND_REPORT,
+                    activities.send_report,
                     SendReportInput(report_id=inp.report_id, attempt=self._attempts),
-                    result_type=SendReportResult,
                     start_to_close_timeout=timedelta(minutes=2),
                     retry_policy=ONE_ATTEMPT,
                 )
@@ -73,7 +65,7 @@ class ReportDelivery:
             return
         self._escalated = True
         await workflow.execute_activity(
-            ESCALATE_DELIVERY,
+            activities.escalate_delivery,
             EscalateInput(report_id=inp.report_id, attempts=self._attempts, reason=self._last_error or "undelivered"),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RECORD_RETRY,

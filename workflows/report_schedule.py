@@ -10,12 +10,10 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from services.contracts import reporting_activities as activities
     from services.contracts.refusals import NON_RETRYABLE
     from services.contracts.reporting_workflows import (
-        GENERATE_SCHEDULED_REPORTS,
-        PLAN_SCHEDULED_RUN,
         SCHEDULED_REPORTS_WORKFLOW,
-        START_DELIVERIES,
         GenerateInput,
         GenerateResult,
         Plan,
@@ -38,7 +36,7 @@ class ScheduledReports:
     @workflow.run
     async def run(self, inp: ScheduledReportsInput) -> list[str]:
         plan: Plan = await workflow.execute_activity(
-            PLAN_SCHEDULED_RUN, PlanInput(cadence=inp.cadence, fired_at=workflow.now()), result_type=Plan,
+            activities.plan_scheduled_run, PlanInput(cadence=inp.cadence, fired_at=workflow.now()),
             start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
         )
         self._plan = plan
@@ -46,11 +44,11 @@ class ScheduledReports:
         if wait > timedelta(0):
             await workflow.sleep(wait)
         result: GenerateResult = await workflow.execute_activity(
-            GENERATE_SCHEDULED_REPORTS, GenerateInput(cadence=inp.cadence, period=plan.period), result_type=GenerateResult,
+            activities.generate_scheduled_reports, GenerateInput(cadence=inp.cadence, period=plan.period),
             start_to_close_timeout=timedelta(minutes=10), retry_policy=RETRY,
         )
         await workflow.execute_activity(
-            START_DELIVERIES, StartDeliveriesInput(report_ids=result.report_ids),
+            activities.start_deliveries, StartDeliveriesInput(report_ids=result.report_ids),
             start_to_close_timeout=timedelta(minutes=1), retry_policy=RETRY,
         )
         return [str(r) for r in result.report_ids]

@@ -358,6 +358,25 @@ class SettleProofInput(_Model):
     actor: str
 
 
+def proof_expected(status: str) -> bool:
+    """A proof of use (receipts, the submission) is taken after payout, or again when the fund manager asked
+    for rework (002 §5 Verwendungsnachweis; DOMAIN.md flow 6). Funding's API (receipts, the draft), the
+    workflow's submit validator (its reviewed state; before the first submission the measure is paid) and
+    the submit activity ask it; each words its refusal for its caller."""
+    return status in ("paid", "rework_requested")
+
+
+def proof_reviewable(status: str) -> bool:
+    """A submitted proof of use waits for the fund manager's review (accept or rework)."""
+    return status == "proof_submitted"
+
+
+def proof_reclaimable(status: str) -> bool:
+    """Unspent and undrawn money is reclaimed once, after the proof of use was accepted (DOMAIN.md flow 6:
+    unspent money returns to the budget)."""
+    return status == "proof_accepted"
+
+
 class ProofState(_Model):
     status: str = Field(description="proof_submitted, rework_requested, proof_accepted or settled.")
     version: int

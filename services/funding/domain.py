@@ -18,6 +18,9 @@ from services.contracts.funding_workflows import four_eyes_refusal as four_eyes_
 from services.contracts.funding_workflows import hardship_step_refusal as hardship_step_refusal
 from services.contracts.funding_workflows import majority as majority
 from services.contracts.funding_workflows import meeting_tally as meeting_tally
+from services.contracts.funding_workflows import proof_expected as proof_expected
+from services.contracts.funding_workflows import proof_reclaimable as proof_reclaimable
+from services.contracts.funding_workflows import proof_reviewable as proof_reviewable
 from services.contracts.funding_workflows import quorum as quorum
 from services.contracts.funding_workflows import third_person_refusal as third_person_refusal
 from services.contracts.vocab import DISCRETIONARY_AREAS
@@ -224,10 +227,6 @@ def drawdown_problem(granted_cents: int, drawn_cents: int, amount_cents: int) ->
 
 #: Accepted receipt formats by their first bytes (magic numbers), never by name or declared type.
 RECEIPT_MAGIC = ((b"%PDF-", "application/pdf", "pdf"), (b"\x89PNG\r\n\x1a\n", "image/png", "png"), (b"\xff\xd8\xff", "image/jpeg", "jpg"))
-
-
-#: A proof of use is prepared and submitted after payout, or again when rework was asked for.
-PROOF_OPEN = (MeasureStatus.PAID, MeasureStatus.REWORK_REQUESTED)
 
 
 def clean_filename(name: str | None) -> str:

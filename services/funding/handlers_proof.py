@@ -22,13 +22,15 @@ from services.contracts.funding_workflows import (
 from services.contracts.workdays import BERLIN
 from services.funding import ledger, mail, store_mail, store_measures
 from services.funding.domain import (
-    PROOF_OPEN,
     Fund,
     MeasureStatus,
     PayloadTooLarge,
     clean_filename,
     overspent_problem,
+    proof_expected,
     proof_problem,
+    proof_reclaimable,
+    proof_reviewable,
     receipt_media_type,
     receipt_problem,
     review_problem,
@@ -58,7 +60,7 @@ async def upload_receipt(rt: FundingRuntime, principal: Principal, application_i
     async with rt.db.begin() as conn:
         row = await _locked_measure(conn, application_id)
         own(principal, row)
-        if row.status not in PROOF_OPEN:
+        if not proof_expected(row.status):
             raise Conflict(f"the application is {row.status}; receipts belong to a proof of use being prepared")
         digest = hashlib.sha256(data).hexdigest()
         same = await store_measures.receipt_by_hash(conn, application_id, digest)
@@ -82,7 +84,7 @@ async def prepare_proof(rt: FundingRuntime, principal: Principal, application_id
     async with rt.db.begin() as conn:
         row = await _locked_measure(conn, application_id)
         own(principal, row)
-        if row.status not in PROOF_OPEN:
+        if not proof_expected(row.status):
             raise Conflict(f"the application is {row.status}; a proof of use is submitted after payout or when rework was asked for")
         problem = proof_problem(cmd.items, row.paid_cents, row.period_start, date.today())
         if problem:
@@ -111,7 +113,7 @@ async def submit_proof(rt: FundingRuntime, inp: SubmitProofInput) -> ProofState:
         row = await _locked_measure(tx.conn, inp.application_id)
         if row.proof_version >= inp.version:
             return _proof_state(row)
-        if row.status not in PROOF_OPEN:
+        if not proof_expected(row.status):
             raise Conflict(f"the application is {row.status}; no proof of use is expected")
         draft = row.proof_draft or {}
         if draft.get("version") != inp.version:
@@ -144,7 +146,7 @@ async def prepare_review(rt: FundingRuntime, principal: Principal, application_i
         raise Invalid(problem[1], field=problem[0])
     async with rt.db.begin() as conn:
         row = await _locked_measure(conn, application_id)
-        if row.status != MeasureStatus.PROOF_SUBMITTED:
+        if not proof_reviewable(row.status):
             raise Conflict(f"the application is {row.status}; no proof of use is waiting for review")
         await store_measures.update_measure(conn, application_id, review_draft=(cmd.reason or "").strip() or None)
         await rt.audit(conn, principal, (Role.FUND_MANAGER,), f"review_{cmd.decision}", "measure_application", application_id)
@@ -186,7 +188,7 @@ async def review_proof(rt: FundingRuntime, inp: ReviewProofInput) -> ProofState:
         row = await _locked_measure(tx.conn, inp.application_id)
         if row.proof_version != cmd.version:
             raise Conflict(f"version {cmd.version} is not the proof of use under review")
-        if row.status != MeasureStatus.PROOF_SUBMITTED:
+        if not proof_reviewable(row.status):
             return _proof_state(row)  # this version was reviewed already
         await resolve_alerts(tx.conn, rt.tables, subject_id=row.id, by=cmd.actor)
         if cmd.decision == "rework":
@@ -206,7 +208,7 @@ async def settle_proof(rt: FundingRuntime, inp: SettleProofInput) -> ProofState:
         row = await _locked_measure(tx.conn, inp.application_id)
         if row.status == MeasureStatus.SETTLED:
             return _proof_state(row)
-        if row.status != MeasureStatus.PROOF_ACCEPTED:
+        if not proof_reclaimable(row.status):
             raise Conflict(f"the application is {row.status}; unspent money is reclaimed after the proof of use is accepted")
         await _settle(tx, row, inp.actor, inp.tenant)
         return _proof_state(await store_measures.get_measure(tx.conn, inp.application_id))

@@ -21,8 +21,8 @@ connected Temporal client, raising a clear error before the lifespan connected i
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from faststream.redis import RedisBroker
 from redis.asyncio import Redis
@@ -53,9 +53,6 @@ class Runtime(Generic[S]):
     redis: Redis
     temporal: Client | None = None
     consumers: Consumers | None = None
-    #: Deprecated: a bag of lazily made objects. Subclass Runtime with typed fields instead (see the
-    #: module docstring); it goes once no service uses it.
-    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def temporal_client(self) -> Client:

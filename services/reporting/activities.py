@@ -1,5 +1,6 @@
-"""Temporal activities of the reporting service: one class, each method registered under its
-contracts name (services/contracts/reporting_workflows.py), so committed histories replay."""
+"""Temporal activities of the reporting service: one class, each method implementing an interface of
+services/contracts/reporting_activities.py under its name (the workflows call those stubs). A kit
+domain error leaves an activity as a non-retryable refusal of the same type."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from services.contracts.reporting_workflows import (
 from services.kit import telemetry
 from services.kit.alerts import raise_alert
 from services.kit.db import utc_now
+from services.kit.workflows import refuses_domain_errors
 from services.reporting import handlers_reports, mail, store
 from services.reporting.domain import recipients_for, scheduled_run
 from services.reporting.models import load_funders
@@ -56,6 +58,7 @@ class ReportingActivities:
         return Plan(period=period.key, due_at=due)
 
     @activity.defn(name=GENERATE_SCHEDULED_REPORTS)
+    @refuses_domain_errors
     async def generate_scheduled_reports(self, inp: GenerateInput) -> GenerateResult:
         """Monthly: the monthly statistics; quarterly: a report per funder receiving quarterly ones, and the KPI report."""
         requests: list[tuple[str, str | None]] = [("monthly_statistics", None)]

@@ -24,8 +24,6 @@ from temporalio.common import WorkflowIDConflictPolicy
 from services.contracts.activities import TaskQueues
 from services.contracts.reporting import ReportGenerated
 from services.contracts.reporting_workflows import (
-    REPORT_DELIVERY_WORKFLOW,
-    SCHEDULED_REPORTS_WORKFLOW,
     DeliveryInput,
     ScheduledReportsInput,
     report_delivery_workflow_id,
@@ -39,6 +37,8 @@ from services.reporting.domain import Period, report_id_for, report_target, wate
 from services.reporting.models import Funder, ReportModel, load_funders
 from services.reporting.runtime import ReportingRuntime
 from services.reporting.schemas import ReportOut
+from workflows.report_delivery import ReportDelivery
+from workflows.report_schedule import ScheduledReports
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ async def start_delivery(rt: ReportingRuntime, report_id: uuid.UUID) -> str:
     """Starts the report's delivery workflow, or finds the one already running (one per report)."""
     workflow_id = report_delivery_workflow_id(report_id)
     await rt.temporal_client.start_workflow(
-        REPORT_DELIVERY_WORKFLOW, delivery_input(rt, report_id), id=workflow_id, task_queue=TaskQueues.REPORTING,
+        ReportDelivery.run, delivery_input(rt, report_id), id=workflow_id, task_queue=TaskQueues.REPORTING,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
     return workflow_id
@@ -143,7 +143,7 @@ async def ensure_schedules(rt: ReportingRuntime) -> None:
         sid = schedule_id(tenant, cadence)
         schedule = Schedule(
             action=ScheduleActionStartWorkflow(
-                SCHEDULED_REPORTS_WORKFLOW, ScheduledReportsInput(tenant=tenant, cadence=cadence), id=sid, task_queue=TaskQueues.REPORTING,
+                ScheduledReports.run, ScheduledReportsInput(tenant=tenant, cadence=cadence), id=sid, task_queue=TaskQueues.REPORTING,
             ),
             spec=ScheduleSpec(
                 calendars=[ScheduleCalendarSpec(day_of_month=[ScheduleRange(1)], month=months, hour=[ScheduleRange(0)], minute=[ScheduleRange(5)])],

@@ -120,3 +120,64 @@ class TestOneEntryPoint:
     @pytest.mark.parametrize(("status", "expected"), CANCEL)
     def test_cancel(self, status: str, expected: str | None) -> None:
         assert hardship_step_refusal(HardshipCommand(actor="fm1", step="cancel"), APPLICANT, state(status)) == cancel_refusal(state(status))
+
+
+# --- the steering group's rules (contracts; the round's validators and the meeting's conclusion) ----------
+
+from services.contracts.funding_workflows import (  # noqa: E402
+    VoteCommand,
+    meeting_tally,
+    presence_refusal,
+    proof_expected,
+    proof_reclaimable,
+    proof_reviewable,
+    recused_from,
+    vote_refusal,
+)
+
+APP, OTHER = "00000000-0000-0000-0000-000000000001", "00000000-0000-0000-0000-000000000002"
+MEMBERS = ["s1", "s2", "s3", "s4"]
+
+
+class TestSteeringGroup:
+    @pytest.mark.parametrize(("member", "present", "expected"), [
+        ("s1", {}, None), ("s2", {"s1": []}, None), ("x", {}, "Forbidden"), ("s1", {"s1": []}, "Conflict"),
+    ])
+    def test_presence(self, member: str, present: dict[str, list[str]], expected: str | None) -> None:
+        refusal = presence_refusal(member, MEMBERS, present)
+        assert (refusal.type if refusal else None) == expected
+
+    @pytest.mark.parametrize(("member", "app", "votes", "expected"), [
+        ("s1", APP, {}, None),
+        ("s4", APP, {}, "Forbidden"),  # not registered as present
+        ("s1", "00000000-0000-0000-0000-000000000009", {}, "Conflict"),  # not open in the round
+        ("s2", APP, {}, "Forbidden"),  # recused: declared a conflict of interest
+        ("s2", OTHER, {}, None),  # ... only from that application
+        ("s1", APP, {APP: {"s1": "yes"}}, "Conflict"),  # voted already
+    ])
+    def test_vote(self, member: str, app: str, votes: dict[str, dict[str, str]], expected: str | None) -> None:
+        present = {"s1": [], "s2": [APP], "s3": []}
+        refusal = vote_refusal(VoteCommand(member=member, application_id=app, vote="yes"), present, [APP, OTHER], votes)
+        assert (refusal.type if refusal else None) == expected
+
+    def test_recused_from(self) -> None:
+        assert recused_from({"s1": [], "s2": [APP], "s3": [APP, OTHER]}, APP) == ["s2", "s3"]
+
+    @pytest.mark.parametrize(("present", "recused", "votes", "tally"), [
+        (["s1", "s2", "s3"], [], {"s1": "yes", "s2": "yes"}, (2, 0, 1, [], True)),
+        (["s1", "s2", "s3"], [], {"s1": "yes", "s2": "no"}, (1, 1, 1, [], False)),  # an abstention weighs like a no
+        (["s1", "s2", "s3"], ["s3"], {"s1": "yes", "s2": "no", "s3": "yes"}, (1, 1, 0, ["s3"], False)),  # a recused vote does not count
+        (["s1", "s2"], ["s4"], {"s1": "yes", "s4": "no"}, (1, 0, 1, [], False)),  # absent members neither vote nor are recused
+        (["s1", "s2", "s3"], ["s2"], {"s1": "yes", "s3": "yes"}, (2, 0, 0, ["s2"], True)),
+    ])
+    def test_tally(self, present: list[str], recused: list[str], votes: dict[str, str], tally: tuple[object, ...]) -> None:
+        assert tuple(meeting_tally(present, recused, votes)) == tally
+
+
+class TestProofOfUseSteps:
+    @pytest.mark.parametrize(("status", "expected", "reviewable", "reclaimable"), [
+        ("approved", False, False, False), ("paid", True, False, False), ("proof_submitted", False, True, False),
+        ("rework_requested", True, False, False), ("proof_accepted", False, False, True), ("settled", False, False, False),
+    ])
+    def test_which_step_a_status_allows(self, status: str, expected: bool, reviewable: bool, reclaimable: bool) -> None:
+        assert (proof_expected(status), proof_reviewable(status), proof_reclaimable(status)) == (expected, reviewable, reclaimable)
