@@ -20,6 +20,8 @@ from services.web.api import (
     casework,
     discretionary,
     front_desk,
+    front_desk_household,
+    front_desk_review,
     funding,
     hardship_case,
     integration_point,
@@ -37,6 +39,9 @@ from services.web.settings import WebSettings
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
+#: every module with screens (a `router`), in the order their routes are matched
+SCREENS = (routes, front_desk, front_desk_review, front_desk_household, person_search, abra, reporting, reporting_catalogue, casework, funding,
+           integration_point, referrals, discretionary, portal, team, hardship_case)
 
 #: Security headers on every answer (BSI TR-03161 / OWASP ASVS V14): no framing, no sniffing, only
 #: this origin's scripts and styles, nothing cached that a later user of the same PC could see.
@@ -74,20 +79,8 @@ def create_app(settings: WebSettings | None = None, platform: PlatformSettings |
     app.state.settings = settings
     app.state.platform = platform
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    app.include_router(routes.router)
-    app.include_router(front_desk.router)
-    app.include_router(person_search.router)
-    app.include_router(abra.router)
-    app.include_router(reporting.router)
-    app.include_router(reporting_catalogue.router)
-    app.include_router(casework.router)
-    app.include_router(funding.router)
-    app.include_router(integration_point.router)
-    app.include_router(referrals.router)
-    app.include_router(discretionary.router)
-    app.include_router(portal.router)
-    app.include_router(team.router)
-    app.include_router(hardship_case.router)
+    for screens in SCREENS:
+        app.include_router(screens.router)
     routes.install_error_pages(app)
     front_desk.install(app)
     casework.install(app)
