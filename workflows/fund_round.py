@@ -18,6 +18,9 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from services.contracts.funding_activities import (
+        conclude_meeting,
+    )
     from services.contracts.funding_workflows import (
         FUND_ROUND_WORKFLOW,
         CloseMeetingCommand,
@@ -27,7 +30,6 @@ with workflow.unsafe.imports_passed_through():
         PresenceCommand,
         RoundState,
         VoteCommand,
-        conclude_meeting,
         presence_refusal,
         recused_from,
         vote_refusal,

@@ -16,6 +16,10 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from services.contracts.funding_activities import (
+        hardship_escalate,
+        hardship_step,
+    )
     from services.contracts.funding_workflows import (
         HARDSHIP_APPROVAL_WORKFLOW,
         HardshipApprovalInput,
@@ -23,8 +27,6 @@ with workflow.unsafe.imports_passed_through():
         HardshipEscalateInput,
         HardshipState,
         HardshipStepInput,
-        hardship_escalate,
-        hardship_step,
         hardship_step_refusal,
     )
     from services.contracts.refusals import DOMAIN_ERROR, INVALID, NON_RETRYABLE, is_refusal, refusal

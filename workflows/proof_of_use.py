@@ -17,6 +17,13 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from services.contracts.funding_activities import (
+        proof_reminder,
+        record_proof,
+        review_proof,
+        settle_proof,
+        submit_proof,
+    )
     from services.contracts.funding_workflows import (
         PROOF_OF_USE_WORKFLOW,
         PROOF_REVIEW_PATCH,
@@ -33,12 +40,7 @@ with workflow.unsafe.imports_passed_through():
         SubmitProofInput,
         proof_expected,
         proof_reclaimable,
-        proof_reminder,
         proof_reviewable,
-        record_proof,
-        review_proof,
-        settle_proof,
-        submit_proof,
     )
     from services.contracts.refusals import CONFLICT, DOMAIN_ERROR, INVALID, NON_RETRYABLE, is_refusal, refusal
     from services.contracts.workdays import BERLIN
