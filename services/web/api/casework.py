@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, Response
 from services.contracts.vocab import FIELD_OF_ACTION_LABELS
 from services.contracts.workdays import BERLIN
 from services.kit.auth import Role
-from services.web.api.common import ApiRefused, checked, german_message, uuid_or_gone
+from services.web.api.common import ApiRefused, checked, de_date, german_message, uuid_or_gone
 from services.web.api.front_desk import F
 from services.web.api.routes import backend, form_of, page, render, see_other
 from services.web.backend import Answer
@@ -324,3 +324,43 @@ async def _record(request: Request, s: Session, ctx: dict[str, Any], failed: str
         field = answer.body.get("field") if isinstance(answer.body, dict) else None
         errors = _field_errors(answer, field if isinstance(field, str) else "_")
     return _case_page(request, ctx, 422, failed=failed, errors=_at_fields(errors, fields), values=values)
+
+
+def _close_errors(values: dict[str, str], fields: tuple[F, ...]) -> dict[str, str]:
+    errors = _required(values, fields)
+    if not errors and values["reason"] not in CLOSE_REASONS:
+        errors["reason"] = "Bitte einen der angebotenen Gründe wählen."
+    return errors
+
+
+REVISION_FIELDS = {"field_of_action": "Handlungsfeld", "person_id": "Person", "title": "Titel", "target_date": "Zieldatum",
+                   "responsible": "Verantwortlich", "status": "Stand"}
+
+def _shown(name: str, value: Any, persons: dict[str, str] | None = None) -> str:
+    if name == "person_id":
+        return "ganzer Haushalt" if value is None else (persons or {}).get(value, f"Person ({str(value)[:8]})")
+    if name == "field_of_action":
+        return f"{value} {FIELDS_OF_ACTION.get(int(value), '')}".strip()
+    if name == "responsible":
+        return RESPONSIBLE.get(value, value)
+    if name == "status":
+        return GOAL_STATUS.get(value, value)
+    if name == "target_date":
+        return de_date(value)
+    return str(value)
+
+
+def _changes(revisions: list[dict[str, Any]], persons: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Each revision with what it changed against the one before (the first: what was set). Revisions
+    recorded before casework kept the person in them do not name it."""
+    out, before = [], None
+    for r in revisions:
+        changed = [(REVISION_FIELDS[k], _shown(k, before[k], persons) if before else None, _shown(k, r[k], persons))
+                   for k in REVISION_FIELDS if k in r and (before is None or (k in before and before[k] != r[k]))]
+        out.append({**r, "changes": changed})
+        before = r
+    return list(reversed(out))
+
+
+def _goal_values(goal: dict[str, Any], fields: tuple[F, ...]) -> dict[str, str]:
+    return {f.name: "" if goal.get(f.name) is None else str(goal[f.name]) for f in fields}

@@ -12,26 +12,25 @@ from fastapi.responses import HTMLResponse, Response
 
 # the case page's helpers: these screens render into the same case page
 from services.web.api.casework import (  # noqa: I001
-    CLOSE_REASONS,
     CONSENT_PARTNERS,
-    FIELDS_OF_ACTION,
-    GOAL_STATUS,
     LABELS,
-    RESPONSIBLE,
     Lead,
     NotInCaseload,
     Worker,
     _at_fields,
     _case_context,
     _case_page,
+    _changes,
+    _close_errors,
     _field_errors,
     _goal_edit_fields,
+    _goal_values,
     _person_labels,
     _record,
     _required,
     _values,
 )
-from services.web.api.common import ApiRefused, checked, de_date, uuid_or_gone
+from services.web.api.common import ApiRefused, checked, uuid_or_gone
 from services.web.api.front_desk import F
 from services.web.api.routes import Gone, backend, form_of, render, see_other
 from services.web.sessions import Session
@@ -101,11 +100,6 @@ async def withdraw_consent(request: Request, case_id: str, s: Worker) -> Respons
                          f"Der Widerruf der Einwilligung für {CONSENT_PARTNERS.get(values['partner'], values['partner'])} ist erfasst.")
 
 
-def _close_errors(values: dict[str, str], fields: tuple[F, ...]) -> dict[str, str]:
-    errors = _required(values, fields)
-    if not errors and values["reason"] not in CLOSE_REASONS:
-        errors["reason"] = "Bitte einen der angebotenen Gründe wählen."
-    return errors
 
 
 @router.post("/faelle/{case_id}/abschluss/bestaetigen", response_class=HTMLResponse)
@@ -150,34 +144,10 @@ async def reassign(request: Request, case_id: str, s: Lead) -> Response:
 
 # --- one goal: adjust it, see its revisions ------------------------------------------------------------
 
-REVISION_FIELDS = {"field_of_action": "Handlungsfeld", "person_id": "Person", "title": "Titel", "target_date": "Zieldatum",
-                   "responsible": "Verantwortlich", "status": "Stand"}
 
 
-def _shown(name: str, value: Any, persons: dict[str, str] | None = None) -> str:
-    if name == "person_id":
-        return "ganzer Haushalt" if value is None else (persons or {}).get(value, f"Person ({str(value)[:8]})")
-    if name == "field_of_action":
-        return f"{value} {FIELDS_OF_ACTION.get(int(value), '')}".strip()
-    if name == "responsible":
-        return RESPONSIBLE.get(value, value)
-    if name == "status":
-        return GOAL_STATUS.get(value, value)
-    if name == "target_date":
-        return de_date(value)
-    return str(value)
 
 
-def _changes(revisions: list[dict[str, Any]], persons: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """Each revision with what it changed against the one before (the first: what was set). Revisions
-    recorded before casework kept the person in them do not name it."""
-    out, before = [], None
-    for r in revisions:
-        changed = [(REVISION_FIELDS[k], _shown(k, before[k], persons) if before else None, _shown(k, r[k], persons))
-                   for k in REVISION_FIELDS if k in r and (before is None or (k in before and before[k] != r[k]))]
-        out.append({**r, "changes": changed})
-        before = r
-    return list(reversed(out))
 
 
 async def _goal_context(request: Request, s: Session, case_id: str, goal_id: str) -> dict[str, Any]:
@@ -198,8 +168,6 @@ async def _goal_context(request: Request, s: Session, case_id: str, goal_id: str
             "fields": _goal_edit_fields(persons), **LABELS}
 
 
-def _goal_values(goal: dict[str, Any], fields: tuple[F, ...]) -> dict[str, str]:
-    return {f.name: "" if goal.get(f.name) is None else str(goal[f.name]) for f in fields}
 
 
 @router.get("/faelle/{case_id}/ziele/{goal_id}", response_class=HTMLResponse)
