@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -61,7 +60,7 @@ from services.contracts.events import (
 )
 from services.contracts.refusals import CONFLICT, INVALID, NOT_FOUND, refusal
 from services.contracts.vocab import Partner
-from services.contracts.workdays import working_days_between
+from services.contracts.workdays import city_today, working_days_between
 from services.kit import telemetry
 from services.kit.alerts import raise_alert, resolve_alerts
 from services.kit.outbox import Tx
@@ -202,7 +201,7 @@ class CaseworkActivities:
                 raise refusal(NOT_FOUND, "no such case")
             if case.first_contact_on is not None:
                 return StepResult(detail="already recorded")
-            error = first_contact_error(inp.contact_on, case.opened_at.date(), inp.recorded_on or date.today())
+            error = first_contact_error(inp.contact_on, case.opened_at.date(), inp.recorded_on or city_today())
             if error:
                 raise refusal(INVALID, error)
             await store.update_case(tx.conn, inp.case_id, first_contact_on=inp.contact_on)

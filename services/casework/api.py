@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date
 from typing import Annotated
 
 import sqlalchemy as sa
@@ -56,6 +55,7 @@ from services.casework.schemas import (
 )
 from services.contracts.activities import review_cycle_workflow_id
 from services.contracts.casework_workflows import FirstContactUpdate, GoalResult, MeasureRating, ReviewUpdate, case_onboarding_workflow_id
+from services.contracts.workdays import city_today
 from services.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from workflows.case_onboarding import CaseOnboarding
 from workflows.review_cycle import ReviewCycle
@@ -103,7 +103,7 @@ async def close_case(id: uuid.UUID, body: CloseIn, rt: CaseworkRuntimeDep, princ
 @router.post("/cases/{id}/first-contact", response_model=CaseOut, summary="Record the first contact (welcome visit) and the starter pack")
 async def first_contact(id: uuid.UUID, body: FirstContactIn, rt: CaseworkRuntimeDep, principal: Worker) -> CaseOut:
     case = await check_case(rt, principal, id)
-    error = first_contact_error(body.contact_on, case.opened_at.date(), date.today())
+    error = first_contact_error(body.contact_on, case.opened_at.date(), city_today())
     if error:
         raise Invalid(error, field="contact_on")
     await update_workflow(rt, case_onboarding_workflow_id(id), CaseOnboarding.record_first_contact,
@@ -120,7 +120,7 @@ async def contact(id: uuid.UUID, body: ContactIn, rt: CaseworkRuntimeDep, princi
     case = await check_case(rt, principal, id)
     if case.closed_at is not None:
         raise Conflict("the case is closed")
-    error = contact_date_error(body.contact_on, date.today())
+    error = contact_date_error(body.contact_on, city_today())
     if error:
         raise Invalid(error, field="contact_on")
     async with rt.db.begin() as conn:
@@ -249,7 +249,7 @@ async def consents(id: uuid.UUID, rt: CaseworkRuntimeDep, principal: Reader) -> 
 @router.post("/cases/{id}/consents", status_code=204, summary="Record a documented consent of a member")
 async def give_consent(id: uuid.UUID, body: ConsentIn, rt: CaseworkRuntimeDep, principal: Worker) -> None:
     await check_case(rt, principal, id)
-    error = consent_date_error(body.given_on, date.today())
+    error = consent_date_error(body.given_on, city_today())
     if error:
         raise Invalid(error, field="given_on")
     await handlers_referrals.record_consent(rt, principal, id, body.person_id, body.partner, body.purpose, body.given_on)

@@ -15,6 +15,7 @@ from services.casework.api_access import Lead, Worker, case_out, referral_out
 from services.casework.domain import effective_cap, review_overdue
 from services.casework.runtime import CaseworkRuntime, CaseworkRuntimeDep
 from services.casework.schemas import CaseworkerIn, CaseworkerNew, CaseworkerOut, LeaveIn, Worklist
+from services.contracts.workdays import city_today
 from services.kit.alerts import list_alerts
 from services.kit.auth import Principal, Role, require
 
@@ -59,7 +60,7 @@ async def leave(username: str, body: LeaveIn, rt: CaseworkRuntimeDep, principal:
 
 @router.get("/worklist", response_model=Worklist, summary="My cases, reviews due and overdue, referrals waiting, escalations")
 async def worklist(rt: CaseworkRuntimeDep, principal: Worker, escalate_after_days: Annotated[int, Query(ge=1)] = 14) -> Worklist:
-    today = date.today()
+    today = city_today()
     async with rt.db.read() as conn:
         cases = await store.open_cases_visible_to(conn, principal.username)
         ids = [x.id for x in cases]

@@ -19,7 +19,7 @@ from services.casework.schemas import ReferralIn
 from services.contracts.casework_workflows import partner_process, referral_workflow_id
 from services.contracts.events import ConsentChanged, ReferralClosed, ReferralHandedOver, ReferralMade, ReferralStepRecorded
 from services.contracts.vocab import Partner, Purpose
-from services.contracts.workdays import working_days_between
+from services.contracts.workdays import city_today, working_days_between
 from services.kit.alerts import resolve_alerts
 from services.kit.auth import Principal
 from services.kit.db import utc_now
@@ -104,7 +104,7 @@ async def make_referral(rt: CaseworkRuntime, principal: Principal, case_id: uuid
             raise Conflict(f"an open referral to this partner exists: {dup.id}", field="partner")
         await store_referrals.insert_referral(
             tx.conn, id=referral_id, case_id=case_id, person_id=ref.person_id, partner=ref.partner.value, purpose=ref.purpose.value, status="open",
-            made_on=date.today(), made_at=utc_now(), note=ref.note,
+            made_on=city_today(), made_at=utc_now(), note=ref.note,
         )
         await store.note(tx.conn, case_id, "referral_made", principal.username, referral_id=referral_id, partner=ref.partner.value, purpose=ref.purpose.value)
         await tx.emit(ReferralMade(
@@ -120,7 +120,7 @@ async def hand_over(rt: CaseworkRuntime, tx: Tx, case_id: uuid.UUID, person_id: 
     """Change of legal regime (asylum recognised): the person's open employment agency referrals go to
     the job centre with their history, running measures kept (000 "Projekt Integration Point": SGB III -> SGB II)."""
     rows = await store_referrals.open_referrals_of_person(tx.conn, person_id, Partner.EMPLOYMENT_AGENCY.value)
-    today = date.today()
+    today = city_today()
     for r in rows:
         await store_referrals.update_referral(tx.conn, r.id, partner=Partner.JOB_CENTRE.value, handed_over_from=Partner.EMPLOYMENT_AGENCY.value)
         await store.note(tx.conn, case_id, "referral_handed_over", SYSTEM, referral_id=r.id, from_partner="employment_agency", to_partner="job_centre",

@@ -15,6 +15,15 @@ from zoneinfo import ZoneInfo
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
+def city_today(now: datetime | None = None) -> date:
+    """The city's calendar day (Europe/Berlin). Servers keep UTC: from 22:00 or 23:00 UTC it is already
+    the next day in Hamm, and a date a clerk enters as "today" must not be refused as in the future,
+    nor a deadline counted from yesterday. Every service asks this instead of `date.today()`; workflows
+    use `workflow.now()` in BERLIN."""
+    moment = now if now is not None else datetime.now(BERLIN)
+    return moment.astimezone(BERLIN).date()
+
+
 def easter_sunday(year: int) -> date:
     """Gregorian Easter Sunday (anonymous Gregorian algorithm, Meeus/Jones/Butcher)."""
     a = year % 19

@@ -5,12 +5,13 @@ parse, call a handler or a store read, render."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 
 from services.contracts.funding import BudgetSet
+from services.contracts.workdays import city_today
 from services.funding import handlers, ledger, store, store_measures
 from services.funding.api_hardship import hardship_router
 from services.funding.api_measures import measures_router
@@ -32,7 +33,7 @@ MANAGER = Annotated[Principal, Depends(require(Role.FUND_MANAGER))]
 
 @router.get("/budgets/{fund}", response_model=BudgetOut, summary="A fund's budget for the current fiscal year")
 async def current_budget(fund: Fund, rt: FundingRuntimeDep, principal: Annotated[Principal, Depends(require(*READ))]) -> BudgetOut:
-    return await budget(fund, fiscal_year(date.today()), rt, principal)
+    return await budget(fund, fiscal_year(city_today()), rt, principal)
 
 
 @router.get("/budgets/{fund}/{year}", response_model=BudgetOut, summary="A fund's budget for a fiscal year")

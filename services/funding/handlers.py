@@ -5,10 +5,10 @@ the case projection from casework's events, and the year close. The hardship fun
 from __future__ import annotations
 
 import uuid
-from datetime import date
 
 from services.contracts.casework import CaseAssigned, CaseClosed, CaseOpened
 from services.contracts.funding import FundYearClosed
+from services.contracts.workdays import city_today
 from services.funding import ledger, store
 from services.funding.domain import Fund, fiscal_year
 from services.funding.runtime import FundingRuntime
@@ -25,7 +25,7 @@ async def ensure_current_budgets(rt: FundingRuntime) -> None:
     """Each fund has a budget for the current fiscal year from the settings' default, unless the fund
     manager set one already (an existing budget is never overwritten). The steering group's member
     register is seeded once from the settings."""
-    year = fiscal_year(date.today())
+    year = fiscal_year(city_today())
     defaults = {Fund.HARDSHIP: rt.settings.hardship_fund_cents, Fund.DISCRETIONARY: rt.settings.discretionary_fund_cents}
     async with rt.db.begin() as conn:
         for fund, cents in defaults.items():

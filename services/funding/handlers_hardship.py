@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import date, datetime, time
+from datetime import datetime, time
 from typing import Any
 
 from temporalio.common import WorkflowIDConflictPolicy
@@ -24,7 +24,7 @@ from services.contracts.funding import (
     HardshipRejected,
 )
 from services.contracts.funding_workflows import HardshipApprovalInput, HardshipEscalateInput, HardshipState, HardshipStepInput, hardship_workflow_id
-from services.contracts.workdays import BERLIN
+from services.contracts.workdays import BERLIN, city_today
 from services.funding import ledger, store
 from services.funding.domain import (
     Fund,
@@ -91,7 +91,7 @@ async def apply_hardship(rt: FundingRuntime, principal: Principal, cmd: Hardship
     await _check_case(rt, principal, cmd)
     screening = screen(cmd.criteria)
     application_id = uuid.uuid4()
-    year = fiscal_year(date.today())
+    year = fiscal_year(city_today())
     required = deciders_required(cmd.amount_cents, rt.settings.hardship_two_deciders_above_cents)
     telemetry.mark(case_id=cmd.case_id, application_id=application_id)
     inp = HardshipApprovalInput(application_id=application_id, tenant=rt.platform.tenant, applicant=principal.username,

@@ -18,6 +18,7 @@ from services.contracts.funding_workflows import (
     fund_round_workflow_id,
     proof_of_use_workflow_id,
 )
+from services.contracts.workdays import city_today
 from services.funding import ledger, mail, minutes, store, store_mail, store_measures
 from services.funding.domain import (
     BudgetExhausted,
@@ -60,7 +61,7 @@ async def apply_measure(rt: FundingRuntime, principal: Principal, cmd: MeasureAp
         raise Invalid("the discretionary fund's guidelines require refugees as the target group (002 §5)", field="guidelines.refugees_target_group")
     flagged = cmd.amount_cents > rt.settings.measure_normal_max_cents
     application_id = uuid.uuid4()
-    year = fiscal_year(date.today())
+    year = fiscal_year(city_today())
     fields = sorted(set(cmd.fields_of_action))
     async with rt.outbox.transaction() as tx:
         await store_measures.insert_measure(
@@ -101,7 +102,7 @@ async def create_round(rt: FundingRuntime, principal: Principal, cmd: CreateRoun
         id=fund_round_workflow_id(round_id), task_queue="funding", id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
     async with rt.db.begin() as conn:
-        await store.insert_round(conn, round_id, fiscal_year(date.today()), principal.username, utc_now())
+        await store.insert_round(conn, round_id, fiscal_year(city_today()), principal.username, utc_now())
         await store_measures.put_in_round(conn, ids, round_id)
     return round_id
 

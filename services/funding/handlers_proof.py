@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import date, datetime, time
+from datetime import datetime, time
 from typing import Any
 
 from services.contracts.funding import ProofOfUseOverdue, ProofOfUseReceived
@@ -19,7 +19,7 @@ from services.contracts.funding_workflows import (
     SettleProofInput,
     SubmitProofInput,
 )
-from services.contracts.workdays import BERLIN
+from services.contracts.workdays import BERLIN, city_today
 from services.funding import ledger, mail, store_mail, store_measures
 from services.funding.domain import (
     Fund,
@@ -86,7 +86,7 @@ async def prepare_proof(rt: FundingRuntime, principal: Principal, application_id
         own(principal, row)
         if not proof_expected(row.status):
             raise Conflict(f"the application is {row.status}; a proof of use is submitted after payout or when rework was asked for")
-        problem = proof_problem(cmd.items, row.paid_cents, row.period_start, date.today())
+        problem = proof_problem(cmd.items, row.paid_cents, row.period_start, city_today())
         if problem:
             raise Invalid(problem[1], field=problem[0])
         known = {r.id for r in await store_measures.receipts_of(conn, application_id)}

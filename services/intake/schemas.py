@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from services.contracts import codes
 from services.contracts.vocab import AgeGroup, Need, Partner, Prospect, Purpose, ResidenceStatus, Route, Sex
+from services.contracts.workdays import city_today
 from services.kit.errors import Invalid
 
 __all__ = ["ResidenceStatus"]  # the vocabulary's enum (services.contracts.vocab) is intake's own
@@ -66,7 +67,7 @@ _TEXT = re.compile(r"^[^\x00-\x08\x0b-\x1f<>{}]*$")
 
 def not_future(value: date | None) -> date | None:
     """A date of the interview (birth, moving in, status, consent, registration) is not in the future (DOMAIN.md flow 1)."""
-    if value is not None and value > date.today():
+    if value is not None and value > city_today():
         raise ValueError("must not be in the future")
     return value
 

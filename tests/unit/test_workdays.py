@@ -37,3 +37,16 @@ class TestWorkingDays:
     def test_third_working_day_of_january(self) -> None:
         # 1 Jan 2027 is a holiday (Friday); Mon 4, Tue 5, Wed 6
         assert nth_working_day_of_month(2027, 1, 3) == date(2027, 1, 6)
+
+
+class TestCityToday:
+    """The city's day, not the server's: from 22:00/23:00 UTC it is already tomorrow in Hamm."""
+
+    def test_late_evening_utc_is_the_next_day_in_berlin(self) -> None:
+        from datetime import UTC, date, datetime
+
+        from services.contracts.workdays import city_today
+
+        assert city_today(datetime(2026, 12, 6, 23, 30, tzinfo=UTC)) == date(2026, 12, 7)  # winter: UTC+1
+        assert city_today(datetime(2026, 7, 6, 22, 30, tzinfo=UTC)) == date(2026, 7, 7)  # summer: UTC+2
+        assert city_today(datetime(2026, 12, 6, 22, 59, tzinfo=UTC)) == date(2026, 12, 6)
