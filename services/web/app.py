@@ -54,10 +54,7 @@ SECURITY_HEADERS = {
 }
 
 
-def create_app(settings: WebSettings | None = None, platform: PlatformSettings | None = None) -> FastAPI:
-    settings = settings or WebSettings()
-    platform = platform or PlatformSettings()
-
+def _lifespan(settings: WebSettings, platform: PlatformSettings):  # noqa: ANN202 - a FastAPI lifespan
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redis = Redis.from_url(platform.redis_url)
@@ -76,26 +73,12 @@ def create_app(settings: WebSettings | None = None, platform: PlatformSettings |
             await backend.close()
             await redis.aclose()
 
-    app = FastAPI(title="ankommen · Web", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.settings = settings
-    app.state.platform = platform
-    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for screens in SCREENS:
-        app.include_router(screens.router)
-    routes.install_error_pages(app)
-    front_desk.install(app)
-    casework.install(app)
+    return lifespan
 
-    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-    # one trace from the staff member's click through every service it reaches (traceparent on API calls);
-    # a trace lookup is no part of what it looks up, and sign-in forms are not traced
-    # (the person search's query string holds names: spans keep URLs without it)
-    from services.kit.telemetry import drop_query_string
+def _session_middleware(settings: WebSettings):  # noqa: ANN202 - a Starlette HTTP middleware
+    """Loads the staff member's session per request, saves it after, sets the cookie and the security headers."""
 
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="health,static,betrieb/ablauf,anmelden,abmelden", server_request_hook=drop_query_string)
-
-    @app.middleware("http")
     async def session_middleware(request: Request, call_next):  # noqa: ANN001, ANN202 - Starlette signature
         path = request.url.path
         if path.startswith("/static/") or path == "/health":
@@ -123,6 +106,34 @@ def create_app(settings: WebSettings | None = None, platform: PlatformSettings |
         response.headers.update(SECURITY_HEADERS)
         response.headers["Cache-Control"] = "no-store"
         return response
+
+    return session_middleware
+
+
+def create_app(settings: WebSettings | None = None, platform: PlatformSettings | None = None) -> FastAPI:
+    settings = settings or WebSettings()
+    platform = platform or PlatformSettings()
+
+    app = FastAPI(title="ankommen · Web", lifespan=_lifespan(settings, platform), docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    app.state.platform = platform
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    for screens in SCREENS:
+        app.include_router(screens.router)
+    routes.install_error_pages(app)
+    front_desk.install(app)
+    casework.install(app)
+
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    # one trace from the staff member's click through every service it reaches (traceparent on API calls);
+    # a trace lookup is no part of what it looks up, and sign-in forms are not traced
+    # (the person search's query string holds names: spans keep URLs without it)
+    from services.kit.telemetry import drop_query_string
+
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="health,static,betrieb/ablauf,anmelden,abmelden", server_request_hook=drop_query_string)
+
+    app.middleware("http")(_session_middleware(settings))
 
     return app
 
