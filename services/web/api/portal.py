@@ -246,14 +246,9 @@ async def drawdown(request: Request, application_id: str, s: Applicant) -> Respo
     raise ApiRefused(answer)
 
 
-@router.post("/verfuegungsfonds/antraege/{application_id}/nachweis", response_class=HTMLResponse)
-async def proof(request: Request, application_id: str, s: Applicant) -> Response:
-    form = await _form(request)
-    m = await _measure(request, s, application_id)
-    aid = m["application_id"]
-    text = {k: str(v) for k, v in form.items() if isinstance(v, str)}
-    chosen = [str(v) for v in form.getlist("beleg")]
-    values: dict[str, Any] = {**text, "beleg": chosen}
+def proof_items(text: dict[str, str]) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The proof-of-use form's expense rows (purpose, amount, date; empty rows skipped) and the report,
+    with a German message at each field that is missing."""
     errors: dict[str, str] = {}
     items = []
     for i in range(ITEMS):
@@ -272,6 +267,18 @@ async def proof(request: Request, application_id: str, s: Applicant) -> Response
         errors["item_purpose_0"] = "Bitte mindestens eine Ausgabe mit Zweck, Betrag und Datum angeben."
     if not text.get("report", "").strip():
         errors["report"] = "Bitte kurz berichten, was mit dem Geld umgesetzt wurde."
+    return items, errors
+
+
+@router.post("/verfuegungsfonds/antraege/{application_id}/nachweis", response_class=HTMLResponse)
+async def proof(request: Request, application_id: str, s: Applicant) -> Response:
+    form = await _form(request)
+    m = await _measure(request, s, application_id)
+    aid = m["application_id"]
+    text = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    chosen = [str(v) for v in form.getlist("beleg")]
+    values: dict[str, Any] = {**text, "beleg": chosen}
+    items, errors = proof_items(text)
     files = [f for f in form.getlist("belege") if isinstance(f, UploadFile) and f.filename]
     if not files and not chosen:
         errors["belege"] = "Bitte mindestens einen Beleg anhängen (PDF, PNG oder JPEG)."
