@@ -21,6 +21,15 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from services.contracts.intake_activities import (
+        book_appointment,
+        close_clearing,
+        complete_clearing,
+        mark_deadline_missed,
+        raise_no_slot_alert,
+        record_no_show,
+        send_reminder,
+    )
     from services.contracts.intake_workflows import (
         CLEARING_WORKFLOW,
         MOVE_IN_CORRECTION_PATCH,
@@ -36,13 +45,6 @@ with workflow.unsafe.imports_passed_through():
         CompleteInput,
         InterviewFacts,
         MoveInCorrection,
-        book_appointment,
-        close_clearing,
-        complete_clearing,
-        mark_deadline_missed,
-        raise_no_slot_alert,
-        record_no_show,
-        send_reminder,
     )
     from services.contracts.refusals import NON_RETRYABLE
     from services.contracts.workdays import BERLIN

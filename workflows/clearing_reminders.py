@@ -8,7 +8,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from services.contracts.intake_reminders import CLEARING_REMINDERS_WORKFLOW, RemindersInput, RemindersResult, send_due_clearing_reminders
+    from services.contracts.intake_activities import send_due_clearing_reminders
+    from services.contracts.intake_reminders import CLEARING_REMINDERS_WORKFLOW, RemindersInput, RemindersResult
 
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=2), maximum_attempts=5)
 

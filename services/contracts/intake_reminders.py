@@ -5,7 +5,6 @@ appointment, with consent) and reports counts only (no address, no name)."""
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
-from temporalio import activity
 
 CLEARING_REMINDERS_WORKFLOW = "ClearingReminders"
 SEND_DUE_CLEARING_REMINDERS = "intake.send_due_clearing_reminders"
@@ -22,9 +21,3 @@ class RemindersInput(BaseModel):
 class RemindersResult(BaseModel):
     sent: int = Field(0, ge=0)
     failed: int = Field(0, ge=0, description="Due reminders whose mail could not be handed to the relay (sent on a later run).")
-
-
-@activity.defn(name=SEND_DUE_CLEARING_REMINDERS)
-async def send_due_clearing_reminders(inp: RemindersInput) -> RemindersResult:
-    """Sends every reminder due now; the workflow's interface, implemented by intake (same name)."""
-    raise NotImplementedError

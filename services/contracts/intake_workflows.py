@@ -10,7 +10,6 @@ import uuid
 from datetime import date, datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-from temporalio import activity
 
 CLEARING_WORKFLOW = "PreRegistrationClearing"
 
@@ -118,48 +117,3 @@ class ClearingState(_Model):
     deadline_missed: bool = False
     move_in_date: date | None = None
     correction_no: int = 0
-
-
-# ---- the activities' interfaces: the workflow calls these stubs, intake implements them (same names) ----
-
-
-@activity.defn(name=BOOK_APPOINTMENT)
-async def book_appointment(inp: BookInput) -> Booking:
-    """The earliest free slot within the booking window, once per (clearing, attempt)."""
-    raise NotImplementedError
-
-
-@activity.defn(name=RAISE_NO_SLOT_ALERT)
-async def raise_no_slot_alert(step: ClearingStep) -> None:
-    """No free slot: the ABRA team lead is alerted (once per attempt)."""
-    raise NotImplementedError
-
-
-@activity.defn(name=SEND_REMINDER)
-async def send_reminder(step: ClearingStep) -> None:
-    """Day 10 after moving in and not cleared: the ABRA team is reminded (once per deadline)."""
-    raise NotImplementedError
-
-
-@activity.defn(name=MARK_DEADLINE_MISSED)
-async def mark_deadline_missed(step: ClearingStep) -> None:
-    """Day 14: the registration deadline is marked missed (§17 BMG), once."""
-    raise NotImplementedError
-
-
-@activity.defn(name=RECORD_NO_SHOW)
-async def record_no_show(step: ClearingStep) -> None:
-    """The person did not come to the attempt's appointment (once per attempt)."""
-    raise NotImplementedError
-
-
-@activity.defn(name=COMPLETE_CLEARING)
-async def complete_clearing(inp: CompleteInput) -> None:
-    """The interview was held: the clearing is cleared (ClearingCompleted, ClearingClosed), once."""
-    raise NotImplementedError
-
-
-@activity.defn(name=CLOSE_CLEARING)
-async def close_clearing(inp: CloseInput) -> None:
-    """The clearing closes as not appeared or cancelled (ClearingClosed), once."""
-    raise NotImplementedError
