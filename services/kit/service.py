@@ -20,7 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from redis.asyncio import Redis
 
-from services.kit import audit, telemetry
+from services.kit import audit, audit_verify, telemetry
 from services.kit.alerts import alerts_router
 from services.kit.auth import Authenticator, Principal, UserDirectory, token_router
 from services.kit.broker import Consumers, Subscription, make_broker
@@ -145,7 +145,9 @@ async def _worker(spec: ServiceSpec[S], rt: Runtime[S]) -> AsyncIterator[None]:
 
 @asynccontextmanager
 async def _running(spec: ServiceSpec[S], rt: Runtime[S]) -> AsyncIterator[None]:
-    """`on_start`, then the broker, the outbox relay and the background jobs; at the end they stop."""
+    """Audit records from before the hash chain chained, `on_start`, then the broker, the outbox relay
+    and the background jobs; at the end they stop."""
+    await audit_verify.chain_legacy(rt.db, rt.audit_chain)
     if spec.on_start is not None:
         await spec.on_start(rt)
     await rt.broker.start()
@@ -179,7 +181,7 @@ async def _domain_error_handler(request: Request, exc: DomainError) -> JSONRespo
         rt: Runtime[ServiceSettings] = request.app.state.runtime
         async with rt.db.begin() as conn:
             await audit.record(
-                conn, rt.tables, actor=principal.username, role=",".join(sorted(principal.roles)) or "-",
+                conn, rt.audit_chain, actor=principal.username, role=",".join(sorted(principal.roles)) or "-",
                 action=f"{request.method} {request.scope.get('route').path if request.scope.get('route') else request.url.path}",
                 record_type="endpoint", record_id=request.path_params.get("id") or None, outcome="denied",
             )
