@@ -175,13 +175,15 @@ def _add_routes(app: FastAPI, spec: ServiceSpec[S]) -> None:
 
 async def _domain_error_handler(request: Request, exc: DomainError) -> JSONResponse:
     principal: Principal | None = getattr(request.state, "principal", None)
-    if isinstance(exc, Forbidden) and principal is not None:
+    if isinstance(exc, Forbidden) and principal is not None:  # every refusal of a signed-in caller is audited
         rt: Runtime[ServiceSettings] = request.app.state.runtime
+        route = request.scope.get("route")
+        path = route.path if route is not None else request.url.path
         async with rt.db.begin() as conn:
             await audit.record(
                 conn, rt.tables, actor=principal.username, role=",".join(sorted(principal.roles)) or "-",
-                action=f"{request.method} {request.scope.get('route').path if request.scope.get('route') else request.url.path}",
-                record_type="endpoint", record_id=request.path_params.get("id") or None, outcome="denied",
+                action=f"{request.method} {path}", record_type=audit.route_record(path),
+                record_id=audit.route_record_id(request.path_params), outcome="denied",
             )
     return JSONResponse(status_code=exc.status_code, content=exc.to_body())
 
