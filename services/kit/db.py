@@ -149,14 +149,18 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=60000")
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA secure_delete=ON")  # deleted or overwritten text is zeroed, not left in free pages (GDPR Art. 17)
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+        if conn.get_execution_options().get(_NO_TRANSACTION):
+            return
         conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 _READ_ONLY = "ankommen_read_only"
+_NO_TRANSACTION = "ankommen_no_transaction"
 
 
 class Database:
@@ -188,6 +192,19 @@ class Database:
                 yield conn
             finally:
                 await conn.rollback()
+
+    async def truncate_wal(self) -> bool:
+        """After an erasure: copies the WAL into the database and truncates it to zero bytes, so the
+        erased text's old page images do not stay in the -wal file (secure_delete zeroes the database
+        pages only). Best effort: True when the checkpoint completed (a long reader can hold it back;
+        the next erasure or SQLite's own checkpoint then does it). Nothing to do on PostgreSQL."""
+        if self._writer is None:
+            return True
+        async with self._writer, self.engine.connect() as conn:
+            await conn.execution_options(**{_NO_TRANSACTION: True})
+            busy, _, _ = (await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).one()
+            await conn.commit()
+            return busy == 0
 
     async def dispose(self) -> None:
         await self.engine.dispose()
