@@ -273,11 +273,14 @@ class Database:
         the next erasure or SQLite's own checkpoint then does it). Nothing to do on PostgreSQL."""
         if self._writer is None:
             return True
-        async with self._writer, self.engine.connect() as conn:
-            await conn.execution_options(**{_NO_TRANSACTION: True})
-            busy, _, _ = (await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).one()
-            await conn.commit()
-            return busy == 0
+        try:
+            async with self._writer, self.engine.connect() as conn:
+                await conn.execution_options(**{_NO_TRANSACTION: True})
+                busy, _, _ = (await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).one()
+                await conn.commit()
+                return busy == 0
+        except (sa.exc.OperationalError, sqlite3.Error):
+            return False  # the erasure itself is committed; the WAL goes at a later checkpoint
 
     async def dispose(self) -> None:
         await self.engine.dispose()
