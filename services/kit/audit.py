@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -145,3 +146,17 @@ async def record_many(conn: AsyncConnection, chain: AuditChain, *, actor: str, r
         return
     at, trace_id = utc_now(), telemetry.current_trace_id()
     await chain.append(conn, [_row(actor, role, action, record_type, record_id, outcome, at, trace_id) for action, record_type, record_id in entries])
+
+
+_PARAM = re.compile(r"\{[^}]*\}")
+
+
+def route_record(path: str) -> str:
+    """The record type of a route, from its path template: its literal segments, e.g.
+    `/measures/{id}/receipts/{receipt_id}` -> `measures.receipts` (a refused request names what it was after)."""
+    return ".".join(part for part in _PARAM.sub("", path).split("/") if part) or "root"
+
+
+def route_record_id(path_params: dict[str, object]) -> str | None:
+    """The record a refused request was after: its path parameters' values joined, e.g. `30:2024-Q3`."""
+    return ":".join(str(v) for v in path_params.values())[:200] or None

@@ -1,7 +1,7 @@
 """audit log hash chain: seq, prev_hash, hash on audit_log; the audit_chain head; search indexes
 
-Revision ID: 0005_audit_chain
-Revises: 0004_referral_partner_answers
+Revision ID: 0006_audit_chain
+Revises: 0005_erased_persons
 Create Date: 2026-12-07 12:30:00
 """
 
@@ -9,8 +9,8 @@ from alembic import op
 
 from services.kit.migrations import add_audit_chain, drop_audit_chain
 
-revision = '0005_audit_chain'
-down_revision = '0004_referral_partner_answers'
+revision = '0006_audit_chain'
+down_revision = '0005_erased_persons'
 branch_labels = None
 depends_on = None
 
