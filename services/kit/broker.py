@@ -94,7 +94,9 @@ class Consumers:
     duplicates: int = 0
     failures: int = 0
     dead: int = 0
+    revived: int = 0
     _subscriptions: list[Subscription] = field(default_factory=list)
+    _subscribers: list[Any] = field(default_factory=list)
 
     def add(self, sub: Subscription) -> None:
         self._subscriptions.append(sub)
@@ -109,13 +111,14 @@ class Consumers:
         async def reclaimer(msg: RedisStreamMessage) -> None:
             await process(msg)
 
-        self.broker.subscriber(
+        reader = self.broker.subscriber(
             stream=StreamSub(sub.stream, group=group, consumer=base, polling_interval=1000, max_records=workers),
             max_workers=workers,
             parser=wire.tolerant_parser,
             title=f"{self.service}:{sub.stream}",
-        )(primary)
-        self.broker.subscriber(
+        )
+        reader(primary)
+        reclaim = self.broker.subscriber(
             stream=StreamSub(
                 sub.stream,
                 group=group,
@@ -126,11 +129,26 @@ class Consumers:
             parser=wire.tolerant_parser,
             title=f"{self.service}:{sub.stream}:reclaim",
             include_in_schema=False,
-        )(reclaimer)
+        )
+        reclaim(reclaimer)
+        self._subscribers += [reader, reclaim]
 
     async def ensure_groups(self, redis: Redis) -> None:
         for sub in self._subscriptions:
             await ensure_group(redis, sub.stream, self.service)
+
+    async def revive(self, redis: Redis) -> int:
+        """Restarts subscribers FastStream stopped because their group vanished (NOGROUP: a Redis
+        without persistence restarted, or the stream was deleted), with the groups made again at id 0."""
+        stopped = [s for s in self._subscribers if not s.running]
+        if not stopped:
+            return 0
+        await self.ensure_groups(redis)
+        for subscriber in stopped:
+            await subscriber.start()
+        self.revived += len(stopped)
+        log.warning("%s: %d subscribers restarted after their consumer group vanished", self.service, len(stopped))
+        return len(stopped)
 
     @property
     def streams(self) -> list[str]:
