@@ -29,8 +29,8 @@ import httpx
 from deploy.stack import _binary, _redis_ready, free_port
 
 __all__ = [
-    "FAST_RECLAIM", "TEMPORAL_FAST_SQLITE", "TIME_SKIPPING", "RedisProcess", "RunningStack", "cli", "docker_available", "free_port", "postgres_server",
-    "redis_server", "temporal_binary", "wait_until",
+    "FAST_RECLAIM", "TEMPORAL_FAST_SQLITE", "TIME_SKIPPING", "RedisProcess", "RunningStack", "cli", "docker_available", "exclusive_lock",
+    "free_port", "postgres_server", "redis_server", "temporal_binary", "wait_until",
 ]
 
 # ---- servers -------------------------------------------------------------------------------------
@@ -169,6 +169,33 @@ def postgres_server() -> Iterator[str | None]:
         proc.terminate()
         proc.wait(20)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+_HOLD_LOCK = (
+    "import sqlite3, sys\n"
+    "c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=60)\n"
+    "c.execute('BEGIN EXCLUSIVE')\n"
+    "print('locked', flush=True)\n"
+    "sys.stdin.readline()\n"
+    "c.execute('ROLLBACK')\n"
+)
+
+
+@contextlib.contextmanager
+def exclusive_lock(db_file: Path) -> Iterator[int]:
+    """Another process holds `BEGIN EXCLUSIVE` on a SQLite file until the block ends, as an operator's
+    sqlite3 shell or a backup tool would: writers of that file get "database is locked" (readers of a WAL
+    database go on). Yields the holder's pid."""
+    proc = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(db_file)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        if proc.stdout.readline().strip() != "locked":
+            raise RuntimeError(f"could not lock {db_file}")
+        yield proc.pid
+    finally:
+        with contextlib.suppress(OSError):
+            proc.stdin.close()
+        proc.wait(30)
 
 
 # ---- the embedded stack ----------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.contracts.events import IntakeCompleted, IntakeCorrected, PersonProfile
+from services.contracts.events import IntakeCompleted, IntakeCorrected, PersonErased, PersonProfile
 from services.contracts.vocab import Need, Route
 from services.intake import store, store_clearing, store_drafts, store_search
 from services.intake.domain import SEARCH_FIELDS, changed_fields, check_household, check_person_ids, statistics_changed
@@ -230,18 +230,23 @@ async def correct_intake(
 # ---- erasure (crypto-shredding) ------------------------------------------------------------------
 
 
-async def erase_person(rt: IntakeRuntime, principal: Principal, person_id: uuid.UUID, allowed: tuple[str, ...]) -> None:
+async def erase_person(rt: IntakeRuntime, principal: Principal, person_id: uuid.UUID, allowed: tuple[str, ...], ground: str = "request") -> None:
     """Erasure on request or after retention (GDPR Art. 17): deletes the person's data key, so every
     blob sealed under it (intake fields, clearing records) becomes unreadable; the blobs are dropped too,
     and so are the person's rows of the search index (keyed hashes of their name parts and birth date).
-    Coarse, non-identifying columns stay for statistics."""
-    async with rt.db.begin() as conn:
-        if await store.person_any(conn, person_id) is None:
+    Coarse, non-identifying columns stay for statistics. PersonErased (the id only) tells casework and
+    funding to remove their free texts about the person; erasing again emits it again (their consumers
+    are idempotent), so an erasure made before they listened reaches them too."""
+    async with rt.outbox.transaction() as tx:
+        person = await store.person_any(tx.conn, person_id)
+        if person is None:
             raise NotFound("no such person")
-        await store.delete_key(conn, person_id)
-        await store_search.drop_search_tokens(conn, [person_id])
-        await store.erase_person_data(conn, person_id, utc_now())
-        clearing = await store_clearing.clearing_of_person(conn, person_id)
+        await store.delete_key(tx.conn, person_id)
+        await store_search.drop_search_tokens(tx.conn, [person_id])
+        await store.erase_person_data(tx.conn, person_id, utc_now())
+        clearing = await store_clearing.clearing_of_person(tx.conn, person_id)
         if clearing is not None:
-            await store_clearing.shred_clearing_records(conn, clearing.id)
-        await rt.audit(conn, principal, allowed, "erase", "person", person_id)
+            await store_clearing.shred_clearing_records(tx.conn, clearing.id)
+        await rt.audit(tx.conn, principal, allowed, "erase", "person", person_id)
+        await tx.emit(PersonErased(tenant=rt.platform.tenant, correlation_id=person_id, person_id=person_id, ground=ground))
+    await rt.db.truncate_wal()

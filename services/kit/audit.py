@@ -3,6 +3,8 @@ when and with what outcome (DOMAIN.md "Data protection"; SGB X §67 ff.)."""
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.kit import telemetry
@@ -43,3 +45,17 @@ async def record_many(conn: AsyncConnection, tables: KitTables, *, actor: str, r
     rows = [dict(at=at, actor=actor, role=role, action=action, record_type=record_type, record_id=str(record_id), outcome=outcome, trace_id=trace_id)
             for action, record_type, record_id in entries]
     await conn.execute(tables.audit.insert(), rows)
+
+
+_PARAM = re.compile(r"\{[^}]*\}")
+
+
+def route_record(path: str) -> str:
+    """The record type of a route, from its path template: its literal segments, e.g.
+    `/measures/{id}/receipts/{receipt_id}` -> `measures.receipts` (a refused request names what it was after)."""
+    return ".".join(part for part in _PARAM.sub("", path).split("/") if part) or "root"
+
+
+def route_record_id(path_params: dict[str, object]) -> str | None:
+    """The record a refused request was after: its path parameters' values joined, e.g. `30:2024-Q3`."""
+    return ":".join(str(v) for v in path_params.values())[:200] or None

@@ -4,7 +4,9 @@ Each subscription gets one consumer group per service (created at id 0, so event
 the first subscriber started are not skipped), a primary subscriber reading new entries with bounded
 concurrency, and a reclaimer (XAUTOCLAIM) that takes over entries left pending by a dead or stuck
 consumer. A handler failure leaves the entry pending; on its last allowed delivery (default 5) the entry
-moves to `<stream>.dlq`, so a poison event never blocks the events behind it.
+moves to `<stream>.dlq`, so a poison event never blocks the events behind it. A failure because the
+service's database cannot be written (StorageUnavailable: disk full, locked) never dead-letters: the
+entry stays pending and is reclaimed every `reclaim_idle_ms` until the database is back.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from redis.exceptions import ResponseError
 
 from services.contracts import Event
 from services.kit import deadletters, inbox, telemetry, wire
+from services.kit.errors import StorageUnavailable
 from services.kit.outbox import Outbox, Tx
 from services.kit.settings import PlatformSettings
 
@@ -176,7 +179,9 @@ class Consumers:
                 self.handled += 1
             except Exception as exc:
                 self.failures += 1
-                if deliveries < self.settings.max_deliveries:
+                if deliveries < self.settings.max_deliveries or isinstance(exc, StorageUnavailable):
+                    # a database that cannot be written now (disk full, locked) is no fault of the event: it
+                    # stays pending and is reclaimed until the database is back, never dead-lettered for it
                     log.warning(
                         "handler %s failed on delivery %d of %s (event %s): %s",
                         consumer, deliveries, sub.stream, event_id, type(exc).__name__,

@@ -3,8 +3,10 @@ the relay publishes them afterwards and marks them sent.
 
 A crash between commit and publish loses nothing (the relay finds the row on restart); a crash between
 publish and mark publishes the event again, which consumers absorb through their inbox (idempotent on
-the event id). The trace context of the writing request travels with the row, so the publish span and
-everything downstream join the request's trace.
+the event id). While the database cannot be written (disk full, locked) the relay backs off and keeps the
+sequence numbers it already published, to mark them when it can, so nothing is sent twice meanwhile.
+The trace context of the writing request travels with the row, so the publish span and everything
+downstream join the request's trace.
 
 Redis may lose what it acknowledged: a Redis without persistence loses everything when it dies, one
 with `appendfsync everysec` up to a second on an OS crash, a failover the replica's lag. The relay keeps
@@ -30,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.contracts import Event
 from services.kit.db import Database, KitTables, utc_now
+from services.kit.errors import StorageUnavailable
 
 if TYPE_CHECKING:
     from faststream.redis import RedisBroker
@@ -79,6 +82,9 @@ class Tx:
 class Outbox:
     """Opens units of work and relays what they emitted."""
 
+    #: longest pause of the relay while its database cannot be written
+    MAX_BACKOFF_S = 30.0
+
     def __init__(self, db: Database, tables: KitTables, *, batch: int = 200, poll_s: float = 0.5, verify_window: int = 20_000) -> None:
         self.db = db
         self.tables = tables
@@ -90,6 +96,7 @@ class Outbox:
         #: (seq, stream, entry id) of the last rows published, for `republish_missing`
         self._recent: deque[tuple[int, str, bytes]] = deque(maxlen=verify_window)
         self._relaying = asyncio.Lock()  # a publish and its mark are never split by a republish
+        self._unmarked: list[int] = []  # seqs published but not yet marked because the database could not be written
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
@@ -103,11 +110,19 @@ class Outbox:
         self._wake.set()
 
     async def relay_forever(self, broker: RedisBroker) -> None:
+        unavailable = 0  # rounds in a row the database could not be written
         while True:
             try:
                 sent = await self.relay_once(broker)
+                unavailable = 0
             except asyncio.CancelledError:
                 raise
+            except StorageUnavailable as exc:  # disk full or locked: back off, keep what was published to mark later
+                unavailable += 1
+                delay = min(self.MAX_BACKOFF_S, 0.5 * 2**unavailable)
+                log.warning("outbox relay: database unavailable (%s); %d published events to mark; retrying in %.1f s", exc.cause, len(self._unmarked), delay)
+                await asyncio.sleep(delay)
+                continue
             except Exception:
                 log.exception("outbox relay failed; retrying")
                 await asyncio.sleep(1.0)
@@ -139,13 +154,19 @@ class Outbox:
                 await self._publish(broker, rows)
                 await self._mark(conn, [r.seq for r in rows])
             return len(rows)
+        if self._unmarked:  # published in a round whose mark failed (disk full, locked): marked, not sent again
+            async with self.db.begin() as conn:
+                await self._mark(conn, self._unmarked)
+            self._unmarked = []
         async with self.db.read() as conn:
             rows = (await conn.execute(query)).all()
         if not rows:
             return 0
         await self._publish(broker, rows)
+        self._unmarked = [r.seq for r in rows]
         async with self.db.begin() as conn:
-            await self._mark(conn, [r.seq for r in rows])
+            await self._mark(conn, self._unmarked)
+        self._unmarked = []
         return len(rows)
 
     async def _publish(self, broker: RedisBroker, rows: list[sa.Row]) -> None:
@@ -184,6 +205,7 @@ class Outbox:
                 for i in range(0, len(ordered), 500):
                     await conn.execute(outbox.update().where(outbox.c.seq.in_(ordered[i:i + 500])).values(published_at=None))
             self._recent = deque((r for r in self._recent if r[0] not in missing), maxlen=self._recent.maxlen)
+            self._unmarked = [seq for seq in self._unmarked if seq not in missing]
             self.republished += len(missing)
         log.warning("Redis lost %d published events; the relay publishes them again", len(missing))
         self._wake.set()

@@ -25,7 +25,7 @@ from services.kit.alerts import alerts_router
 from services.kit.auth import Authenticator, Principal, UserDirectory, token_router
 from services.kit.broker import Consumers, Subscription, make_broker
 from services.kit.db import Database, KitTables
-from services.kit.errors import DomainError, Forbidden
+from services.kit.errors import DomainError, Forbidden, StorageUnavailable
 from services.kit.ops import ops_router
 from services.kit.outbox import Outbox
 from services.kit.redis_watch import RedisWatch
@@ -103,7 +103,10 @@ def _make_runtime(spec: ServiceSpec[S], platform: PlatformSettings) -> Runtime[S
     from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
     provider = trace.get_tracer_provider()
-    db = Database(spec.settings.resolved_database_url(platform, spec.name))
+    db = Database(
+        spec.settings.resolved_database_url(platform, spec.name),
+        busy_timeout_s=platform.sqlite_busy_timeout_s, retry_after_s=platform.storage_retry_after_s,
+    )
     SQLAlchemyInstrumentor().instrument(engine=db.engine.sync_engine, tracer_provider=provider, enable_commenter=False)
     outbox = Outbox(db, spec.tables, batch=platform.relay_batch, poll_s=platform.relay_poll_s, verify_window=platform.relay_verify_window)
     broker = make_broker(platform, provider)  # type: ignore[arg-type]
@@ -166,6 +169,7 @@ async def _running(spec: ServiceSpec[S], rt: Runtime[S]) -> AsyncIterator[None]:
 
 def _add_routes(app: FastAPI, spec: ServiceSpec[S]) -> None:
     app.add_exception_handler(DomainError, _domain_error_handler)  # type: ignore[arg-type]
+    app.add_exception_handler(StorageUnavailable, storage_unavailable_handler)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, validation_error_handler)  # type: ignore[arg-type]
     app.include_router(token_router())
     app.include_router(_root_router(spec))
@@ -178,15 +182,24 @@ def _add_routes(app: FastAPI, spec: ServiceSpec[S]) -> None:
 
 async def _domain_error_handler(request: Request, exc: DomainError) -> JSONResponse:
     principal: Principal | None = getattr(request.state, "principal", None)
-    if isinstance(exc, Forbidden) and principal is not None:
+    if isinstance(exc, Forbidden) and principal is not None:  # every refusal of a signed-in caller is audited
         rt: Runtime[ServiceSettings] = request.app.state.runtime
+        route = request.scope.get("route")
+        path = route.path if route is not None else request.url.path
         async with rt.db.begin() as conn:
             await audit.record(
                 conn, rt.tables, actor=principal.username, role=",".join(sorted(principal.roles)) or "-",
-                action=f"{request.method} {request.scope.get('route').path if request.scope.get('route') else request.url.path}",
-                record_type="endpoint", record_id=request.path_params.get("id") or None, outcome="denied",
+                action=f"{request.method} {path}", record_type=audit.route_record(path),
+                record_id=audit.route_record_id(request.path_params), outcome="denied",
             )
     return JSONResponse(status_code=exc.status_code, content=exc.to_body())
+
+
+async def storage_unavailable_handler(request: Request, exc: StorageUnavailable) -> JSONResponse:
+    """503 with Retry-After and the cause in German and English: the database cannot be written now
+    (disk full, locked, unreachable); nothing of the request was stored."""
+    log.warning("%s %s: 503, database unavailable (%s)", request.method, request.url.path, exc.cause)
+    return JSONResponse(status_code=exc.status_code, content=exc.to_body(), headers=exc.headers)
 
 
 def validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
