@@ -35,6 +35,7 @@ from services.kit.auth import Principal
 from services.kit.broker import Consumers
 from services.kit.db import Database, KitTables
 from services.kit.outbox import Outbox
+from services.kit.redis_watch import RedisWatch
 from services.kit.settings import PlatformSettings, ServiceSettings
 
 S = TypeVar("S", bound=ServiceSettings)
@@ -54,6 +55,7 @@ class Runtime(Generic[S]):
     redis: Redis
     temporal: Client | None = None
     consumers: Consumers | None = None
+    redis_watch: RedisWatch | None = None
 
     @property
     def temporal_client(self) -> Client:

@@ -37,6 +37,11 @@ class PlatformSettings(BaseSettings):
     consumer_name: str = Field(default_factory=socket.gethostname)
     relay_batch: int = Field(200, ge=1)
     relay_poll_s: float = Field(0.5, gt=0)
+    relay_verify_window: int = Field(
+        20_000, ge=0, description="Recently published events whose stream entries are checked (and published again if missing) "
+        "when Redis restarts or fails over.",
+    )
+    redis_watch_s: float = Field(1.0, gt=0, description="How often a service asks Redis whether it is still the same server (run_id).")
 
     # storage
     sqlite_busy_timeout_s: float = Field(
