@@ -175,13 +175,15 @@ class Authenticator:
                 if not self.settings.auth_secret:
                     raise Unauthorized("local tokens are not enabled")
                 claims = jwt.decode(
-                    token, self.settings.auth_secret, algorithms=["HS256"], audience="ankommen", issuer=self.settings.auth_issuer
+                    token, self.settings.auth_secret, algorithms=["HS256"], audience="ankommen", issuer=self.settings.auth_issuer,
+                    options={"require": ["exp", "iat", "sub"]},  # a token without `exp` would never expire
                 )
                 roles = claims.get("roles", [])
             elif self._jwks is not None:
                 key = self._jwks.get_signing_key_from_jwt(token)
                 claims = jwt.decode(
-                    token, key.key, algorithms=["RS256", "ES256"], audience=self.settings.oidc_audience, issuer=self.settings.oidc_issuer
+                    token, key.key, algorithms=["RS256", "ES256"], audience=self.settings.oidc_audience, issuer=self.settings.oidc_issuer,
+                    options={"require": ["exp", "sub"]},
                 )
                 roles = _claim(claims, self.settings.oidc_roles_claim)
             else:

@@ -4,11 +4,20 @@ SQLite runs in WAL mode. A SQLite database belongs to one service process, so wr
 queue on an in-process lock (first come, first served) and start with BEGIN IMMEDIATE; SQLite's own
 busy handler would make concurrent writers sleep and retry, which collapses under load. Reads use a
 deferred BEGIN and run beside the writer (WAL). PostgreSQL needs neither: it locks rows itself.
+
+A database that cannot be written (disk full, locked by another process longer than the busy timeout,
+server unreachable) raises `StorageUnavailable` from `begin()`/`read()` (the transaction rolled back:
+nothing half-written); writers that queued behind a transaction which waited out the busy timeout in
+vain fail at once instead of each waiting again. The next transaction after the cause is gone
+succeeds: nothing to reset.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +26,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from services.kit.errors import StorageUnavailable
 
 Uuid = sa.Uuid(as_uuid=True)
 
@@ -56,6 +67,7 @@ class KitTables:
         self.outbox = metadata.tables["outbox"]
         self.inbox = metadata.tables["inbox"]
         self.audit = metadata.tables["audit_log"]
+        self.audit_chain = metadata.tables["audit_chain"]
         self.alerts = metadata.tables["alerts"]
 
 
@@ -64,6 +76,7 @@ def add_kit_tables(metadata: sa.MetaData) -> KitTables:
     _outbox_table(metadata)
     _inbox_table(metadata)
     _audit_table(metadata)
+    _audit_chain_table(metadata)
     _alerts_table(metadata)
     return KitTables(metadata)
 
@@ -107,7 +120,26 @@ def _audit_table(metadata: sa.MetaData) -> sa.Table:
         sa.Column("record_id", sa.String(100), nullable=True),
         sa.Column("outcome", sa.String(50), nullable=False),
         sa.Column("trace_id", sa.String(32), nullable=True),
+        sa.Column("seq", sa.Integer, nullable=True),  # position in the hash chain (services/kit/audit.py)
+        sa.Column("prev_hash", sa.String(64), nullable=True),
+        sa.Column("hash", sa.String(64), nullable=True),
         sa.Index("ix_audit_record", "record_type", "record_id"),
+        sa.Index("ix_audit_seq", "seq", unique=True),
+        sa.Index("ix_audit_actor_at", "actor", "at"),
+        sa.Index("ix_audit_at", "at"),
+    )
+
+
+def _audit_chain_table(metadata: sa.MetaData) -> sa.Table:
+    """The audit chain's head: one row (id 1) with the last record's seq and hash; `legacy_until`:
+    the highest audit_log id written before the chain existed (chained at start-up, nothing later)."""
+    return sa.Table(
+        "audit_chain",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("seq", sa.Integer, nullable=False),
+        sa.Column("hash", sa.String(64), nullable=False),
+        sa.Column("legacy_until", sa.Integer, nullable=False),
     )
 
 
@@ -132,62 +164,144 @@ def _alerts_table(metadata: sa.MetaData) -> sa.Table:
     )
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10, busy_timeout_s: float = 5.0) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 60})
-        _configure_sqlite(engine)
+        engine = create_async_engine(url, connect_args={"timeout": busy_timeout_s})
+        _configure_sqlite(engine, busy_timeout_s)
         return engine
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, busy_timeout_s: float) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA secure_delete=ON")  # deleted or overwritten text is zeroed, not left in free pages (GDPR Art. 17)
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+        if conn.get_execution_options().get(_NO_TRANSACTION):
+            return
         conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 _READ_ONLY = "ankommen_read_only"
+_NO_TRANSACTION = "ankommen_no_transaction"
+
+_SQLITE_CAUSES = {sqlite3.SQLITE_FULL: "disk_full", sqlite3.SQLITE_BUSY: "locked", sqlite3.SQLITE_LOCKED: "locked"}
+_ASYNCPG_CAUSES = {
+    "DiskFullError": "disk_full", "LockNotAvailableError": "locked", "CannotConnectNowError": "unreachable",
+    "ConnectionDoesNotExistError": "unreachable", "ConnectionFailureError": "unreachable", "TooManyConnectionsError": "unreachable",
+}
+
+
+def storage_cause(exc: BaseException, *, connecting: bool = False) -> str | None:
+    """Why a database error means "cannot write now" (a key of errors.STORAGE_CAUSES), or None for any
+    other error. Looks through SQLAlchemy's wrapper and the exception's causes: SQLite's SQLITE_FULL
+    ("database or disk is full"), SQLITE_BUSY/LOCKED ("database is locked"), asyncpg's DiskFullError,
+    lock timeout and lost or refused connections. A bare OSError counts only while connecting or under a
+    driver error (one raised by the transaction's own code is not the database's)."""
+    seen: set[int] = set()
+    stack: list[tuple[BaseException | None, bool]] = [(exc, connecting)]
+    while stack:
+        e, from_driver = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, sqlite3.Error):
+            code = getattr(e, "sqlite_errorcode", None)
+            cause = _SQLITE_CAUSES.get(code & 0xFF) if isinstance(code, int) else None
+            text = str(e).lower()
+            return cause or ("disk_full" if "disk is full" in text else "locked" if "is locked" in text else None)
+        if type(e).__name__ in _ASYNCPG_CAUSES and type(e).__module__.startswith("asyncpg"):
+            return _ASYNCPG_CAUSES[type(e).__name__]
+        if from_driver and isinstance(e, OSError):
+            return "disk_full" if e.errno == 28 else "unreachable"  # 28: ENOSPC
+        under = from_driver or isinstance(e, sa.exc.DBAPIError)
+        stack.extend((c, under) for c in (getattr(e, "orig", None), e.__cause__, e.__context__))
+    return None
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, busy_timeout_s: float = 5.0, retry_after_s: int = 5) -> None:
         self.url = url
-        self.engine = create_engine(url)
+        self.engine = create_engine(url, busy_timeout_s=busy_timeout_s)
         self._writer = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
+        self.retry_after_s = retry_after_s
+        self._failed: tuple[float, str] | None = None  # (monotonic time, cause) of the last unwritable transaction
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    def _unavailable(self, exc: BaseException, connecting: bool) -> StorageUnavailable | None:
+        cause = storage_cause(exc, connecting=connecting)
+        if cause is None:
+            return None
+        self._failed = (time.monotonic(), cause)
+        return StorageUnavailable(cause, retry_after_s=self.retry_after_s)
+
+    def _fail_fast(self, arrived: float) -> None:
+        """A writer that queued behind a transaction which then found the database locked fails at once."""
+        if self._failed and self._failed[1] == "locked" and self._failed[0] > arrived:
+            raise StorageUnavailable("locked", retry_after_s=self.retry_after_s)
+
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
-        """A write transaction: commits on success, rolls back on error."""
-        if self._writer is None:
-            async with self.engine.begin() as conn:
-                yield conn
-            return
-        async with self._writer, self.engine.begin() as conn:
-            yield conn
+        """A write transaction: commits on success, rolls back on error; StorageUnavailable when the
+        database cannot be written now."""
+        connecting, arrived = True, time.monotonic()
+        try:
+            async with self._writer or contextlib.nullcontext():
+                self._fail_fast(arrived)
+                async with self.engine.begin() as conn:
+                    connecting = False
+                    yield conn
+        except Exception as exc:
+            unavailable = self._unavailable(exc, connecting)
+            if unavailable is None:
+                raise
+            raise unavailable from exc
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A read-only transaction that never waits for the writer (a consistent snapshot)."""
-        async with self.engine.connect() as conn:
-            await conn.execution_options(**{_READ_ONLY: True})
-            try:
-                yield conn
-            finally:
-                await conn.rollback()
+        connecting = True
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execution_options(**{_READ_ONLY: True})
+                connecting = False
+                try:
+                    yield conn
+                finally:
+                    await conn.rollback()
+        except Exception as exc:
+            unavailable = self._unavailable(exc, connecting)
+            if unavailable is None:
+                raise
+            raise unavailable from exc
+
+    async def truncate_wal(self) -> bool:
+        """After an erasure: copies the WAL into the database and truncates it to zero bytes, so the
+        erased text's old page images do not stay in the -wal file (secure_delete zeroes the database
+        pages only). Best effort: True when the checkpoint completed (a long reader can hold it back;
+        the next erasure or SQLite's own checkpoint then does it). Nothing to do on PostgreSQL."""
+        if self._writer is None:
+            return True
+        try:
+            async with self._writer, self.engine.connect() as conn:
+                await conn.execution_options(**{_NO_TRANSACTION: True})
+                busy, _, _ = (await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).one()
+                await conn.commit()
+                return busy == 0
+        except (sa.exc.OperationalError, sqlite3.Error):
+            return False  # the erasure itself is committed; the WAL goes at a later checkpoint
 
     async def dispose(self) -> None:
         await self.engine.dispose()

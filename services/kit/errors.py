@@ -56,3 +56,40 @@ class Forbidden(DomainError):
 class Unauthorized(DomainError):
     status_code = 401
     code = "unauthorized"
+
+
+#: What the service tells a caller when its database cannot be written, per cause (German first: the
+#: staff's language; English for integrators). No personal data, nothing of the request.
+STORAGE_CAUSES: dict[str, tuple[str, str]] = {
+    "disk_full": ("der Datenträger ist voll", "the disk is full"),
+    "locked": ("die Datenbank ist von einem anderen Prozess gesperrt", "the database is locked by another process"),
+    "unreachable": ("der Datenbankserver ist nicht erreichbar", "the database server cannot be reached"),
+}
+
+
+class StorageUnavailable(Exception):
+    """The service's database cannot be written right now (disk full, locked by another process, server
+    unreachable). Not a refusal: nothing was written, and the same request succeeds once the cause is
+    gone, so HTTP answers 503 with Retry-After, consumers leave the event pending (never dead-lettered
+    for this) and activities are retried. `cause` is a key of STORAGE_CAUSES."""
+
+    status_code = 503
+    code = "storage_unavailable"
+
+    def __init__(self, cause: str, *, retry_after_s: int = 5) -> None:
+        german, english = STORAGE_CAUSES[cause]
+        self.message = (
+            f"Der Dienst kann gerade nicht speichern: {german}. Es wurde nichts gespeichert; bitte in "
+            f"{retry_after_s} Sekunden erneut versuchen. / The service cannot save right now: {english}. "
+            f"Nothing was saved; please retry in {retry_after_s} seconds."
+        )
+        super().__init__(self.message)
+        self.cause = cause
+        self.retry_after_s = retry_after_s
+
+    def to_body(self) -> dict[str, Any]:
+        return {"detail": self.message, "code": self.code, "cause": self.cause, "retry_after_s": self.retry_after_s}
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}

@@ -8,10 +8,11 @@ codes. `document_errors(app)` makes the app's OpenAPI document declare, for each
 
 - 401 when the route needs a signed-in caller (a `current_principal` dependency), 403 as well;
 - 404 when the path names a record (a path parameter);
-- 409 when the route changes something (POST, PUT, PATCH, DELETE) for a signed-in caller;
+- 409 when the route changes something (POST, PUT, PATCH, DELETE) for a signed-in caller, and 503
+  (`StorageUnavailable`: the database cannot be written now);
 - 422 when the route takes input (path, query or body), as `HTTPValidationError`.
 
-A route's own `responses={...}` win over these. The bodies of 401/403/404/409 are `ErrorBody`.
+A route's own `responses={...}` win over these. The bodies of 401/403/404/409/503 are `ErrorBody`.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ _DESCRIPTIONS = {
     403: "The caller lacks the role (or the scope) this route needs",
     404: "No such record",
     409: "The record's state does not allow this",
+    503: "The database cannot be written now (disk full, locked, unreachable); nothing was stored, retry after Retry-After seconds",
 }
 
 
@@ -67,6 +69,7 @@ def error_statuses(dependant: Dependant, method: str) -> list[int]:
         statuses.append(404)
     if method in WRITES and signed_in:
         statuses.append(409)
+        statuses.append(503)
     if _takes_input(dependant):
         statuses.append(422)
     return statuses

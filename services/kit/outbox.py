@@ -3,8 +3,16 @@ the relay publishes them afterwards and marks them sent.
 
 A crash between commit and publish loses nothing (the relay finds the row on restart); a crash between
 publish and mark publishes the event again, which consumers absorb through their inbox (idempotent on
-the event id). The trace context of the writing request travels with the row, so the publish span and
-everything downstream join the request's trace.
+the event id). While the database cannot be written (disk full, locked) the relay backs off and keeps the
+sequence numbers it already published, to mark them when it can, so nothing is sent twice meanwhile.
+The trace context of the writing request travels with the row, so the publish span and everything
+downstream join the request's trace.
+
+Redis may lose what it acknowledged: a Redis without persistence loses everything when it dies, one
+with `appendfsync everysec` up to a second on an OS crash, a failover the replica's lag. The relay keeps
+the stream entry id of each recently published row (`verify_window` rows, in memory) and, when
+`services.kit.redis_watch` sees a new Redis (its run_id changed), looks them up on their streams and
+publishes the missing ones again (consumers absorb any duplicate through their inbox).
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -23,9 +32,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.contracts import Event
 from services.kit.db import Database, KitTables, utc_now
+from services.kit.errors import StorageUnavailable
 
 if TYPE_CHECKING:
     from faststream.redis import RedisBroker
+    from redis.asyncio import Redis
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +82,21 @@ class Tx:
 class Outbox:
     """Opens units of work and relays what they emitted."""
 
-    def __init__(self, db: Database, tables: KitTables, *, batch: int = 200, poll_s: float = 0.5) -> None:
+    #: longest pause of the relay while its database cannot be written
+    MAX_BACKOFF_S = 30.0
+
+    def __init__(self, db: Database, tables: KitTables, *, batch: int = 200, poll_s: float = 0.5, verify_window: int = 20_000) -> None:
         self.db = db
         self.tables = tables
         self.batch = batch
         self.poll_s = poll_s
         self._wake = asyncio.Event()
         self.published = 0
+        self.republished = 0
+        #: (seq, stream, entry id) of the last rows published, for `republish_missing`
+        self._recent: deque[tuple[int, str, bytes]] = deque(maxlen=verify_window)
+        self._relaying = asyncio.Lock()  # a publish and its mark are never split by a republish
+        self._unmarked: list[int] = []  # seqs published but not yet marked because the database could not be written
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
@@ -91,11 +110,19 @@ class Outbox:
         self._wake.set()
 
     async def relay_forever(self, broker: RedisBroker) -> None:
+        unavailable = 0  # rounds in a row the database could not be written
         while True:
             try:
                 sent = await self.relay_once(broker)
+                unavailable = 0
             except asyncio.CancelledError:
                 raise
+            except StorageUnavailable as exc:  # disk full or locked: back off, keep what was published to mark later
+                unavailable += 1
+                delay = min(self.MAX_BACKOFF_S, 0.5 * 2**unavailable)
+                log.warning("outbox relay: database unavailable (%s); %d published events to mark; retrying in %.1f s", exc.cause, len(self._unmarked), delay)
+                await asyncio.sleep(delay)
+                continue
             except Exception:
                 log.exception("outbox relay failed; retrying")
                 await asyncio.sleep(1.0)
@@ -109,6 +136,10 @@ class Outbox:
 
     async def relay_once(self, broker: RedisBroker) -> int:
         """Publishes the oldest unsent events in order and marks them sent; returns how many."""
+        async with self._relaying:
+            return await self._relay_batch(broker)
+
+    async def _relay_batch(self, broker: RedisBroker) -> int:
         outbox = self.tables.outbox
         query = (
             sa.select(outbox.c.seq, outbox.c.stream, outbox.c.payload, outbox.c.headers)
@@ -123,13 +154,19 @@ class Outbox:
                 await self._publish(broker, rows)
                 await self._mark(conn, [r.seq for r in rows])
             return len(rows)
+        if self._unmarked:  # published in a round whose mark failed (disk full, locked): marked, not sent again
+            async with self.db.begin() as conn:
+                await self._mark(conn, self._unmarked)
+            self._unmarked = []
         async with self.db.read() as conn:
             rows = (await conn.execute(query)).all()
         if not rows:
             return 0
         await self._publish(broker, rows)
+        self._unmarked = [r.seq for r in rows]
         async with self.db.begin() as conn:
-            await self._mark(conn, [r.seq for r in rows])
+            await self._mark(conn, self._unmarked)
+        self._unmarked = []
         return len(rows)
 
     async def _publish(self, broker: RedisBroker, rows: list[sa.Row]) -> None:
@@ -137,9 +174,10 @@ class Outbox:
             headers = json.loads(row.headers)
             token = otel_context.attach(propagate.extract(headers))
             try:
-                await broker.publish(row.payload.encode(), stream=row.stream, headers=headers)
+                entry_id = await broker.publish(row.payload.encode(), stream=row.stream, headers=headers)
             finally:
                 otel_context.detach(token)
+            self._recent.append((row.seq, row.stream, entry_id))
         self.published += len(rows)
 
     async def _mark(self, conn: AsyncConnection, seqs: list[int]) -> None:
@@ -147,8 +185,51 @@ class Outbox:
             outbox = self.tables.outbox
             await conn.execute(outbox.update().where(outbox.c.seq.in_(seqs)).values(published_at=utc_now()))
 
+    async def republish_missing(self, redis: Redis) -> int:
+        """Marks unsent again every recently published row whose stream entry Redis no longer has, so
+        the relay publishes it again; returns how many."""
+        async with self._relaying:
+            by_stream: dict[str, list[tuple[int, bytes]]] = {}
+            for seq, stream, entry_id in self._recent:
+                by_stream.setdefault(stream, []).append((seq, entry_id))
+            missing: set[int] = set()
+            for stream, rows in by_stream.items():
+                ids = [entry_id for _, entry_id in rows]
+                present = await _entries_between(redis, stream, min(ids, key=_entry_key), max(ids, key=_entry_key))
+                missing.update(seq for seq, entry_id in rows if entry_id not in present)
+            if not missing:
+                return 0
+            outbox = self.tables.outbox
+            ordered = sorted(missing)
+            async with self.db.begin() as conn:
+                for i in range(0, len(ordered), 500):
+                    await conn.execute(outbox.update().where(outbox.c.seq.in_(ordered[i:i + 500])).values(published_at=None))
+            self._recent = deque((r for r in self._recent if r[0] not in missing), maxlen=self._recent.maxlen)
+            self._unmarked = [seq for seq in self._unmarked if seq not in missing]
+            self.republished += len(missing)
+        log.warning("Redis lost %d published events; the relay publishes them again", len(missing))
+        self._wake.set()
+        return len(missing)
+
     async def pending(self) -> int:
         outbox = self.tables.outbox
         async with self.db.read() as conn:
             count = (await conn.execute(sa.select(sa.func.count()).where(outbox.c.published_at.is_(None)))).scalar_one()
         return int(count)
+
+
+def _entry_key(entry_id: bytes) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition(b"-")
+    return int(ms), int(seq or 0)
+
+
+async def _entries_between(redis: Redis, stream: str, first: bytes, last: bytes, page: int = 1000) -> set[bytes]:
+    """The ids of `stream`'s entries from `first` to `last` (inclusive), read page by page."""
+    found: set[bytes] = set()
+    start = first
+    while True:
+        entries = await redis.xrange(stream, min=start, max=last, count=page)
+        found.update(entry_id for entry_id, _ in entries)
+        if len(entries) < page:
+            return found
+        start = b"(" + entries[-1][0]
