@@ -1,9 +1,10 @@
 """Events casework consumes: completed and corrected intakes, ABRA clearings with long-term coaching,
-and its own CaseClosed (to end the case's workflows even after a crash between commit and signal)."""
+and its own CaseClosed (to end the case's workflows even after a crash between commit and signal),
+and erasures (PersonErased: the person's free texts go)."""
 
-from services.casework import handlers
+from services.casework import handlers, handlers_erasure
 from services.casework.runtime import CaseworkRuntime
-from services.contracts.events import CaseClosed, ClearingClosed, ClearingCompleted, IntakeCompleted, IntakeCorrected
+from services.contracts.events import CaseClosed, ClearingClosed, ClearingCompleted, IntakeCompleted, IntakeCorrected, PersonErased
 from services.kit.broker import Delivery, Subscription
 
 
@@ -23,10 +24,14 @@ def subscriptions(rt: CaseworkRuntime) -> list[Subscription]:
     async def on_case_closed(event: CaseClosed, delivery: Delivery) -> None:
         await handlers.end_case_workflows(rt, event, delivery)
 
+    async def on_person_erased(event: PersonErased, delivery: Delivery) -> None:
+        await handlers_erasure.erase_person(rt, event, delivery)
+
     return [
         Subscription(IntakeCompleted, on_intake_completed, name="open_case"),
         Subscription(IntakeCorrected, on_intake_corrected, name="follow_correction"),
         Subscription(ClearingCompleted, on_clearing_completed, name="abra_coaching_completed"),
         Subscription(ClearingClosed, on_clearing_closed, name="abra_coaching_closed"),
         Subscription(CaseClosed, on_case_closed, name="end_case_workflows"),
+        Subscription(PersonErased, on_person_erased, name="erase_person_texts"),
     ]

@@ -243,3 +243,15 @@ def referral_step_changes(
 def acknowledges(process: PartnerProcess, step: str) -> bool:
     """The step acknowledges the referral: the acknowledgement itself, or any answer where the caseworker records it."""
     return step == "acknowledged" or process.answer_acknowledges
+
+
+def case_texts_erasable(members_not_erased: int) -> bool:
+    """Whether an erasure also shreds the case-level free texts (contact notes, the resource check's
+    answers, household goals). GDPR Art. 17(1) gives the person the erasure of the data "concerning him
+    or her": their own goals and their referrals' notes go at once. A case-level text of a household
+    case concerns every member; while a member who is not erased remains, it is still needed for their
+    casework (Art. 17(3)(b): a task in the public interest; SGB X §84(2): erase social data when no
+    longer needed for the task) and stays. It goes with the last member's erasure, so in a one-person
+    case at once. The seeds (000-004) and DOMAIN.md name no retention rule beyond "erasure on request or
+    after a retention period" (DOMAIN.md "Data protection")."""
+    return members_not_erased == 0

@@ -163,6 +163,15 @@ timeline = sa.Table(
     sa.Index("ix_timeline_case", "case_id", "id"),
 )
 
+#: The persons intake erased (PersonErased), so a case's texts go when its last member is erased (store_erasure).
+erased_persons = sa.Table(
+    "erased_persons",
+    metadata,
+    sa.Column("person_id", Uuid, primary_key=True),
+    sa.Column("erased_at", UTCDateTime, nullable=False),
+    sa.Column("ground", sa.String(20), nullable=False),
+)
+
 
 def dumps(value: Any) -> str:
     return json.dumps(value, default=str, sort_keys=True)

@@ -206,3 +206,15 @@ class PersonRegistered(Event):
     registered_on: date
     within_deadline: bool = Field(description="Registered before the deadline day (move-in + 14 days).")
     days_after_move_in: int | None = Field(default=None, ge=0)
+
+
+class PersonErased(Event):
+    """A person's personal data was erased (GDPR Art. 17, on request or after the retention period):
+    intake crypto-shredded it. Every service that holds free texts about the person removes them
+    (casework: notes, goals, referral notes; funding: hardship purpose and justification). Pseudonymous:
+    the person id and why, nothing else."""
+
+    producer = "intake"
+
+    person_id: uuid.UUID
+    ground: str = Field(pattern="^(request|retention)$", description="request (Art. 17(1), on request) or retention (the retention period elapsed).")

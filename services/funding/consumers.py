@@ -1,8 +1,9 @@
 """Events funding consumes: casework's cases, to know who may apply for whom (a caseworker applies for
-clients of their own cases)."""
+clients of their own cases), and intake's erasures (PersonErased: the person's application texts go)."""
 
 from services.contracts.casework import CaseAssigned, CaseClosed, CaseOpened
-from services.funding import handlers
+from services.contracts.intake import PersonErased
+from services.funding import handlers, handlers_erasure
 from services.funding.runtime import FundingRuntime
 from services.kit.broker import Delivery, Subscription
 
@@ -17,8 +18,12 @@ def subscriptions(rt: FundingRuntime) -> list[Subscription]:
     async def on_case_closed(event: CaseClosed, delivery: Delivery) -> None:
         await handlers.project_case_closed(rt, event, delivery)
 
+    async def on_person_erased(event: PersonErased, delivery: Delivery) -> None:
+        await handlers_erasure.erase_person(rt, event, delivery)
+
     return [
         Subscription(CaseOpened, on_case_opened, name="case_projection_opened"),
         Subscription(CaseAssigned, on_case_assigned, name="case_projection_assigned"),
         Subscription(CaseClosed, on_case_closed, name="case_projection_closed"),
+        Subscription(PersonErased, on_person_erased, name="erase_hardship_texts"),
     ]

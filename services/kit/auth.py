@@ -23,7 +23,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
-from services.kit.errors import Forbidden, Unauthorized
+from services.kit.errors import ErrorBody, Forbidden, Unauthorized
 from services.kit.settings import PlatformSettings
 
 
@@ -175,13 +175,15 @@ class Authenticator:
                 if not self.settings.auth_secret:
                     raise Unauthorized("local tokens are not enabled")
                 claims = jwt.decode(
-                    token, self.settings.auth_secret, algorithms=["HS256"], audience="ankommen", issuer=self.settings.auth_issuer
+                    token, self.settings.auth_secret, algorithms=["HS256"], audience="ankommen", issuer=self.settings.auth_issuer,
+                    options={"require": ["exp", "iat", "sub"]},  # a token without `exp` would never expire
                 )
                 roles = claims.get("roles", [])
             elif self._jwks is not None:
                 key = self._jwks.get_signing_key_from_jwt(token)
                 claims = jwt.decode(
-                    token, key.key, algorithms=["RS256", "ES256"], audience=self.settings.oidc_audience, issuer=self.settings.oidc_issuer
+                    token, key.key, algorithms=["RS256", "ES256"], audience=self.settings.oidc_audience, issuer=self.settings.oidc_issuer,
+                    options={"require": ["exp", "sub"]},
                 )
                 roles = _claim(claims, self.settings.oidc_roles_claim)
             else:
@@ -246,7 +248,8 @@ class TokenResponse(BaseModel):
 def token_router() -> APIRouter:
     router = APIRouter(tags=["auth"])
 
-    @router.post("/auth/token", response_model=TokenResponse, summary="Sign in with a local account")
+    @router.post("/auth/token", response_model=TokenResponse, summary="Sign in with a local account",
+                 responses={401: {"model": ErrorBody, "description": "Wrong user name or password"}})
     async def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenResponse:
         auth: Authenticator = request.app.state.authenticator
         user = auth.users.check_password(form.username, form.password)

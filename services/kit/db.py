@@ -67,6 +67,7 @@ class KitTables:
         self.outbox = metadata.tables["outbox"]
         self.inbox = metadata.tables["inbox"]
         self.audit = metadata.tables["audit_log"]
+        self.audit_chain = metadata.tables["audit_chain"]
         self.alerts = metadata.tables["alerts"]
 
 
@@ -75,6 +76,7 @@ def add_kit_tables(metadata: sa.MetaData) -> KitTables:
     _outbox_table(metadata)
     _inbox_table(metadata)
     _audit_table(metadata)
+    _audit_chain_table(metadata)
     _alerts_table(metadata)
     return KitTables(metadata)
 
@@ -118,7 +120,26 @@ def _audit_table(metadata: sa.MetaData) -> sa.Table:
         sa.Column("record_id", sa.String(100), nullable=True),
         sa.Column("outcome", sa.String(50), nullable=False),
         sa.Column("trace_id", sa.String(32), nullable=True),
+        sa.Column("seq", sa.Integer, nullable=True),  # position in the hash chain (services/kit/audit.py)
+        sa.Column("prev_hash", sa.String(64), nullable=True),
+        sa.Column("hash", sa.String(64), nullable=True),
         sa.Index("ix_audit_record", "record_type", "record_id"),
+        sa.Index("ix_audit_seq", "seq", unique=True),
+        sa.Index("ix_audit_actor_at", "actor", "at"),
+        sa.Index("ix_audit_at", "at"),
+    )
+
+
+def _audit_chain_table(metadata: sa.MetaData) -> sa.Table:
+    """The audit chain's head: one row (id 1) with the last record's seq and hash; `legacy_until`:
+    the highest audit_log id written before the chain existed (chained at start-up, nothing later)."""
+    return sa.Table(
+        "audit_chain",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("seq", sa.Integer, nullable=False),
+        sa.Column("hash", sa.String(64), nullable=False),
+        sa.Column("legacy_until", sa.Integer, nullable=False),
     )
 
 
@@ -160,14 +181,18 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_s: float) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA secure_delete=ON")  # deleted or overwritten text is zeroed, not left in free pages (GDPR Art. 17)
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+        if conn.get_execution_options().get(_NO_TRANSACTION):
+            return
         conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 _READ_ONLY = "ankommen_read_only"
+_NO_TRANSACTION = "ankommen_no_transaction"
 
 _SQLITE_CAUSES = {sqlite3.SQLITE_FULL: "disk_full", sqlite3.SQLITE_BUSY: "locked", sqlite3.SQLITE_LOCKED: "locked"}
 _ASYNCPG_CAUSES = {
@@ -261,6 +286,22 @@ class Database:
             if unavailable is None:
                 raise
             raise unavailable from exc
+
+    async def truncate_wal(self) -> bool:
+        """After an erasure: copies the WAL into the database and truncates it to zero bytes, so the
+        erased text's old page images do not stay in the -wal file (secure_delete zeroes the database
+        pages only). Best effort: True when the checkpoint completed (a long reader can hold it back;
+        the next erasure or SQLite's own checkpoint then does it). Nothing to do on PostgreSQL."""
+        if self._writer is None:
+            return True
+        try:
+            async with self._writer, self.engine.connect() as conn:
+                await conn.execution_options(**{_NO_TRANSACTION: True})
+                busy, _, _ = (await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).one()
+                await conn.commit()
+                return busy == 0
+        except (sa.exc.OperationalError, sqlite3.Error):
+            return False  # the erasure itself is committed; the WAL goes at a later checkpoint
 
     async def dispose(self) -> None:
         await self.engine.dispose()

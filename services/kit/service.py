@@ -19,15 +19,19 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from redis.asyncio import Redis
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.kit import audit, telemetry
+from services.kit import audit, audit_verify, telemetry
 from services.kit.alerts import alerts_router
 from services.kit.auth import Authenticator, Principal, UserDirectory, token_router
 from services.kit.broker import Consumers, Subscription, make_broker
 from services.kit.db import Database, KitTables
 from services.kit.errors import DomainError, Forbidden, StorageUnavailable
+from services.kit.http_errors import kit_http_exception_handler
+from services.kit.openapi import document_errors
 from services.kit.ops import ops_router
 from services.kit.outbox import Outbox
+from services.kit.redis_watch import RedisWatch
 from services.kit.runtime import Runtime, S
 from services.kit.runtime_dep import runtime_of
 from services.kit.settings import PlatformSettings, ServiceSettings
@@ -87,6 +91,7 @@ def create_app(spec: ServiceSpec[S], platform: PlatformSettings | None = None) -
         swagger_ui_parameters={"persistAuthorization": True},
     )
     _add_routes(app, spec)
+    document_errors(app)
 
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
@@ -107,7 +112,7 @@ def _make_runtime(spec: ServiceSpec[S], platform: PlatformSettings) -> Runtime[S
         busy_timeout_s=platform.sqlite_busy_timeout_s, retry_after_s=platform.storage_retry_after_s,
     )
     SQLAlchemyInstrumentor().instrument(engine=db.engine.sync_engine, tracer_provider=provider, enable_commenter=False)
-    outbox = Outbox(db, spec.tables, batch=platform.relay_batch, poll_s=platform.relay_poll_s)
+    outbox = Outbox(db, spec.tables, batch=platform.relay_batch, poll_s=platform.relay_poll_s, verify_window=platform.relay_verify_window)
     broker = make_broker(platform, provider)  # type: ignore[arg-type]
     redis = Redis.from_url(platform.redis_url)
     rt = spec.runtime(spec.name, platform, spec.settings, db, spec.tables, outbox, broker, redis)
@@ -148,16 +153,20 @@ async def _worker(spec: ServiceSpec[S], rt: Runtime[S]) -> AsyncIterator[None]:
 
 @asynccontextmanager
 async def _running(spec: ServiceSpec[S], rt: Runtime[S]) -> AsyncIterator[None]:
-    """`on_start`, then the broker, the outbox relay and the background jobs; at the end they stop."""
+    """Audit records from before the hash chain chained, `on_start`, then the broker, the outbox relay
+    and the background jobs; at the end they stop."""
+    await audit_verify.chain_legacy(rt.db, rt.audit_chain)
     if spec.on_start is not None:
         await spec.on_start(rt)
     await rt.broker.start()
     relay_task = asyncio.create_task(rt.outbox.relay_forever(rt.broker), name=f"{spec.name}-relay")
+    rt.redis_watch = RedisWatch(rt.redis, rt.outbox, rt.consumers, rt.platform.redis_watch_s)
+    watch_task = asyncio.create_task(rt.redis_watch.run_forever(), name=f"{spec.name}-redis-watch")
     background = [asyncio.create_task(job, name=f"{spec.name}-background") for job in spec.background(rt)]
     try:
         yield
     finally:
-        for task in (relay_task, *background):
+        for task in (relay_task, watch_task, *background):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -168,6 +177,7 @@ def _add_routes(app: FastAPI, spec: ServiceSpec[S]) -> None:
     app.add_exception_handler(DomainError, _domain_error_handler)  # type: ignore[arg-type]
     app.add_exception_handler(StorageUnavailable, storage_unavailable_handler)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, validation_error_handler)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, kit_http_exception_handler)  # type: ignore[arg-type]
     app.include_router(token_router())
     app.include_router(_root_router(spec))
     app.include_router(_health_router(spec.name))
@@ -179,13 +189,15 @@ def _add_routes(app: FastAPI, spec: ServiceSpec[S]) -> None:
 
 async def _domain_error_handler(request: Request, exc: DomainError) -> JSONResponse:
     principal: Principal | None = getattr(request.state, "principal", None)
-    if isinstance(exc, Forbidden) and principal is not None:
+    if isinstance(exc, Forbidden) and principal is not None:  # every refusal of a signed-in caller is audited
         rt: Runtime[ServiceSettings] = request.app.state.runtime
+        route = request.scope.get("route")
+        path = route.path if route is not None else request.url.path
         async with rt.db.begin() as conn:
             await audit.record(
-                conn, rt.tables, actor=principal.username, role=",".join(sorted(principal.roles)) or "-",
-                action=f"{request.method} {request.scope.get('route').path if request.scope.get('route') else request.url.path}",
-                record_type="endpoint", record_id=request.path_params.get("id") or None, outcome="denied",
+                conn, rt.audit_chain, actor=principal.username, role=",".join(sorted(principal.roles)) or "-",
+                action=f"{request.method} {path}", record_type=audit.route_record(path),
+                record_id=audit.route_record_id(request.path_params), outcome="denied",
             )
     return JSONResponse(status_code=exc.status_code, content=exc.to_body())
 
@@ -243,6 +255,9 @@ def _health_router(service: str) -> APIRouter:
             "service": service,
             "outbox_pending": await rt.outbox.pending(),
             "outbox_published": rt.outbox.published,
+            "outbox_republished": rt.outbox.republished,
+            "redis_restarts_seen": rt.redis_watch.restarts_seen if rt.redis_watch else 0,
+            "subscribers_revived": consumers.revived if consumers else 0,
             "consumed": {
                 "handled": consumers.handled if consumers else 0,
                 "duplicates": consumers.duplicates if consumers else 0,

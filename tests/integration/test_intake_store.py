@@ -4,6 +4,7 @@ encrypted with its events, a correction publishes the corrected picture, erasure
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 
 import pytest
@@ -73,6 +74,12 @@ class TestIntakeStore:
             keys = await store.wrapped_keys(conn, created.person_ids)
         assert stored is not None and stored.persons[0].model_dump() == {"person_id": created.person_ids[0], "erased": True}
         assert list(keys) == [created.person_ids[1]]
+        async with rt.db.read() as conn:
+            last = (await conn.execute(sa.select(store.kit.outbox.c.event_type, store.kit.outbox.c.payload).order_by(store.kit.outbox.c.seq.desc()))).first()
+        assert last is not None and last.event_type == "PersonErased"  # casework and funding shred their texts on it
+        payload = json.loads(last.payload)
+        assert (payload["person_id"], payload["ground"]) == (str(created.person_ids[0]), "request")
+        assert set(payload) - {"event_id", "event_type", "schema_version", "occurred_at", "tenant", "correlation_id", "causation_id"} == {"person_id", "ground"}
         with pytest.raises(Conflict):
             await handlers.correct_intake(rt, FRONT_DESK, created.intake_id, household, created.person_ids)
 
