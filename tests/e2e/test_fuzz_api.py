@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.faults.body_fuzz import fuzz_service, seed_records
 from bench.faults.schemathesis_run import Figures, run_service
 from services.kit.migrations import SERVICES
 from tests.support.stack import FAST_RECLAIM, RunningStack
@@ -59,8 +60,6 @@ class TestHypothesisBodiesShortRun:
 
     @pytest.mark.parametrize("service", ["casework", "reporting"])
     def test_2xx_or_4xx_named_fields_no_partial_write(self, fuzz_stack: RunningStack, service: str) -> None:
-        from bench.faults.body_fuzz import fuzz_service, seed_records
-
         if service == "casework":
             seed_records(fuzz_stack)
         fig = fuzz_service(fuzz_stack, service, examples=3, seed_value=12)
