@@ -163,8 +163,16 @@ async def wait_dead(redis: Redis, table: dict[tuple[str, str], StreamGroup], sin
         await asyncio.sleep(0.5)
 
 
-async def pending_total(redis: Redis, streams: dict[str, list[str]]) -> int:
-    return sum(int(g["pending"]) for s in streams for g in await redis.xinfo_groups(s))
+async def pending_total(redis: Redis, streams: dict[str, list[str]], timeout: float) -> int:
+    """Entries pending in the streams' groups, polled until none or `timeout` passed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pending = 0
+        for stream in streams:
+            pending += sum(int(g["pending"]) for g in await redis.xinfo_groups(stream))
+        if pending == 0 or time.monotonic() > deadline:
+            return pending
+        await asyncio.sleep(0.5)
 
 
 async def run_poison(stack: RunningStack, *, only: list[str] | None = None, kinds: tuple[str, ...] = KINDS, good: int = 40, rate: float = 4.0,
@@ -174,6 +182,7 @@ async def run_poison(stack: RunningStack, *, only: list[str] | None = None, kind
     watcher.start()
     try:
         streams = await consumed_streams(redis, only)
+        await good_events(stack, watcher, 3, rate, 1_000_000, timeout)  # warm-up, not counted
         baseline = await good_events(stack, watcher, good, rate, 0, timeout)
         since = await dlq_marks(redis, list(streams))
         t0 = time.monotonic()
@@ -191,7 +200,7 @@ async def run_poison(stack: RunningStack, *, only: list[str] | None = None, kind
         for stream in streams:
             entries = [d.entry_id for (s, _), r in table.items() if s == stream for d in r.dead]
             if entries:
-                replayed = cli(stack.data_dir, "dlq", "replay", "--stream", stream, *entries, check=False).stdout.splitlines()
+                replayed = cli(stack.data_dir, "dlq", "replay", *entries, "--stream", stream, check=False).stdout.splitlines()
                 for (s, g), r in table.items():
                     if s == stream:
                         r.replayed = sum(1 for line in replayed if line.startswith("replayed ") and f" for group {g} as " in line)
@@ -199,7 +208,7 @@ async def run_poison(stack: RunningStack, *, only: list[str] | None = None, kind
         seconds_to_dead_again = time.monotonic() - t1
         for key, row in table.items():
             row.dead_again = again.get(key, [])
-        pending = await pending_total(redis, streams)
+        pending = await pending_total(redis, streams, timeout)
         return Report(list(table.values()), baseline, with_poison, pending, seconds_to_dead, seconds_to_dead_again)
     finally:
         await watcher.stop()
