@@ -19,13 +19,16 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from redis.asyncio import Redis
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.kit import audit, telemetry
+from services.kit import audit, audit_verify, telemetry
 from services.kit.alerts import alerts_router
 from services.kit.auth import Authenticator, Principal, UserDirectory, token_router
 from services.kit.broker import Consumers, Subscription, make_broker
 from services.kit.db import Database, KitTables
 from services.kit.errors import DomainError, Forbidden, StorageUnavailable
+from services.kit.http_errors import kit_http_exception_handler
+from services.kit.openapi import document_errors
 from services.kit.ops import ops_router
 from services.kit.outbox import Outbox
 from services.kit.redis_watch import RedisWatch
@@ -88,6 +91,7 @@ def create_app(spec: ServiceSpec[S], platform: PlatformSettings | None = None) -
         swagger_ui_parameters={"persistAuthorization": True},
     )
     _add_routes(app, spec)
+    document_errors(app)
 
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
@@ -149,7 +153,9 @@ async def _worker(spec: ServiceSpec[S], rt: Runtime[S]) -> AsyncIterator[None]:
 
 @asynccontextmanager
 async def _running(spec: ServiceSpec[S], rt: Runtime[S]) -> AsyncIterator[None]:
-    """`on_start`, then the broker, the outbox relay and the background jobs; at the end they stop."""
+    """Audit records from before the hash chain chained, `on_start`, then the broker, the outbox relay
+    and the background jobs; at the end they stop."""
+    await audit_verify.chain_legacy(rt.db, rt.audit_chain)
     if spec.on_start is not None:
         await spec.on_start(rt)
     await rt.broker.start()
@@ -171,6 +177,7 @@ def _add_routes(app: FastAPI, spec: ServiceSpec[S]) -> None:
     app.add_exception_handler(DomainError, _domain_error_handler)  # type: ignore[arg-type]
     app.add_exception_handler(StorageUnavailable, storage_unavailable_handler)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, validation_error_handler)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, kit_http_exception_handler)  # type: ignore[arg-type]
     app.include_router(token_router())
     app.include_router(_root_router(spec))
     app.include_router(_health_router(spec.name))
@@ -188,7 +195,7 @@ async def _domain_error_handler(request: Request, exc: DomainError) -> JSONRespo
         path = route.path if route is not None else request.url.path
         async with rt.db.begin() as conn:
             await audit.record(
-                conn, rt.tables, actor=principal.username, role=",".join(sorted(principal.roles)) or "-",
+                conn, rt.audit_chain, actor=principal.username, role=",".join(sorted(principal.roles)) or "-",
                 action=f"{request.method} {path}", record_type=audit.route_record(path),
                 record_id=audit.route_record_id(request.path_params), outcome="denied",
             )
