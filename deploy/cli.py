@@ -164,6 +164,31 @@ def cmd_reporting(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    """`ankommen audit verify`: each service's audit chain checked; exit 1 if any is broken."""
+    import json
+
+    from services.kit.audit import derive_key
+    from services.kit.audit_verify import verify_all
+    from services.kit.migrations import SERVICES
+
+    data_dir = _data_dir(args)
+    key = os.environ.get("ANKOMMEN_AUDIT_KEY", "").encode()
+    if not key:
+        secrets_file = data_dir / "secrets.json"
+        secret = os.environ.get("ANKOMMEN_AUTH_SECRET") or (json.loads(secrets_file.read_text())["auth_secret"] if secrets_file.exists() else "")
+        if not secret:
+            print(f"no audit key: set ANKOMMEN_AUDIT_KEY or ANKOMMEN_AUTH_SECRET, or name the stack's data directory ({secrets_file} missing)",
+                  file=sys.stderr)
+            return 2
+        key = derive_key(secret)
+    s = stack.Stack(data_dir)
+    services = [args.service] if args.service else list(SERVICES)
+    lines, ok = asyncio.run(verify_all({svc: s.database_url(svc) for svc in services}, key))
+    print("\n".join(lines))
+    return 0 if ok else 1
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ankommen", description="Integration management for a municipality.")
     p.add_argument("--data-dir", help="state of the embedded stack (default: $ANKOMMEN_DATA_DIR or ./.ankommen)")
@@ -208,6 +233,12 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("--database-url", help="reporting database (default: REPORTING_DATABASE_URL or the stack's SQLite file)")
     rep.add_argument("--data-dir", help=argparse.SUPPRESS, default=argparse.SUPPRESS)
     rep.set_defaults(func=cmd_reporting)
+
+    aud = sub.add_parser("audit", help="audit trail: verify each service's hash chain (changed, deleted, inserted records, truncated tail)")
+    aud.add_argument("action", choices=["verify"])
+    aud.add_argument("--service", choices=["intake", "casework", "funding", "reporting"], help="only this service (default: all four)")
+    aud.add_argument("--data-dir", help=argparse.SUPPRESS, default=argparse.SUPPRESS)
+    aud.set_defaults(func=cmd_audit)
 
     test = sub.add_parser("test", help="run the test suite with pytest (arguments go to pytest, e.g. `ankommen test tests/unit -q`)",
                           add_help=False)

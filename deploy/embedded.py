@@ -29,8 +29,8 @@ import httpx
 from deploy.stack import _binary, _redis_ready, free_port
 
 __all__ = [
-    "FAST_RECLAIM", "TEMPORAL_FAST_SQLITE", "TIME_SKIPPING", "RunningStack", "cli", "docker_available", "exclusive_lock", "free_port",
-    "postgres_server", "redis_server", "temporal_binary", "wait_until",
+    "FAST_RECLAIM", "TEMPORAL_FAST_SQLITE", "TIME_SKIPPING", "RedisProcess", "RunningStack", "cli", "docker_available", "exclusive_lock",
+    "free_port", "postgres_server", "redis_server", "temporal_binary", "wait_until",
 ]
 
 # ---- servers -------------------------------------------------------------------------------------
@@ -76,6 +76,42 @@ def redis_server() -> Iterator[str]:
         proc.terminate()
         proc.wait(10)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@dataclass
+class RedisProcess:
+    """A redis-server the caller kills and starts again on the same port and directory (fault tests):
+    `persistence=False` is a Redis that forgets everything when it dies, True the embedded stack's AOF."""
+
+    persistence: bool = False
+    port: int = field(default_factory=free_port)
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="ankommen-redis-")))
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        aof = ["--appendonly", "yes", "--appendfsync", "everysec"] if self.persistence else ["--appendonly", "no"]
+        self.proc = subprocess.Popen(
+            [_binary("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.workdir), "--save", "", *aof,
+             "--daemonize", "no", "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_until(lambda: _redis_ready(self.port), self.proc, "redis-server")
+
+    def kill(self) -> None:
+        """SIGKILL, as the OOM killer or a crash would."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def temporal_binary() -> str:

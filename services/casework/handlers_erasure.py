@@ -26,5 +26,5 @@ async def erase_person(rt: CaseworkRuntime, event: PersonErased, delivery: Deliv
             if case_texts_erasable(await store_erasure.members_not_erased(tx.conn, case_id)):
                 await store_erasure.shred_goals(tx.conn, case_id, await store_erasure.goal_ids(tx.conn, case_id, None))
                 await store_erasure.shred_case_texts(tx.conn, case_id)
-        await audit.record(tx.conn, rt.tables, actor=SYSTEM, role=SYSTEM, action="erase", record_type="person", record_id=person_id)
+        await audit.record(tx.conn, rt.audit_chain, actor=SYSTEM, role=SYSTEM, action="erase", record_type="person", record_id=person_id)
     await rt.db.truncate_wal()

@@ -17,5 +17,5 @@ async def erase_person(rt: FundingRuntime, event: PersonErased, delivery: Delive
     telemetry.mark(person_id=event.person_id)
     async with delivery.transaction() as tx:
         await store_erasure.shred_hardship_texts(tx.conn, event.person_id)
-        await audit.record(tx.conn, rt.tables, actor=SYSTEM, role=SYSTEM, action="erase", record_type="person", record_id=event.person_id)
+        await audit.record(tx.conn, rt.audit_chain, actor=SYSTEM, role=SYSTEM, action="erase", record_type="person", record_id=event.person_id)
     await rt.db.truncate_wal()

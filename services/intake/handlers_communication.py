@@ -120,7 +120,7 @@ async def _send_one(rt: IntakeRuntime, row: sa.Row, now: datetime) -> str | None
             if not claimed:
                 return None
             wrapped = (await store.wrapped_keys(conn, [row.person_id])).get(row.person_id)
-            await audit.record(conn, rt.tables, actor=SYSTEM_ACTOR, role="system", action="read", record_type="reminder_contact", record_id=row.person_id)
+            await audit.record(conn, rt.audit_chain, actor=SYSTEM_ACTOR, role="system", action="read", record_type="reminder_contact", record_id=row.person_id)
     except sa.exc.IntegrityError:
         return None  # another run claimed it first
     address = _open_email(rt, row.person_id, row.sealed, wrapped)

@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from services.contracts import Event
-from services.kit import deadletters, inbox, telemetry
+from services.kit import deadletters, inbox, telemetry, wire
 from services.kit.errors import StorageUnavailable
 from services.kit.outbox import Outbox, Tx
 from services.kit.settings import PlatformSettings
@@ -97,7 +97,9 @@ class Consumers:
     duplicates: int = 0
     failures: int = 0
     dead: int = 0
+    revived: int = 0
     _subscriptions: list[Subscription] = field(default_factory=list)
+    _subscribers: list[Any] = field(default_factory=list)
 
     def add(self, sub: Subscription) -> None:
         self._subscriptions.append(sub)
@@ -112,12 +114,14 @@ class Consumers:
         async def reclaimer(msg: RedisStreamMessage) -> None:
             await process(msg)
 
-        self.broker.subscriber(
+        reader = self.broker.subscriber(
             stream=StreamSub(sub.stream, group=group, consumer=base, polling_interval=1000, max_records=workers),
             max_workers=workers,
+            parser=wire.tolerant_parser,
             title=f"{self.service}:{sub.stream}",
-        )(primary)
-        self.broker.subscriber(
+        )
+        reader(primary)
+        reclaim = self.broker.subscriber(
             stream=StreamSub(
                 sub.stream,
                 group=group,
@@ -125,13 +129,29 @@ class Consumers:
                 min_idle_time=self.settings.reclaim_idle_ms,
                 polling_interval=self.settings.reclaim_poll_ms,
             ),
+            parser=wire.tolerant_parser,
             title=f"{self.service}:{sub.stream}:reclaim",
             include_in_schema=False,
-        )(reclaimer)
+        )
+        reclaim(reclaimer)
+        self._subscribers += [reader, reclaim]
 
     async def ensure_groups(self, redis: Redis) -> None:
         for sub in self._subscriptions:
             await ensure_group(redis, sub.stream, self.service)
+
+    async def revive(self, redis: Redis) -> int:
+        """Restarts subscribers FastStream stopped because their group vanished (NOGROUP: a Redis
+        without persistence restarted, or the stream was deleted), with the groups made again at id 0."""
+        stopped = [s for s in self._subscribers if not s.running]
+        if not stopped:
+            return 0
+        await self.ensure_groups(redis)
+        for subscriber in stopped:
+            await subscriber.start()
+        self.revived += len(stopped)
+        log.warning("%s: %d subscribers restarted after their consumer group vanished", self.service, len(stopped))
+        return len(stopped)
 
     @property
     def streams(self) -> list[str]:
@@ -139,16 +159,16 @@ class Consumers:
 
     def _processor(self, sub: Subscription) -> Callable[[Any], Awaitable[None]]:
         consumer = f"{self.service}:{sub.name or sub.handler.__name__}"
-        max_deliveries = self.settings.max_deliveries
 
         async def process(msg: Any) -> None:
+            if wire.replay_for_other_group(msg.raw_message["data"], self.service):
+                return  # a dead letter replayed for another group: this group already handled or dead-lettered it
             deliveries = await msg.get_delivery_count()
             headers = msg.headers or {}
-            event_id = str(headers.get("event_id", ""))
-            event_type = str(headers.get("event_type", sub.event.__name__))
+            event_id = _uuid_text(headers.get("event_id"))
             telemetry.mark(event_id=event_id or "unknown", deliveries=deliveries)
             try:
-                event = sub.event.model_validate_json(msg.body)
+                event = wire.parse(sub.event, headers, msg.body)
                 event_id = str(event.event_id)
                 delivery = Delivery(event=event, deliveries=deliveries, consumer=consumer, outbox=self.outbox)
                 try:
@@ -159,7 +179,7 @@ class Consumers:
                 self.handled += 1
             except Exception as exc:
                 self.failures += 1
-                if deliveries < max_deliveries or isinstance(exc, StorageUnavailable):
+                if deliveries < self.settings.max_deliveries or isinstance(exc, StorageUnavailable):
                     # a database that cannot be written now (disk full, locked) is no fault of the event: it
                     # stays pending and is reclaimed until the database is back, never dead-lettered for it
                     log.warning(
@@ -167,18 +187,29 @@ class Consumers:
                         consumer, deliveries, sub.stream, event_id, type(exc).__name__,
                     )
                     raise
-                self.dead += 1
-                log.error("event %s on %s dead-lettered after %d deliveries", event_id, sub.stream, deliveries)
-                await deadletters.dead_letter(
-                    msg.consumer,
-                    stream=sub.stream,
-                    group=self.service,
-                    entry_id=msg.raw_message["message_ids"][0],
-                    fields=msg.raw_message["data"],
-                    event_id=event_id or str(uuid.UUID(int=0)),
-                    event_type=event_type,
-                    deliveries=deliveries,
-                    error=deadletters.describe_error(exc),
-                )
+                await self._dead_letter(msg, sub, event_id, deliveries, exc)
 
         return process
+
+    async def _dead_letter(self, msg: Any, sub: Subscription, event_id: str, deliveries: int, exc: Exception) -> None:
+        self.dead += 1
+        log.error("event %s on %s dead-lettered for %s after %d deliveries", event_id, sub.stream, self.service, deliveries)
+        await deadletters.dead_letter(
+            msg.consumer,
+            stream=sub.stream,
+            group=self.service,
+            entry_id=msg.raw_message["message_ids"][0],
+            fields=msg.raw_message["data"],
+            event_id=event_id or str(uuid.UUID(int=0)),
+            event_type=sub.event.__name__,
+            deliveries=deliveries,
+            error=deadletters.describe_error(exc),
+        )
+
+
+def _uuid_text(value: Any) -> str:
+    """The event_id header if it is a UUID, else "" (a poison entry's header is not echoed to logs or the DLQ list)."""
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        return ""

@@ -67,6 +67,7 @@ class KitTables:
         self.outbox = metadata.tables["outbox"]
         self.inbox = metadata.tables["inbox"]
         self.audit = metadata.tables["audit_log"]
+        self.audit_chain = metadata.tables["audit_chain"]
         self.alerts = metadata.tables["alerts"]
 
 
@@ -75,6 +76,7 @@ def add_kit_tables(metadata: sa.MetaData) -> KitTables:
     _outbox_table(metadata)
     _inbox_table(metadata)
     _audit_table(metadata)
+    _audit_chain_table(metadata)
     _alerts_table(metadata)
     return KitTables(metadata)
 
@@ -118,7 +120,26 @@ def _audit_table(metadata: sa.MetaData) -> sa.Table:
         sa.Column("record_id", sa.String(100), nullable=True),
         sa.Column("outcome", sa.String(50), nullable=False),
         sa.Column("trace_id", sa.String(32), nullable=True),
+        sa.Column("seq", sa.Integer, nullable=True),  # position in the hash chain (services/kit/audit.py)
+        sa.Column("prev_hash", sa.String(64), nullable=True),
+        sa.Column("hash", sa.String(64), nullable=True),
         sa.Index("ix_audit_record", "record_type", "record_id"),
+        sa.Index("ix_audit_seq", "seq", unique=True),
+        sa.Index("ix_audit_actor_at", "actor", "at"),
+        sa.Index("ix_audit_at", "at"),
+    )
+
+
+def _audit_chain_table(metadata: sa.MetaData) -> sa.Table:
+    """The audit chain's head: one row (id 1) with the last record's seq and hash; `legacy_until`:
+    the highest audit_log id written before the chain existed (chained at start-up, nothing later)."""
+    return sa.Table(
+        "audit_chain",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("seq", sa.Integer, nullable=False),
+        sa.Column("hash", sa.String(64), nullable=False),
+        sa.Column("legacy_until", sa.Integer, nullable=False),
     )
 
 

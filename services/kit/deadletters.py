@@ -1,8 +1,9 @@
 """Dead letters: an event whose handler failed on its last allowed delivery moves to `<stream>.dlq`
 with why and how often it failed; operators list and replay them (`ankommen dlq list|replay`).
 
-The dead-letter entry keeps the original message bytes, so a replay puts back exactly what was sent;
-consumers that already handled it skip it through their inbox.
+The dead-letter entry keeps the original message bytes, so a replay puts back exactly what was sent,
+marked for the consumer group that dead-lettered it (`dlq_replay_for`): the stream's other groups
+acknowledge the replayed entry unseen, so replaying garbage does not give every group a new dead letter.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Any
 
 from pydantic import ValidationError
 from redis.asyncio import Redis
+
+from services.kit.wire import REPLAY_FOR
 
 DLQ_SUFFIX = ".dlq"
 DATA_KEY = b"__data__"
@@ -100,14 +103,15 @@ async def list_dead(redis: Redis, stream: str | None = None) -> list[DeadLetter]
 
 
 async def replay(redis: Redis, dlq_stream: str, entry_id: str) -> str:
-    """Puts a dead letter back on its original stream (a new entry, same bytes) and removes it from
-    the dead-letter stream; returns the new entry id."""
+    """Puts a dead letter back on its original stream (a new entry, same bytes, for the group that
+    dead-lettered it) and removes it from the dead-letter stream; returns the new entry id."""
     entries = await redis.xrange(dlq_stream, min=entry_id, max=entry_id)
     if not entries:
         raise KeyError(f"no dead letter {entry_id} in {dlq_stream}")
     _, fields = entries[0]
     original = fields[b"dlq_original_stream"].decode()
     message = {k: v for k, v in fields.items() if not k.startswith(b"dlq_")}
+    message[REPLAY_FOR] = fields[b"dlq_group"]
     async with redis.pipeline(transaction=True) as pipe:
         pipe.xadd(original, message)
         pipe.xdel(dlq_stream, entry_id)

@@ -150,3 +150,39 @@ def drop_alerts_table(op: Operations) -> None:
         batch_op.drop_index("ix_alerts_open")
 
     op.drop_table("alerts")
+
+
+def add_audit_chain(op: Operations) -> None:
+    """The audit log's hash chain (services/kit/audit.py): seq, prev_hash and hash on every record,
+    the one-row chain head, and indexes for the data protection officer's search. Records written
+    before this revision are chained at the service's start-up (`audit_verify.chain_legacy`): the
+    head's `legacy_until` is the last of them, so an unchained record written later is a finding."""
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("seq", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("prev_hash", sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column("hash", sa.String(length=64), nullable=True))
+        batch_op.create_index("ix_audit_seq", ["seq"], unique=True)
+        batch_op.create_index("ix_audit_actor_at", ["actor", "at"], unique=False)
+        batch_op.create_index("ix_audit_at", ["at"], unique=False)
+    chain = op.create_table(
+        "audit_chain",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("hash", sa.String(length=64), nullable=False),
+        sa.Column("legacy_until", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    last = op.get_bind().execute(sa.text("SELECT COALESCE(MAX(id), 0) FROM audit_log")).scalar_one()
+    op.bulk_insert(chain, [{"id": 1, "seq": 0, "hash": "0" * 64, "legacy_until": int(last)}])
+
+
+def drop_audit_chain(op: Operations) -> None:
+    """`add_audit_chain` downgraded."""
+    op.drop_table("audit_chain")
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.drop_index("ix_audit_at")
+        batch_op.drop_index("ix_audit_actor_at")
+        batch_op.drop_index("ix_audit_seq")
+        batch_op.drop_column("hash")
+        batch_op.drop_column("prev_hash")
+        batch_op.drop_column("seq")

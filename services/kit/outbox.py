@@ -7,6 +7,12 @@ the event id). While the database cannot be written (disk full, locked) the rela
 sequence numbers it already published, to mark them when it can, so nothing is sent twice meanwhile.
 The trace context of the writing request travels with the row, so the publish span and everything
 downstream join the request's trace.
+
+Redis may lose what it acknowledged: a Redis without persistence loses everything when it dies, one
+with `appendfsync everysec` up to a second on an OS crash, a failover the replica's lag. The relay keeps
+the stream entry id of each recently published row (`verify_window` rows, in memory) and, when
+`services.kit.redis_watch` sees a new Redis (its run_id changed), looks them up on their streams and
+publishes the missing ones again (consumers absorb any duplicate through their inbox).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -29,6 +36,7 @@ from services.kit.errors import StorageUnavailable
 
 if TYPE_CHECKING:
     from faststream.redis import RedisBroker
+    from redis.asyncio import Redis
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +85,17 @@ class Outbox:
     #: longest pause of the relay while its database cannot be written
     MAX_BACKOFF_S = 30.0
 
-    def __init__(self, db: Database, tables: KitTables, *, batch: int = 200, poll_s: float = 0.5) -> None:
+    def __init__(self, db: Database, tables: KitTables, *, batch: int = 200, poll_s: float = 0.5, verify_window: int = 20_000) -> None:
         self.db = db
         self.tables = tables
         self.batch = batch
         self.poll_s = poll_s
         self._wake = asyncio.Event()
         self.published = 0
+        self.republished = 0
+        #: (seq, stream, entry id) of the last rows published, for `republish_missing`
+        self._recent: deque[tuple[int, str, bytes]] = deque(maxlen=verify_window)
+        self._relaying = asyncio.Lock()  # a publish and its mark are never split by a republish
         self._unmarked: list[int] = []  # seqs published but not yet marked because the database could not be written
 
     @asynccontextmanager
@@ -124,6 +136,10 @@ class Outbox:
 
     async def relay_once(self, broker: RedisBroker) -> int:
         """Publishes the oldest unsent events in order and marks them sent; returns how many."""
+        async with self._relaying:
+            return await self._relay_batch(broker)
+
+    async def _relay_batch(self, broker: RedisBroker) -> int:
         outbox = self.tables.outbox
         query = (
             sa.select(outbox.c.seq, outbox.c.stream, outbox.c.payload, outbox.c.headers)
@@ -158,9 +174,10 @@ class Outbox:
             headers = json.loads(row.headers)
             token = otel_context.attach(propagate.extract(headers))
             try:
-                await broker.publish(row.payload.encode(), stream=row.stream, headers=headers)
+                entry_id = await broker.publish(row.payload.encode(), stream=row.stream, headers=headers)
             finally:
                 otel_context.detach(token)
+            self._recent.append((row.seq, row.stream, entry_id))
         self.published += len(rows)
 
     async def _mark(self, conn: AsyncConnection, seqs: list[int]) -> None:
@@ -168,8 +185,51 @@ class Outbox:
             outbox = self.tables.outbox
             await conn.execute(outbox.update().where(outbox.c.seq.in_(seqs)).values(published_at=utc_now()))
 
+    async def republish_missing(self, redis: Redis) -> int:
+        """Marks unsent again every recently published row whose stream entry Redis no longer has, so
+        the relay publishes it again; returns how many."""
+        async with self._relaying:
+            by_stream: dict[str, list[tuple[int, bytes]]] = {}
+            for seq, stream, entry_id in self._recent:
+                by_stream.setdefault(stream, []).append((seq, entry_id))
+            missing: set[int] = set()
+            for stream, rows in by_stream.items():
+                ids = [entry_id for _, entry_id in rows]
+                present = await _entries_between(redis, stream, min(ids, key=_entry_key), max(ids, key=_entry_key))
+                missing.update(seq for seq, entry_id in rows if entry_id not in present)
+            if not missing:
+                return 0
+            outbox = self.tables.outbox
+            ordered = sorted(missing)
+            async with self.db.begin() as conn:
+                for i in range(0, len(ordered), 500):
+                    await conn.execute(outbox.update().where(outbox.c.seq.in_(ordered[i:i + 500])).values(published_at=None))
+            self._recent = deque((r for r in self._recent if r[0] not in missing), maxlen=self._recent.maxlen)
+            self._unmarked = [seq for seq in self._unmarked if seq not in missing]
+            self.republished += len(missing)
+        log.warning("Redis lost %d published events; the relay publishes them again", len(missing))
+        self._wake.set()
+        return len(missing)
+
     async def pending(self) -> int:
         outbox = self.tables.outbox
         async with self.db.read() as conn:
             count = (await conn.execute(sa.select(sa.func.count()).where(outbox.c.published_at.is_(None)))).scalar_one()
         return int(count)
+
+
+def _entry_key(entry_id: bytes) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition(b"-")
+    return int(ms), int(seq or 0)
+
+
+async def _entries_between(redis: Redis, stream: str, first: bytes, last: bytes, page: int = 1000) -> set[bytes]:
+    """The ids of `stream`'s entries from `first` to `last` (inclusive), read page by page."""
+    found: set[bytes] = set()
+    start = first
+    while True:
+        entries = await redis.xrange(stream, min=start, max=last, count=page)
+        found.update(entry_id for entry_id, _ in entries)
+        if len(entries) < page:
+            return found
+        start = b"(" + entries[-1][0]

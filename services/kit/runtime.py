@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Generic, TypeVar
 
 from faststream.redis import RedisBroker
@@ -34,6 +35,7 @@ from services.kit.auth import Principal
 from services.kit.broker import Consumers
 from services.kit.db import Database, KitTables
 from services.kit.outbox import Outbox
+from services.kit.redis_watch import RedisWatch
 from services.kit.settings import PlatformSettings, ServiceSettings
 
 S = TypeVar("S", bound=ServiceSettings)
@@ -53,6 +55,7 @@ class Runtime(Generic[S]):
     redis: Redis
     temporal: Client | None = None
     consumers: Consumers | None = None
+    redis_watch: RedisWatch | None = None
 
     @property
     def temporal_client(self) -> Client:
@@ -68,14 +71,19 @@ class Runtime(Generic[S]):
             raise RuntimeError(f"service {self.name}: its consumers are made by the app's lifespan")
         return self.consumers
 
+    @cached_property
+    def audit_chain(self) -> audit.AuditChain:
+        """The hash chain of this service's audit log (key: ANKOMMEN_AUDIT_KEY or derived from the stack secret)."""
+        return audit.AuditChain(self.tables, audit.audit_key(self.platform))
+
     async def audit(
         self, conn: AsyncConnection, principal: Principal, allowed: Sequence[str], action: str, record_type: str, record_id: object, outcome: str = "ok",
     ) -> None:
         await audit.record(
-            conn, self.tables, actor=principal.username, role=principal.acting_role(tuple(allowed)),
+            conn, self.audit_chain, actor=principal.username, role=principal.acting_role(tuple(allowed)),
             action=action, record_type=record_type, record_id=record_id, outcome=outcome,
         )
 
     async def audit_many(self, conn: AsyncConnection, principal: Principal, allowed: Sequence[str], entries: list[tuple[str, str, object]]) -> None:
         """(action, record type, record id) per record, in one statement."""
-        await audit.record_many(conn, self.tables, actor=principal.username, role=principal.acting_role(tuple(allowed)), entries=entries)
+        await audit.record_many(conn, self.audit_chain, actor=principal.username, role=principal.acting_role(tuple(allowed)), entries=entries)

@@ -20,7 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from redis.asyncio import Redis
 
-from services.kit import audit, telemetry
+from services.kit import audit, audit_verify, telemetry
 from services.kit.alerts import alerts_router
 from services.kit.auth import Authenticator, Principal, UserDirectory, token_router
 from services.kit.broker import Consumers, Subscription, make_broker
@@ -28,6 +28,7 @@ from services.kit.db import Database, KitTables
 from services.kit.errors import DomainError, Forbidden, StorageUnavailable
 from services.kit.ops import ops_router
 from services.kit.outbox import Outbox
+from services.kit.redis_watch import RedisWatch
 from services.kit.runtime import Runtime, S
 from services.kit.runtime_dep import runtime_of
 from services.kit.settings import PlatformSettings, ServiceSettings
@@ -107,7 +108,7 @@ def _make_runtime(spec: ServiceSpec[S], platform: PlatformSettings) -> Runtime[S
         busy_timeout_s=platform.sqlite_busy_timeout_s, retry_after_s=platform.storage_retry_after_s,
     )
     SQLAlchemyInstrumentor().instrument(engine=db.engine.sync_engine, tracer_provider=provider, enable_commenter=False)
-    outbox = Outbox(db, spec.tables, batch=platform.relay_batch, poll_s=platform.relay_poll_s)
+    outbox = Outbox(db, spec.tables, batch=platform.relay_batch, poll_s=platform.relay_poll_s, verify_window=platform.relay_verify_window)
     broker = make_broker(platform, provider)  # type: ignore[arg-type]
     redis = Redis.from_url(platform.redis_url)
     rt = spec.runtime(spec.name, platform, spec.settings, db, spec.tables, outbox, broker, redis)
@@ -148,16 +149,20 @@ async def _worker(spec: ServiceSpec[S], rt: Runtime[S]) -> AsyncIterator[None]:
 
 @asynccontextmanager
 async def _running(spec: ServiceSpec[S], rt: Runtime[S]) -> AsyncIterator[None]:
-    """`on_start`, then the broker, the outbox relay and the background jobs; at the end they stop."""
+    """Audit records from before the hash chain chained, `on_start`, then the broker, the outbox relay
+    and the background jobs; at the end they stop."""
+    await audit_verify.chain_legacy(rt.db, rt.audit_chain)
     if spec.on_start is not None:
         await spec.on_start(rt)
     await rt.broker.start()
     relay_task = asyncio.create_task(rt.outbox.relay_forever(rt.broker), name=f"{spec.name}-relay")
+    rt.redis_watch = RedisWatch(rt.redis, rt.outbox, rt.consumers, rt.platform.redis_watch_s)
+    watch_task = asyncio.create_task(rt.redis_watch.run_forever(), name=f"{spec.name}-redis-watch")
     background = [asyncio.create_task(job, name=f"{spec.name}-background") for job in spec.background(rt)]
     try:
         yield
     finally:
-        for task in (relay_task, *background):
+        for task in (relay_task, watch_task, *background):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -185,7 +190,7 @@ async def _domain_error_handler(request: Request, exc: DomainError) -> JSONRespo
         path = route.path if route is not None else request.url.path
         async with rt.db.begin() as conn:
             await audit.record(
-                conn, rt.tables, actor=principal.username, role=",".join(sorted(principal.roles)) or "-",
+                conn, rt.audit_chain, actor=principal.username, role=",".join(sorted(principal.roles)) or "-",
                 action=f"{request.method} {path}", record_type=audit.route_record(path),
                 record_id=audit.route_record_id(request.path_params), outcome="denied",
             )
@@ -246,6 +251,9 @@ def _health_router(service: str) -> APIRouter:
             "service": service,
             "outbox_pending": await rt.outbox.pending(),
             "outbox_published": rt.outbox.published,
+            "outbox_republished": rt.outbox.republished,
+            "redis_restarts_seen": rt.redis_watch.restarts_seen if rt.redis_watch else 0,
+            "subscribers_revived": consumers.revived if consumers else 0,
             "consumed": {
                 "handled": consumers.handled if consumers else 0,
                 "duplicates": consumers.duplicates if consumers else 0,

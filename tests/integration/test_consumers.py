@@ -169,7 +169,8 @@ class TestDeadLetters:
     async def test_malformed_payload_is_dead_lettered_with_a_reason_that_does_not_echo_it(self, harness: Harness) -> None:
         await harness.start()  # type: ignore[attr-defined]
         event_id = str(uuid.uuid4())
-        await harness.broker.publish(b'{"thing_id": "not-a-uuid", "secret": "Petrova"}', stream=ThingHappened.stream, headers={"event_id": event_id})
+        await harness.broker.publish(b'{"thing_id": "not-a-uuid", "secret": "Petrova"}', stream=ThingHappened.stream,
+                                    headers={"event_id": event_id, "event_type": "ThingHappened"})
 
         async def dead() -> deadletters.DeadLetter:
             found = await deadletters.list_dead(harness.redis, ThingHappened.stream)
