@@ -36,6 +36,7 @@ import httpx
 from fastapi.routing import APIRoute, iter_route_contexts
 from redis.asyncio import Redis
 
+from bench.faults.tenant_records import given_intake
 from deploy.embedded import RunningStack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -161,23 +162,8 @@ def missing_headers(r: httpx.Response, what: str) -> list[str]:
     return [f"{what} -> {r.status_code}: {name}" for name, ok in REQUIRED_HEADERS.items() if not ok(r.headers.get(name, ""))]
 
 
-async def given_intake(stack: RunningStack) -> str:
-    """One intake (a household of one), so the household pages and the summary PDF show real personal data."""
-    person = {
-        "given_name": "Kanarienvogel", "family_name": "Prüfling", "date_of_birth": "1990-04-02", "sex": "female", "relation": "head",
-        "nationality": "SY", "languages": [{"code": "ar"}], "german_level": "A1", "literate": True, "schooling_years": 10,
-        "highest_certificate": "secondary", "vocational_qualification": None, "work_experience_years": 5, "able_to_work": True,
-        "wants_registration": True, "health_insurance": "statutory", "residence_status": "recognised_refugee", "move_in_date": "2026-11-02",
-        "consents": [{"partner": "social_casework", "purpose": "counselling", "given_on": "2026-11-02"}],
-    }
-    async with stack.client("intake", "frontdesk") as c:
-        r = await c.post("/intakes", json={"household": {"district": "Westen", "persons": [person]}})
-        r.raise_for_status()
-        return str(r.json()["intake_id"])
-
-
 async def check_pages(stack: RunningStack, routes: list[WebRoute], figures: Figures) -> None:
-    values = {"intake_id": await given_intake(stack)}
+    values = {"intake_id": (await given_intake(stack))[0]}  # the household pages and the summary PDF with real personal data
     browsers: dict[str, Browser] = {}
     try:
         anonymous = Browser(stack)

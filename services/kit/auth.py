@@ -279,5 +279,5 @@ def token_router() -> APIRouter:
 async def _audit_sign_in(rt: Any, username: str, outcome: str) -> None:
     """A refused sign-in in the service's audit log: who was tried (at most 100 characters), and how it ended."""
     async with rt.db.begin() as conn:
-        await audit.record(conn, rt.tables, actor=username[:100] or "-", role="-", action="POST /auth/token", record_type="account",
+        await audit.record(conn, rt.audit_chain, actor=username[:100] or "-", role="-", action="POST /auth/token", record_type="account",
                            record_id=username[:100] or None, outcome=outcome)
