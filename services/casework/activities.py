@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from temporalio import activity
 
-from services.casework import store, store_plans, store_referrals
+from services.casework import store, store_erasure, store_plans, store_referrals
 from services.casework.domain import (
     CLOSED_GOAL_STATUSES,
     PLACEMENTS,
@@ -32,6 +32,15 @@ from services.casework.handlers_assign import SYSTEM, advance_phase
 from services.casework.handlers_plans import set_goal
 from services.casework.runtime import CaseworkRuntime
 from services.contracts.activities import RECORD_REVIEW_DUE, RecordReviewDueInput, RecordReviewDueResult
+from services.contracts.casework import PersonRetentionElapsed
+from services.contracts.casework_retention import (
+    PERSONS_PAST_RETENTION,
+    REQUEST_ERASURE,
+    ErasureRequestInput,
+    PastRetentionInput,
+    PersonIds,
+    RetentionResult,
+)
 from services.contracts.casework_workflows import (
     ONBOARDING_ESCALATE,
     ONBOARDING_REMIND,
@@ -85,7 +94,7 @@ class CaseworkActivities:
     def all(self) -> list[Callable[..., Any]]:
         return [
             self.record_review_due, self.review_escalate, self.record_review, self.onboarding_remind, self.onboarding_escalate,
-            self.record_first_contact, self.referral_escalate, self.record_referral_step,
+            self.record_first_contact, self.referral_escalate, self.record_referral_step, self.persons_past_retention, self.request_erasure,
         ]
 
     # --- reviews (001 phase 4) ----------------------------------------------------------------------------
@@ -283,6 +292,23 @@ class CaseworkActivities:
         if inp.step in PLACEMENTS:
             for g in await store_plans.open_goals_in_field(tx.conn, r.case_id, WORK_FIELD, r.person_id, CLOSED_GOAL_STATUSES):
                 await set_goal(self.rt, tx, r.case_id, g.id, {"status": GoalStatus.ACHIEVED.value}, by)
+
+
+    # --- retention (GDPR Art. 5(1)(e), Art. 17(1)(a)) -------------------------------------------------------
+
+    @activity.defn(name=PERSONS_PAST_RETENTION)
+    async def persons_past_retention(self, inp: PastRetentionInput) -> PersonIds:
+        async with self.rt.db.read() as conn:
+            return PersonIds(person_ids=await store_erasure.closed_before(conn, inp.closed_before, inp.limit))
+
+    @activity.defn(name=REQUEST_ERASURE)
+    async def request_erasure(self, inp: ErasureRequestInput) -> RetentionResult:
+        """One PersonRetentionElapsed per person; intake erases them and PersonErased comes back."""
+        days = self.rt.settings.retention_days
+        async with self.rt.outbox.transaction() as tx:
+            for pid in inp.person_ids:
+                await tx.emit(PersonRetentionElapsed(tenant=inp.tenant, correlation_id=pid, person_id=pid, retention_days=days))
+        return RetentionResult(requested=len(inp.person_ids))
 
 
 def activities(rt: CaseworkRuntime) -> list[Callable[..., Any]]:

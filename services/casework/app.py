@@ -6,6 +6,7 @@ from services.casework.settings import CaseworkSettings
 from services.kit.service import ServiceSpec
 from workflows.case_onboarding import CaseOnboarding
 from workflows.referral import Referral
+from workflows.retention_sweep import RetentionSweep
 from workflows.review_cycle import ReviewCycle
 
 
@@ -19,7 +20,7 @@ def build() -> ServiceSpec:
         settings=CaseworkSettings(),
         routers=[router],
         subscriptions=consumers.subscriptions,
-        workflows=[ReviewCycle, CaseOnboarding, Referral],
+        workflows=[ReviewCycle, CaseOnboarding, Referral, RetentionSweep],
         activities=activities.activities,
         on_start=handlers.on_start,
     )

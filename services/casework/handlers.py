@@ -14,6 +14,7 @@ from typing import Any
 from services.casework import store, store_referrals
 from services.casework.domain import PROGRAMME_ABRA, PROGRAMME_SOCIAL_CASEWORK, Phase, case_id_for_clearing, case_id_for_intake
 from services.casework.handlers_assign import SYSTEM, assign_or_queue, change_phase, drain_queue, envelope, seed_caseworkers
+from services.casework.handlers_erasure import ensure_retention_schedule
 from services.casework.handlers_referrals import cancel_referrals, consent_changed, hand_over
 from services.casework.handlers_workflows import case_starts, ensure_case_workflows, ensure_referral_workflows, signal, start_pending_workflows
 from services.casework.runtime import CaseworkRuntime
@@ -229,3 +230,4 @@ async def on_start(rt: CaseworkRuntime) -> None:
     await seed_caseworkers(rt)
     await start_pending_workflows(rt)
     await ensure_referral_workflows(rt)
+    await ensure_retention_schedule(rt)

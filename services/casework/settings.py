@@ -19,4 +19,11 @@ class CaseworkSettings(ServiceSettings):
     referral_acknowledgement_working_days: int = Field(5, ge=1, description="Partner acknowledges a referral within this many NRW working days (flow 4).")
     referral_first_appointment_working_days: int = Field(20, ge=1, description="First appointment within this many NRW working days of the referral (flow 4).")
     caseload_cap_per_fte: int = Field(190, ge=1, description="Caseload cap per full-time caseworker (000 'Soziales Fallmanagement': 1:190).")
+    retention_days: int = Field(
+        1095, ge=1,
+        description="Erase a person this many days after their last case closed (GDPR Art. 5(1)(e), Art. 17(1)(a); SGB X §84(2)). Default 3 years: the "
+                    "seeds and DOMAIN.md name no period, so the regular limitation period of claims (§195 BGB, 3 years) is assumed; the DPO confirms.",
+    )
+    retention_sweep_enabled: bool = Field(True, description="Create the Temporal Schedule that applies retention_days.")
+    retention_sweep_hours: int = Field(24, ge=1, description="Hours between two retention sweeps.")
     caseworkers_file: Path = Field(_DATA / "caseworkers.json", description="Caseworker register loaded at start (entries changed by the team lead stay).")

@@ -214,3 +214,13 @@ class ReferralClosed(Event):
         description="A terminal step of the partner (placed_training, placed_employment, place_offered, school_place_assigned, enrolled, "
         "counselling_started, appointment_kept, coaching_started, declined), consent_withdrawn or case_closed."
     )
+
+
+class PersonRetentionElapsed(Event):
+    """The retention period after a person's last case closed has elapsed (casework's retention sweep,
+    CASEWORK_RETENTION_DAYS): intake erases the person (GDPR Art. 17(1)(a), Art. 5(1)(e)). The id only."""
+
+    producer = "casework"
+
+    person_id: uuid.UUID
+    retention_days: int = Field(ge=1)

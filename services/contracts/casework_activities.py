@@ -8,6 +8,7 @@ from __future__ import annotations
 from temporalio import activity
 
 from services.contracts.activities import RECORD_REVIEW_DUE, RecordReviewDueInput, RecordReviewDueResult
+from services.contracts.casework_retention import PERSONS_PAST_RETENTION, REQUEST_ERASURE, ErasureRequestInput, PastRetentionInput, PersonIds, RetentionResult
 from services.contracts.casework_workflows import (
     ONBOARDING_ESCALATE,
     ONBOARDING_REMIND,
@@ -70,4 +71,16 @@ async def referral_escalate(inp: ReferralEscalateInput) -> StepResult:
 @activity.defn(name=RECORD_REFERRAL_STEP)
 async def record_referral_step(inp: RecordReferralStepInput) -> StepResult:
     """A partner step on a referral (the partner's table, PARTNER_PROCESSES)."""
+    raise NotImplementedError
+
+
+@activity.defn(name=PERSONS_PAST_RETENTION)
+async def persons_past_retention(inp: PastRetentionInput) -> PersonIds:
+    """The persons not erased whose every case closed before `closed_before` (at most `limit`)."""
+    raise NotImplementedError
+
+
+@activity.defn(name=REQUEST_ERASURE)
+async def request_erasure(inp: ErasureRequestInput) -> RetentionResult:
+    """PersonRetentionElapsed for each person (intake erases them)."""
     raise NotImplementedError

@@ -1,8 +1,9 @@
 """Events intake consumes: its own, to act on them after commit (crash-safe through the inbox); and
-casework's referrals and consents, to check a handover to the Integration Point (handlers_handover.py)."""
+casework's referrals and consents, to check a handover to the Integration Point (handlers_handover.py); and
+casework's retention sweep (PersonRetentionElapsed: the person is erased)."""
 
-from services.contracts.events import ClearingStarted, ConsentChanged, IntakeCorrected, ReferralClosed, ReferralHandedOver, ReferralMade
-from services.intake import handlers_clearing, handlers_handover
+from services.contracts.events import ClearingStarted, ConsentChanged, IntakeCorrected, PersonRetentionElapsed, ReferralClosed, ReferralHandedOver, ReferralMade
+from services.intake import handlers, handlers_clearing, handlers_handover
 from services.intake.runtime import IntakeRuntime
 from services.kit.broker import Delivery, Subscription
 
@@ -26,6 +27,9 @@ def subscriptions(rt: IntakeRuntime) -> list[Subscription]:
     async def on_consent_changed(event: ConsentChanged, delivery: Delivery) -> None:
         await handlers_handover.on_consent_changed(rt, event, delivery)
 
+    async def on_retention_elapsed(event: PersonRetentionElapsed, delivery: Delivery) -> None:
+        await handlers.erase_after_retention(rt, event, delivery)
+
     return [
         Subscription(ClearingStarted, on_clearing_started, name="start_clearing"),
         Subscription(IntakeCorrected, on_intake_corrected, name="cancel_clearing"),
@@ -33,4 +37,5 @@ def subscriptions(rt: IntakeRuntime) -> list[Subscription]:
         Subscription(ReferralHandedOver, on_referral_handed_over, name="handover_referral_handed_over"),
         Subscription(ReferralClosed, on_referral_closed, name="handover_referral_closed"),
         Subscription(ConsentChanged, on_consent_changed, name="handover_consent"),
+        Subscription(PersonRetentionElapsed, on_retention_elapsed, name="erase_after_retention"),
     ]

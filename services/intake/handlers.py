@@ -12,15 +12,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.contracts.events import IntakeCompleted, IntakeCorrected, PersonErased, PersonProfile
+from services.contracts.events import IntakeCompleted, IntakeCorrected, PersonErased, PersonProfile, PersonRetentionElapsed
 from services.contracts.vocab import Need, Route
 from services.intake import store, store_clearing, store_drafts, store_search
 from services.intake.domain import SEARCH_FIELDS, changed_fields, check_household, check_person_ids, statistics_changed
 from services.intake.handlers_writer import IntakeWriter, coarse, profile, sealed_fields
 from services.intake.runtime import IntakeRuntime
 from services.intake.schemas import Derived, ErasedPersonOut, HouseholdIn, IntakeCreated, IntakeIn, IntakeOut, PersonIn, PersonOut
-from services.kit import telemetry
+from services.kit import audit, telemetry
 from services.kit.auth import Principal
+from services.kit.broker import Delivery
 from services.kit.db import utc_now
 from services.kit.errors import Conflict, NotFound
 from services.kit.outbox import Tx
@@ -230,23 +231,39 @@ async def correct_intake(
 # ---- erasure (crypto-shredding) ------------------------------------------------------------------
 
 
-async def erase_person(rt: IntakeRuntime, principal: Principal, person_id: uuid.UUID, allowed: tuple[str, ...], ground: str = "request") -> None:
-    """Erasure on request or after retention (GDPR Art. 17): deletes the person's data key, so every
-    blob sealed under it (intake fields, clearing records) becomes unreadable; the blobs are dropped too,
-    and so are the person's rows of the search index (keyed hashes of their name parts and birth date).
-    Coarse, non-identifying columns stay for statistics. PersonErased (the id only) tells casework and
-    funding to remove their free texts about the person; erasing again emits it again (their consumers
-    are idempotent), so an erasure made before they listened reaches them too."""
+async def erase_person(rt: IntakeRuntime, principal: Principal, person_id: uuid.UUID, allowed: tuple[str, ...]) -> None:
+    """Erasure on request (GDPR Art. 17(1)) by an operator, audited with their name."""
     async with rt.outbox.transaction() as tx:
-        person = await store.person_any(tx.conn, person_id)
-        if person is None:
+        if not await _erase(rt, tx, person_id, "request"):
             raise NotFound("no such person")
-        await store.delete_key(tx.conn, person_id)
-        await store_search.drop_search_tokens(tx.conn, [person_id])
-        await store.erase_person_data(tx.conn, person_id, utc_now())
-        clearing = await store_clearing.clearing_of_person(tx.conn, person_id)
-        if clearing is not None:
-            await store_clearing.shred_clearing_records(tx.conn, clearing.id)
         await rt.audit(tx.conn, principal, allowed, "erase", "person", person_id)
-        await tx.emit(PersonErased(tenant=rt.platform.tenant, correlation_id=person_id, person_id=person_id, ground=ground))
     await rt.db.truncate_wal()
+
+
+async def erase_after_retention(rt: IntakeRuntime, event: PersonRetentionElapsed, delivery: Delivery) -> None:
+    """Erasure after the retention period (casework's sweep, Art. 17(1)(a)): idempotent (inbox), audited
+    as the system; a person intake does not know is nothing to erase."""
+    telemetry.mark(person_id=event.person_id)
+    async with delivery.transaction() as tx:
+        if await _erase(rt, tx, event.person_id, "retention"):
+            await audit.record(tx.conn, rt.audit_chain, actor="system", role="system", action="erase", record_type="person", record_id=event.person_id)
+    await rt.db.truncate_wal()
+
+
+async def _erase(rt: IntakeRuntime, tx: Tx, person_id: uuid.UUID, ground: str) -> bool:
+    """Deletes the person's data key, so every blob sealed under it (intake fields, clearing records)
+    becomes unreadable; the blobs are dropped too, and so are the person's rows of the search index
+    (keyed hashes of their name parts and birth date). Coarse, non-identifying columns stay for
+    statistics. PersonErased (the id only) tells casework and funding to remove their free texts about
+    the person; erasing again emits it again (their consumers are idempotent), so an erasure made
+    before they listened reaches them too. False if intake has no such person."""
+    if await store.person_any(tx.conn, person_id) is None:
+        return False
+    await store.delete_key(tx.conn, person_id)
+    await store_search.drop_search_tokens(tx.conn, [person_id])
+    await store.erase_person_data(tx.conn, person_id, utc_now())
+    clearing = await store_clearing.clearing_of_person(tx.conn, person_id)
+    if clearing is not None:
+        await store_clearing.shred_clearing_records(tx.conn, clearing.id)
+    await tx.emit(PersonErased(tenant=rt.platform.tenant, correlation_id=person_id, person_id=person_id, ground=ground))
+    return True

@@ -24,7 +24,7 @@ from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from services.kit import audit
-from services.kit.errors import Forbidden, TooManyAttempts, Unauthorized
+from services.kit.errors import ErrorBody, Forbidden, TooManyAttempts, Unauthorized
 from services.kit.settings import PlatformSettings
 from services.kit.signin_guard import SignInGuard
 
@@ -251,7 +251,8 @@ def token_router() -> APIRouter:
     router = APIRouter(tags=["auth"])
 
     @router.post("/auth/token", response_model=TokenResponse, summary="Sign in with a local account",
-                 responses={429: {"description": "Too many wrong passwords for this account or address: locked for Retry-After seconds"}})
+                 responses={401: {"model": ErrorBody, "description": "Wrong user name or password"},
+                            429: {"model": ErrorBody, "description": "Too many wrong passwords for this account or address: locked for Retry-After seconds"}})
     async def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenResponse:
         auth: Authenticator = request.app.state.authenticator
         rt = request.app.state.runtime
