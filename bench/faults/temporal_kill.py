@@ -149,8 +149,10 @@ class Run:
                 self.worker_killed_after = done
                 port = self.stack.state["services"]["casework"]["port"]
                 self.durations["casework restart (kill to healthy)"] = await asyncio.to_thread(
-                    kill_and_wait_restart, self.stack, "casework", lambda: _http_ready(port)
+                    kill_and_wait_restart, self.stack, "casework", lambda: _http_ready(port), self.args.timeout
                 )
+                print(f"  ... casework SIGKILLed after {done} fast-forwards, healthy again after "
+                      f"{self.durations['casework restart (kill to healthy)']:.1f} s", flush=True)
 
         await asyncio.gather(
             *(after(lambda w=w: self.forward(w, CLEARING_DAYS)) for w in self.clearings),  # type: ignore[misc]
