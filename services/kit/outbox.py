@@ -162,14 +162,14 @@ class Outbox:
             rows = (await conn.execute(query)).all()
         if not rows:
             return 0
-        await self._publish(broker, rows)
-        self._unmarked = [r.seq for r in rows]
+        await self._publish(broker, rows, self._unmarked)  # a Redis failure mid-batch: the published ones are marked next round
         async with self.db.begin() as conn:
             await self._mark(conn, self._unmarked)
         self._unmarked = []
         return len(rows)
 
-    async def _publish(self, broker: RedisBroker, rows: list[sa.Row]) -> None:
+    async def _publish(self, broker: RedisBroker, rows: list[sa.Row], done: list[int] | None = None) -> None:
+        """Publishes `rows` in order; `done` gets each seq as soon as Redis has its entry."""
         for row in rows:
             headers = json.loads(row.headers)
             token = otel_context.attach(propagate.extract(headers))
@@ -178,7 +178,9 @@ class Outbox:
             finally:
                 otel_context.detach(token)
             self._recent.append((row.seq, row.stream, entry_id))
-        self.published += len(rows)
+            self.published += 1
+            if done is not None:
+                done.append(row.seq)
 
     async def _mark(self, conn: AsyncConnection, seqs: list[int]) -> None:
         if seqs:
