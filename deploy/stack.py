@@ -313,7 +313,10 @@ class Stack:
             env, logs / "mail.log",
         )
         for svc in SERVICES:
-            svc_env = {**env, f"{svc.upper()}_PORT": str(self.ports[svc]), f"{svc.upper()}_HOST": "127.0.0.1"}
+            svc_env = {
+                **env, f"{svc.upper()}_PORT": str(self.ports[svc]), f"{svc.upper()}_HOST": "127.0.0.1",
+                f"{svc.upper()}_DATABASE_URL": self.database_url(svc),  # the database `migrate` upgraded, also when overridden
+            }
             if svc == "reporting" and "REPORTING_SMTP_HOST" not in self.extra_env:  # reports go to the mail sink
                 svc_env.update({"REPORTING_SMTP_HOST": "127.0.0.1", "REPORTING_SMTP_PORT": str(self.ports["mail"])})
             if svc == "funding" and "FUNDING_SMTP_HOST" not in self.extra_env:  # mails to organisations go to the same sink

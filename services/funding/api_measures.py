@@ -47,7 +47,7 @@ from services.funding.schemas import (
 )
 from services.kit.auth import Principal, Role, require
 from services.kit.db import utc_now
-from services.kit.errors import Conflict, Forbidden, NotFound
+from services.kit.errors import Conflict, ErrorBody, Forbidden, NotFound
 from services.kit.workflows import REFUSAL_ERRORS, run_update
 from workflows.fund_round import FundRound
 from workflows.proof_of_use import ProofOfUse
@@ -156,6 +156,7 @@ async def pay_drawdown(id: uuid.UUID, drawdown_id: uuid.UUID, rt: FundingRuntime
 
 
 @measures_router.post("/measures/{id}/receipts", status_code=201, response_model=ReceiptOut,
+                      responses={413: {"model": ErrorBody, "description": "The file, or the receipts of the measure together, are too large"}},
                       summary="Upload a receipt (PDF, PNG or JPEG by content; size-limited) for the proof of use")
 async def upload_receipt(id: uuid.UUID, rt: FundingRuntimeDep, principal: APPLICANT,
                          file: Annotated[UploadFile, File(description="PDF, PNG or JPEG")]) -> ReceiptOut:
@@ -163,7 +164,9 @@ async def upload_receipt(id: uuid.UUID, rt: FundingRuntimeDep, principal: APPLIC
     return _receipt(await handlers_proof.upload_receipt(rt, principal, id, file.filename, data))
 
 
-@measures_router.get("/measures/{id}/receipts/{receipt_id}", summary="Download a receipt (audit-logged)", response_class=Response)
+@measures_router.get("/measures/{id}/receipts/{receipt_id}", summary="Download a receipt (audit-logged)", response_class=Response,
+                     responses={200: {"description": "The receipt as uploaded", "content": {m: {"schema": {"type": "string", "format": "binary"}}
+                                                                                             for m in ("application/pdf", "image/png", "image/jpeg")}}})
 async def download_receipt(id: uuid.UUID, receipt_id: uuid.UUID, rt: FundingRuntimeDep,
                            principal: Annotated[Principal, Depends(require(Role.FUND_APPLICANT, Role.FUND_MANAGER))]) -> Response:
     await _load_measure(rt, principal, id)
@@ -244,7 +247,9 @@ async def close_meeting(id: uuid.UUID, rt: FundingRuntimeDep,
     return outcome
 
 
-@measures_router.get("/rounds/{id}/minutes/{meeting_no}", summary="Minutes of a meeting (JSON, or German text with format=text)", response_model=None)
+@measures_router.get("/rounds/{id}/minutes/{meeting_no}", summary="Minutes of a meeting (JSON, or German text with format=text)", response_model=None,
+                     responses={200: {"description": "The minutes", "content": {"application/json": {"schema": {"type": "object"}},
+                                                                                "text/plain": {"schema": {"type": "string"}}}}})
 async def get_minutes(
     id: uuid.UUID, meeting_no: int, rt: FundingRuntimeDep, principal: Annotated[Principal, Depends(require(*DECIDERS))],
     format: Literal["json", "text"] = "json",

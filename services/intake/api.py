@@ -46,7 +46,8 @@ async def duplicate_check(
     return await handlers_search.duplicate_check(rt, principal, [Role.FRONT_DESK.value], body)
 
 
-@router.post("/intakes", status_code=201, response_model=IntakeCreated, summary="Complete an intake interview")
+@router.post("/intakes", status_code=201, response_model=IntakeCreated, summary="Complete an intake interview",
+             responses={200: {"model": IntakeCreated, "description": "The intake of this Idempotency-Key was stored before"}})
 async def post_intake(
     body: IntakeIn,
     rt: RuntimeDep,
@@ -115,7 +116,8 @@ async def get_draft(id: uuid.UUID, rt: RuntimeDep, principal: Annotated[Principa
     return await handlers_drafts.load_draft(rt, principal, id)
 
 
-@router.post("/intake-drafts/{id}/complete", status_code=201, response_model=IntakeCreated, summary="Complete a draft as an intake")
+@router.post("/intake-drafts/{id}/complete", status_code=201, response_model=IntakeCreated, summary="Complete a draft as an intake",
+             responses={200: {"model": IntakeCreated, "description": "The draft was completed before"}})
 async def complete_draft(
     id: uuid.UUID, rt: RuntimeDep, response: Response, principal: Annotated[Principal, Depends(require(Role.FRONT_DESK))]
 ) -> IntakeCreated:

@@ -44,6 +44,7 @@ async def registration_status(id: uuid.UUID, rt: RuntimeDep, principal: Annotate
 @router.post(
     "/persons/{id}/registration", status_code=201, response_model=RegistrationOut,
     summary="Record that the person's residence registration was done (Anmeldung, audit-logged; PersonRegistered)",
+    responses={200: {"model": RegistrationOut, "description": "The registration was recorded before"}},
 )
 async def post_registration(
     id: uuid.UUID, body: RegistrationIn, rt: RuntimeDep, response: Response, principal: Annotated[Principal, Depends(require(Role.FRONT_DESK))]

@@ -23,7 +23,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
-from services.kit.errors import Forbidden, Unauthorized
+from services.kit.errors import ErrorBody, Forbidden, Unauthorized
 from services.kit.settings import PlatformSettings
 
 
@@ -248,7 +248,8 @@ class TokenResponse(BaseModel):
 def token_router() -> APIRouter:
     router = APIRouter(tags=["auth"])
 
-    @router.post("/auth/token", response_model=TokenResponse, summary="Sign in with a local account")
+    @router.post("/auth/token", response_model=TokenResponse, summary="Sign in with a local account",
+                 responses={401: {"model": ErrorBody, "description": "Wrong user name or password"}})
     async def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenResponse:
         auth: Authenticator = request.app.state.authenticator
         user = auth.users.check_password(form.username, form.password)

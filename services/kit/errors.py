@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 
 class DomainError(Exception):
     status_code = 400
@@ -21,6 +23,14 @@ class DomainError(Exception):
         if self.status_code == 422 and self.field:  # location: "body" unless the field is a query or path parameter
             return {"detail": [{"loc": [self.context.get("location", "body"), *self.field.split(".")], "msg": self.message, "type": self.code}]}
         return {"detail": self.message, "code": self.code, **({"field": self.field} if self.field else {})}
+
+
+class ErrorBody(BaseModel):
+    """A refused request (401, 403, 404, 409) as `DomainError.to_body` renders it; declared in the OpenAPI documents."""
+
+    detail: str = Field(description="What went wrong, for a person to read")
+    code: str = Field(description="unauthorized, forbidden, not_found, conflict, ...")
+    field: str | None = Field(default=None, description="The field the refusal is about, when there is one")
 
 
 class NotFound(DomainError):

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from redis.asyncio import Redis
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.kit import audit, audit_verify, telemetry
 from services.kit.alerts import alerts_router
@@ -26,6 +27,8 @@ from services.kit.auth import Authenticator, Principal, UserDirectory, token_rou
 from services.kit.broker import Consumers, Subscription, make_broker
 from services.kit.db import Database, KitTables
 from services.kit.errors import DomainError, Forbidden, StorageUnavailable
+from services.kit.http_errors import kit_http_exception_handler
+from services.kit.openapi import document_errors
 from services.kit.ops import ops_router
 from services.kit.outbox import Outbox
 from services.kit.redis_watch import RedisWatch
@@ -88,6 +91,7 @@ def create_app(spec: ServiceSpec[S], platform: PlatformSettings | None = None) -
         swagger_ui_parameters={"persistAuthorization": True},
     )
     _add_routes(app, spec)
+    document_errors(app)
 
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
@@ -173,6 +177,7 @@ def _add_routes(app: FastAPI, spec: ServiceSpec[S]) -> None:
     app.add_exception_handler(DomainError, _domain_error_handler)  # type: ignore[arg-type]
     app.add_exception_handler(StorageUnavailable, storage_unavailable_handler)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, validation_error_handler)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, kit_http_exception_handler)  # type: ignore[arg-type]
     app.include_router(token_router())
     app.include_router(_root_router(spec))
     app.include_router(_health_router(spec.name))

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Response
 
 from services.kit.auth import Principal, Role, require
-from services.kit.errors import Invalid, NotFound
+from services.kit.errors import ErrorBody, Invalid, NotFound
 from services.reporting import charts, handlers, handlers_reports, render, reports, store
 from services.reporting.domain_catalogue import STRATEGIC_GOALS, due_quarter, measure_matches, recent_quarters
 from services.reporting.models import FigureDefinition, KpiDefinition, MeasureFields, load_figures, load_funders, load_kpis
@@ -170,7 +170,9 @@ async def gaps(rt: ReportingRuntimeDep, principal: Reader) -> dict[str, Any]:
     return section.model_dump(mode="json")
 
 
-@router.get("/gaps/heatmap.{fmt}", tags=["catalogue"], summary="Heat map of fields of action by age group (SVG or PNG)")
+@router.get("/gaps/heatmap.{fmt}", tags=["catalogue"], summary="Heat map of fields of action by age group (SVG or PNG)", response_class=Response,
+            responses={200: {"description": "The heat map", "content": {"image/svg+xml": {"schema": {"type": "string"}},
+                                                                       "image/png": {"schema": {"type": "string", "format": "binary"}}}}})
 async def gaps_heatmap(rt: ReportingRuntimeDep, principal: Reader, fmt: Literal["svg", "png"]) -> Response:
     async with rt.db.read() as conn:
         section = reports.gaps_section(await handlers.read_measures(conn))
@@ -191,6 +193,7 @@ async def funders(rt: ReportingRuntimeDep, principal: Reader) -> list[dict[str, 
 @router.post(
     "/reports", response_model=ReportOut, status_code=201, tags=["reports"],
     summary="Generate and freeze a report (returns the frozen one if it exists)",
+    responses={200: {"model": ReportOut, "description": "The frozen report existed already"}, 404: {"model": ErrorBody, "description": "Unknown funder"}},
 )
 async def create_report(rt: ReportingRuntimeDep, principal: Officer, body: ReportRequest, response: Response) -> ReportOut:
     report_id, created = await handlers_reports.generate_report(rt, body.kind, body.funder, body.period, principal.username)
@@ -212,7 +215,10 @@ async def get_report(rt: ReportingRuntimeDep, principal: Reader, report_id: uuid
         return await handlers_reports.report_out(conn, report_id)
 
 
-@router.get("/reports/{report_id}/files/{fmt}", tags=["reports"], summary="A report file: pdf, xlsx, csv or json")
+@router.get("/reports/{report_id}/files/{fmt}", tags=["reports"], summary="A report file: pdf, xlsx, csv or json", response_class=Response,
+            responses={200: {"description": "The file", "content": {
+                media.split(";")[0]: {"schema": {} if fmt == "json" else {"type": "string", "format": "binary"}}
+                for fmt, media in render.MEDIA_TYPES.items()}}})
 async def report_file(rt: ReportingRuntimeDep, principal: Reader, report_id: uuid.UUID, fmt: Literal["pdf", "xlsx", "csv", "json"]) -> Response:
     async with rt.db.read() as conn:
         content = await store.report_file(conn, report_id, fmt)
