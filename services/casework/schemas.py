@@ -11,9 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from services.casework.domain import CloseReason, GoalStatus, Phase, Responsible
 from services.contracts.vocab import Partner, Purpose
 from services.kit.alerts import Alert
+from services.kit.inputs import Input
 
 
-class _In(BaseModel):
+class _In(Input):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -260,7 +261,7 @@ class AssignmentOut(BaseModel):
     by: str
 
 
-class PlacementIn(BaseModel):
+class PlacementIn(Input):
     kind: str
 
 

@@ -20,6 +20,7 @@ from services.funding.runtime import FundingRuntimeDep
 from services.funding.schemas import Balance, BudgetOut, PaymentItem, PaymentList, Reconciliation, SetBudget, YearStatement
 from services.kit.auth import Principal, Role, require
 from services.kit.errors import NotFound
+from services.kit.params import Year
 
 __all__ = ["hardship_router", "measures_router", "router"]
 
@@ -37,7 +38,7 @@ async def current_budget(fund: Fund, rt: FundingRuntimeDep, principal: Annotated
 
 
 @router.get("/budgets/{fund}/{year}", response_model=BudgetOut, summary="A fund's budget for a fiscal year")
-async def budget(fund: Fund, year: int, rt: FundingRuntimeDep, principal: Annotated[Principal, Depends(require(*READ))]) -> BudgetOut:
+async def budget(fund: Fund, year: Year, rt: FundingRuntimeDep, principal: Annotated[Principal, Depends(require(*READ))]) -> BudgetOut:
     async with rt.db.read() as conn:
         row = await store.get_budget(conn, fund.value, year)
     if row is None:
@@ -46,7 +47,7 @@ async def budget(fund: Fund, year: int, rt: FundingRuntimeDep, principal: Annota
 
 
 @router.put("/budgets/{fund}/{year}", response_model=Balance, summary="Set a fiscal year's budget (never below what is committed)")
-async def set_budget(fund: Fund, year: int, body: SetBudget, rt: FundingRuntimeDep, principal: MANAGER) -> Balance:
+async def set_budget(fund: Fund, year: Year, body: SetBudget, rt: FundingRuntimeDep, principal: MANAGER) -> Balance:
     async with rt.outbox.transaction() as tx:
         await ledger.set_budget(tx.conn, fund, year, body.amount_cents, principal.username)
         await tx.emit(BudgetSet(tenant=rt.platform.tenant, correlation_id=uuid.uuid5(uuid.NAMESPACE_URL, f"{fund.value}/{year}"),
@@ -55,20 +56,20 @@ async def set_budget(fund: Fund, year: int, body: SetBudget, rt: FundingRuntimeD
 
 
 @router.get("/budgets/{fund}/{year}/balance", response_model=Balance, summary="Approved, reserved, paid, returned and available money, from the ledger")
-async def balance(fund: Fund, year: int, rt: FundingRuntimeDep, principal: Annotated[Principal, Depends(require(*READ))]) -> Balance:
+async def balance(fund: Fund, year: Year, rt: FundingRuntimeDep, principal: Annotated[Principal, Depends(require(*READ))]) -> Balance:
     async with rt.db.read() as conn:
         return await ledger.balance(conn, fund, year)
 
 
 @router.get("/budgets/{fund}/{year}/reconciliation", response_model=Reconciliation, summary="Recompute the balance from the ledger and compare")
-async def reconciliation(fund: Fund, year: int, rt: FundingRuntimeDep,
+async def reconciliation(fund: Fund, year: Year, rt: FundingRuntimeDep,
                          principal: Annotated[Principal, Depends(require(Role.FUND_MANAGER, Role.OPERATOR))]) -> Reconciliation:
     async with rt.db.read() as conn:
         return await ledger.reconcile(conn, fund, year)
 
 
 @router.post("/budgets/{fund}/{year}/close", response_model=YearStatement, summary="Close the fund's year with a statement")
-async def close_year(fund: Fund, year: int, rt: FundingRuntimeDep, principal: MANAGER) -> YearStatement:
+async def close_year(fund: Fund, year: Year, rt: FundingRuntimeDep, principal: MANAGER) -> YearStatement:
     return await handlers.close_year(rt, principal, fund, year)
 
 

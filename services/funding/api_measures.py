@@ -48,6 +48,7 @@ from services.funding.schemas import (
 from services.kit.auth import Principal, Role, require
 from services.kit.db import utc_now
 from services.kit.errors import Conflict, ErrorBody, Forbidden, NotFound
+from services.kit.params import Number
 from services.kit.workflows import REFUSAL_ERRORS, run_update
 from workflows.fund_round import FundRound
 from workflows.proof_of_use import ProofOfUse
@@ -251,7 +252,7 @@ async def close_meeting(id: uuid.UUID, rt: FundingRuntimeDep,
                      responses={200: {"description": "The minutes", "content": {"application/json": {"schema": {"type": "object"}},
                                                                                 "text/plain": {"schema": {"type": "string"}}}}})
 async def get_minutes(
-    id: uuid.UUID, meeting_no: int, rt: FundingRuntimeDep, principal: Annotated[Principal, Depends(require(*DECIDERS))],
+    id: uuid.UUID, meeting_no: Number, rt: FundingRuntimeDep, principal: Annotated[Principal, Depends(require(*DECIDERS))],
     format: Literal["json", "text"] = "json",
 ) -> Any:
     async with rt.db.read() as conn:

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.funding.domain import Fund, HardshipStatus, MeasureStatus
+from services.kit.inputs import Input
 
 # --- budgets and ledger --------------------------------------------------------------------------
 
@@ -44,7 +45,7 @@ class Reconciliation(BaseModel):
     matches: bool
 
 
-class SetBudget(BaseModel):
+class SetBudget(Input):
     model_config = ConfigDict(extra="forbid")
     amount_cents: int = Field(ge=0, le=10**12)
 
@@ -87,7 +88,7 @@ class PaymentList(BaseModel):
 PURPOSE_CATEGORIES = ("school_supplies", "housing", "mobility", "health_related", "language", "documents", "other")
 
 
-class HardshipCriteria(BaseModel):
+class HardshipCriteria(Input):
     """The central conditions of seed 000 "Härtefallfond", answered by the applying caseworker."""
 
     model_config = ConfigDict(extra="forbid")
@@ -103,7 +104,7 @@ class HardshipCriteria(BaseModel):
         return self
 
 
-class HardshipApply(BaseModel):
+class HardshipApply(Input):
     model_config = ConfigDict(extra="forbid")
     case_id: uuid.UUID
     person_id: uuid.UUID
@@ -116,7 +117,7 @@ class HardshipApply(BaseModel):
     criteria: HardshipCriteria
 
 
-class HardshipDecide(BaseModel):
+class HardshipDecide(Input):
     model_config = ConfigDict(extra="forbid")
     decision: Literal["approve", "reject"]
     reason: Literal["caused_by_authority", "undermines_self_reliance", "period_not_limited", "budget_exhausted", "other"] | None = Field(
@@ -162,13 +163,13 @@ Area = Literal["structured_arrival", "school_projects", "participation", "psycho
 EMAIL_PATTERN = r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$"
 
 
-class BudgetLine(BaseModel):
+class BudgetLine(Input):
     model_config = ConfigDict(extra="forbid")
     item: str = Field(min_length=1, max_length=200)
     amount_cents: int = Field(ge=0, le=10**9)
 
 
-class Guidelines(BaseModel):
+class Guidelines(Input):
     """002 §5: refugees are the target group, the measure tries a new approach, it contributes to lasting integration."""
 
     model_config = ConfigDict(extra="forbid")
@@ -177,7 +178,7 @@ class Guidelines(BaseModel):
     lasting_integration: str = Field(min_length=1, max_length=2000)
 
 
-class MeasureApply(BaseModel):
+class MeasureApply(Input):
     model_config = ConfigDict(extra="forbid")
     title: str = Field(min_length=1, max_length=300)
     provider: str = Field(min_length=1, max_length=300)
@@ -226,17 +227,17 @@ class MeasureOut(BaseModel):
     contact_email: str | None = Field(None, description="Only on the single record (audit-logged).")
 
 
-class CreateRound(BaseModel):
+class CreateRound(Input):
     model_config = ConfigDict(extra="forbid")
     application_ids: list[uuid.UUID] = Field(min_length=1, max_length=200)
 
 
-class Presence(BaseModel):
+class Presence(Input):
     model_config = ConfigDict(extra="forbid")
     conflicts: list[uuid.UUID] = Field(default_factory=list, description="Applications this member has a conflict of interest in (recused).")
 
 
-class Vote(BaseModel):
+class Vote(Input):
     model_config = ConfigDict(extra="forbid")
     application_id: uuid.UUID
     vote: Literal["yes", "no", "abstain"]
@@ -257,7 +258,7 @@ class ProofOfUse(BaseModel):
     report: str = Field(min_length=1, max_length=5000)
 
 
-class ProofItem(BaseModel):
+class ProofItem(Input):
     """One line of the itemised spending of a proof of use: what for, how much, when."""
 
     model_config = ConfigDict(extra="forbid")
@@ -266,20 +267,20 @@ class ProofItem(BaseModel):
     spent_on: date
 
 
-class ProofSubmit(BaseModel):
+class ProofSubmit(Input):
     model_config = ConfigDict(extra="forbid")
     items: list[ProofItem] = Field(min_length=1, max_length=200)
     report: str = Field(min_length=1, max_length=5000, description="Short factual report (Sachbericht).")
     receipt_ids: list[uuid.UUID] = Field(min_length=1, max_length=100, description="Receipts uploaded to /measures/{id}/receipts.")
 
 
-class ProofReview(BaseModel):
+class ProofReview(Input):
     model_config = ConfigDict(extra="forbid")
     decision: Literal["accept", "rework"]
     reason: str | None = Field(None, max_length=2000, description="Required for rework: what the organisation has to change.")
 
 
-class DrawdownRequest(BaseModel):
+class DrawdownRequest(Input):
     model_config = ConfigDict(extra="forbid")
     amount_cents: int = Field(gt=0, le=10**9)
 
@@ -336,5 +337,5 @@ class Member(BaseModel):
     active: bool
 
 
-class MemberChange(BaseModel):
+class MemberChange(Input):
     active: bool

@@ -15,6 +15,7 @@ from services.contracts import codes
 from services.contracts.vocab import AgeGroup, Need, Partner, Prospect, Purpose, ResidenceStatus, Route, Sex
 from services.contracts.workdays import city_today
 from services.kit.errors import Invalid
+from services.kit.inputs import Input
 
 __all__ = ["ResidenceStatus"]  # the vocabulary's enum (services.contracts.vocab) is intake's own
 
@@ -72,7 +73,7 @@ def not_future(value: date | None) -> date | None:
     return value
 
 
-class StrictIn(BaseModel):
+class StrictIn(Input):
     """A request body: unknown fields are refused, strings are stripped."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -319,7 +320,7 @@ class HouseholdCorrection(HouseholdIn):
     persons: list[PersonCorrection] = Field(min_length=1, max_length=30)  # type: ignore[assignment]
 
 
-class CorrectionIn(BaseModel):
+class CorrectionIn(Input):
     model_config = ConfigDict(extra="forbid")
 
     household: HouseholdCorrection

@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from services.contracts.intake_workflows import NEEDS_FOUND
 from services.intake.schemas import StrictIn, not_future
+from services.kit.inputs import Input
 
 
 class SlotIn(StrictIn):
@@ -90,13 +91,13 @@ class RegistrationStatus(BaseModel):
     persons: list[PersonRegistration]
 
 
-class SlotsIn(BaseModel):
+class SlotsIn(Input):
     model_config = ConfigDict(extra="forbid")
 
     slots: list[SlotIn] = Field(min_length=1, max_length=500)
 
 
-class AttendanceIn(BaseModel):
+class AttendanceIn(Input):
     model_config = ConfigDict(extra="forbid")
 
     attended: bool

@@ -8,6 +8,8 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.kit.inputs import Input
+
 
 class PersonHit(BaseModel):
     person_id: uuid.UUID
@@ -27,7 +29,7 @@ class SearchResult(BaseModel):
     more: bool = Field(description="More candidates than `limit` matched; narrow the search (e.g. add the birth date).")
 
 
-class NameAndBirth(BaseModel):
+class NameAndBirth(Input):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     given_name: str = Field(min_length=1, max_length=100)
@@ -35,7 +37,7 @@ class NameAndBirth(BaseModel):
     date_of_birth: date
 
 
-class DuplicateCheckIn(BaseModel):
+class DuplicateCheckIn(Input):
     model_config = ConfigDict(extra="forbid")
 
     persons: list[NameAndBirth] = Field(min_length=1, max_length=30)

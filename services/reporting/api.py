@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from services.kit.auth import Principal, Role, require
 from services.kit.errors import ErrorBody, Invalid, NotFound
+from services.kit.params import Number
 from services.reporting import charts, handlers, handlers_reports, render, reports, store
 from services.reporting.domain_catalogue import STRATEGIC_GOALS, due_quarter, measure_matches, recent_quarters
 from services.reporting.models import FigureDefinition, KpiDefinition, MeasureFields, load_figures, load_funders, load_kpis
@@ -97,7 +98,7 @@ async def add_measure(rt: ReportingRuntimeDep, principal: Officer, body: Measure
 
 
 @router.get("/measures/{number}", response_model=MeasureOut, tags=["catalogue"], summary="One measure")
-async def get_measure(rt: ReportingRuntimeDep, principal: Reader, number: int) -> MeasureOut:
+async def get_measure(rt: ReportingRuntimeDep, principal: Reader, number: Number) -> MeasureOut:
     async with rt.db.read() as conn:
         return await handlers.read_measure(conn, number)
 
@@ -106,7 +107,7 @@ async def get_measure(rt: ReportingRuntimeDep, principal: Reader, number: int) -
     "/measures/{number}", response_model=MeasureOut, tags=["catalogue"],
     summary="Edit a measure (reporting officer); kept across restarts, used by reports generated afterwards",
 )
-async def patch_measure(rt: ReportingRuntimeDep, principal: Officer, number: int, patch: MeasurePatch) -> MeasureOut:
+async def patch_measure(rt: ReportingRuntimeDep, principal: Officer, number: Number, patch: MeasurePatch) -> MeasureOut:
     return await handlers.edit_measure(rt, principal, number, patch.model_dump(exclude_unset=True, mode="json"))
 
 
@@ -149,7 +150,7 @@ async def figure_status(
     "/measures/{number}/figures/{period}", tags=["figures"],
     summary="Report (or correct) a measure's figures for a quarter; a correction is a new version",
 )
-async def put_figures(rt: ReportingRuntimeDep, principal: FigureWriter, number: int, period: str, body: FiguresIn) -> dict[str, Any]:
+async def put_figures(rt: ReportingRuntimeDep, principal: FigureWriter, number: Number, period: str, body: FiguresIn) -> dict[str, Any]:
     return await handlers.submit_figures(rt, principal, number, period, body.values)
 
 
@@ -157,7 +158,7 @@ async def put_figures(rt: ReportingRuntimeDep, principal: FigureWriter, number: 
     "/measures/{number}/figures/{period}", response_model=list[FigureVersion], tags=["figures"],
     summary="Every version of a measure's figures for a quarter",
 )
-async def figure_history(rt: ReportingRuntimeDep, principal: FigureReader, number: int, period: str) -> list[FigureVersion]:
+async def figure_history(rt: ReportingRuntimeDep, principal: FigureReader, number: Number, period: str) -> list[FigureVersion]:
     p = handlers.period_or_this_month(period, rt.settings.time_zone)
     async with rt.db.read() as conn:
         return await handlers.figure_history(conn, number, p, principal.provider, _reads_all(principal))

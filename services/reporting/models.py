@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.contracts.vocab import AgeGroup
+from services.kit.inputs import Input
 
 DATA = Path(__file__).with_name("data")
 
@@ -80,7 +81,7 @@ def load_figures(path: Path = DATA / "figures.yaml") -> dict[str, FigureDefiniti
     return {d.key: d for d in defs}
 
 
-class MeasureFields(BaseModel):
+class MeasureFields(Input):
     """What the reporting officer enters for a measure of the catalogue (000 §7 columns: Maßnahme,
     StA, kommunale Mittel, Drittmittel, Fördergeber, Maßnahmenträger; fields of action from 000 §6.3)."""
 

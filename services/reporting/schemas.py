@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.contracts.vocab import AgeGroup
+from services.kit.inputs import Input
 from services.reporting.models import KpiDefinition, MeasureIn
 
 # ---- KPIs -----------------------------------------------------------------------------------------
@@ -41,7 +42,7 @@ class KpiDetail(BaseModel):
 # ---- measures catalogue ---------------------------------------------------------------------------
 
 
-class MeasurePatch(BaseModel):
+class MeasurePatch(Input):
     """Changes to a measure through the API; omitted fields stay."""
 
     model_config = ConfigDict(extra="forbid")
@@ -91,7 +92,7 @@ class FigureStatus(BaseModel):
     missing: int
 
 
-class FiguresIn(BaseModel):
+class FiguresIn(Input):
     values: dict[str, Any] = Field(
         description="figure key -> whole number >= 0; every figure the measure reports",
         json_schema_extra={"example": {"participants": 12, "sessions_held": 8}},
@@ -109,7 +110,7 @@ class FigureVersion(BaseModel):
 # ---- reports --------------------------------------------------------------------------------------
 
 
-class ReportRequest(BaseModel):
+class ReportRequest(Input):
     kind: Literal["funder", "monthly_statistics", "im_kpi_quarterly"]
     funder: str | None = Field(default=None, max_length=64)
     period: str = Field(max_length=7, description="YYYY-MM, YYYY-Qn or YYYY")
