@@ -43,6 +43,7 @@ class Role(enum.StrEnum):
     PAYMENT_OFFICER = "payment_officer"  # records hardship payouts (payment order and payout separated)
     FUND_APPLICANT = "fund_applicant"  # an organisation's account applying to the discretionary fund
     MEASURE_PROVIDER = "measure_provider"  # a provider (Träger) reporting its measures' figures; scoped by the `provider` claim
+    DATA_PROTECTION_OFFICER = "data_protection_officer"  # searches the audit logs, answers access requests (Art. 15 DSGVO)
     REFERRAL_PARTNER = "referral_partner"  # a partner organisation's staff (claim `partner`: which one) answering referrals
 
 

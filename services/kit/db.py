@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
@@ -192,6 +193,8 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_s: float) -> None:
 
 
 _READ_ONLY = "ankommen_read_only"
+#: key in a write connection's `info`: writes to repeat in a new transaction if this one rolls back
+KEEP_ON_ROLLBACK = "ankommen_keep_on_rollback"
 _NO_TRANSACTION = "ankommen_no_transaction"
 
 _SQLITE_CAUSES = {sqlite3.SQLITE_FULL: "disk_full", sqlite3.SQLITE_BUSY: "locked", sqlite3.SQLITE_LOCKED: "locked"}
@@ -260,14 +263,35 @@ class Database:
         try:
             async with self._writer or contextlib.nullcontext():
                 self._fail_fast(arrived)
-                async with self.engine.begin() as conn:
-                    connecting = False
-                    yield conn
+                kept: list[Callable[[AsyncConnection], Awaitable[None]]] = []
+                try:
+                    async with self.engine.begin() as conn:
+                        connecting = False
+                        try:
+                            yield conn
+                        finally:
+                            kept = conn.info.pop(KEEP_ON_ROLLBACK, [])
+                except Exception:
+                    await self._write_kept(kept)
+                    raise
         except Exception as exc:
             unavailable = self._unavailable(exc, connecting)
             if unavailable is None:
                 raise
             raise unavailable from exc
+
+    async def _write_kept(self, kept: list[Callable[[AsyncConnection], Awaitable[None]]]) -> None:
+        """What a rolled-back transaction registered under KEEP_ON_ROLLBACK (the audit records of a
+        refusal: "not found", "forbidden"), written in a transaction of its own; best effort."""
+        if not kept:
+            return
+        try:
+            async with self.engine.begin() as conn:
+                for write in kept:
+                    await write(conn)
+                conn.info.pop(KEEP_ON_ROLLBACK, None)
+        except Exception:  # the original error is what the caller needs to see
+            logging.getLogger(__name__).warning("audit records of a rolled-back transaction could not be written", exc_info=True)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

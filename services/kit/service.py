@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from redis.asyncio import Redis
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.kit import audit, audit_verify, telemetry
+from services.kit import audit, audit_verify, privacy, telemetry
 from services.kit.alerts import alerts_router
 from services.kit.auth import Authenticator, Principal, UserDirectory, token_router
 from services.kit.broker import Consumers, Subscription, make_broker
@@ -31,6 +31,7 @@ from services.kit.http_errors import kit_http_exception_handler
 from services.kit.openapi import document_errors
 from services.kit.ops import ops_router
 from services.kit.outbox import Outbox
+from services.kit.privacy import DataSubject, PersonRecords
 from services.kit.redis_watch import RedisWatch
 from services.kit.runtime import Runtime, S
 from services.kit.runtime_dep import runtime_of
@@ -61,6 +62,10 @@ class ServiceSpec(Generic[S]):
     #: long-running tasks of the process besides the event relay (e.g. funding's mail relay); cancelled at shutdown
     background: Callable[[Any], Sequence[Awaitable[None]]] = lambda rt: ()
     runtime: type[Runtime[S]] = Runtime
+    #: the data protection officer's routes (services/kit/privacy.py): the ids of the person's records in
+    #: this service, and everything the service holds on the person
+    person_records: PersonRecords = privacy.nothing
+    data_subject: DataSubject = privacy.aggregates_only
 
 
 #: A route's Runtime, typed by what every service has; a service may declare its own
@@ -183,6 +188,7 @@ def _add_routes(app: FastAPI, spec: ServiceSpec[S]) -> None:
     app.include_router(_health_router(spec.name))
     app.include_router(alerts_router())
     app.include_router(ops_router())
+    app.include_router(privacy.privacy_router(spec.name, spec.person_records, spec.data_subject))
     for router in spec.routers:
         app.include_router(router)
 

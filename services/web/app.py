@@ -28,6 +28,7 @@ from services.web.api import (
     integration_point,
     person_search,
     portal,
+    privacy,
     referrals,
     reporting,
     reporting_catalogue,
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 #: every module with screens (a `router`), in the order their routes are matched
 SCREENS = (routes, front_desk, front_desk_review, front_desk_household, person_search, abra, reporting, reporting_catalogue, casework, casework_records,
-           funding, integration_point, referrals, discretionary, portal, team, hardship_case)
+           funding, integration_point, referrals, discretionary, portal, team, hardship_case, privacy)
 
 #: Security headers on every answer (BSI TR-03161 / OWASP ASVS V14): no framing, no sniffing, only
 #: this origin's scripts and styles, nothing cached that a later user of the same PC could see.
