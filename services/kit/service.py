@@ -164,7 +164,7 @@ async def _running(spec: ServiceSpec[S], rt: Runtime[S]) -> AsyncIterator[None]:
     if spec.on_start is not None:
         await spec.on_start(rt)
     await rt.broker.start()
-    relay_task = asyncio.create_task(rt.outbox.relay_forever(rt.broker), name=f"{spec.name}-relay")
+    relay_task = asyncio.create_task(rt.outbox.relay_forever(rt.broker, rt.redis), name=f"{spec.name}-relay")
     rt.redis_watch = RedisWatch(rt.redis, rt.outbox, rt.consumers, rt.platform.redis_watch_s)
     watch_task = asyncio.create_task(rt.redis_watch.run_forever(), name=f"{spec.name}-redis-watch")
     background = [asyncio.create_task(job, name=f"{spec.name}-background") for job in spec.background(rt)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,11 @@ class PlatformSettings(BaseSettings):
     )
 
     # event backbone
+    redis_persistence: Literal["aof", "none"] = Field(
+        default="aof",
+        description="Embedded stack's Redis: AOF with fsync every second (default), or none (fault scripts only: "
+        "a Redis that forgets everything when it dies, to prove the relays publish again what it lost).",
+    )
     max_deliveries: int = Field(5, ge=1, description="Deliveries before an event moves to <stream>.dlq.")
     reclaim_idle_ms: int = Field(15_000, ge=50, description="Pending this long, an entry is reclaimed from a dead consumer.")
     reclaim_poll_ms: int = Field(1_000, ge=10)
