@@ -188,11 +188,15 @@ class TestTheAccessRequest:
 
 class TestTheDataProtectionScreens:
     async def test_the_officer_searches_all_services_by_person_and_exports_csv(self, stack: RunningStack, subject: Subject) -> None:
+        async with stack.client("casework", subject.caseworker) as c:
+            assert (await c.get(f"/cases/{subject.case_id}")).status_code == 200
         async with web_client(stack) as c:
             await sign_in(stack, c, "dpo")
             page = await c.get("/datenschutz", params={"person": subject.person_id})
             export = await c.get("/datenschutz/protokoll.csv", params={"person": subject.person_id})
-        assert page.status_code == 200 and "Einträge" in page.text and subject.intake_id in page.text and subject.case_id in page.text
+        assert page.status_code == 200 and "Einträge" in page.text, page.text
+        assert subject.intake_id in page.text, page.text
+        assert subject.case_id in page.text
         assert export.headers["content-type"].startswith("text/csv")
         rows = export.text.splitlines()
         assert rows[0].startswith("Dienst;Zeitpunkt;Mitarbeitende") and any(subject.application_id in r for r in rows)
