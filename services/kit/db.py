@@ -311,21 +311,27 @@ class Database:
                 raise
             raise unavailable from exc
 
-    async def truncate_wal(self) -> bool:
+    async def truncate_wal(self, attempts: int = 5) -> bool:
         """After an erasure: copies the WAL into the database and truncates it to zero bytes, so the
-        erased text's old page images do not stay in the -wal file (secure_delete zeroes the database
-        pages only). Best effort: True when the checkpoint completed (a long reader can hold it back;
-        the next erasure or SQLite's own checkpoint then does it). Nothing to do on PostgreSQL."""
+        erased text's old page images do not stay in the -wal file, nor older images in the database
+        file (secure_delete zeroes freed space of the current pages only). A reader on an older snapshot
+        holds the checkpoint back: tried `attempts` times, 0.2 s apart. Best effort: True when it
+        completed (else SQLite's next checkpoint does it). Nothing to do on PostgreSQL."""
         if self._writer is None:
             return True
-        try:
-            async with self._writer, self.engine.connect() as conn:
-                await conn.execution_options(**{_NO_TRANSACTION: True})
-                busy, _, _ = (await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).one()
-                await conn.commit()
-                return busy == 0
-        except (sa.exc.OperationalError, sqlite3.Error):
-            return False  # the erasure itself is committed; the WAL goes at a later checkpoint
+        for attempt in range(attempts):
+            if attempt:
+                await asyncio.sleep(0.2)
+            try:
+                async with self._writer, self.engine.connect() as conn:
+                    await conn.execution_options(**{_NO_TRANSACTION: True})
+                    busy, _, _ = (await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).one()
+                    await conn.commit()
+            except (sa.exc.OperationalError, sqlite3.Error):
+                continue  # the erasure itself is committed; the WAL goes at a later checkpoint
+            if busy == 0:
+                return True
+        return False
 
     async def dispose(self) -> None:
         await self.engine.dispose()

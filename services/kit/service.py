@@ -164,7 +164,7 @@ async def _running(spec: ServiceSpec[S], rt: Runtime[S]) -> AsyncIterator[None]:
     if spec.on_start is not None:
         await spec.on_start(rt)
     await rt.broker.start()
-    relay_task = asyncio.create_task(rt.outbox.relay_forever(rt.broker), name=f"{spec.name}-relay")
+    relay_task = asyncio.create_task(rt.outbox.relay_forever(rt.broker, rt.redis), name=f"{spec.name}-relay")
     rt.redis_watch = RedisWatch(rt.redis, rt.outbox, rt.consumers, rt.platform.redis_watch_s)
     watch_task = asyncio.create_task(rt.redis_watch.run_forever(), name=f"{spec.name}-redis-watch")
     background = [asyncio.create_task(job, name=f"{spec.name}-background") for job in spec.background(rt)]
@@ -205,7 +205,8 @@ async def _domain_error_handler(request: Request, exc: DomainError) -> JSONRespo
                 action=f"{request.method} {path}", record_type=audit.route_record(path),
                 record_id=audit.route_record_id(request.path_params), outcome="denied",
             )
-    return JSONResponse(status_code=exc.status_code, content=exc.to_body())
+    headers = {"Retry-After": str(exc.context["retry_after"])} if "retry_after" in exc.context else None
+    return JSONResponse(status_code=exc.status_code, content=exc.to_body(), headers=headers)
 
 
 async def storage_unavailable_handler(request: Request, exc: StorageUnavailable) -> JSONResponse:
