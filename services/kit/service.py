@@ -205,7 +205,8 @@ async def _domain_error_handler(request: Request, exc: DomainError) -> JSONRespo
                 action=f"{request.method} {path}", record_type=audit.route_record(path),
                 record_id=audit.route_record_id(request.path_params), outcome="denied",
             )
-    return JSONResponse(status_code=exc.status_code, content=exc.to_body())
+    headers = {"Retry-After": str(exc.context["retry_after"])} if "retry_after" in exc.context else None
+    return JSONResponse(status_code=exc.status_code, content=exc.to_body(), headers=headers)
 
 
 async def storage_unavailable_handler(request: Request, exc: StorageUnavailable) -> JSONResponse:

@@ -66,6 +66,12 @@ class PlatformSettings(BaseSettings):
     oidc_jwks_url: str | None = None
     oidc_audience: str | None = None
     oidc_roles_claim: str = "roles"
+    signin_max_failures: int = Field(10, ge=1, description="Wrong passwords per account, and per address, before sign-in is locked.")
+    signin_window_s: int = Field(900, ge=1, description="Wrong passwords are counted over this long.")
+    signin_lock_s: int = Field(900, ge=1, description="How long sign-in stays locked for that account or address.")
+    signin_unlocked_addresses: str = Field(
+        "127.0.0.1,::1", description="Addresses counted per account only, never locked as an address (this machine: tests, the local demo).",
+    )
 
     # telemetry
     otlp_endpoint: str | None = Field(

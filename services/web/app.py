@@ -52,6 +52,8 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
 }
 
 
@@ -96,7 +98,12 @@ def _session_middleware(settings: WebSettings):  # noqa: ANN202 - a Starlette HT
             session = store.new()
         request.state.session = session
         request.state.session_ended = False
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception:  # an unexpected error still gets a German page with the security headers (not Starlette's plain 500)
+            log.exception("%s %s failed", request.method, path)
+            response = routes.render(request, "error.html", 500, title="Interner Fehler",
+                                     message="Bei der Bearbeitung ist ein Fehler aufgetreten. Bitte versuchen Sie es erneut.")
         current = request.state.session
         if request.state.session_ended:
             response.delete_cookie(name, path="/", secure=secure, httponly=True, samesite="lax")
@@ -106,6 +113,8 @@ def _session_middleware(settings: WebSettings):  # noqa: ANN202 - a Starlette HT
                 response.set_cookie(name, current.id, path="/", secure=secure, httponly=True, samesite="lax")
         response.headers.update(SECURITY_HEADERS)
         response.headers["Cache-Control"] = "no-store"
+        if secure:
+            response.headers["Strict-Transport-Security"] = "max-age=31536000"
         return response
 
     return session_middleware
@@ -147,6 +156,7 @@ def run() -> None:
     settings = WebSettings()
     provider = telemetry.setup("web", platform)
     try:
-        uvicorn.run(create_app(settings, platform), host=settings.host, port=settings.port, log_config=None, access_log=False, timeout_graceful_shutdown=5)
+        uvicorn.run(create_app(settings, platform), host=settings.host, port=settings.port, log_config=None, access_log=False, timeout_graceful_shutdown=5,
+                    proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips)
     finally:
         provider.shutdown()
