@@ -161,25 +161,29 @@ def _person(given: str, family: str, born: str, nationality: str, residence: str
 SlotPublisher = Callable[[RunningStack], Awaitable[None]]
 
 
-async def run_flows(stack: RunningStack, canary: Canary, publish_slots: SlotPublisher | None = None) -> dict[str, Any]:
+async def run_flows(stack: RunningStack, canary: Canary, publish_slots: SlotPublisher | None = None, mail_report: bool = True) -> dict[str, Any]:
     """Every flow with the canary: returns the ids of the persons, case and application. `publish_slots`
     publishes the ABRA slots (default: 20 at 16:00 on the next working days; the e2e tests' own on a shared stack)."""
     today = city_today().isoformat()
     district = "Westen"
     casework_person = _person(canary.name, canary.name, "1990-04-02", "SY", "recognised_refugee")
     abra_person = _person(canary.name + "abra", canary.name, "1988-01-01", "BG", "eu_free_movement", relation="partner", consents=[])
+    started = time.monotonic()
     await (publish_slots or _publish_slots)(stack)
     created = await _call(stack, "intake", "frontdesk", "POST", "/intakes", {"household": {"district": district, "persons": [casework_person, abra_person]}})
     intake_id, pids = created["intake_id"], created["person_ids"]
     await _call(stack, "intake", "frontdesk", "GET", f"/intakes/{intake_id}")  # read back (audited, names in the answer only)
     await _call(stack, "intake", "frontdesk", "GET", f"/persons/search?q={canary.name}")  # the name in a query string
+    t0 = time.monotonic()
     await _clearing(stack, canary, created["household_id"], pids[1])
+    timings = {"intake": round(t0 - started, 1), "clearing": round(time.monotonic() - t0, 1)}
 
     async def case() -> dict[str, Any]:
         cases = (await _call(stack, "casework", "teamlead", "GET", f"/cases?intake_id={intake_id}"))["cases"]
         assert len(cases) == 1 and cases[0]["caseworker"]
         return cases[0]
 
+    t0 = time.monotonic()
     c = await until(case)
     case_id, cw = c["case_id"], c["caseworker"]
     await _call(stack, "casework", cw, "POST", f"/cases/{case_id}/first-contact", {"contact_on": today, "starter_pack": True, "note": canary.note})
@@ -192,11 +196,17 @@ async def run_flows(stack: RunningStack, canary: Canary, publish_slots: SlotPubl
                            {"person_id": pids[0], "partner": "integration_point", "note": canary.referral_note})
     await _call(stack, "casework", "ipadvisor", "GET", f"/referrals/{referral['referral_id']}/handover", expect=(200, 403, 404))
     await _call(stack, "intake", "ipadvisor", "GET", f"/referrals/{referral['referral_id']}/person", expect=(200, 403, 404))
+    timings["casework"] = round(time.monotonic() - t0, 1)
+    t0 = time.monotonic()
     application = await _hardship(stack, canary, cw, case_id, pids[0])
     await _call(stack, "funding", "fundmanager", "POST", f"/hardship/applications/{application}/decisions", {"decision": "approve"})
     await _call(stack, "casework", cw, "POST", f"/cases/{case_id}/close", {"reason": "goals_achieved"})
-    await _report(stack)
-    return {"person_ids": pids, "case_id": case_id, "application_id": application, "caseworker": cw}
+    timings["funding and closure"] = round(time.monotonic() - t0, 1)
+    t0 = time.monotonic()
+    if mail_report:
+        await _report(stack)
+    timings["report mailed"] = round(time.monotonic() - t0, 1)
+    return {"person_ids": pids, "case_id": case_id, "application_id": application, "caseworker": cw, "timings": timings}
 
 
 async def _publish_slots(stack: RunningStack) -> None:
@@ -305,16 +315,21 @@ class Result:
     p2: Scan  # the name and the free texts after erasure
     before: dict[str, Any]
     after: dict[str, Any]
+    timings: dict[str, float]
 
 
-async def scan_flows(stack: RunningStack, publish_slots: SlotPublisher | None = None) -> Result:
-    """The whole check: flows, P1 scan, erasure, P2 scan."""
+async def scan_flows(stack: RunningStack, publish_slots: SlotPublisher | None = None, mail_report: bool = True) -> Result:
+    """The whole check: flows, P1 scan, erasure, P2 scan (`mail_report` False: no statistics mailed, CI's short form)."""
     canary = Canary()
-    ids = await run_flows(stack, canary, publish_slots)
+    ids = await run_flows(stack, canary, publish_slots, mail_report)
     before = await aggregates(stack)
+    t0 = time.monotonic()
     p1 = await scan(stack, [canary.name])
     texts_before = await scan(stack, canary.texts)
+    timings = {**ids["timings"], "scan": round(time.monotonic() - t0, 1)}
+    t0 = time.monotonic()
     await erase(stack, ids["person_ids"])
+    timings["erasure propagated"] = round(time.monotonic() - t0, 1)
     p2 = await scan(stack, [canary.name, *canary.texts])
     settle = time.monotonic() + 10  # each service checkpoints its WAL right after its erasure's commit (audited first)
     while p2.hits and time.monotonic() < settle:
@@ -323,7 +338,7 @@ async def scan_flows(stack: RunningStack, publish_slots: SlotPublisher | None = 
     if p2.files:
         show_hits(stack.data_dir, p2.files, [canary.name, *canary.texts])
     after = await aggregates(stack)
-    return Result(p1, texts_before, p2, before, after)
+    return Result(p1, texts_before, p2, before, after, timings)
 
 
 async def main_async(data_dir: Path) -> int:
@@ -341,6 +356,7 @@ async def main_async(data_dir: Path) -> int:
         print(f"aggregates before: {before}")
         print(f"aggregates after:  {after}")
         print(f"aggregates changed by the erasure: {len(changed)} {changed}")
+        print(f"seconds per step: {r.timings}")
         print(f"elapsed s: {time.monotonic() - t0:.1f}")
         return 0 if p1.hits == 0 and p2.hits == 0 and not changed else 1
     finally:
