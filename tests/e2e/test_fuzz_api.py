@@ -82,3 +82,13 @@ class TestTrueFalseIsNoNumber:
         async with fuzz_stack.client("casework", "teamlead") as c:
             r = await c.post("/caseworkers/caseworker4/leave", json={"on_leave": 0})
         assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "on_leave"], r.text
+
+
+class TestANumberIsNoDateAndTime:
+    """schemathesis' finding: `?updated_since=0.5` was taken as 1970-01-01T00:00:00.5Z; 422 naming the parameter now."""
+
+    @pytest.mark.parametrize(("path", "name"), [("/intake-drafts?updated_since=0.5", "updated_since"), ("/abra/slots?start=0.5", "start")])
+    async def test_422_naming_the_parameter(self, fuzz_stack: RunningStack, path: str, name: str) -> None:
+        async with fuzz_stack.client("intake", "abralead" if "slots" in path else "frontdesk") as c:
+            r = await c.get(path)
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", name], r.text
