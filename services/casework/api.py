@@ -74,7 +74,7 @@ async def list_cases(
     household_id: uuid.UUID | None = None,
     open_only: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> CaseList:
     visible_for = None if principal.has(*ALL_CASES) else principal.username
     async with rt.db.read() as conn:

@@ -17,7 +17,7 @@ from services.intake.schemas_persons import DuplicateCheckIn, DuplicateCheckOut,
 from services.kit import telemetry
 from services.kit.auth import Principal, Role, require
 from services.kit.errors import NotFound
-from services.kit.params import IsoDateTime
+from services.kit.params import IsoDateTime, Offset
 from services.kit.service import RuntimeDep
 
 router = APIRouter(tags=["intake"])
@@ -104,7 +104,7 @@ async def list_drafts(
     state: Annotated[Literal["open", "completed", "any"], Query(description="open: not completed yet")] = "open",
     updated_since: Annotated[IsoDateTime | None, Query(description="Saved at or after (with time zone)")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> DraftList:
     require_time_zone(updated_since=updated_since)
     return await handlers_drafts.list_drafts(
