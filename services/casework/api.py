@@ -57,6 +57,7 @@ from services.contracts.activities import review_cycle_workflow_id
 from services.contracts.casework_workflows import FirstContactUpdate, GoalResult, MeasureRating, ReviewUpdate, case_onboarding_workflow_id
 from services.contracts.workdays import city_today
 from services.kit.errors import Conflict, Forbidden, Invalid, NotFound
+from services.kit.params import Offset
 from workflows.case_onboarding import CaseOnboarding
 from workflows.review_cycle import ReviewCycle
 
