@@ -77,7 +77,7 @@ def cmd_dlq(args: argparse.Namespace) -> int:
                 return 0
             targets = await deadletters.list_dead(redis, args.stream)
             if args.entry:
-                targets = [d for d in targets if d.entry_id == args.entry]
+                targets = [d for d in targets if d.entry_id in args.entry]
             elif not args.all:
                 print("name an entry id or pass --all", file=sys.stderr)
                 return 2
@@ -86,7 +86,7 @@ def cmd_dlq(args: argparse.Namespace) -> int:
                 return 1
             for d in targets:
                 new_id = await deadletters.replay(redis, d.dlq_stream, d.entry_id)
-                print(f"replayed {d.event_id} to {d.original_stream} as {new_id}")
+                print(f"replayed {d.event_id} to {d.original_stream} for group {d.group} as {new_id}")
             return 0
         finally:
             await redis.aclose()
@@ -210,7 +210,7 @@ def parser() -> argparse.ArgumentParser:
 
     dlq = sub.add_parser("dlq", help="dead letters: list or replay")
     dlq.add_argument("action", choices=["list", "replay"])
-    dlq.add_argument("entry", nargs="?", help="dead-letter entry id to replay")
+    dlq.add_argument("entry", nargs="*", help="dead-letter entry ids to replay (of --stream, if given)")
     dlq.add_argument("--all", action="store_true", help="replay every dead letter (of --stream, if given)")
     dlq.add_argument("--stream", help="original stream, e.g. intake.intake-completed.v1")
     dlq.add_argument("--redis-url")

@@ -269,6 +269,16 @@ class Stack:
         key = "ANKOMMEN_TEMPORAL_TIME_SKIPPING"
         return PlatformSettings(**({"temporal_time_skipping": self.extra_env[key]} if key in self.extra_env else {})).temporal_time_skipping
 
+    @property
+    def _redis_persistence(self) -> list[str]:
+        """AOF with fsync every second: a killed Redis process loses nothing it acknowledged (the kernel
+        has each write), an OS crash at most a second, which the services' relays publish again."""
+        from services.kit.settings import PlatformSettings
+
+        key = "ANKOMMEN_REDIS_PERSISTENCE"
+        mode = PlatformSettings(**({"redis_persistence": self.extra_env[key]} if key in self.extra_env else {})).redis_persistence
+        return ["--appendonly", "yes", "--appendfsync", "everysec"] if mode == "aof" else ["--appendonly", "no"]
+
     def platform_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("INTAKE_", "CASEWORK_", "FUNDING_", "REPORTING_", "WEB_"))}
         env.update(
@@ -291,7 +301,7 @@ class Stack:
             "redis",
             [
                 _binary("redis-server"), "--port", str(self.ports["redis"]), "--bind", "127.0.0.1",
-                "--dir", str(self.data_dir / "redis"), "--appendonly", "yes", "--appendfsync", "everysec",
+                "--dir", str(self.data_dir / "redis"), *self._redis_persistence,
                 "--save", "", "--protected-mode", "yes", "--daemonize", "no", "--loglevel", "warning",
             ],
             env, logs / "redis.log",

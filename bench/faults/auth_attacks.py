@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import functools
 import hashlib
 import hmac
 import importlib
@@ -43,6 +44,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.routing import APIRoute, iter_route_contexts
 
+from bench.faults.tenant_records import referral_to
 from deploy.embedded import RunningStack
 from services.kit.audit import route_record
 from services.kit.migrations import SERVICES
@@ -80,6 +82,7 @@ def _allowed(dependant: Any) -> set[str] | None:
     return found
 
 
+@functools.cache
 def service_routes() -> list[Route]:
     """Every (method, path) of the four services' APIs, with the roles their `require(...)` names."""
     out: list[Route] = []
@@ -335,8 +338,6 @@ async def tenant_attempts(stack: RunningStack, routes: list[Route], *, referrals
         ("reporting", "provider1", {"number": _measure_of(stack, "KJC"), "period": "2024-Q3"}),
     ]
     if referrals:
-        from bench.faults.tenant_records import referral_to
-
         cases.append(("casework", "migberatung", {"id": await referral_to(stack, "language_course")}))
     out = []
     for service, user, values in cases:
@@ -349,7 +350,7 @@ async def tenant_attempts(stack: RunningStack, routes: list[Route], *, referrals
 
 
 async def attack(stack: RunningStack, *, referrals: bool = False, concurrency: int = 8) -> Report:
-    routes = service_routes()
+    routes = list(service_routes())
     forger = Forger(json.loads((stack.data_dir / "secrets.json").read_text())["auth_secret"])
     before = denied_counts(stack)
     todo = [*attempts(routes, forger), *await tenant_attempts(stack, routes, referrals=referrals)]

@@ -1,7 +1,9 @@
 """Canary scan (issue 12 P1 and P2): a unique canary name, note text and justification text go through
-every flow of the embedded stack (intake with a casework person and an ABRA person, the ABRA clearing,
-a case with first contact, contact note, resource check, goals, a referral with a note and its
-handover, a hardship application with its justification, the KPI report). Then
+every flow of the embedded stack (intake with a casework person and an ABRA person, a person search by
+the name, the ABRA clearing booked, attended and its interview recorded, a case with first contact,
+contact note, resource check, goals, a referral with a note and its handover, a hardship application
+with its justification and its decision, the case closed, the monthly statistics generated and
+mailed, the KPI figures). Then
 
 - P1: every file of the data dir (each SQLite database with its -wal, the Temporal database, logs, span
   files, the mail sink, Redis' files) and every Redis stream (XRANGE, dead letters included) is scanned
@@ -25,14 +27,15 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 
 from deploy.embedded import FAST_RECLAIM, TIME_SKIPPING, RunningStack
-from services.contracts.workdays import city_today
+from services.contracts.workdays import BERLIN, city_today, is_working_day
 
 T = TypeVar("T")
 
@@ -62,11 +65,12 @@ class Canary:
     referral_note: str = field(default_factory=lambda: unique("Vermittlungskanarie "))
     goal: str = field(default_factory=lambda: unique("Zielkanarie "))
     justification: str = field(default_factory=lambda: unique("Begruendungskanarie "))
+    interview: str = field(default_factory=lambda: unique("Clearingkanarie "))
 
     @property
     def texts(self) -> list[str]:
         """The free texts erasure must remove (P2)."""
-        return [self.note, self.referral_note, self.goal, self.justification]
+        return [self.note, self.referral_note, self.goal, self.justification, self.interview]
 
 
 def forms(text: str) -> list[bytes]:
@@ -75,6 +79,17 @@ def forms(text: str) -> list[bytes]:
     for t in dict.fromkeys([text, text.casefold(), text.upper()]):
         out += [t.encode(), t.encode("utf-16-le"), t.encode("utf-16-be")]
     return out
+
+
+def show_hits(root: Path, files: dict[str, int], texts: list[str]) -> None:
+    """Where each hit sits (offset and the bytes around it), to find the writer."""
+    for name in files:
+        data = (root / name).read_bytes()
+        for needle in (f for t in texts for f in forms(t)):
+            at = data.find(needle)
+            while at >= 0:
+                print(f"    {name}@{at}: {data[max(0, at - 120):at + len(needle) + 40]!r}")
+                at = data.find(needle, at + 1)
 
 
 def scan_files(root: Path, texts: list[str]) -> dict[str, int]:
@@ -143,21 +158,32 @@ def _person(given: str, family: str, born: str, nationality: str, residence: str
     }
 
 
-async def run_flows(stack: RunningStack, canary: Canary) -> dict[str, Any]:
-    """Every flow with the canary: returns the ids of the persons, case and application."""
+SlotPublisher = Callable[[RunningStack], Awaitable[None]]
+
+
+async def run_flows(stack: RunningStack, canary: Canary, publish_slots: SlotPublisher | None = None, mail_report: bool = True) -> dict[str, Any]:
+    """Every flow with the canary: returns the ids of the persons, case and application. `publish_slots`
+    publishes the ABRA slots (default: 20 at 16:00 on the next working days; the e2e tests' own on a shared stack)."""
     today = city_today().isoformat()
     district = "Westen"
     casework_person = _person(canary.name, canary.name, "1990-04-02", "SY", "recognised_refugee")
     abra_person = _person(canary.name + "abra", canary.name, "1988-01-01", "BG", "eu_free_movement", relation="partner", consents=[])
+    started = time.monotonic()
+    await (publish_slots or _publish_slots)(stack)
     created = await _call(stack, "intake", "frontdesk", "POST", "/intakes", {"household": {"district": district, "persons": [casework_person, abra_person]}})
     intake_id, pids = created["intake_id"], created["person_ids"]
     await _call(stack, "intake", "frontdesk", "GET", f"/intakes/{intake_id}")  # read back (audited, names in the answer only)
+    await _call(stack, "intake", "frontdesk", "GET", f"/persons/search?q={canary.name}")  # the name in a query string
+    t0 = time.monotonic()
+    await _clearing(stack, canary, created["household_id"], pids[1])
+    timings = {"intake": round(t0 - started, 1), "clearing": round(time.monotonic() - t0, 1)}
 
     async def case() -> dict[str, Any]:
         cases = (await _call(stack, "casework", "teamlead", "GET", f"/cases?intake_id={intake_id}"))["cases"]
         assert len(cases) == 1 and cases[0]["caseworker"]
         return cases[0]
 
+    t0 = time.monotonic()
     c = await until(case)
     case_id, cw = c["case_id"], c["caseworker"]
     await _call(stack, "casework", cw, "POST", f"/cases/{case_id}/first-contact", {"contact_on": today, "starter_pack": True, "note": canary.note})
@@ -170,8 +196,55 @@ async def run_flows(stack: RunningStack, canary: Canary) -> dict[str, Any]:
                            {"person_id": pids[0], "partner": "integration_point", "note": canary.referral_note})
     await _call(stack, "casework", "ipadvisor", "GET", f"/referrals/{referral['referral_id']}/handover", expect=(200, 403, 404))
     await _call(stack, "intake", "ipadvisor", "GET", f"/referrals/{referral['referral_id']}/person", expect=(200, 403, 404))
+    timings["casework"] = round(time.monotonic() - t0, 1)
+    t0 = time.monotonic()
     application = await _hardship(stack, canary, cw, case_id, pids[0])
-    return {"person_ids": pids, "case_id": case_id, "application_id": application, "caseworker": cw}
+    await _call(stack, "funding", "fundmanager", "POST", f"/hardship/applications/{application}/decisions", {"decision": "approve"})
+    await _call(stack, "casework", cw, "POST", f"/cases/{case_id}/close", {"reason": "goals_achieved"})
+    timings["funding and closure"] = round(time.monotonic() - t0, 1)
+    t0 = time.monotonic()
+    if mail_report:
+        await _report(stack)
+    timings["report mailed"] = round(time.monotonic() - t0, 1)
+    return {"person_ids": pids, "case_id": case_id, "application_id": application, "caseworker": cw, "timings": timings}
+
+
+async def _publish_slots(stack: RunningStack) -> None:
+    """ABRA slots on the next 20 working days (the clearing workflow books the first free one at its start)."""
+    day, slots = city_today(), []
+    while len(slots) < 20:
+        if is_working_day(day):
+            slots.append({"starts_at": datetime.combine(day, dtime(16), tzinfo=BERLIN).isoformat(), "capacity": 20})
+        day += timedelta(days=1)
+    await _call(stack, "intake", "abra", "POST", "/abra/slots", {"slots": slots})
+
+
+async def _clearing(stack: RunningStack, canary: Canary, household_id: str, person_id: str) -> None:
+    """The ABRA person's clearing: the appointment booked by the workflow, attended, the interview
+    recorded with the canary in its free texts."""
+
+    async def booked() -> str:
+        found = [c for c in await _call(stack, "intake", "abra", "GET", f"/clearings?household_id={household_id}") if c["person_id"] == person_id]
+        assert found and found[0]["appointment_at"] is not None
+        return found[0]["clearing_id"]
+
+    cid = await until(booked)
+    await _call(stack, "intake", "abra", "GET", f"/clearings/{cid}")
+    await _call(stack, "intake", "abra", "POST", f"/clearings/{cid}/attendance", {"attended": True})
+    interview = {"living_situation": canary.interview, "migration_circumstances": canary.interview, "information_given": canary.interview,
+                 "needs_found": ["work"], "long_term_coaching": False}
+    await _call(stack, "intake", "abra", "POST", f"/clearings/{cid}/interview", interview)
+
+
+async def _report(stack: RunningStack) -> None:
+    """The month's statistics generated and delivered by mail (the mail sink keeps the .eml)."""
+    report = await _call(stack, "reporting", "reporting", "POST", "/reports", {"kind": "monthly_statistics", "period": f"{city_today():%Y-%m}"})
+    await _call(stack, "reporting", "reporting", "POST", f"/reports/{report['report_id']}/deliver", expect=(202,))
+
+    async def delivered() -> None:
+        assert (await _call(stack, "reporting", "reporting", "GET", f"/reports/{report['report_id']}"))["delivered_at"] is not None
+
+    await until(delivered, timeout=60)
 
 
 async def _hardship(stack: RunningStack, canary: Canary, cw: str, case_id: str, person_id: str) -> str:
@@ -242,19 +315,30 @@ class Result:
     p2: Scan  # the name and the free texts after erasure
     before: dict[str, Any]
     after: dict[str, Any]
+    timings: dict[str, float]
 
 
-async def scan_flows(stack: RunningStack) -> Result:
-    """The whole check: flows, P1 scan, erasure, P2 scan."""
+async def scan_flows(stack: RunningStack, publish_slots: SlotPublisher | None = None, mail_report: bool = True) -> Result:
+    """The whole check: flows, P1 scan, erasure, P2 scan (`mail_report` False: no statistics mailed, CI's short form)."""
     canary = Canary()
-    ids = await run_flows(stack, canary)
+    ids = await run_flows(stack, canary, publish_slots, mail_report)
     before = await aggregates(stack)
+    t0 = time.monotonic()
     p1 = await scan(stack, [canary.name])
     texts_before = await scan(stack, canary.texts)
+    timings = {**ids["timings"], "scan": round(time.monotonic() - t0, 1)}
+    t0 = time.monotonic()
     await erase(stack, ids["person_ids"])
+    timings["erasure propagated"] = round(time.monotonic() - t0, 1)
     p2 = await scan(stack, [canary.name, *canary.texts])
+    settle = time.monotonic() + 10  # each service checkpoints its WAL right after its erasure's commit (audited first)
+    while p2.hits and time.monotonic() < settle:
+        await asyncio.sleep(0.5)
+        p2 = await scan(stack, [canary.name, *canary.texts])
+    if p2.files:
+        show_hits(stack.data_dir, p2.files, [canary.name, *canary.texts])
     after = await aggregates(stack)
-    return Result(p1, texts_before, p2, before, after)
+    return Result(p1, texts_before, p2, before, after, timings)
 
 
 async def main_async(data_dir: Path) -> int:
@@ -272,6 +356,7 @@ async def main_async(data_dir: Path) -> int:
         print(f"aggregates before: {before}")
         print(f"aggregates after:  {after}")
         print(f"aggregates changed by the erasure: {len(changed)} {changed}")
+        print(f"seconds per step: {r.timings}")
         print(f"elapsed s: {time.monotonic() - t0:.1f}")
         return 0 if p1.hits == 0 and p2.hits == 0 and not changed else 1
     finally:

@@ -75,8 +75,12 @@ async def visible_case(conn: AsyncConnection, principal: Principal, case_id: uui
 
 
 async def check_case(rt: CaseworkRuntime, principal: Principal, case_id: uuid.UUID) -> sa.Row:
-    async with rt.db.read() as conn:
-        return await visible_case(conn, principal, case_id)
+    """The case before a write (every write route of a case calls this): audit-logged as a write to
+    the case by the caller; a refusal is logged by the 403 handler."""
+    async with rt.db.begin() as conn:
+        row = await visible_case(conn, principal, case_id)
+        await rt.audit(conn, principal, [r.value for r in WORK], "write", "case", case_id)
+        return row
 
 
 async def update_workflow(

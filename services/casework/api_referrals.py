@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Query
 
 from services.casework import handlers_referrals, store_referrals
-from services.casework.api_access import IP, Advisor, PartnerStaff, Reader, Worker, check_case, referral_out, update_workflow, visible_case
+from services.casework.api_access import IP, PARTNER, Advisor, PartnerStaff, Reader, Worker, check_case, referral_out, update_workflow, visible_case
 from services.casework.domain import INTEGRATION_POINT_PARTNERS, partner_scope, referral_step_input_error
 from services.casework.handlers_workflows import ensure_referral_workflow
 from services.casework.runtime import CaseworkRuntime, CaseworkRuntimeDep
@@ -22,13 +22,15 @@ from services.casework.schemas import AnswerIn, HandoverOut, HandoverStep, Place
 from services.contracts.casework_workflows import CASEWORKER, REFERRAL_PARTNER, ReferralStepUpdate, may_hand_over, partner_process, referral_workflow_id
 from services.contracts.vocab import Partner
 from services.kit import telemetry
-from services.kit.auth import Principal
+from services.kit.auth import Principal, Role
 from services.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from workflows.referral import Referral
 
 router = APIRouter()  # api.py includes it into its router, which tags "cases"
 partner_router = APIRouter(prefix="/partner-referrals", tags=["partners"])
 ip_router = APIRouter(prefix="/referrals", tags=["Integration Point"])
+#: who records referral steps (the audit log names the role acted in)
+STEP_ROLES = tuple(r.value for r in (*IP, *PARTNER, Role.CASEWORKER, Role.TEAM_LEAD))
 
 
 async def _current(rt: CaseworkRuntime, referral_id: uuid.UUID) -> ReferralOut:
@@ -41,6 +43,8 @@ async def _record_step(rt: CaseworkRuntime, principal: Principal, referral_id: u
     await update_workflow(rt, referral_workflow_id(referral_id), Referral.record_step,
                           ReferralStepUpdate(step=step, on=on, measure=measure, recorded_by=principal.username), "step",
                           lambda: ensure_referral_workflow(rt, referral_id))
+    async with rt.db.begin() as conn:
+        await rt.audit(conn, principal, STEP_ROLES, f"step_{step}", "referral", referral_id)
     return await _current(rt, referral_id)
 
 
@@ -71,8 +75,9 @@ async def make_referral(id: uuid.UUID, body: ReferralIn, rt: CaseworkRuntimeDep,
 
 @router.get("/cases/{id}/referrals", response_model=list[ReferralOut], summary="Referrals of a case")
 async def case_referrals(id: uuid.UUID, rt: CaseworkRuntimeDep, principal: Reader) -> list[ReferralOut]:
-    async with rt.db.read() as conn:
+    async with rt.db.begin() as conn:
         await visible_case(conn, principal, id)
+        await rt.audit(conn, principal, STEP_ROLES, "read", "referrals", id)
         rows = await store_referrals.referrals_of_case(conn, id)
     return [referral_out(r) for r in rows]
 

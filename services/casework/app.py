@@ -1,6 +1,6 @@
 """Composition root of the casework service."""
 
-from services.casework import activities, consumers, handlers, store
+from services.casework import activities, consumers, handlers, handlers_privacy, store
 from services.casework.api import router
 from services.casework.settings import CaseworkSettings
 from services.kit.service import ServiceSpec
@@ -23,4 +23,6 @@ def build() -> ServiceSpec:
         workflows=[ReviewCycle, CaseOnboarding, Referral, RetentionSweep],
         activities=activities.activities,
         on_start=handlers.on_start,
+        person_records=handlers_privacy.person_records,
+        data_subject=handlers_privacy.data_subject,
     )

@@ -1,6 +1,6 @@
 """Composition root of the funding service."""
 
-from services.funding import activities, consumers, handlers, mail, store
+from services.funding import activities, consumers, handlers, handlers_privacy, mail, store
 from services.funding.api import hardship_router, measures_router, router
 from services.funding.settings import FundingSettings
 from services.kit.service import ServiceSpec
@@ -23,4 +23,6 @@ def build() -> ServiceSpec:
         activities=activities.activities,
         on_start=handlers.ensure_current_budgets,
         background=lambda rt: [mail.relay_forever(rt)],
+        person_records=handlers_privacy.person_records,
+        data_subject=handlers_privacy.data_subject,
     )

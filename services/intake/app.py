@@ -1,6 +1,6 @@
 """Composition root of the intake service."""
 
-from services.intake import consumers, handlers_communication, handlers_search, store
+from services.intake import consumers, handlers_communication, handlers_privacy, handlers_search, store
 from services.intake.activities import IntakeActivities
 from services.intake.api import router
 from services.intake.runtime import IntakeRuntime
@@ -30,4 +30,6 @@ def build() -> ServiceSpec:
         activities=lambda rt: IntakeActivities(rt).all(),
         on_start=_check_keyring,
         runtime=IntakeRuntime,
+        person_records=handlers_privacy.person_records,
+        data_subject=handlers_privacy.data_subject,
     )

@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.kit import telemetry
-from services.kit.db import KitTables, utc_now
+from services.kit.db import KEEP_ON_ROLLBACK, KitTables, utc_now
 
 GENESIS = "0" * 64
 #: the fields a record's hash covers, in this order
@@ -88,6 +88,7 @@ class AuditChain:
         """Chains and inserts `rows` in the caller's transaction (one head update, one insert)."""
         if not rows:
             return
+        self._keep_refusals(conn, rows)
         head = self.tables.audit_chain
         if self._hint is not None:
             seq, last = self._hint
@@ -102,6 +103,14 @@ class AuditChain:
         new = chain_rows(self.key, rows, seq, last)
         await conn.execute(head.update().where(head.c.id == 1).values(seq=new[0], hash=new[1]))
         await self._insert(conn, rows, new)
+
+    def _keep_refusals(self, conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+        """A refusal ("not_found", "forbidden", …) is usually followed by raising the error, which rolls
+        the transaction back: its records are written again in a transaction of their own then
+        (Database.begin, KEEP_ON_ROLLBACK), so a refused access stays in the log."""
+        refused = [{k: v for k, v in row.items() if k not in ("seq", "prev_hash", "hash")} for row in rows if row["outcome"] != "ok"]
+        if refused:
+            conn.info.setdefault(KEEP_ON_ROLLBACK, []).append(lambda again: self.append(again, refused))
 
     async def _insert(self, conn: AsyncConnection, rows: list[dict[str, Any]], new: tuple[int, str]) -> None:
         await conn.execute(self.tables.audit.insert(), rows)

@@ -23,8 +23,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
-from services.kit.errors import ErrorBody, Forbidden, Unauthorized
+from services.kit import audit
+from services.kit.errors import ErrorBody, Forbidden, TooManyAttempts, Unauthorized
 from services.kit.settings import PlatformSettings
+from services.kit.signin_guard import SignInGuard
 
 
 class Role(enum.StrEnum):
@@ -43,6 +45,7 @@ class Role(enum.StrEnum):
     PAYMENT_OFFICER = "payment_officer"  # records hardship payouts (payment order and payout separated)
     FUND_APPLICANT = "fund_applicant"  # an organisation's account applying to the discretionary fund
     MEASURE_PROVIDER = "measure_provider"  # a provider (Träger) reporting its measures' figures; scoped by the `provider` claim
+    DATA_PROTECTION_OFFICER = "data_protection_officer"  # searches the audit logs, answers access requests (Art. 15 DSGVO)
     REFERRAL_PARTNER = "referral_partner"  # a partner organisation's staff (claim `partner`: which one) answering referrals
 
 
@@ -249,14 +252,34 @@ def token_router() -> APIRouter:
     router = APIRouter(tags=["auth"])
 
     @router.post("/auth/token", response_model=TokenResponse, summary="Sign in with a local account",
-                 responses={401: {"model": ErrorBody, "description": "Wrong user name or password"}})
+                 responses={401: {"model": ErrorBody, "description": "Wrong user name or password"},
+                            429: {"model": ErrorBody, "description": "Too many wrong passwords for this account or address: locked for Retry-After seconds"}})
     async def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenResponse:
         auth: Authenticator = request.app.state.authenticator
+        rt = request.app.state.runtime
+        guard = SignInGuard(rt.redis, auth.settings)
+        address = request.client.host if request.client else "-"  # the browser's, when the web app (a trusted proxy) forwards it
+        wait = await guard.locked_for(form.username, address)
+        if wait:
+            await _audit_sign_in(rt, form.username, "refused_locked")
+            raise TooManyAttempts(f"too many wrong passwords: sign-in is locked for {wait} s", retry_after=wait)
         user = auth.users.check_password(form.username, form.password)
         if user is None:
+            locked = await guard.failed(form.username, address)
+            await _audit_sign_in(rt, form.username, "locked" if locked else "wrong_password")
+            if locked:
+                raise TooManyAttempts(f"too many wrong passwords: sign-in is locked for {guard.lock_s} s", retry_after=guard.lock_s)
             raise Unauthorized("wrong user name or password")
+        await guard.succeeded(form.username)
         return TokenResponse(access_token=issue_token(auth.settings, user), expires_in=auth.settings.token_ttl_s)
 
     return router
 
 
+
+
+async def _audit_sign_in(rt: Any, username: str, outcome: str) -> None:
+    """A refused sign-in in the service's audit log: who was tried (at most 100 characters), and how it ended."""
+    async with rt.db.begin() as conn:
+        await audit.record(conn, rt.audit_chain, actor=username[:100] or "-", role="-", action="POST /auth/token", record_type="account",
+                           record_id=username[:100] or None, outcome=outcome)

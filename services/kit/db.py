@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
@@ -192,6 +193,8 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_s: float) -> None:
 
 
 _READ_ONLY = "ankommen_read_only"
+#: key in a write connection's `info`: writes to repeat in a new transaction if this one rolls back
+KEEP_ON_ROLLBACK = "ankommen_keep_on_rollback"
 _NO_TRANSACTION = "ankommen_no_transaction"
 
 _SQLITE_CAUSES = {sqlite3.SQLITE_FULL: "disk_full", sqlite3.SQLITE_BUSY: "locked", sqlite3.SQLITE_LOCKED: "locked"}
@@ -260,14 +263,35 @@ class Database:
         try:
             async with self._writer or contextlib.nullcontext():
                 self._fail_fast(arrived)
-                async with self.engine.begin() as conn:
-                    connecting = False
-                    yield conn
+                kept: list[Callable[[AsyncConnection], Awaitable[None]]] = []
+                try:
+                    async with self.engine.begin() as conn:
+                        connecting = False
+                        try:
+                            yield conn
+                        finally:
+                            kept = conn.info.pop(KEEP_ON_ROLLBACK, [])
+                except Exception:
+                    await self._write_kept(kept)
+                    raise
         except Exception as exc:
             unavailable = self._unavailable(exc, connecting)
             if unavailable is None:
                 raise
             raise unavailable from exc
+
+    async def _write_kept(self, kept: list[Callable[[AsyncConnection], Awaitable[None]]]) -> None:
+        """What a rolled-back transaction registered under KEEP_ON_ROLLBACK (the audit records of a
+        refusal: "not found", "forbidden"), written in a transaction of its own; best effort."""
+        if not kept:
+            return
+        try:
+            async with self.engine.begin() as conn:
+                for write in kept:
+                    await write(conn)
+                conn.info.pop(KEEP_ON_ROLLBACK, None)
+        except Exception:  # the original error is what the caller needs to see
+            logging.getLogger(__name__).warning("audit records of a rolled-back transaction could not be written", exc_info=True)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -287,21 +311,27 @@ class Database:
                 raise
             raise unavailable from exc
 
-    async def truncate_wal(self) -> bool:
+    async def truncate_wal(self, attempts: int = 5) -> bool:
         """After an erasure: copies the WAL into the database and truncates it to zero bytes, so the
-        erased text's old page images do not stay in the -wal file (secure_delete zeroes the database
-        pages only). Best effort: True when the checkpoint completed (a long reader can hold it back;
-        the next erasure or SQLite's own checkpoint then does it). Nothing to do on PostgreSQL."""
+        erased text's old page images do not stay in the -wal file, nor older images in the database
+        file (secure_delete zeroes freed space of the current pages only). A reader on an older snapshot
+        holds the checkpoint back: tried `attempts` times, 0.2 s apart. Best effort: True when it
+        completed (else SQLite's next checkpoint does it). Nothing to do on PostgreSQL."""
         if self._writer is None:
             return True
-        try:
-            async with self._writer, self.engine.connect() as conn:
-                await conn.execution_options(**{_NO_TRANSACTION: True})
-                busy, _, _ = (await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).one()
-                await conn.commit()
-                return busy == 0
-        except (sa.exc.OperationalError, sqlite3.Error):
-            return False  # the erasure itself is committed; the WAL goes at a later checkpoint
+        for attempt in range(attempts):
+            if attempt:
+                await asyncio.sleep(0.2)
+            try:
+                async with self._writer, self.engine.connect() as conn:
+                    await conn.execution_options(**{_NO_TRANSACTION: True})
+                    busy, _, _ = (await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).one()
+                    await conn.commit()
+            except (sa.exc.OperationalError, sqlite3.Error):
+                continue  # the erasure itself is committed; the WAL goes at a later checkpoint
+            if busy == 0:
+                return True
+        return False
 
     async def dispose(self) -> None:
         await self.engine.dispose()

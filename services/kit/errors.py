@@ -93,3 +93,10 @@ class StorageUnavailable(Exception):
     @property
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after_s)}
+
+
+class TooManyAttempts(DomainError):
+    """Sign-in locked after too many wrong passwords; `retry_after` (seconds) becomes the Retry-After header."""
+
+    status_code = 429
+    code = "too_many_attempts"

@@ -1,9 +1,10 @@
 """Transactional outbox: a state change and the events it causes are written in one transaction;
 the relay publishes them afterwards and marks them sent.
 
-A crash between commit and publish loses nothing (the relay finds the row on restart); a crash between
-publish and mark publishes the event again, which consumers absorb through their inbox (idempotent on
-the event id). While the database cannot be written (disk full, locked) the relay backs off and keeps the
+A crash between commit and publish loses nothing (the relay finds the row on restart); after a crash
+between publish and mark the restarted relay finds the event on its stream and marks the row without
+sending it again (`skip_published`; should it still go out twice, consumers absorb it through their
+inbox, idempotent on the event id). While the database cannot be written (disk full, locked) the relay backs off and keeps the
 sequence numbers it already published, to mark them when it can, so nothing is sent twice meanwhile.
 The trace context of the writing request travels with the row, so the publish span and everything
 downstream join the request's trace.
@@ -109,7 +110,14 @@ class Outbox:
     def wake(self) -> None:
         self._wake.set()
 
-    async def relay_forever(self, broker: RedisBroker) -> None:
+    async def relay_forever(self, broker: RedisBroker, redis: Redis | None = None) -> None:
+        """Relays until cancelled. With `redis`, it first marks what a relay killed between publish and
+        mark had already published (`skip_published`), so a process kill does not send an event twice."""
+        if redis is not None:
+            try:
+                await self.skip_published(redis)
+            except Exception:
+                log.exception("outbox relay: could not look for events published before a restart; they may be sent twice")
         unavailable = 0  # rounds in a row the database could not be written
         while True:
             try:
@@ -162,14 +170,14 @@ class Outbox:
             rows = (await conn.execute(query)).all()
         if not rows:
             return 0
-        await self._publish(broker, rows)
-        self._unmarked = [r.seq for r in rows]
+        await self._publish(broker, rows, self._unmarked)  # a Redis failure mid-batch: the published ones are marked next round
         async with self.db.begin() as conn:
             await self._mark(conn, self._unmarked)
         self._unmarked = []
         return len(rows)
 
-    async def _publish(self, broker: RedisBroker, rows: list[sa.Row]) -> None:
+    async def _publish(self, broker: RedisBroker, rows: list[sa.Row], done: list[int] | None = None) -> None:
+        """Publishes `rows` in order; `done` gets each seq as soon as Redis has its entry."""
         for row in rows:
             headers = json.loads(row.headers)
             token = otel_context.attach(propagate.extract(headers))
@@ -178,7 +186,9 @@ class Outbox:
             finally:
                 otel_context.detach(token)
             self._recent.append((row.seq, row.stream, entry_id))
-        self.published += len(rows)
+            self.published += 1
+            if done is not None:
+                done.append(row.seq)
 
     async def _mark(self, conn: AsyncConnection, seqs: list[int]) -> None:
         if seqs:
@@ -211,11 +221,46 @@ class Outbox:
         self._wake.set()
         return len(missing)
 
+    async def skip_published(self, redis: Redis, scan: int = 10_000) -> int:
+        """Marks sent, without sending again, the oldest unsent rows (one batch) whose event is already on
+        its stream: a relay killed after publishing and before marking left them. Looks at the entries
+        added since the row was written (at most `scan` per stream); returns how many were marked."""
+        outbox = self.tables.outbox
+        async with self.db.read() as conn:
+            rows = (await conn.execute(
+                sa.select(outbox.c.seq, outbox.c.stream, outbox.c.event_id, outbox.c.created_at)
+                .where(outbox.c.published_at.is_(None)).order_by(outbox.c.seq).limit(self.batch)
+            )).all()
+        by_stream: dict[str, list[sa.Row]] = {}
+        for row in rows:
+            by_stream.setdefault(row.stream, []).append(row)
+        found: list[int] = []
+        for stream, waiting in by_stream.items():
+            since = int(min(r.created_at for r in waiting).timestamp() * 1000) - 1000
+            on_stream = {_event_id(fields) for _, fields in await redis.xrange(stream, min=str(since), max="+", count=scan)}
+            found += [r.seq for r in waiting if str(r.event_id) in on_stream]
+        if found:
+            async with self.db.begin() as conn:
+                await self._mark(conn, found)
+            log.warning("outbox relay: %d events published before a restart were marked sent, not sent again", len(found))
+        return len(found)
+
     async def pending(self) -> int:
         outbox = self.tables.outbox
         async with self.db.read() as conn:
             count = (await conn.execute(sa.select(sa.func.count()).where(outbox.c.published_at.is_(None)))).scalar_one()
         return int(count)
+
+
+def _event_id(fields: dict[bytes, bytes]) -> str | None:
+    """The event id in a stream entry's headers (FastStream's binary message format), or None."""
+    from faststream.redis.parser.binary import BinaryMessageFormatV1
+
+    try:
+        _, headers = BinaryMessageFormatV1.parse(fields[b"__data__"])
+    except Exception:
+        return None
+    return str(headers.get("event_id")) if headers.get("event_id") else None
 
 
 def _entry_key(entry_id: bytes) -> tuple[int, int]:

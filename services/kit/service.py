@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from redis.asyncio import Redis
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.kit import audit, audit_verify, telemetry
+from services.kit import audit, audit_verify, privacy, telemetry
 from services.kit.alerts import alerts_router
 from services.kit.auth import Authenticator, Principal, UserDirectory, token_router
 from services.kit.broker import Consumers, Subscription, make_broker
@@ -31,6 +31,7 @@ from services.kit.http_errors import kit_http_exception_handler
 from services.kit.openapi import document_errors
 from services.kit.ops import ops_router
 from services.kit.outbox import Outbox
+from services.kit.privacy import DataSubject, PersonRecords
 from services.kit.redis_watch import RedisWatch
 from services.kit.runtime import Runtime, S
 from services.kit.runtime_dep import runtime_of
@@ -61,6 +62,10 @@ class ServiceSpec(Generic[S]):
     #: long-running tasks of the process besides the event relay (e.g. funding's mail relay); cancelled at shutdown
     background: Callable[[Any], Sequence[Awaitable[None]]] = lambda rt: ()
     runtime: type[Runtime[S]] = Runtime
+    #: the data protection officer's routes (services/kit/privacy.py): the ids of the person's records in
+    #: this service, and everything the service holds on the person
+    person_records: PersonRecords = privacy.nothing
+    data_subject: DataSubject = privacy.aggregates_only
 
 
 #: A route's Runtime, typed by what every service has; a service may declare its own
@@ -159,7 +164,7 @@ async def _running(spec: ServiceSpec[S], rt: Runtime[S]) -> AsyncIterator[None]:
     if spec.on_start is not None:
         await spec.on_start(rt)
     await rt.broker.start()
-    relay_task = asyncio.create_task(rt.outbox.relay_forever(rt.broker), name=f"{spec.name}-relay")
+    relay_task = asyncio.create_task(rt.outbox.relay_forever(rt.broker, rt.redis), name=f"{spec.name}-relay")
     rt.redis_watch = RedisWatch(rt.redis, rt.outbox, rt.consumers, rt.platform.redis_watch_s)
     watch_task = asyncio.create_task(rt.redis_watch.run_forever(), name=f"{spec.name}-redis-watch")
     background = [asyncio.create_task(job, name=f"{spec.name}-background") for job in spec.background(rt)]
@@ -183,6 +188,7 @@ def _add_routes(app: FastAPI, spec: ServiceSpec[S]) -> None:
     app.include_router(_health_router(spec.name))
     app.include_router(alerts_router())
     app.include_router(ops_router())
+    app.include_router(privacy.privacy_router(spec.name, spec.person_records, spec.data_subject))
     for router in spec.routers:
         app.include_router(router)
 
@@ -199,7 +205,8 @@ async def _domain_error_handler(request: Request, exc: DomainError) -> JSONRespo
                 action=f"{request.method} {path}", record_type=audit.route_record(path),
                 record_id=audit.route_record_id(request.path_params), outcome="denied",
             )
-    return JSONResponse(status_code=exc.status_code, content=exc.to_body())
+    headers = {"Retry-After": str(exc.context["retry_after"])} if "retry_after" in exc.context else None
+    return JSONResponse(status_code=exc.status_code, content=exc.to_body(), headers=headers)
 
 
 async def storage_unavailable_handler(request: Request, exc: StorageUnavailable) -> JSONResponse:

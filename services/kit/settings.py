@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,11 @@ class PlatformSettings(BaseSettings):
     )
 
     # event backbone
+    redis_persistence: Literal["aof", "none"] = Field(
+        default="aof",
+        description="Embedded stack's Redis: AOF with fsync every second (default), or none (fault scripts only: "
+        "a Redis that forgets everything when it dies, to prove the relays publish again what it lost).",
+    )
     max_deliveries: int = Field(5, ge=1, description="Deliveries before an event moves to <stream>.dlq.")
     reclaim_idle_ms: int = Field(15_000, ge=50, description="Pending this long, an entry is reclaimed from a dead consumer.")
     reclaim_poll_ms: int = Field(1_000, ge=10)
@@ -60,6 +66,12 @@ class PlatformSettings(BaseSettings):
     oidc_jwks_url: str | None = None
     oidc_audience: str | None = None
     oidc_roles_claim: str = "roles"
+    signin_max_failures: int = Field(10, ge=1, description="Wrong passwords per account, and per address, before sign-in is locked.")
+    signin_window_s: int = Field(900, ge=1, description="Wrong passwords are counted over this long.")
+    signin_lock_s: int = Field(900, ge=1, description="How long sign-in stays locked for that account or address.")
+    signin_unlocked_addresses: str = Field(
+        "127.0.0.1,::1", description="Addresses counted per account only, never locked as an address (this machine: tests, the local demo).",
+    )
 
     # telemetry
     otlp_endpoint: str | None = Field(

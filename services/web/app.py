@@ -28,6 +28,7 @@ from services.web.api import (
     integration_point,
     person_search,
     portal,
+    privacy,
     referrals,
     reporting,
     reporting_catalogue,
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 #: every module with screens (a `router`), in the order their routes are matched
 SCREENS = (routes, front_desk, front_desk_review, front_desk_household, person_search, abra, reporting, reporting_catalogue, casework, casework_records,
-           funding, integration_point, referrals, discretionary, portal, team, hardship_case)
+           funding, integration_point, referrals, discretionary, portal, team, hardship_case, privacy)
 
 #: Security headers on every answer (BSI TR-03161 / OWASP ASVS V14): no framing, no sniffing, only
 #: this origin's scripts and styles, nothing cached that a later user of the same PC could see.
@@ -51,6 +52,8 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
 }
 
 
@@ -95,7 +98,12 @@ def _session_middleware(settings: WebSettings):  # noqa: ANN202 - a Starlette HT
             session = store.new()
         request.state.session = session
         request.state.session_ended = False
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception:  # an unexpected error still gets a German page with the security headers (not Starlette's plain 500)
+            log.exception("%s %s failed", request.method, path)
+            response = routes.render(request, "error.html", 500, title="Interner Fehler",
+                                     message="Bei der Bearbeitung ist ein Fehler aufgetreten. Bitte versuchen Sie es erneut.")
         current = request.state.session
         if request.state.session_ended:
             response.delete_cookie(name, path="/", secure=secure, httponly=True, samesite="lax")
@@ -105,6 +113,8 @@ def _session_middleware(settings: WebSettings):  # noqa: ANN202 - a Starlette HT
                 response.set_cookie(name, current.id, path="/", secure=secure, httponly=True, samesite="lax")
         response.headers.update(SECURITY_HEADERS)
         response.headers["Cache-Control"] = "no-store"
+        if secure:
+            response.headers["Strict-Transport-Security"] = "max-age=31536000"
         return response
 
     return session_middleware
@@ -146,6 +156,7 @@ def run() -> None:
     settings = WebSettings()
     provider = telemetry.setup("web", platform)
     try:
-        uvicorn.run(create_app(settings, platform), host=settings.host, port=settings.port, log_config=None, access_log=False, timeout_graceful_shutdown=5)
+        uvicorn.run(create_app(settings, platform), host=settings.host, port=settings.port, log_config=None, access_log=False, timeout_graceful_shutdown=5,
+                    proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips)
     finally:
         provider.shutdown()

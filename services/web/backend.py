@@ -20,6 +20,14 @@ class SignInRequired(Exception):
     """The service rejected the session's token: sign in again."""
 
 
+class SignInLocked(Exception):
+    """Too many wrong passwords for this account or from this address: sign-in is locked for `seconds`."""
+
+    def __init__(self, seconds: int) -> None:
+        super().__init__(f"locked for {seconds} s")
+        self.seconds = seconds
+
+
 class ServiceUnavailable(Exception):
     def __init__(self, service: str, reason: str) -> None:
         super().__init__(f"{service}: {reason}")
@@ -93,14 +101,18 @@ class Backend:
                 answers.append(r)
         return answers, down
 
-    async def password_token(self, service: str, username: str, password: str) -> dict[str, Any] | None:
-        """Local accounts: the service checks the password and issues the token (kit auth)."""
+    async def password_token(self, service: str, username: str, password: str, address: str) -> dict[str, Any] | None:
+        """Local accounts: the service checks the password and issues the token (kit auth); it counts wrong
+        passwords per account and per `address` (the browser's, forwarded as the proxy the web app is)."""
         try:
-            r = await self.client.post(self.urls[service] + "/auth/token", data={"username": username, "password": password})
+            r = await self.client.post(self.urls[service] + "/auth/token", data={"username": username, "password": password},
+                                       headers={"X-Forwarded-For": address})
         except httpx.HTTPError as exc:
             raise ServiceUnavailable(service, type(exc).__name__) from exc
         if r.status_code == 401:
             return None
+        if r.status_code == 429:
+            raise SignInLocked(int(r.headers.get("Retry-After", "900")))
         if r.status_code != 200:
             raise ServiceUnavailable(service, f"HTTP {r.status_code}")
         return r.json()

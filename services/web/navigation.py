@@ -22,6 +22,7 @@ ROLE_LABELS: dict[str, str] = {
     Role.REPORTING_OFFICER: "Berichtswesen",
     Role.MEASURE_PROVIDER: "Maßnahmenträger",
     Role.OPERATOR: "Betrieb (IT)",
+    Role.DATA_PROTECTION_OFFICER: "Datenschutz",
 }
 
 ALL_ROLES = tuple(r.value for r in Role)
@@ -59,6 +60,9 @@ ITEMS: tuple[Item, ...] = (
     Item("Maßnahmenkatalog", "/massnahmen", (Role.REPORTING_OFFICER.value,), hint="Maßnahmen bearbeiten, fehlende Meldungen der Träger"),
     Item("Kennzahlen melden", "/kennzahlen-melden", (Role.MEASURE_PROVIDER.value,), hint="Kennzahlen der eigenen Maßnahmen je Quartal"),
     Item("Lücken und Doppelstrukturen", "/luecken", (Role.REPORTING_OFFICER.value, Role.TEAM_LEAD.value), hint="Angebotslücken als Heatmap"),
+    Item("Datenschutz", "/datenschutz", (Role.DATA_PROTECTION_OFFICER.value,), hint="Zugriffsprotokoll aller Dienste durchsuchen und exportieren"),
+    Item("Auskunft nach Art. 15 DSGVO", "/datenschutz/auskunft", (Role.DATA_PROTECTION_OFFICER.value,),
+         hint="Alles, was die Stadt zu einer Person gespeichert hat, als ein Dokument"),
     Item("Hängende Vorgänge", "/betrieb/vorgaenge", (Role.OPERATOR.value,), hint="Laufende Workflows und worauf sie warten"),
     Item("Fehlerwarteschlange", "/betrieb/fehlerwarteschlange", (Role.OPERATOR.value,), hint="Nicht zustellbare Ereignisse erneut einspielen"),
     Item("Ablaufverfolgung", "/betrieb/ablauf", (Role.OPERATOR.value,), hint="Ablauf einer Vorgangs-ID als Baum"),

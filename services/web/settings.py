@@ -39,6 +39,10 @@ class WebSettings(ServiceSettings):
     session_max_s: int = Field(36_000, ge=60, description="A session ends this long after sign-in, used or not.")
     cookie_secure: bool | None = Field(None, description="Secure cookie flag; unset = on when the request came over HTTPS.")
     cookie_name: str = "ankommen_sitzung"
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1", description="TLS proxies (comma-separated addresses, or *) whose X-Forwarded-Proto and X-Forwarded-For are trusted: "
+        "behind one, https makes the session cookie Secure and the browser's address counts for the sign-in lock.",
+    )
 
     def service_urls(self) -> dict[str, str]:
         return {

@@ -243,7 +243,8 @@ class TestErrorPages:
         async with web_client(stack) as c:
             await sign_in(stack, c, "frontdesk")
             r = await c.get("/gibt-es-nicht")
-            bad = await c.post("/arbeitsliste/intake/kein-uuid/erledigt", data={})
+            token = csrf_of((await c.get("/")).text)  # without it, any POST is refused first (403, "Formular abgelaufen")
+            bad = await c.post("/arbeitsliste/intake/kein-uuid/erledigt", data={"csrf_token": token})
         assert r.status_code == 404 and "Nicht gefunden" in r.text and '<html lang="de">' in r.text
         assert bad.status_code == 404
 

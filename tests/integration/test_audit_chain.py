@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from bench.faults.audit_tamper import TAMPERINGS
 from services.casework import store
@@ -85,6 +86,26 @@ class TestConcurrentWritersKeepOneChain:
             await _write(db, audit.AuditChain(store.kit, KEY), 2)
             result = await _verified(db, audit.derive_key("another secret"))
             assert [f.kind for f in result.findings] == ["changed", "changed"]
+        finally:
+            await db.dispose()
+
+
+class TestARefusalStaysInTheLog:
+    async def test_a_not_found_record_survives_the_error_that_rolls_back_its_transaction(self, database_url: str) -> None:
+        db = await _fresh(database_url)
+        chain = audit.AuditChain(store.kit, KEY)
+        try:
+            with pytest.raises(LookupError):
+                async with db.begin() as conn:
+                    await audit.record(conn, chain, actor="a", role="r", action="read", record_type="referral", record_id="x", outcome="ok")
+                    await audit.record(conn, chain, actor="a", role="r", action="read", record_type="person_handover", record_id="y", outcome="not_found")
+                    raise LookupError("no such referral")
+            await _write(db, chain, 2)
+            result = await _verified(db)
+            assert result.ok and result.records == 3
+            async with db.read() as conn:
+                kept = (await conn.execute(sa.select(store.kit.audit.c.record_id, store.kit.audit.c.outcome).order_by(store.kit.audit.c.seq))).all()
+            assert [tuple(k) for k in kept][0] == ("y", "not_found")
         finally:
             await db.dispose()
 

@@ -96,3 +96,37 @@ class TestOutbox:
         await outbox.db.dispose()
 
 
+
+
+class TestKilledBetweenPublishAndMark:
+    """T1 found it: casework SIGKILLed while its relay had published a CaseEscalated and not yet marked
+    it; the restarted relay sent the same event again (501 entries for 500 escalations)."""
+
+    async def test_the_restarted_relay_marks_what_was_published_and_sends_it_once(self, database_url: str, broker: RedisBroker, redis: Redis) -> None:
+        import asyncio
+
+        from tests.support.eventually import eventually
+
+        dying = await make_outbox(database_url)
+        events = [thing() for _ in range(3)]
+        async with dying.transaction() as tx:
+            for e in events:
+                await tx.emit(e)
+        async with dying.db.read() as conn:
+            rows = (await conn.execute(sa.select(dying.tables.outbox).order_by(dying.tables.outbox.c.seq))).all()
+        await dying._publish(broker, rows[:2])  # published two, killed before the mark
+        await dying.db.dispose()
+
+        restarted = await make_outbox(database_url)
+        relay = asyncio.create_task(restarted.relay_forever(broker, redis))
+        try:
+            async def all_sent() -> None:
+                assert await restarted.pending() == 0
+
+            await eventually(all_sent)
+        finally:
+            relay.cancel()
+            await asyncio.gather(relay, return_exceptions=True)
+            await restarted.db.dispose()
+        published = [e["event_id"] for e in await stream_events(redis, ThingHappened.stream)]
+        assert published == [str(e.event_id) for e in events]

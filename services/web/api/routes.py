@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.kit.auth import Role
 from services.web import navigation
-from services.web.backend import SERVICE_LABELS, Backend, ServiceUnavailable, SignInRequired
+from services.web.backend import SERVICE_LABELS, Backend, ServiceUnavailable, SignInLocked, SignInRequired
 from services.web.sessions import Session
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
@@ -73,8 +73,12 @@ def session_of(request: Request) -> Session:
     return request.state.session
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def page(*roles: str):  # noqa: ANN201 - returns a FastAPI dependency
-    """Dependency: signed in, holding one of `roles` (none given = any staff role), with a live token."""
+    """Dependency: signed in, holding one of `roles` (none given = any staff role), with a live token; a POST
+    (any unsafe method) also carries the session's CSRF token, checked before the handler runs."""
 
     async def check(request: Request) -> Session:
         s = session_of(request)
@@ -88,6 +92,8 @@ def page(*roles: str):  # noqa: ANN201 - returns a FastAPI dependency
             raise Denied()
         if not roles and not s.roles:
             raise Denied()
+        if request.method not in SAFE_METHODS:  # every form of every screen: its CSRF token before the handler runs
+            await form_of(request)
         return s
 
     check.allowed = roles  # type: ignore[attr-defined]
@@ -210,13 +216,17 @@ async def sign_in(request: Request) -> Response:
         errors["username"] = "Der Benutzername ist zu lang (höchstens 100 Zeichen)."
     if not password:
         errors["password"] = "Bitte geben Sie Ihr Passwort ein."
-    token = None
+    token, status = None, 422
     if not errors:
-        token = await backend(request).password_token(request.app.state.settings.token_service, username, password)
-        if token is None:
-            errors["password"] = "Benutzername oder Passwort ist falsch."
+        try:
+            token = await backend(request).password_token(request.app.state.settings.token_service, username, password, client_address(request))
+        except SignInLocked as locked:
+            status, errors["password"] = 429, locked_message(locked.seconds)
+        else:
+            if token is None:
+                errors["password"] = "Benutzername oder Passwort ist falsch."
     if errors or token is None:
-        return render(request, "sign_in.html", 422, weiter=target, errors=errors, username=username, oidc=False, signed_out=False)
+        return render(request, "sign_in.html", status, weiter=target, errors=errors, username=username, oidc=False, signed_out=False)
     claims = jwt.decode(token["access_token"], options={"verify_signature": False})  # from the service itself, just now
     s = await request.app.state.sessions.rotate(session_of(request))
     now = time.time()
@@ -228,6 +238,18 @@ async def sign_in(request: Request) -> Response:
     s.signed_in_at = now
     request.state.session = s
     return see_other(target)
+
+
+def client_address(request: Request) -> str:
+    """The browser's address (behind a TLS proxy listed in WEB_FORWARDED_ALLOW_IPS: the one it forwards)."""
+    return request.client.host if request.client else "-"
+
+
+def locked_message(seconds: int) -> str:
+    minutes = max(1, -(-seconds // 60))
+    return (f"Zu viele falsche Anmeldeversuche. Die Anmeldung ist aus Sicherheitsgründen für {minutes} "
+            f"{'Minute' if minutes == 1 else 'Minuten'} gesperrt. Bitte versuchen Sie es danach erneut "
+            "oder wenden Sie sich an die IT-Betreuung, wenn Sie Ihr Passwort vergessen haben.")
 
 
 @router.get("/anmelden/oidc")
