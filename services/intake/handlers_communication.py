@@ -58,6 +58,7 @@ async def set_letter_language(rt: IntakeRuntime, principal: Principal, household
         if await store.household(conn, household_id) is None:
             raise NotFound("no such household")
         await store_communication.put_letter_language(conn, household_id, language, principal.username, utc_now())
+        await rt.audit(conn, principal, ROLES, "write", "letter_language", household_id)
 
 
 async def set_reminder_contact(rt: IntakeRuntime, principal: Principal, person_id: uuid.UUID, body: ReminderContactIn) -> ContactOut:

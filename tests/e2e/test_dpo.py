@@ -16,6 +16,7 @@ import pytest
 from tests.e2e.test_funding_hardship import application
 from tests.support.eventually import eventually
 from tests.support.stack import RunningStack, intake_payload, person
+from tests.support.web import sign_in, web_client
 
 pytestmark = pytest.mark.stack
 
@@ -76,6 +77,7 @@ ROUTES: list[tuple[str, str, str, str, Any, str | None]] = [
     ("intake", "frontdesk", "GET", "/intakes/{intake_id}", None, "{intake_id}"),
     ("intake", "frontdesk", "GET", "/households/{household_id}/registration-status", None, "{household_id}"),
     ("intake", "frontdesk", "GET", "/households/{household_id}/communication", None, "{household_id}"),
+    ("intake", "frontdesk", "PUT", "/households/{household_id}/letter-language", {"language": "ar"}, "{household_id}"),
     ("intake", "frontdesk", "POST", "/intake-drafts", {"content": {"household": {"district": "Westen"}}}, None),
     ("intake", "frontdesk", "GET", "/intake-drafts", {"created_by": "me"}, None),
     ("intake", "ipadvisor", "GET", f"/referrals/{uuid.uuid4()}/person", None, None),
@@ -182,3 +184,35 @@ class TestTheAccessRequest:
         async with stack.client("intake", "dpo") as c:
             r = await c.get(f"/data-subjects/{uuid.uuid4()}")
         assert r.status_code == 200 and r.json()["holds"] == "nothing"
+
+
+class TestTheDataProtectionScreens:
+    async def test_the_officer_searches_all_services_by_person_and_exports_csv(self, stack: RunningStack, subject: Subject) -> None:
+        async with stack.client("casework", subject.caseworker) as c:
+            assert (await c.get(f"/cases/{subject.case_id}")).status_code == 200
+        async with web_client(stack) as c:
+            await sign_in(stack, c, "dpo")
+            page = await c.get("/datenschutz", params={"person": subject.person_id})
+            export = await c.get("/datenschutz/protokoll.csv", params={"person": subject.person_id})
+        assert page.status_code == 200 and "Einträge" in page.text, page.text
+        assert subject.intake_id in page.text, page.text
+        assert subject.case_id in page.text
+        assert export.headers["content-type"].startswith("text/csv")
+        rows = export.text.splitlines()
+        assert rows[0].startswith("Dienst;Zeitpunkt;Mitarbeitende") and any(subject.application_id in r for r in rows)
+
+    async def test_a_person_id_that_is_none_is_named_at_the_field(self, stack: RunningStack) -> None:
+        async with web_client(stack) as c:
+            await sign_in(stack, c, "dpo")
+            page = await c.get("/datenschutz", params={"person": "Ivana"})
+        assert page.status_code == 422 and "Bitte geben Sie eine Personen-ID ein" in page.text
+
+    async def test_the_access_request_is_one_document_from_all_services(self, stack: RunningStack, subject: Subject) -> None:
+        async with web_client(stack) as c:
+            await sign_in(stack, c, "dpo")
+            page = await c.get("/datenschutz/auskunft", params={"person": subject.person_id})
+            download = await c.get(f"/datenschutz/auskunft/{subject.person_id}.json")
+        assert page.status_code == 200 and GIVEN in page.text and FAMILY in page.text and "Die Familie kann den Bedarf" in page.text
+        document = download.json()
+        assert set(document["services"]) == {"intake", "casework", "funding", "reporting"}
+        assert document["services"]["reporting"]["holds"] == "aggregates only"
