@@ -57,6 +57,7 @@ from services.contracts.activities import review_cycle_workflow_id
 from services.contracts.casework_workflows import FirstContactUpdate, GoalResult, MeasureRating, ReviewUpdate, case_onboarding_workflow_id
 from services.contracts.workdays import city_today
 from services.kit.errors import Conflict, Forbidden, Invalid, NotFound
+from services.kit.params import Offset
 from workflows.case_onboarding import CaseOnboarding
 from workflows.review_cycle import ReviewCycle
 
@@ -74,7 +75,7 @@ async def list_cases(
     household_id: uuid.UUID | None = None,
     open_only: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> CaseList:
     visible_for = None if principal.has(*ALL_CASES) else principal.username
     async with rt.db.read() as conn:

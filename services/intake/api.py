@@ -6,7 +6,7 @@ The ABRA clearing and the registration gate are `api_clearing.py`, newcomer comm
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Response
@@ -17,6 +17,7 @@ from services.intake.schemas_persons import DuplicateCheckIn, DuplicateCheckOut,
 from services.kit import telemetry
 from services.kit.auth import Principal, Role, require
 from services.kit.errors import NotFound
+from services.kit.params import IsoDateTime, Offset
 from services.kit.service import RuntimeDep
 
 router = APIRouter(tags=["intake"])
@@ -101,9 +102,9 @@ async def list_drafts(
     principal: Annotated[Principal, Depends(require(Role.FRONT_DESK))],
     created_by: Annotated[Literal["me", "all"], Query(description="me: drafts the caller started; all: the whole front desk's")] = "me",
     state: Annotated[Literal["open", "completed", "any"], Query(description="open: not completed yet")] = "open",
-    updated_since: Annotated[datetime | None, Query(description="Saved at or after (with time zone)")] = None,
+    updated_since: Annotated[IsoDateTime | None, Query(description="Saved at or after (with time zone)")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> DraftList:
     require_time_zone(updated_since=updated_since)
     return await handlers_drafts.list_drafts(

@@ -5,7 +5,7 @@ and the registration itself)."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -28,6 +28,7 @@ from services.kit import telemetry
 from services.kit.auth import Principal, Role, require
 from services.kit.db import utc_now
 from services.kit.errors import Invalid
+from services.kit.params import IsoDateTime
 from services.kit.service import RuntimeDep
 
 router = APIRouter(tags=["intake"])
@@ -66,7 +67,7 @@ async def post_slots(body: SlotsIn, rt: RuntimeDep, principal: Annotated[Princip
 @router.get("/abra/slots", response_model=list[SlotOut], summary="The ABRA calendar", tags=["abra"])
 async def get_slots(
     rt: RuntimeDep, principal: Annotated[Principal, Depends(require(*COACH, Role.FRONT_DESK))],
-    start: datetime | None = None, days: Annotated[int, Query(ge=1, le=92)] = 14,
+    start: IsoDateTime | None = None, days: Annotated[int, Query(ge=1, le=92)] = 14,
 ) -> list[SlotOut]:
     start = start or utc_now()
     return await handlers_clearing.list_slots(rt, start, start + timedelta(days=days))
@@ -77,8 +78,8 @@ async def get_clearings(
     rt: RuntimeDep, principal: Annotated[Principal, Depends(require(*COACH, Role.FRONT_DESK))],
     household_id: uuid.UUID | None = None, person_id: uuid.UUID | None = None,
     status: Annotated[str | None, Query(pattern="^(pending|cleared|not_appeared|cancelled)$")] = None,
-    appointment_from: Annotated[datetime | None, Query(description="Appointments at or after (with time zone), e.g. a day's calendar")] = None,
-    appointment_to: Annotated[datetime | None, Query(description="Appointments before (with time zone)")] = None,
+    appointment_from: Annotated[IsoDateTime | None, Query(description="Appointments at or after (with time zone), e.g. a day's calendar")] = None,
+    appointment_to: Annotated[IsoDateTime | None, Query(description="Appointments before (with time zone)")] = None,
     booked: Annotated[bool | None, Query(description="false: clearings still waiting for an appointment")] = None,
 ) -> list[ClearingOut]:
     require_time_zone(appointment_from=appointment_from, appointment_to=appointment_to)

@@ -20,13 +20,16 @@ BODY_NOT_PARSED = "There was an error parsing the body"
 
 
 def allowed_methods(app: FastAPI, request: Request) -> list[str]:
-    """Every method of every route whose path matches the request's (HEAD with GET, as Starlette adds it)."""
-    methods: set[str] = set()
+    """Every method of every route whose path matches the request's (HEAD with GET, as Starlette adds it);
+    when a route names the path literally (`/intakes/duplicate-check`), only those of such routes, not
+    of a parameter route it happens to match too (`/intakes/{id}`)."""
+    literal: set[str] = set()
+    matching: set[str] = set()
     path = request.scope.get("path", "")
     for ctx in iter_route_contexts(app.routes):
         if ctx.path and ctx.methods and compile_path(ctx.path)[0].match(path):
-            methods |= set(ctx.methods)
-    return sorted(methods)
+            (literal if ctx.path == path else matching).update(ctx.methods)
+    return sorted(literal or matching)
 
 
 async def kit_http_exception_handler(request: Request, exc: StarletteHTTPException) -> Response:

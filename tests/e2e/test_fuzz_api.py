@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.faults.body_fuzz import fuzz_service
+from bench.faults.body_fuzz import fingerprint, fuzz_service
 from bench.faults.schemathesis_run import Figures, run_service
 from services.kit.migrations import SERVICES
 from tests.support.stack import FAST_RECLAIM, RunningStack
@@ -53,6 +53,23 @@ class TestIntegerPathParametersAreBounded:
         assert r.json()["detail"][0]["loc"] == ["path", name]
 
 
+class TestTheFingerprintSeesWrites:
+    """The partial-write detector of S2 is no test that cannot fail: a stored caseworker changes the fingerprint
+    of casework's database (its table named), a refused one leaves it as it was."""
+
+    async def test_a_write_changes_it_a_refusal_does_not(self, fuzz_stack: RunningStack) -> None:
+        db = fuzz_stack.data_dir / "casework.db"
+        before = fingerprint(db)
+        async with fuzz_stack.client("casework", "teamlead") as c:
+            refused = await c.post("/caseworkers", json={"username": "probe.refused", "districts": ["Westen"], "fte": 2.5})
+            between = fingerprint(db)
+            stored = await c.post("/caseworkers", json={"username": "probe.stored", "districts": ["Westen"], "fte": 0.5})
+        assert refused.status_code == 422 and between == before, refused.text
+        assert stored.status_code == 201, stored.text
+        after = fingerprint(db)
+        assert "audit_log" not in after and any(after[t] != before[t] for t in after if "caseworker" in t)
+
+
 class TestHypothesisBodiesShortRun:
     """Issue 12, S2 in CI: a few generated bodies (valid-looking and broken) to every POST/PUT/PATCH of
     two services (paths name the records their list endpoints show: demo caseworkers, catalogue measures):
@@ -82,3 +99,23 @@ class TestTrueFalseIsNoNumber:
         async with fuzz_stack.client("casework", "teamlead") as c:
             r = await c.post("/caseworkers/caseworker4/leave", json={"on_leave": 0})
         assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "on_leave"], r.text
+
+
+class TestANumberIsNoDateAndTime:
+    """schemathesis' finding: `?updated_since=0.5` was taken as 1970-01-01T00:00:00.5Z; 422 naming the parameter now."""
+
+    @pytest.mark.parametrize(("path", "name"), [("/intake-drafts?updated_since=0.5", "updated_since"), ("/abra/slots?start=0.5", "start")])
+    async def test_422_naming_the_parameter(self, fuzz_stack: RunningStack, path: str, name: str) -> None:
+        async with fuzz_stack.client("intake", "abralead" if "slots" in path else "frontdesk") as c:
+            r = await c.get(path)
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", name], r.text
+
+
+class TestOffsetsAreBounded:
+    """schemathesis' finding (25 examples): `GET /cases?offset=<34 digits>` reached SQLite (OverflowError, 500); 422 naming it now."""
+
+    @pytest.mark.parametrize(("service", "path", "user"), [("casework", "/cases", "teamlead"), ("intake", "/intake-drafts", "frontdesk")])
+    async def test_a_huge_offset_is_422(self, fuzz_stack: RunningStack, service: str, path: str, user: str) -> None:
+        async with fuzz_stack.client(service, user) as c:
+            r = await c.get(path, params={"offset": "2094611599720219978781216938655744"})
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "offset"], r.text

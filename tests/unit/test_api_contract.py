@@ -90,3 +90,22 @@ class TestMethodNotAllowed:
             intake = await c.delete("/intakes/3fa85f64-5717-4562-b3fc-2c963f66afa6")
         assert slots.status_code == 405 and slots.headers["allow"] == "GET, POST"
         assert intake.status_code == 405 and intake.headers["allow"] == "GET, PUT"
+
+    async def test_a_literal_path_names_only_its_own_methods(self) -> None:
+        """`/intakes/duplicate-check` also matches `/intakes/{id}` (GET, PUT); its Allow names POST only."""
+        async with client(app_of("intake")) as c:
+            r = await c.options("/intakes/duplicate-check")
+        assert r.status_code == 405 and r.headers["allow"] == "POST"
+
+
+class TestIsoDateTime:
+    def test_a_number_is_no_date_and_time(self) -> None:
+        from pydantic import TypeAdapter, ValidationError
+
+        from services.kit.params import IsoDateTime
+
+        adapter = TypeAdapter(IsoDateTime)
+        assert adapter.validate_python("2026-12-07T09:00:00+01:00").utcoffset() is not None
+        for number in ("0.5", "1700000000", " 12 "):
+            with pytest.raises(ValidationError):
+                adapter.validate_python(number)
