@@ -237,9 +237,11 @@ def fuzz_service(stack: RunningStack, service: str, *, examples: int, seed_value
     for method, path in write_operations(doc):
         fig.operations += 1
         headers = {"Authorization": f"Bearer {token(stack, user_for(roles.get((method, path))))}"}
+        stored = fig.ok
         with httpx.Client(base_url=stack.url(service), headers=headers, timeout=30) as client:
             fuzz_operation(stack, service, fig, schema[path][method], client, pool, examples=examples, seed_value=seed_value)
-        pool.update({k: v for k, v in harvest(stack, service, doc).items() if k not in pool})
+        if fig.ok > stored:  # new records to name in later paths
+            pool.update({k: v for k, v in harvest(stack, service, doc).items() if k not in pool})
     return fig
 
 

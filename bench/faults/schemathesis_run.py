@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import importlib
 import json
 import shutil
@@ -70,6 +71,7 @@ def _allowed(dependant: Any) -> set[str] | None:
     return found
 
 
+@functools.cache
 def route_roles(service: str) -> dict[tuple[str, str], set[str] | None]:
     """(METHOD, path template) -> the roles the route requires (None: no role named), from the app itself."""
     app = create_app(importlib.import_module(f"services.{service}.app").build(), PlatformSettings())

@@ -1,7 +1,8 @@
 """Two of Starlette's and FastAPI's own answers, made to keep the kit's contract (found by schemathesis, issue 12 S1).
 
-- A body that is not UTF-8 (FastAPI: 400 "There was an error parsing the body") is bad input like any
-  other: 422 naming the field (`body`) and the reason, as the OpenAPI documents declare.
+- A body that is not UTF-8 (FastAPI: 400 "There was an error parsing the body") or broken multipart
+  (Starlette: 400 "Invalid multipart data.") is bad input like any other: 422 naming the field (`body`)
+  and the reason, as the OpenAPI documents declare. The kit raises no 400 of its own.
 - 405 Method Not Allowed names in `Allow` every method the path has. Starlette names only those of the
   first route whose path matches, so `OPTIONS /abra/slots` answered `Allow: POST` though the path also
   has GET (each method is a route of its own).
@@ -33,8 +34,10 @@ def allowed_methods(app: FastAPI, request: Request) -> list[str]:
 
 
 async def kit_http_exception_handler(request: Request, exc: StarletteHTTPException) -> Response:
-    if exc.status_code == 400 and exc.detail == BODY_NOT_PARSED:
-        return JSONResponse(status_code=422, content={"detail": [{"loc": ["body"], "msg": "The body is not JSON in UTF-8", "type": "json_invalid"}]})
+    if exc.status_code == 400:  # the body could not be read: not UTF-8 JSON, or broken multipart (Starlette's form parser)
+        json_body = exc.detail == BODY_NOT_PARSED
+        msg = "The body is not JSON in UTF-8" if json_body else f"The body cannot be read: {exc.detail}"
+        return JSONResponse(status_code=422, content={"detail": [{"loc": ["body"], "msg": msg, "type": "json_invalid" if json_body else "body_invalid"}]})
     if exc.status_code == 405:
         methods = allowed_methods(request.app, request)
         if methods:

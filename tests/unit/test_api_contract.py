@@ -83,6 +83,17 @@ class TestABodyThatIsNotUtf8:
         assert r.json()["detail"] == [{"loc": ["body"], "msg": "The body is not JSON in UTF-8", "type": "json_invalid"}]
 
 
+class TestBrokenMultipart:
+    async def test_gets_422_naming_the_body(self) -> None:
+        """The full run's finding: a receipt upload with a broken multipart body answered 400 (undeclared)."""
+        body = b"--b0\r\nNone--b0--\r\n"
+        async with client(app_of("funding")) as c:
+            r = await c.post("/measures/3fa85f64-5717-4562-b3fc-2c963f66afa6/receipts", content=body,
+                             headers={"Content-Type": "multipart/form-data; boundary=b0"})
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"][0]["loc"] == ["body"] and r.json()["detail"][0]["msg"].startswith("The body cannot be read")
+
+
 class TestMethodNotAllowed:
     async def test_allow_names_every_method_of_the_path(self) -> None:
         async with client(app_of("intake")) as c:
