@@ -47,6 +47,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from bench.faults.tenant_records import referral_to
 from deploy.embedded import RunningStack
 from services.kit.audit import route_record
+from services.kit.auth import required_roles
 from services.kit.migrations import SERVICES
 from services.kit.service import create_app
 from services.kit.settings import PlatformSettings
@@ -70,18 +71,6 @@ class Route:
         return f"{self.service} {self.method} {self.path}"
 
 
-def _allowed(dependant: Any) -> set[str] | None:
-    found: set[str] | None = None
-    stack = [dependant]
-    while stack:
-        d = stack.pop()
-        roles = getattr(d.call, "allowed", None)
-        if roles is not None:
-            found = (found or set()) | set(roles)
-        stack.extend(d.dependencies)
-    return found
-
-
 @functools.cache
 def service_routes() -> list[Route]:
     """Every (method, path) of the four services' APIs, with the roles their `require(...)` names."""
@@ -92,7 +81,7 @@ def service_routes() -> list[Route]:
             route = ctx.original_route
             if not isinstance(route, APIRoute):
                 continue
-            roles = _allowed(route.dependant)
+            roles = required_roles(route.dependant)
             for method in sorted(ctx.methods or ()):
                 if method != "HEAD" and (method, ctx.path) not in UNPROTECTED:
                     out.append(Route(svc, method, ctx.path, frozenset(roles) if roles is not None else None))

@@ -33,6 +33,7 @@ from typing import Any
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from deploy.embedded import RunningStack
+from services.kit.auth import required_roles
 from services.kit.migrations import SERVICES
 from services.kit.service import create_app
 from services.kit.settings import PlatformSettings
@@ -59,18 +60,6 @@ class Figures:
                 f"schema_violations={self.schema_violations} other_check_failures={sum(self.other.values())} ({other})")
 
 
-def _allowed(dependant: Any) -> set[str] | None:
-    found: set[str] | None = None
-    stack = [dependant]
-    while stack:
-        d = stack.pop()
-        roles = getattr(d.call, "allowed", None)
-        if roles is not None:
-            found = (found or set()) | set(roles)
-        stack.extend(d.dependencies)
-    return found
-
-
 @functools.cache
 def route_roles(service: str) -> dict[tuple[str, str], set[str] | None]:
     """(METHOD, path template) -> the roles the route requires (None: no role named), from the app itself."""
@@ -79,7 +68,7 @@ def route_roles(service: str) -> dict[tuple[str, str], set[str] | None]:
     for ctx in iter_route_contexts(app.routes):
         if isinstance(ctx.original_route, APIRoute):
             for method in ctx.methods or ():
-                out[(method, ctx.path_format)] = _allowed(getattr(ctx, "dependant", None) or ctx.original_route.dependant)
+                out[(method, ctx.path_format)] = required_roles(getattr(ctx, "dependant", None) or ctx.original_route.dependant)
     return out
 
 

@@ -242,6 +242,21 @@ def require(*roles: Role):  # noqa: ANN201 - returns a FastAPI dependency
     return check
 
 
+def required_roles(dependant: Any) -> set[str] | None:
+    """The roles a route demands: the union of those named by `require(...)` (or a dependency carrying
+    an `allowed` tuple, like the web app's `page(...)`) anywhere in its dependency tree; None if none.
+    The role matrix, the token-forgery and the fuzzing scripts read routes' roles through it."""
+    found: set[str] | None = None
+    stack = [dependant]
+    while stack:
+        d = stack.pop()
+        roles = getattr(d.call, "allowed", None)
+        if roles is not None:
+            found = (found or set()) | set(roles)
+        stack.extend(d.dependencies)
+    return found
+
+
 class TokenResponse(BaseModel):
     access_token: str
     token_type: str = "bearer"

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 
+from services.kit.auth import required_roles
 from services.kit.migrations import SERVICES
 from services.kit.service import create_app
 from services.kit.settings import PlatformSettings
@@ -55,25 +56,12 @@ class Action:
         return f"{self.app} {self.method} {self.path}"
 
 
-def _allowed(dependant: Any) -> set[str] | None:
-    """Union of the roles named by require(...)/page(...) anywhere in the dependency tree (None if none)."""
-    found: set[str] | None = None
-    stack = [dependant]
-    while stack:
-        d = stack.pop()
-        roles = getattr(d.call, "allowed", None)
-        if roles is not None:
-            found = (found or set()) | set(roles)
-        stack.extend(d.dependencies)
-    return found
-
-
 def _actions(app_name: str, app: Any) -> Iterator[Action]:
     for ctx in iter_route_contexts(app.routes):
         route = ctx.original_route
         if not isinstance(route, APIRoute):
             continue
-        roles = _allowed(route.dependant)
+        roles = required_roles(route.dependant)
         for method in sorted(ctx.methods or ()):
             if method == "HEAD":
                 continue
