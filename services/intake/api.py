@@ -24,9 +24,10 @@ router = APIRouter(tags=["intake"])
 READ_ROLES = (Role.FRONT_DESK, Role.CASEWORKER, Role.TEAM_LEAD)
 ERASE_ROLES = (Role.OPERATOR,)
 ADVISOR = (Role.IP_ADVISOR,)
-#: Who may search persons by name and birth date (README "Screens"): the front desk and casework; every
-#: search and every person it shows is audit-logged.
-SEARCH_ROLES = (Role.FRONT_DESK, Role.CASEWORKER, Role.TEAM_LEAD)
+#: Who may search persons by name and birth date (README "Screens"): the front desk and casework, and the
+#: data protection officer, who finds the person an access or erasure request names (DSGVO Art. 15, 17);
+#: every search and every person it shows is audit-logged.
+SEARCH_ROLES = (Role.FRONT_DESK, Role.CASEWORKER, Role.TEAM_LEAD, Role.DATA_PROTECTION_OFFICER)
 
 
 @router.get("/persons/search", response_model=SearchResult, summary="Find persons by name (any script or spelling) and birth date (audit-logged)")

@@ -40,7 +40,7 @@ ITEMS: tuple[Item, ...] = (
     Item("Arbeitsliste", "/arbeitsliste", ALL_ROLES, hint="Offene Erinnerungen und Eskalationen"),
     Item("Erstgespräch beginnen", "/erstgespraech/neu", (Role.FRONT_DESK.value,), hint="Geführtes Erstgespräch für einen Haushalt"),
     Item("Erstgespräche fortsetzen", "/erstgespraeche", (Role.FRONT_DESK.value,), hint="Begonnene Erstgespräche und Anmeldestatus"),
-    Item("Personen suchen", "/personen/suche", (Role.FRONT_DESK.value, Role.CASEWORKER.value, Role.TEAM_LEAD.value),
+    Item("Personen suchen", "/personen/suche", (Role.FRONT_DESK.value, Role.CASEWORKER.value, Role.TEAM_LEAD.value, Role.DATA_PROTECTION_OFFICER.value),
          hint="Bekannte Personen und Haushalte nach Name, Geburtsdatum oder Fallnummer"),
     Item("Tageskalender Clearing", "/clearing/kalender", (Role.ABRA_COACH.value, Role.ABRA_LEAD.value), hint="Termine, Anwesenheit und Clearinggespräch"),
     Item("Meine Fälle", "/faelle", (Role.CASEWORKER.value, Role.TEAM_LEAD.value), hint="Fallseite mit Verlauf, Plan und Zielen"),

@@ -178,3 +178,20 @@ class TestSearchScreenAndDuplicateWarning:
         async with web_client(stack) as c:
             await sign_in(stack, c, "ipadvisor")
             assert (await c.get("/personen/suche")).status_code == 403
+
+
+class TestTheDataProtectionOfficerFindsThePersonOfARequest:
+    async def test_a_name_search_leads_to_the_access_request_and_the_log_of_that_person(self, stack: RunningStack) -> None:
+        family = "Dimitrova" + tag(LATIN)
+        created = await complete(stack, person("Elena", family, "1981-07-07", "BG"))
+        person_id = created["person_ids"][0]
+        async with web_client(stack) as c:
+            await sign_in(stack, c, "dpo")
+            form = await c.get("/personen/suche")
+            assert form.status_code == 200 and 'id="fallnummer"' not in form.text
+            r = await c.post("/personen/suche", data={"csrf_token": csrf_of(form.text), "name": f"Elena {family}", "geburtsdatum": "1981-07-07"})
+            assert r.status_code == 200 and f"Elena {family}" in r.text
+            assert f'href="/datenschutz/auskunft?person={person_id}"' in r.text and f'href="/datenschutz?person={person_id}"' in r.text
+            assert "/haushalt/" not in r.text and "/faelle/" not in r.text
+            access = await c.get(f"/datenschutz/auskunft?person={person_id}")
+            assert access.status_code == 200 and family in access.text

@@ -20,7 +20,7 @@ from services.web.api.routes import backend, form_of, page, render
 from services.web.sessions import Session
 
 router = APIRouter()
-SEARCHERS = (Role.FRONT_DESK.value, Role.CASEWORKER.value, Role.TEAM_LEAD.value)
+SEARCHERS = (Role.FRONT_DESK.value, Role.CASEWORKER.value, Role.TEAM_LEAD.value, Role.DATA_PROTECTION_OFFICER.value)
 CASEWORK = (Role.CASEWORKER.value, Role.TEAM_LEAD.value)
 Searcher = Annotated[Session, Depends(page(*SEARCHERS))]
 SHOWN = 20
@@ -108,7 +108,7 @@ async def _cases_of(request: Request, s: Session, household_ids: set[str]) -> di
 @router.get("/personen/suche", response_class=HTMLResponse)
 async def search_form(request: Request, s: Searcher) -> HTMLResponse:
     return render(request, "person_search.html", values={}, errors={}, hits=None, more=False, note=None,
-                  casework=s.has(*CASEWORK), front_desk=s.has(Role.FRONT_DESK.value))
+                  casework=s.has(*CASEWORK), front_desk=s.has(Role.FRONT_DESK.value), dpo=s.has(Role.DATA_PROTECTION_OFFICER.value))
 
 
 @router.post("/personen/suche", response_class=HTMLResponse)
@@ -152,4 +152,5 @@ async def search_page(request: Request, s: Searcher) -> HTMLResponse:
         for h in hits:
             h.setdefault("case_id", cases.get(h["household_id"]))
     return render(request, "person_search.html", 422 if errors else 200, values=values, errors=errors, hits=hits, more=more,
-                  note=note, casework=casework, front_desk=s.has(Role.FRONT_DESK.value))
+                  note=note, casework=casework, front_desk=s.has(Role.FRONT_DESK.value),
+                  dpo=s.has(Role.DATA_PROTECTION_OFFICER.value))
