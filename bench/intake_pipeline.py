@@ -62,6 +62,7 @@ PEOPLE = (  # nationality, residence status
 INTERVIEW_DEFAULTS = {
     "sex": "female", "relation": "head", "languages": [{"code": "ar"}], "german_level": "A1", "literate": True,
     "schooling_years": 10, "highest_certificate": "secondary", "work_experience_years": 3, "health_insurance": "statutory",
+    "able_to_work": True, "wants_registration": True,
 }
 
 
