@@ -29,9 +29,19 @@ def _redis_url(args: argparse.Namespace) -> str:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    extra_env = {}
+    if args.replicas is not None:
+        extra_env["ANKOMMEN_REPLICAS"] = str(args.replicas)
+    if args.postgres:
+        extra_env["ANKOMMEN_DATABASE"] = "postgres"
+    try:
+        stack.Stack(_data_dir(args), extra_env=extra_env).check_replicas()
+    except (RuntimeError, ValueError) as exc:
+        print(f"ankommen: {exc}", file=sys.stderr)
+        return 2
     if args.detach:
-        return stack.up_detached(_data_dir(args))
-    return stack.up_foreground(_data_dir(args))
+        return stack.up_detached(_data_dir(args), extra_env=extra_env)
+    return stack.up_foreground(_data_dir(args), extra_env=extra_env)
 
 
 def cmd_down(args: argparse.Namespace) -> int:
@@ -50,7 +60,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_migrate(args: argparse.Namespace) -> int:
     from services.kit.migrations import SERVICES, upgrade
 
-    s = stack.Stack(_data_dir(args))
+    s = stack.Stack.of_running(_data_dir(args))
     for svc in SERVICES:
         upgrade(svc, s.database_url(svc))
         print(f"{svc}: migrated")
@@ -150,7 +160,7 @@ def cmd_reporting(args: argparse.Namespace) -> int:
     from services.reporting.settings import ReportingSettings
 
     async def run() -> int:
-        url = args.database_url or stack.Stack(_data_dir(args)).database_url("reporting")
+        url = args.database_url or stack.Stack.of_running(_data_dir(args)).database_url("reporting")
         db, redis = Database(url), Redis.from_url(_redis_url(args))
         try:
             result = await rebuild(db, redis, ReportingSettings().time_zone)
@@ -182,7 +192,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
         key = derive_key(secret)
-    s = stack.Stack(data_dir)
+    s = stack.Stack.of_running(data_dir)
     services = [args.service] if args.service else list(SERVICES)
     lines, ok = asyncio.run(verify_all({svc: s.database_url(svc) for svc in services}, key))
     print("\n".join(lines))
@@ -196,6 +206,10 @@ def parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser("up", help="start the embedded stack (Redis, Temporal, the four services, the staff web app and the mail sink)")
     up.add_argument("--detach", action="store_true", help="return once all are healthy and leave them running")
+    up.add_argument("--replicas", type=int, metavar="N", help="processes per service (default 1, or $ANKOMMEN_REPLICAS); more than one needs --postgres")
+    up.add_argument("--postgres", action="store_true",
+                    help="run the services on a PostgreSQL server the stack starts (Debian's binaries; data in <data dir>/postgres; "
+                         "or ANKOMMEN_DATABASE=postgres)")
     up.add_argument("--data-dir", help=argparse.SUPPRESS, default=argparse.SUPPRESS)
     up.set_defaults(func=cmd_up)
 

@@ -135,6 +135,10 @@ class Child:
     env: dict[str, str]
     log: Path
     proc: subprocess.Popen | None = None
+    #: run as this user (PostgreSQL as `postgres` when the stack runs as root)
+    user: str | None = None
+    #: how it is asked to stop (PostgreSQL: SIGINT, its fast shutdown; SIGTERM would wait for every client)
+    stop_signal: int = signal.SIGTERM
     restarts: int = 0
     last_start: float = 0.0
     log_offset: int = 0
@@ -145,7 +149,8 @@ class Child:
         self.log_offset = out.tell()
         self.proc = subprocess.Popen(
             self.cmd, env=self.env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent, cwd=self.env.get("ANKOMMEN_CWD"),
+            preexec_fn=_die_with_parent, cwd=self.env.get("ANKOMMEN_CWD") or (str(self.log.parent) if self.user else None),
+            user=self.user,
         )
         out.close()
         self.last_start = time.monotonic()
@@ -167,13 +172,13 @@ class Child:
     def terminate(self) -> None:
         """Asks the process to shut down, without waiting."""
         if self.proc is not None and self.alive():
-            self.proc.terminate()
+            self.proc.send_signal(self.stop_signal)
 
     def stop(self, timeout: float = 15.0) -> None:
         if not self.alive():
             return
         assert self.proc is not None
-        self.proc.terminate()
+        self.proc.send_signal(self.stop_signal)
         try:
             self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -228,10 +233,54 @@ class Stack:
     def secret(self) -> str:
         return json.loads((self.data_dir / "secrets.json").read_text())["auth_secret"]
 
+    @classmethod
+    def of_running(cls, data_dir: Path) -> Stack:
+        """The stack as its tools see it (migrate, audit verify, reporting rebuild, benchmarks): with the
+        PostgreSQL server stack.json records, if the stack runs on one."""
+        recorded = (read_stack(data_dir) or {}).get("postgres")
+        if not recorded:
+            return cls(data_dir)
+        return cls(data_dir, extra_env={"ANKOMMEN_DATABASE": "postgres"}, ports={"postgres": int(recorded["port"])})
+
+    def _setting(self, name: str) -> Any:
+        """A platform setting as the stack's children get it (extra_env over the environment)."""
+        from services.kit.settings import PlatformSettings
+
+        key = f"ANKOMMEN_{name.upper()}"
+        return getattr(PlatformSettings(**({name: self.extra_env[key]} if key in self.extra_env else {})), name)
+
+    @property
+    def replicas(self) -> int:
+        return int(self._setting("replicas"))
+
+    @property
+    def uses_postgres(self) -> bool:
+        return self._setting("database") == "postgres"
+
+    def check_replicas(self) -> None:
+        """More than one process per service needs a database with more than one writer."""
+        if self.replicas > 1:
+            on_sqlite = [svc for svc in SERVICES if self._database_override(svc).startswith("sqlite")
+                         or not (self._database_override(svc) or self.uses_postgres)]
+            if on_sqlite:
+                raise RuntimeError(
+                    f"--replicas {self.replicas} needs PostgreSQL (add --postgres): SQLite has one writer per database "
+                    f"and {', '.join(on_sqlite)} would run on SQLite"
+                )
+
+    @staticmethod
+    def replica_port_name(svc: str, n: int) -> str:
+        return f"{svc}.r{n}"
+
     def choose_ports(self, avoid: set[int] | None = None) -> None:
         """Prefers the ports of the last run (bookmarks keep working), except those in `avoid`."""
         previous = (read_stack(self.data_dir) or {}).get("ports", {})
         wanted = {"redis": None, "temporal": None, "temporal_ui": None, "mail": None, **{s: None for s in SERVICES}, "web": None}
+        if self.uses_postgres:
+            wanted["postgres"] = None
+        if self.replicas > 1:
+            wanted.update({self.replica_port_name(svc, n): None for svc in SERVICES for n in range(1, self.replicas + 1)})
+        self.ports = {}
         taken: set[int] = set(avoid or ())
         for name in wanted:
             self.ports[name] = free_port(previous.get(name), taken)
@@ -245,6 +294,7 @@ class Stack:
         its bind gets the whole start repeated on other ports."""
         avoid: set[int] = set()
         for attempt in range(1, attempts + 1):
+            self.check_replicas()
             self.choose_ports(avoid)
             self.define_children()
             self.write_state("starting")
@@ -322,6 +372,13 @@ class Stack:
             "mail", [sys.executable, "-m", "deploy.mailsink", "--port", str(self.ports["mail"]), "--dir", str(self.data_dir / "mail")],
             env, logs / "mail.log",
         )
+        if self.uses_postgres:
+            from deploy import postgres
+
+            self.children["postgres"] = Child(
+                "postgres", postgres.server_cmd(self.data_dir, self.ports["postgres"]), env, logs / "postgres.log",
+                user=postgres.run_as(), stop_signal=signal.SIGINT,
+            )
         for svc in SERVICES:
             svc_env = {
                 **env, f"{svc.upper()}_PORT": str(self.ports[svc]), f"{svc.upper()}_HOST": "127.0.0.1",
@@ -335,24 +392,65 @@ class Stack:
                 svc_env.update({"INTAKE_SMTP_HOST": "127.0.0.1", "INTAKE_SMTP_PORT": str(self.ports["mail"])})
             if svc == "intake":
                 svc_env["INTAKE_MASTER_KEY"] = json.loads((self.data_dir / "secrets.json").read_text())["intake_master_key"]
-            self.children[svc] = Child(svc, [sys.executable, "-m", f"services.{svc}"], svc_env, logs / f"{svc}.out")
+            for n in range(1, self.replicas + 1):
+                name = self.replica_name(svc, n)
+                self.children[name] = Child(name, [sys.executable, "-m", f"services.{svc}"], {**svc_env, **self.replica_env(svc, n)}, logs / f"{name}.out")
         web_env = {
             **env, "WEB_PORT": str(self.ports["web"]), "WEB_HOST": "127.0.0.1",
             **{f"WEB_{svc.upper()}_URL": f"http://127.0.0.1:{self.ports[svc]}" for svc in SERVICES},
         }
         self.children["web"] = Child("web", [sys.executable, "-m", "services.web"], web_env, logs / "web.out")
 
+    @staticmethod
+    def replica_name(svc: str, n: int) -> str:
+        """The child of replica n (1, 2, …) of a service: the first is named after the service."""
+        return svc if n == 1 else f"{svc}-{n}"
+
+    def replica_env(self, svc: str, n: int) -> dict[str, str]:
+        """What makes a replica one of several: its own consumer name in the service's consumer groups
+        (each entry goes to one replica; the reclaimers take over what a dead one left pending), the
+        service's port shared with SO_REUSEPORT and a port of its own (readiness, health per replica)."""
+        if self.replicas == 1:
+            return {}
+        return {
+            "ANKOMMEN_CONSUMER_NAME": f"{socket.gethostname()}-r{n}", "ANKOMMEN_REUSE_PORT": "true",
+            "ANKOMMEN_REPLICA_PORT": str(self.ports[self.replica_port_name(svc, n)]),
+        }
+
+    def replica_children(self, svc: str) -> list[Child]:
+        return [self.children[self.replica_name(svc, n)] for n in range(1, self.replicas + 1) if self.replica_name(svc, n) in self.children]
+
+    def _database_override(self, svc: str) -> str:
+        return self.extra_env.get(f"{svc.upper()}_DATABASE_URL") or os.environ.get(f"{svc.upper()}_DATABASE_URL") or ""
+
     def database_url(self, svc: str) -> str:
-        override = self.extra_env.get(f"{svc.upper()}_DATABASE_URL") or os.environ.get(f"{svc.upper()}_DATABASE_URL")
-        return override or f"sqlite+aiosqlite:///{self.data_dir / f'{svc}.db'}"
+        override = self._database_override(svc)
+        if override:
+            return override
+        if self.uses_postgres:
+            from deploy import postgres
+
+            return postgres.url(self.data_dir, self.ports["postgres"], svc)
+        return f"sqlite+aiosqlite:///{self.data_dir / f'{svc}.db'}"
 
     def urls(self) -> dict[str, Any]:
         services = {
             svc: {"url": f"http://127.0.0.1:{self.ports[svc]}", "docs": f"http://127.0.0.1:{self.ports[svc]}/docs", "port": self.ports[svc],
-                  "pid": self.children[svc].pid}
+                  "pid": self.children[svc].pid, "replicas": self.replica_state(svc)}
             for svc in SERVICES
         }
+        extra: dict[str, Any] = {}
+        if "postgres" in self.children:
+            from deploy import postgres
+
+            extra["postgres"] = {
+                "url": postgres.url(self.data_dir, self.ports["postgres"], "postgres", with_password=False), "port": self.ports["postgres"],
+                "pid": self.children["postgres"].pid, "databases": {svc: postgres.url(self.data_dir, self.ports["postgres"], svc, with_password=False)
+                                                                    for svc in SERVICES},
+                "password": "secrets.json: postgres_password",
+            }
         return {
+            **extra,
             "redis": {"url": f"redis://127.0.0.1:{self.ports['redis']}/0", "port": self.ports["redis"], "pid": self.children["redis"].pid},
             "temporal": {
                 "address": f"127.0.0.1:{self.ports['temporal']}", "port": self.ports["temporal"],
@@ -363,6 +461,14 @@ class Stack:
             "mail": {"smtp": f"127.0.0.1:{self.ports['mail']}", "port": self.ports["mail"], "directory": str(self.data_dir / "mail"),
                      "pid": self.children["mail"].pid},
         }
+
+    def replica_state(self, svc: str) -> list[dict[str, Any]]:
+        """Each replica's pid and, with several, its own URL."""
+        result = []
+        for n, child in enumerate(self.replica_children(svc), start=1):
+            own = self.ports.get(self.replica_port_name(svc, n))
+            result.append({"name": child.name, "pid": child.pid, **({"url": f"http://127.0.0.1:{own}"} if own else {})})
+        return result
 
     def write_state(self, state: str) -> None:
         _write_json(
@@ -376,8 +482,16 @@ class Stack:
     # ---- lifecycle -----------------------------------------------------------------------------
 
     def start_infrastructure(self) -> None:
-        for name in ("redis", "temporal", "mail"):
-            self.children[name].start()
+        if "postgres" in self.children:
+            from deploy import postgres
+
+            postgres.initdb(self.data_dir)
+        for name in ("postgres", "redis", "temporal", "mail"):
+            if name in self.children:
+                self.children[name].start()
+        if "postgres" in self.children:
+            _wait(lambda: postgres.ready(self.ports["postgres"]), 60, "PostgreSQL", self.children["postgres"])
+            postgres.create_databases(self.data_dir, self.ports["postgres"], SERVICES)
         _wait(lambda: _redis_ready(self.ports["redis"]), 30, "Redis", self.children["redis"])
         _wait(lambda: _temporal_ready(self.ports["temporal"]), 60, "Temporal", self.children["temporal"])
         _wait(lambda: _smtp_ready(self.ports["mail"]), 30, "mail sink", self.children["mail"])
@@ -392,9 +506,12 @@ class Stack:
 
     def start_services(self) -> None:
         for svc in SERVICES:
-            self.children[svc].start()
+            for child in self.replica_children(svc):
+                child.start()
         for svc in SERVICES:
-            _wait(lambda s=svc: _http_ready(self.ports[s]), 90, f"service {svc}", self.children[svc])
+            for n, child in enumerate(self.replica_children(svc), start=1):
+                port = self.ports.get(self.replica_port_name(svc, n), self.ports[svc])  # each replica on its own port
+                _wait(lambda p=port: _http_ready(p), 90, f"service {child.name}", child)
         self.children["web"].start()
         _wait(lambda: _http_ready(self.ports["web"]), 60, "web application", self.children["web"])
 
@@ -418,12 +535,12 @@ class Stack:
         self.stop_children()
 
     def stop_children(self) -> None:
-        services = [self.children[svc] for svc in (*SERVICES, "web") if svc in self.children]
+        services = [*(c for svc in SERVICES for c in self.replica_children(svc)), *([self.children["web"]] if "web" in self.children else [])]
         for child in services:  # all shut down in parallel, then each is waited for
             child.terminate()
         for child in services:
             child.stop()
-        for name in ("mail", "temporal", "redis"):
+        for name in ("postgres", "mail", "temporal", "redis"):
             if name in self.children:
                 self.children[name].stop()
 
@@ -504,12 +621,15 @@ def reap_orphans(data_dir: Path) -> None:
     state = read_stack(data_dir) or {}
     pids = [state.get("redis", {}).get("pid"), state.get("temporal", {}).get("pid")]
     pids += [s.get("pid") for s in state.get("services", {}).values()]
+    pids += [r.get("pid") for s in state.get("services", {}).values() for r in s.get("replicas", [])]
     pids.append(state.get("web", {}).get("pid"))
     pids.append(state.get("mail", {}).get("pid"))
-    live = [p for p in pids if pid_alive(p)]
+    postgres_pid = state.get("postgres", {}).get("pid")
+    pids.append(postgres_pid)
+    live = [p for p in dict.fromkeys(pids) if pid_alive(p)]
     for pid in live:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
+            os.kill(pid, signal.SIGINT if pid == postgres_pid else signal.SIGTERM)
     deadline = time.monotonic() + 15
     while any(pid_alive(p) for p in live) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -534,6 +654,10 @@ def print_urls(state: dict[str, Any], out: Any = sys.stdout) -> None:
         print(f"  {'web':<10} {state['web']['url']:<28} staff web application: sign in with a demo account", file=out)
     for svc, info in state["services"].items():
         print(f"  {svc:<10} {info['url']:<28} API docs: {info['docs']}", file=out)
+        if len(info.get("replicas", [])) > 1:
+            print(f"  {'':<10} {len(info['replicas'])} replicas: " + ", ".join(f"pid {r['pid']} ({r.get('url', '-')})" for r in info["replicas"]), file=out)
+    if "postgres" in state:
+        print(f"  {'postgres':<10} {state['postgres']['url']:<28} one database per service; password in secrets.json", file=out)
     print(f"  {'temporal':<10} {state['temporal']['address']:<28} Web UI:   {state['temporal']['ui']}", file=out)
     print(f"  {'redis':<10} {state['redis']['url']}", file=out)
     if "mail" in state:
@@ -583,7 +707,7 @@ def up_foreground(data_dir: Path, extra_env: dict[str, str] | None = None) -> in
         handle.close()
 
 
-def up_detached(data_dir: Path, timeout: float = 180.0) -> int:
+def up_detached(data_dir: Path, timeout: float = 180.0, extra_env: dict[str, str] | None = None) -> int:
     data_dir.mkdir(parents=True, exist_ok=True)
     probe = lock(data_dir)
     if probe is None:
@@ -595,7 +719,7 @@ def up_detached(data_dir: Path, timeout: float = 180.0) -> int:
     with (log / "stack.log").open("ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "deploy.cli", "up", "--data-dir", str(data_dir)],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env={**os.environ, **(extra_env or {})},
         )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import html
 import logging
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -277,18 +278,32 @@ def _health_router(service: str) -> APIRouter:
 
 
 def run(spec_factory: Callable[[], ServiceSpec]) -> None:
-    """Process entry point: telemetry first (before any client exists), then the app under uvicorn."""
+    """Process entry point: telemetry first (before any client exists), then the app under uvicorn.
+    A replica of a scaled-out service (`ankommen up --replicas N`) binds the service's port with
+    SO_REUSEPORT beside its siblings (the kernel spreads the connections) and a port of its own."""
     platform = PlatformSettings()
     spec = spec_factory()
     provider = telemetry.setup(spec.name, platform)
     try:
-        uvicorn.run(
-            create_app(spec, platform),
-            host=spec.settings.host,
-            port=spec.settings.port,
-            log_config=None,
-            access_log=False,
-            timeout_graceful_shutdown=10,
+        config = uvicorn.Config(
+            create_app(spec, platform), host=spec.settings.host, port=spec.settings.port,
+            log_config=None, access_log=False, timeout_graceful_shutdown=10,
         )
+        sockets = None
+        if platform.reuse_port or platform.replica_port:
+            sockets = [_bind(spec.settings.host, spec.settings.port, reuse_port=platform.reuse_port)]
+            if platform.replica_port:
+                sockets.append(_bind(spec.settings.host, platform.replica_port, reuse_port=False))
+        uvicorn.Server(config).run(sockets=sockets)
     finally:
         provider.shutdown()
+
+
+def _bind(host: str, port: int, *, reuse_port: bool) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock

@@ -40,7 +40,10 @@ class PlatformSettings(BaseSettings):
     reclaim_idle_ms: int = Field(15_000, ge=50, description="Pending this long, an entry is reclaimed from a dead consumer.")
     reclaim_poll_ms: int = Field(1_000, ge=10)
     consumer_concurrency: int = Field(20, ge=1, description="Events a service handles at once per stream (starts in flight).")
-    consumer_name: str = Field(default_factory=socket.gethostname)
+    consumer_name: str = Field(
+        default_factory=socket.gethostname,
+        description="This process's consumer in its service's consumer groups; unique per replica (the stack sets <host>-r<n>).",
+    )
     relay_batch: int = Field(200, ge=1)
     relay_poll_s: float = Field(0.5, gt=0)
     relay_verify_window: int = Field(
@@ -48,6 +51,20 @@ class PlatformSettings(BaseSettings):
         "when Redis restarts or fails over.",
     )
     redis_watch_s: float = Field(1.0, gt=0, description="How often a service asks Redis whether it is still the same server (run_id).")
+
+    # scale-out on one machine (the embedded stack)
+    replicas: int = Field(1, ge=1, le=16, description="Processes per service (`ankommen up --replicas N`); more than one needs PostgreSQL.")
+    database: Literal["sqlite", "postgres"] = Field(
+        default="sqlite",
+        description="The embedded stack's databases: one SQLite file per service, or `postgres` (`ankommen up --postgres`): "
+        "a PostgreSQL server the stack starts from Debian's binaries, one database per service.",
+    )
+    reuse_port: bool = Field(
+        default=False, description="Bind the service's HTTP port with SO_REUSEPORT, so its replicas share the port (set by the stack).",
+    )
+    replica_port: int | None = Field(
+        default=None, description="A second HTTP port of this replica alone (readiness and health per replica; set by the stack).",
+    )
 
     # storage
     sqlite_busy_timeout_s: float = Field(
