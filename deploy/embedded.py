@@ -218,9 +218,11 @@ class RunningStack:
     data_dir: Path
     env: dict[str, str] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
+    #: more arguments of `ankommen up`, e.g. ("--replicas", "2", "--postgres")
+    up_args: tuple[str, ...] = ()
 
     def up(self) -> None:
-        result = cli(self.data_dir, "up", "--detach", env=self.env, check=False)
+        result = cli(self.data_dir, "up", "--detach", *self.up_args, env=self.env, check=False)
         if result.returncode != 0:
             log = (self.data_dir / "logs" / "stack.log")
             raise RuntimeError(f"ankommen up failed: {result.stderr}\n{log.read_text() if log.exists() else ''}")
@@ -238,6 +240,16 @@ class RunningStack:
     @property
     def redis_url(self) -> str:
         return self.state["redis"]["url"]
+
+    def database_url(self, service: str) -> str:
+        """The service's database as the stack runs it (its SQLite file, or its database on the stack's PostgreSQL)."""
+        from deploy.stack import Stack
+
+        return Stack.of_running(self.data_dir).database_url(service)
+
+    def replica_pids(self, service: str) -> list[int]:
+        """The pids of the service's processes (one per replica), as stack.json has them now."""
+        return [r["pid"] for r in self.state["services"][service].get("replicas", [])]
 
     @property
     def temporal_address(self) -> str:
