@@ -14,13 +14,24 @@ with `appendfsync everysec` up to a second on an OS crash, a failover the replic
 the stream entry id of each recently published row (`verify_window` rows, in memory) and, when
 `services.kit.redis_watch` sees a new Redis (its run_id changed), looks them up on their streams and
 publishes the missing ones again (consumers absorb any duplicate through their inbox).
+
+Several relays on one PostgreSQL database (replicas of a service) each claim unsent rows with
+`SELECT … FOR UPDATE SKIP LOCKED`, so a row is relayed by one of them at a time (events of different
+transactions may go out in a different order than their seq; consumers never relied on it, they handle
+entries concurrently). A relay killed between publish and mark releases its rows to a live peer, which
+must not send them again: before publishing, a relay writes a claim per row to Redis
+(`outbox-claim:<name>:<seq>`, dropped after the mark); a row that still has a claim was taken by a relay
+that failed or died, so it is looked up on its stream first (as `skip_published` does) and only marked
+if it is there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import uuid
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -86,8 +97,16 @@ class Outbox:
     #: longest pause of the relay while its database cannot be written
     MAX_BACKOFF_S = 30.0
 
-    def __init__(self, db: Database, tables: KitTables, *, batch: int = 200, poll_s: float = 0.5, verify_window: int = 20_000) -> None:
+    #: how long a claim outlives a relay that died holding it (longer than any relay batch)
+    CLAIM_TTL_S = 3600
+
+    def __init__(
+        self, db: Database, tables: KitTables, *, batch: int = 200, poll_s: float = 0.5, verify_window: int = 20_000, name: str = "outbox",
+    ) -> None:
         self.db = db
+        self.name = name  # the service: its relays' claims in Redis
+        self._redis: Redis | None = None
+        self._relay_id = uuid.uuid4().hex
         self.tables = tables
         self.batch = batch
         self.poll_s = poll_s
@@ -114,6 +133,7 @@ class Outbox:
         """Relays until cancelled. With `redis`, it first marks what a relay killed between publish and
         mark had already published (`skip_published`), so a process kill does not send an event twice."""
         if redis is not None:
+            self._redis = redis
             try:
                 await self.skip_published(redis)
             except Exception:
@@ -142,8 +162,11 @@ class Outbox:
                     pass
                 self._wake.clear()
 
-    async def relay_once(self, broker: RedisBroker) -> int:
-        """Publishes the oldest unsent events in order and marks them sent; returns how many."""
+    async def relay_once(self, broker: RedisBroker, redis: Redis | None = None) -> int:
+        """Publishes the oldest unsent events in order and marks them sent; returns how many. With
+        `redis` (as `relay_forever` has it), rows on PostgreSQL are claimed before they are published."""
+        if redis is not None:
+            self._redis = redis
         async with self._relaying:
             return await self._relay_batch(broker)
 
@@ -157,10 +180,15 @@ class Outbox:
         )
         if self.db.dialect == "postgresql":
             # several replicas may relay the same database: each claims rows the others don't hold
+            query = query.add_columns(outbox.c.event_id, outbox.c.created_at)
             async with self.db.begin() as conn:
                 rows = (await conn.execute(query.with_for_update(skip_locked=True))).all()
-                await self._publish(broker, rows)
+                if not rows:
+                    return 0
+                sent = await self._claim(rows)
+                await self._publish(broker, [r for r in rows if r.seq not in sent])
                 await self._mark(conn, [r.seq for r in rows])
+            await self._unclaim(rows)
             return len(rows)
         if self._unmarked:  # published in a round whose mark failed (disk full, locked): marked, not sent again
             async with self.db.begin() as conn:
@@ -175,6 +203,33 @@ class Outbox:
             await self._mark(conn, self._unmarked)
         self._unmarked = []
         return len(rows)
+
+    def _claim_key(self, seq: int) -> str:
+        return f"outbox-claim:{self.name}:{seq}"
+
+    async def _claim(self, rows: list[sa.Row]) -> set[int]:
+        """Claims `rows` in Redis before they are published; returns the seqs of rows a relay that failed
+        or died had claimed and already published (found on their streams): marked, not sent again."""
+        if self._redis is None:
+            return set()
+        keys = [self._claim_key(r.seq) for r in rows]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.mget(keys)
+            for key in keys:
+                pipe.set(key, self._relay_id, ex=self.CLAIM_TTL_S)
+            claimed, *_ = await pipe.execute()
+        taken = [row for row, owner in zip(rows, claimed, strict=True) if owner is not None]
+        if not taken:
+            return set()
+        sent = set(await self._on_streams(self._redis, taken))
+        if sent:
+            log.warning("outbox relay: %d events published by a relay that failed before marking them: marked, not sent again", len(sent))
+        return sent
+
+    async def _unclaim(self, rows: list[sa.Row]) -> None:
+        if self._redis is not None:
+            with contextlib.suppress(Exception):  # a claim left behind costs one stream lookup, should the row come back
+                await self._redis.delete(*(self._claim_key(r.seq) for r in rows))
 
     async def _publish(self, broker: RedisBroker, rows: list[sa.Row], done: list[int] | None = None) -> None:
         """Publishes `rows` in order; `done` gets each seq as soon as Redis has its entry."""
@@ -231,6 +286,17 @@ class Outbox:
                 sa.select(outbox.c.seq, outbox.c.stream, outbox.c.event_id, outbox.c.created_at)
                 .where(outbox.c.published_at.is_(None)).order_by(outbox.c.seq).limit(self.batch)
             )).all()
+        found = await self._on_streams(redis, rows, scan)
+        if found:
+            async with self.db.begin() as conn:
+                await self._mark(conn, found)
+            log.warning("outbox relay: %d events published before a restart were marked sent, not sent again", len(found))
+        return len(found)
+
+    @staticmethod
+    async def _on_streams(redis: Redis, rows: list[sa.Row], scan: int = 10_000) -> list[int]:
+        """The seqs of `rows` whose event is on its stream, among the entries added since the row was
+        written (at most `scan` per stream)."""
         by_stream: dict[str, list[sa.Row]] = {}
         for row in rows:
             by_stream.setdefault(row.stream, []).append(row)
@@ -239,11 +305,7 @@ class Outbox:
             since = int(min(r.created_at for r in waiting).timestamp() * 1000) - 1000
             on_stream = {_event_id(fields) for _, fields in await redis.xrange(stream, min=str(since), max="+", count=scan)}
             found += [r.seq for r in waiting if str(r.event_id) in on_stream]
-        if found:
-            async with self.db.begin() as conn:
-                await self._mark(conn, found)
-            log.warning("outbox relay: %d events published before a restart were marked sent, not sent again", len(found))
-        return len(found)
+        return found
 
     async def pending(self) -> int:
         outbox = self.tables.outbox

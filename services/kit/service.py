@@ -118,7 +118,9 @@ def _make_runtime(spec: ServiceSpec[S], platform: PlatformSettings) -> Runtime[S
         busy_timeout_s=platform.sqlite_busy_timeout_s, retry_after_s=platform.storage_retry_after_s,
     )
     SQLAlchemyInstrumentor().instrument(engine=db.engine.sync_engine, tracer_provider=provider, enable_commenter=False)
-    outbox = Outbox(db, spec.tables, batch=platform.relay_batch, poll_s=platform.relay_poll_s, verify_window=platform.relay_verify_window)
+    outbox = Outbox(
+        db, spec.tables, batch=platform.relay_batch, poll_s=platform.relay_poll_s, verify_window=platform.relay_verify_window, name=spec.name,
+    )
     broker = make_broker(platform, provider)  # type: ignore[arg-type]
     redis = Redis.from_url(platform.redis_url)
     rt = spec.runtime(spec.name, platform, spec.settings, db, spec.tables, outbox, broker, redis)

@@ -130,3 +130,75 @@ class TestKilledBetweenPublishAndMark:
             await restarted.db.dispose()
         published = [e["event_id"] for e in await stream_events(redis, ThingHappened.stream)]
         assert published == [str(e.event_id) for e in events]
+
+
+class FailingBroker:
+    """A broker whose relay dies after `survive` publishes (as a SIGKILL between publish and mark would)."""
+
+    def __init__(self, broker: RedisBroker, survive: int) -> None:
+        self.broker, self.left = broker, survive
+
+    async def publish(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if self.left == 0:
+            raise ConnectionError("relay died")
+        self.left -= 1
+        return await self.broker.publish(*args, **kwargs)
+
+
+class TestTwoRelaysOnOnePostgresDatabase:
+    """Replicas of a service (`ankommen up --replicas 2 --postgres`) relay one outbox side by side."""
+
+    @pytest.fixture
+    def pg_url(self, database_url: str) -> str:
+        if not database_url.startswith("postgresql"):
+            pytest.skip("several relays share a database on PostgreSQL only (SQLite: one process per service)")
+        return database_url
+
+    async def test_rows_a_failed_relay_published_are_not_sent_again_by_its_peer(self, pg_url: str, broker: RedisBroker, redis: Redis) -> None:
+        dying, peer = await make_outbox(pg_url), await make_outbox(pg_url)
+        events = [thing() for _ in range(3)]
+        async with dying.transaction() as tx:
+            for e in events:
+                await tx.emit(e)
+        with pytest.raises(ConnectionError):  # published two, died before the mark: its lock is gone, its rows unsent
+            await dying.relay_once(FailingBroker(broker, survive=2), redis)  # type: ignore[arg-type]
+        assert await peer.pending() == 3
+
+        assert await peer.relay_once(broker, redis) == 3
+        assert await peer.pending() == 0
+        published = [e["event_id"] for e in await stream_events(redis, ThingHappened.stream)]
+        assert published == [str(e.event_id) for e in events]
+        assert not [k async for k in redis.scan_iter(match="outbox-claim:*")]
+        for o in (dying, peer):
+            await o.db.dispose()
+
+    async def test_two_relays_send_every_event_once(self, pg_url: str, broker: RedisBroker, redis: Redis) -> None:
+        import asyncio
+
+        from tests.support.eventually import eventually
+
+        writer = await make_outbox(pg_url)
+        relays = [await make_outbox(pg_url) for _ in range(2)]
+        for r in relays:
+            r.batch = 7  # many small batches: the relays interleave
+        tasks = [asyncio.create_task(r.relay_forever(broker, redis)) for r in relays]
+        events = [thing() for _ in range(200)]
+        try:
+            for i in range(0, len(events), 4):
+                async with writer.transaction() as tx:
+                    for e in events[i:i + 4]:
+                        await tx.emit(e)
+
+            async def all_sent() -> None:
+                assert await writer.pending() == 0
+
+            await eventually(all_sent, timeout=30)
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        published = [e["event_id"] for e in await stream_events(redis, ThingHappened.stream)]
+        assert sorted(published) == sorted(str(e.event_id) for e in events)
+        assert all(r.published > 0 for r in relays), [r.published for r in relays]
+        for o in (writer, *relays):
+            await o.db.dispose()
