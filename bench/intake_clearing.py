@@ -33,6 +33,7 @@ import httpx
 from redis.asyncio import Redis
 
 from bench.intake_pipeline import INTERVIEW_DEFAULTS, RESULTS_DIR, EmbeddedStack, out, summary_ms
+from bench.profile import Profiler, cpu_seconds, wait_until_idle
 from services.contracts.workdays import BERLIN, add_working_days
 
 BOOKED_STREAM = "intake.clearing-appointment-booked.v1"
@@ -107,16 +108,6 @@ class BookedWatcher:
                     self.first_seen[f"{key}#{self.count[key]}"] = now
 
 
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process and its waited-for children (Linux /proc), in seconds."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    utime, stime, cutime, cstime = (int(fields[i]) for i in (11, 12, 13, 14))
-    return (utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK")
-
-
 def stack_pids(state: dict[str, Any]) -> dict[str, int]:
     pids = {name: svc["pid"] for name, svc in state.get("services", {}).items() if svc.get("pid")}
     for name in ("temporal", "redis", "web", "mail"):
@@ -176,6 +167,14 @@ async def run(args: argparse.Namespace, stack: EmbeddedStack, results: dict[str,
                     started[r.json()["intake_id"]] = (t0, n_abra)
 
         pids = stack_pids(stack.reload())
+        profiler = None
+        if args.profile:
+            profiler = Profiler({n: p for n, p in pids.items() if n in PROFILED}, stack.data_dir / "profiles")
+            if profiler.available:
+                profiler.start()
+            else:
+                print("py-spy not found (pip install py-spy): no profile", file=sys.stderr)
+                profiler = None
         cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         t_start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(args.concurrency)))
@@ -190,21 +189,47 @@ async def run(args: argparse.Namespace, stack: EmbeddedStack, results: dict[str,
         await asyncio.sleep(0.5)
     booked = [watcher.first_seen[f"{k}#{n}"] - t0 for k, (t0, n) in started.items() if watcher.count[k] >= n]
     missing = sum(1 for k, (_, n) in started.items() if watcher.count[k] < n)
-    wall = time.perf_counter() - t_start
+    # the downstream work (cases, review cycles, projections) goes on after the last booking: count it too
+    settled = await asyncio.to_thread(wait_until_idle, {n: p for n, p in pids.items() if n != "benchmark client"}, timeout=args.timeout)
+    wall = time.perf_counter() - t_start - 2.0  # wait_until_idle's quiet stretch at the end is not work
+    if profiler:
+        profiler.stop()
     cpu = {name: round(cpu_seconds(pid) - cpu_before[name], 2) for name, pid in pids.items()}
     appt = summary_ms(booked)
     out("ABRA intakes fully booked", f"{len(booked)} of {len(started)} (missing {missing})")
     out("intake -> appointment booked ms p50 / p90 / p99", f"{appt['p50']} / {appt['p90']} / {appt['p99']}")
+    out("stack idle after the last POST", f"{settled:.1f} s")
     out(f"CPU s per process over {wall:.1f} s (2 cores = {2 * wall:.0f} CPU s)", "")
     for name, used in sorted(cpu.items(), key=lambda kv: -kv[1]):
         out(f"  {name}", f"{used:.1f} s  ({used / wall:.0%} of one core, {1000 * used / max(1, len(latencies)):.1f} ms per intake)")
+    stack_cpu = sum(v for k, v in cpu.items() if k != "benchmark client")
     out("  all processes", f"{sum(cpu.values()):.1f} s  ({sum(cpu.values()) / wall:.0%} of one core)")
+    out("stack CPU per intake (without the client)", f"{1000 * stack_cpu / max(1, len(latencies)):.1f} ms")
+    if profiler:
+        profile = profiler.summary()
+        results["profile"] = profile
+        print_profile(profile, cpu, len(latencies))
     await watcher.stop()
     await redis.aclose()
-    results.update(cpu_seconds=cpu, cpu_window_s=round(wall, 2),
+    results.update(cpu_seconds=cpu, cpu_window_s=round(wall, 2), stack_cpu_ms_per_intake=round(1000 * stack_cpu / max(1, len(latencies)), 1),
         intakes=len(latencies), errors=dict(errors), seconds=round(elapsed, 2), intakes_per_s=round(len(latencies) / elapsed, 2),
         post_ms=post, abra_intakes=len(started), abra_persons=abra_persons, booked_ms=appt, booking_missing=missing,
     )
+
+
+PROFILED = ("intake", "casework", "funding", "reporting")
+
+
+def print_profile(profile: dict[str, Any], cpu: dict[str, float], intakes: int) -> None:
+    """Per process: ms of CPU per intake in each category (the process's CPU split by its py-spy samples)."""
+    out("where the CPU goes (py-spy samples, ms per intake)", "")
+    for name, prof in sorted(profile.items(), key=lambda kv: -cpu.get(kv[0], 0)):
+        per_intake = 1000 * cpu.get(name, 0) / max(1, intakes)
+        out(f"  {name}", f"{per_intake:.1f} ms, {prof['samples']} samples")
+        for category, share in prof["categories"].items():
+            if share >= 0.02:
+                out(f"    {category}", f"{share * per_intake:.1f} ms ({share:.0%})")
+        out("    hottest functions (self)", ", ".join(f"{f} {s:.0%}" for f, s in prof["hottest"][:5]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -213,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--abra-share", type=float, default=0.3)
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for the bookings after the last POST")
+    parser.add_argument("--profile", action="store_true", help="py-spy on each service while the load runs; prints where the CPU goes")
     args = parser.parse_args(argv)
     results: dict[str, Any] = {"bench": "intake_clearing", "at": datetime.now().isoformat(), "args": vars(args)}
     with tempfile.TemporaryDirectory(prefix="ankommen-bench-") as tmp:

@@ -103,6 +103,7 @@ def create_app(spec: ServiceSpec[S], platform: PlatformSettings | None = None) -
 
     FastAPIInstrumentor.instrument_app(  # a trace lookup is no part of what it looks up; no query strings in spans (names searched)
         app, excluded_urls="health,docs,openapi.json,ops/traces", server_request_hook=telemetry.drop_query_string,
+        exclude_spans=["receive", "send"],  # one span per request, not three: the ASGI messages tell an operator nothing
     )
     return app
 
@@ -117,7 +118,8 @@ def _make_runtime(spec: ServiceSpec[S], platform: PlatformSettings) -> Runtime[S
         spec.settings.resolved_database_url(platform, spec.name),
         busy_timeout_s=platform.sqlite_busy_timeout_s, retry_after_s=platform.storage_retry_after_s,
     )
-    SQLAlchemyInstrumentor().instrument(engine=db.engine.sync_engine, tracer_provider=provider, enable_commenter=False)
+    if platform.trace_sql:
+        SQLAlchemyInstrumentor().instrument(engine=db.engine.sync_engine, tracer_provider=provider, enable_commenter=False)
     outbox = Outbox(db, spec.tables, batch=platform.relay_batch, poll_s=platform.relay_poll_s, verify_window=platform.relay_verify_window)
     broker = make_broker(platform, provider)  # type: ignore[arg-type]
     redis = Redis.from_url(platform.redis_url)

@@ -95,6 +95,14 @@ class PlatformSettings(BaseSettings):
         None, validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "ANKOMMEN_OTLP_ENDPOINT")
     )
     log_level: str = "INFO"
+    trace_sql: bool = Field(
+        False, description="One span per SQL statement and connection checkout (for a closer look at a slow request). Off by default: "
+        "they were four of five spans of an intake's trace and a tenth of the stack's CPU; every request, event and workflow step keeps its span.",
+    )
+    trace_sample_ratio: float = Field(
+        1.0, ge=0.0, le=1.0, description="Share of new traces recorded (parent-based: an intake's whole trace is kept or dropped across "
+        "the services). 1.0 in the embedded stack, so `ankommen trace` finds every intake; lower it where traces cost more than they help.",
+    )
 
     @property
     def traces_dir(self) -> Path:

@@ -19,6 +19,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 from services.kit.settings import PlatformSettings
 
@@ -107,7 +108,8 @@ def setup(service: str, settings: PlatformSettings) -> TracerProvider:
             "ankommen.tenant": settings.tenant,
         }
     )
-    provider = TracerProvider(resource=resource)
+    sampler = ParentBased(TraceIdRatioBased(settings.trace_sample_ratio))  # a request's downstream spans follow its decision
+    provider = TracerProvider(resource=resource, sampler=sampler)
     exporter: SpanExporter
     if settings.otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter

@@ -54,8 +54,12 @@ async def connect(settings: PlatformSettings, *, lazy: bool = False) -> Client:
 
 
 def sandbox_runner() -> SandboxedWorkflowRunner:
+    """The sandbox with our own workflow modules passed through: they import only temporalio and
+    services.contracts (an import-linter contract) and hold nothing but constants at module level, so
+    re-importing them for every workflow run (the default) buys no safety and cost most of a workflow
+    task's CPU. The sandbox's checks of non-deterministic calls (time, random, I/O) still apply."""
     return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules("pydantic", "services.contracts")
+        restrictions=SandboxRestrictions.default.with_passthrough_modules("pydantic", "services.contracts", "workflows")
     )
 
 
