@@ -124,11 +124,12 @@ async def chain_legacy(db: Database, chain: AuditChain) -> int:
         limit = (await conn.execute(sa.select(head.c.legacy_until).where(head.c.id == 1))).scalar_one_or_none()
         if not limit:
             return 0
+        # the head first: a replica starting at the same time (PostgreSQL) waits here, then finds nothing left
+        seq, last = await chain._lock_head(conn)
         rows = [r._asdict() for r in (await conn.execute(
             sa.select(*[log.c[n] for n in _COLUMNS]).where(log.c.seq.is_(None), log.c.id <= limit).order_by(log.c.id))).all()]
         if not rows:
             return 0
-        seq, last = await chain._lock_head(conn)
         new = chain_rows(chain.key, rows, seq, last)
         for row in rows:
             await conn.execute(log.update().where(log.c.id == row["id"]).values(seq=row["seq"], prev_hash=row["prev_hash"], hash=row["hash"]))

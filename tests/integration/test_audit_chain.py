@@ -17,6 +17,7 @@ from services.kit import audit
 from services.kit.audit_verify import KIT_TABLES, chain_legacy, verify, verify_database
 from services.kit.db import Database
 from services.kit.migrations import upgrade
+from tests.support.eventually import eventually
 
 KEY = audit.derive_key("test-secret")
 
@@ -134,6 +135,45 @@ class TestRecordsFromBeforeTheChain:
             assert [f.kind for f in result.findings] == ["inserted"]
         finally:
             await db.dispose()
+
+
+class TestTwoReplicasStartingTogether:
+    async def test_records_from_before_the_chain_are_chained_once(self, database_url: str) -> None:
+        """Replicas of a service (`ankommen up --replicas 2 --postgres`) chain the legacy records at the
+        same start-up: the second, once it holds the head, finds nothing left to chain."""
+        if not database_url.startswith("postgresql"):
+            pytest.skip("replicas share a database on PostgreSQL only")
+        await asyncio.to_thread(upgrade, "casework", database_url, "0004_referral_partner_answers")
+        dbs = [Database(database_url), Database(database_url)]
+        try:
+            async with dbs[0].begin() as conn:
+                await conn.execute(sa.text(
+                    "INSERT INTO audit_log (at, actor, role, action, record_type, record_id, outcome) "
+                    "SELECT now(), 'caseworker', 'caseworker', 'read', 'case', g::text, 'ok' FROM generate_series(1, 5) g"))
+            await asyncio.to_thread(upgrade, "casework", database_url)
+            holder = Database(database_url)
+            try:  # the head is held while both start, so both reach it before either chains
+                async with holder.begin() as conn:
+                    await conn.execute(sa.text("SELECT seq FROM audit_chain WHERE id = 1 FOR UPDATE"))
+                    starts = [asyncio.create_task(chain_legacy(db, audit.AuditChain(store.kit, KEY))) for db in dbs]
+
+                    async def both_wait() -> None:
+                        await conn.execute(sa.text("SELECT pg_stat_clear_snapshot()"))  # else the transaction's first snapshot again
+                        waiting = await conn.execute(sa.text(
+                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"))
+                        assert waiting.scalar_one() == 2
+
+                    await eventually(both_wait, timeout=10)
+                chained = await asyncio.gather(*starts)
+            finally:
+                await holder.dispose()
+            assert sorted(chained) == [0, 5]
+            result = await _verified(dbs[0])
+            assert result.ok, result.findings[:3]
+            assert (result.records, result.head_seq) == (5, 5)
+        finally:
+            for db in dbs:
+                await db.dispose()
 
 
 class TestEveryWayOfTamperingIsDetected:
