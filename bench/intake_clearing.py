@@ -33,7 +33,7 @@ import httpx
 from redis.asyncio import Redis
 
 from bench.intake_pipeline import INTERVIEW_DEFAULTS, RESULTS_DIR, EmbeddedStack, out, summary_ms
-from bench.profile import Profiler, cpu_seconds, wait_until_idle
+from bench.profile import Profiler, cpu_seconds, idle_cpu_rate, thread_cpu, wait_until_idle
 from services.contracts.workdays import BERLIN, add_working_days
 
 BOOKED_STREAM = "intake.clearing-appointment-booked.v1"
@@ -169,13 +169,15 @@ async def run(args: argparse.Namespace, stack: EmbeddedStack, results: dict[str,
         pids = stack_pids(stack.reload())
         profiler = None
         if args.profile:
-            profiler = Profiler({n: p for n, p in pids.items() if n in PROFILED}, stack.data_dir / "profiles")
+            profiler = Profiler({n: p for n, p in pids.items() if n in PROFILED}, RESULTS_DIR / f"profiles-{datetime.now():%Y%m%d-%H%M%S}")
             if profiler.available:
                 profiler.start()
             else:
                 print("py-spy not found (pip install py-spy): no profile", file=sys.stderr)
                 profiler = None
+        idle = await asyncio.to_thread(idle_cpu_rate, {n: p for n, p in pids.items() if n != "benchmark client"})
         cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        threads_before = {name: thread_cpu(pids[name]) for name in PROFILED if name in pids}
         t_start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(args.concurrency)))
         elapsed = time.perf_counter() - t_start
@@ -194,6 +196,7 @@ async def run(args: argparse.Namespace, stack: EmbeddedStack, results: dict[str,
     wall = time.perf_counter() - t_start - 2.0  # wait_until_idle's quiet stretch at the end is not work
     if profiler:
         profiler.stop()
+    threads = {name: {k: round(v - before.get(k, 0.0), 2) for k, v in thread_cpu(pids[name]).items()} for name, before in threads_before.items()}
     cpu = {name: round(cpu_seconds(pid) - cpu_before[name], 2) for name, pid in pids.items()}
     appt = summary_ms(booked)
     out("ABRA intakes fully booked", f"{len(booked)} of {len(started)} (missing {missing})")
@@ -204,7 +207,15 @@ async def run(args: argparse.Namespace, stack: EmbeddedStack, results: dict[str,
         out(f"  {name}", f"{used:.1f} s  ({used / wall:.0%} of one core, {1000 * used / max(1, len(latencies)):.1f} ms per intake)")
     stack_cpu = sum(v for k, v in cpu.items() if k != "benchmark client")
     out("  all processes", f"{sum(cpu.values()):.1f} s  ({sum(cpu.values()) / wall:.0%} of one core)")
+    idle_share = idle * wall  # what the stack spends anyway over the window (pollers, timers, the Temporal server's housekeeping)
+    out("stack CPU at rest (before the load)", f"{idle:.1%} of one core")
     out("stack CPU per intake (without the client)", f"{1000 * stack_cpu / max(1, len(latencies)):.1f} ms")
+    out("  of which the load's own (the rest subtracted)", f"{1000 * (stack_cpu - idle_share) / max(1, len(latencies)):.1f} ms")
+    results.update(idle_cpu_share=round(idle, 4), load_cpu_ms_per_intake=round(1000 * (stack_cpu - idle_share) / max(1, len(latencies)), 1))
+    out("CPU per thread, ms per intake", "")
+    for name, kinds in threads.items():
+        out(f"  {name}", ", ".join(f"{k} {1000 * v / max(1, len(latencies)):.1f}" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1]) if v > 0))
+    results["thread_cpu_seconds"] = threads
     if profiler:
         profile = profiler.summary()
         results["profile"] = profile

@@ -6,7 +6,10 @@
 - `Profiler`: py-spy (`py-spy record --format raw`) on each Python process of the stack while a load runs;
   `summary()` splits each process's samples into what they were spent on (`CATEGORIES`) and lists the
   hottest functions (self time). py-spy samples Python threads only: the Temporal SDK's Rust core and
-  the Temporal server are counted by /proc, not profiled.
+  the Temporal server are counted by /proc, not profiled. With `--gil` only the thread holding the GIL is
+  sampled, so the samples are Python CPU time (SQLite's C code runs without the GIL: see `thread_cpu`).
+- `thread_cpu(pid)`: CPU seconds per thread name (main, aiosqlite's connection threads, the Temporal
+  SDK's Rust threads, the span exporter), to split what the profile cannot see.
 """
 
 from __future__ import annotations
@@ -21,9 +24,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-#: (category, substrings of a frame's file path); the first category any frame of a sample matches, looking
-#: for telemetry in the whole stack and for the others from the innermost frame outwards
-TELEMETRY = ("opentelemetry",)
+#: (category, substrings of a frame's file path); a sample counts for the innermost frame that matches one
+TELEMETRY = ("opentelemetry", "kit/telemetry.py")
 CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("logging", ("/logging/", "python-json-logger", "pythonjsonlogger")),
     ("database (SQLAlchemy, SQLite, asyncpg)", ("sqlalchemy", "aiosqlite", "sqlite3", "asyncpg", "alembic")),
@@ -47,6 +49,35 @@ def cpu_seconds(pid: int) -> float:
     return (utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK")
 
 
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of each thread of `pid`, summed by thread name (Linux /proc/<pid>/task)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    result: Counter[str] = Counter()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            comm = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        result[_thread_kind(comm, task.name == str(pid))] += (int(fields[11]) + int(fields[12])) / tick
+    return dict(result)
+
+
+def _thread_kind(comm: str, main: bool) -> str:
+    if main:
+        return "main (event loop)"
+    if comm.startswith("tokio") or "temporal" in comm.lower():
+        return "Temporal SDK core (Rust)"
+    return "other threads (SQLite connections, span export, executors)"
+
+
+def idle_cpu_rate(pids: dict[str, int], seconds: float = 5.0) -> float:
+    """CPU the processes use at rest, in cores (0.07 = 7 % of one core), over `seconds`."""
+    before = sum(cpu_seconds(pid) for pid in pids.values())
+    time.sleep(seconds)
+    return (sum(cpu_seconds(pid) for pid in pids.values()) - before) / seconds
+
+
 def wait_until_idle(pids: dict[str, int], *, below: float = 0.05, quiet_for: float = 2.0, timeout: float = 300.0) -> float:
     """Waits until no process in `pids` used more than `below` of a core for `quiet_for` seconds in a row
     (the downstream work of a load is done); returns the seconds waited. Bounded by `timeout`."""
@@ -68,10 +99,12 @@ def wait_until_idle(pids: dict[str, int], *, below: float = 0.05, quiet_for: flo
 
 
 def categorise(frames: list[str]) -> str:
-    """The category of one sample (frames outermost first, as py-spy's raw format writes them)."""
-    if any(any(s in f for s in TELEMETRY) for f in frames):
-        return "telemetry (spans, export)"
+    """The category of one sample (frames outermost first, as py-spy's raw format writes them): that of
+    the innermost frame that belongs to one (a consumer's handler runs inside the telemetry middleware,
+    so only what telemetry itself runs counts as telemetry)."""
     for frame in reversed(frames):
+        if any(s in frame for s in TELEMETRY):
+            return "telemetry (spans, export)"
         for name, needles in CATEGORIES:
             if any(s in frame for s in needles):
                 return name
@@ -96,8 +129,8 @@ class Profiler:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         for name, pid in self.pids.items():
             self.procs[name] = subprocess.Popen(
-                [self.binary, "record", "--pid", str(pid), "--rate", str(self.rate), "--format", "raw", "--nonblocking",
-                 "--threads", "--output", str(self.out_dir / f"{name}.txt")],
+                [self.binary, "record", "--pid", str(pid), "--rate", str(self.rate), "--format", "raw", "--nonblocking", "--gil",
+                 "--output", str(self.out_dir / f"{name}.txt")],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
 

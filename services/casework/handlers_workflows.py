@@ -38,6 +38,7 @@ async def _start(rt: CaseworkRuntime, run: Callable[..., Any], arg: Any, workflo
         await rt.temporal_client.start_workflow(
             run, arg, id=workflow_id, task_queue=TaskQueues.CASEWORK,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING, id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            request_eager_start=True,  # this process's worker gets the first workflow task in the start's reply: no poll round trip
         )
     except WorkflowAlreadyStartedError:
         pass  # it ran and ended before: a redelivery must not start a second one

@@ -150,6 +150,7 @@ async def ensure_clearing_workflow(rt: IntakeRuntime, row: sa.Row) -> None:
         id=clearing_workflow_id(row.person_id),
         task_queue=TaskQueues.INTAKE,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        request_eager_start=True,  # this process's worker gets the first workflow task in the start's reply: no poll round trip
     )
 
 

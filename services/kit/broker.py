@@ -109,10 +109,10 @@ class Consumers:
         workers = sub.concurrency or self.settings.consumer_concurrency
 
         async def primary(msg: RedisStreamMessage) -> None:
-            await process(msg)
+            await process(msg, first=True)
 
         async def reclaimer(msg: RedisStreamMessage) -> None:
-            await process(msg)
+            await process(msg, first=False)
 
         reader = self.broker.subscriber(
             stream=StreamSub(sub.stream, group=group, consumer=base, polling_interval=1000, max_records=workers),
@@ -157,13 +157,15 @@ class Consumers:
     def streams(self) -> list[str]:
         return [s.stream for s in self._subscriptions]
 
-    def _processor(self, sub: Subscription) -> Callable[[Any], Awaitable[None]]:
+    def _processor(self, sub: Subscription) -> Callable[..., Awaitable[None]]:
         consumer = f"{self.service}:{sub.name or sub.handler.__name__}"
 
-        async def process(msg: Any) -> None:
+        async def process(msg: Any, *, first: bool) -> None:
             if wire.replay_for_other_group(msg.raw_message["data"], self.service):
                 return  # a dead letter replayed for another group: this group already handled or dead-lettered it
-            deliveries = await msg.get_delivery_count()
+            # XREADGROUP ">" hands out entries never delivered before: the first delivery, no XPENDING round
+            # trip needed; only the reclaimer (XAUTOCLAIM) sees redeliveries and asks Redis how many
+            deliveries = 1 if first else await msg.get_delivery_count()
             headers = msg.headers or {}
             event_id = _uuid_text(headers.get("event_id"))
             telemetry.mark(event_id=event_id or "unknown", deliveries=deliveries)

@@ -29,6 +29,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from services.kit.errors import StorageUnavailable
+from services.kit.sqlite_inline import creator as sqlite_inline_creator
 
 Uuid = sa.Uuid(as_uuid=True)
 
@@ -165,10 +166,15 @@ def _alerts_table(metadata: sa.MetaData) -> sa.Table:
     )
 
 
-def create_engine(url: str, *, pool_size: int = 10, busy_timeout_s: float = 5.0) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10, busy_timeout_s: float = 5.0, sqlite_inline: bool = True) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": busy_timeout_s})
-        _configure_sqlite(engine, busy_timeout_s)
+        path = sa.engine.make_url(url).database
+        if sqlite_inline and path and path != ":memory:":  # statements on the loop's thread (services/kit/sqlite_inline.py)
+            engine = create_async_engine(url, async_creator=sqlite_inline_creator(path, busy_timeout_s))
+            _configure_sqlite(engine, 0.0)  # lock waits are asyncio sleeps in the driver, not SQLite's blocking busy handler
+        else:
+            engine = create_async_engine(url, connect_args={"timeout": busy_timeout_s})
+            _configure_sqlite(engine, busy_timeout_s)
         return engine
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
@@ -232,9 +238,9 @@ def storage_cause(exc: BaseException, *, connecting: bool = False) -> str | None
 
 
 class Database:
-    def __init__(self, url: str, *, busy_timeout_s: float = 5.0, retry_after_s: int = 5) -> None:
+    def __init__(self, url: str, *, busy_timeout_s: float = 5.0, retry_after_s: int = 5, sqlite_inline: bool = True) -> None:
         self.url = url
-        self.engine = create_engine(url, busy_timeout_s=busy_timeout_s)
+        self.engine = create_engine(url, busy_timeout_s=busy_timeout_s, sqlite_inline=sqlite_inline)
         self._writer = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
         self.retry_after_s = retry_after_s
         self._failed: tuple[float, str] | None = None  # (monotonic time, cause) of the last unwritable transaction

@@ -232,14 +232,23 @@ class Outbox:
                 await self._redis.delete(*(self._claim_key(r.seq) for r in rows))
 
     async def _publish(self, broker: RedisBroker, rows: list[sa.Row], done: list[int] | None = None) -> None:
-        """Publishes `rows` in order; `done` gets each seq as soon as Redis has its entry."""
-        for row in rows:
-            headers = json.loads(row.headers)
-            token = otel_context.attach(propagate.extract(headers))
-            try:
-                entry_id = await broker.publish(row.payload.encode(), stream=row.stream, headers=headers)
-            finally:
-                otel_context.detach(token)
+        """Publishes `rows` in order, in one Redis round trip (a pipeline of XADDs; each still goes through
+        the broker's middlewares, so it gets its publish span and trace headers); `done` gets the seq of
+        each row Redis added, up to the first it refused (then that error is raised)."""
+        if not rows:
+            return
+        async with _redis_of(broker).pipeline(transaction=False) as pipe:
+            for row in rows:
+                headers = json.loads(row.headers)
+                token = otel_context.attach(propagate.extract(headers))
+                try:
+                    await broker.publish(row.payload.encode(), stream=row.stream, headers=headers, pipeline=pipe)
+                finally:
+                    otel_context.detach(token)
+            entry_ids = await pipe.execute(raise_on_error=False)
+        for row, entry_id in zip(rows, entry_ids, strict=True):
+            if isinstance(entry_id, Exception):
+                raise entry_id
             self._recent.append((row.seq, row.stream, entry_id))
             self.published += 1
             if done is not None:
@@ -312,6 +321,11 @@ class Outbox:
         async with self.db.read() as conn:
             count = (await conn.execute(sa.select(sa.func.count()).where(outbox.c.published_at.is_(None)))).scalar_one()
         return int(count)
+
+
+def _redis_of(broker: RedisBroker) -> Redis:
+    """The connected broker's Redis client (what FastStream's own `_connect` returns)."""
+    return broker.config.broker_config.connection.client  # type: ignore[no-any-return]
 
 
 def _event_id(fields: dict[bytes, bytes]) -> str | None:

@@ -117,6 +117,7 @@ def _make_runtime(spec: ServiceSpec[S], platform: PlatformSettings) -> Runtime[S
     db = Database(
         spec.settings.resolved_database_url(platform, spec.name),
         busy_timeout_s=platform.sqlite_busy_timeout_s, retry_after_s=platform.storage_retry_after_s,
+        sqlite_inline=platform.sqlite_driver == "inline",
     )
     if platform.trace_sql:
         SQLAlchemyInstrumentor().instrument(engine=db.engine.sync_engine, tracer_provider=provider, enable_commenter=False)
