@@ -163,8 +163,7 @@ class Outbox:
                 self._wake.clear()
 
     async def relay_once(self, broker: RedisBroker, redis: Redis | None = None) -> int:
-        """Publishes the oldest unsent events in order and marks them sent; returns how many. With
-        `redis` (as `relay_forever` has it), rows on PostgreSQL are claimed before they are published."""
+        """Publishes the oldest unsent events in order and marks them sent; returns how many."""
         if redis is not None:
             self._redis = redis
         async with self._relaying:
@@ -185,10 +184,11 @@ class Outbox:
                 rows = (await conn.execute(query.with_for_update(skip_locked=True))).all()
                 if not rows:
                     return 0
-                sent = await self._claim(rows)
+                redis = self._redis or _redis_of(broker)
+                sent = await self._claim(redis, rows)
                 await self._publish(broker, [r for r in rows if r.seq not in sent])
                 await self._mark(conn, [r.seq for r in rows])
-            await self._unclaim(rows)
+            await self._unclaim(redis, rows)
             return len(rows)
         if self._unmarked:  # published in a round whose mark failed (disk full, locked): marked, not sent again
             async with self.db.begin() as conn:
@@ -207,13 +207,11 @@ class Outbox:
     def _claim_key(self, seq: int) -> str:
         return f"outbox-claim:{self.name}:{seq}"
 
-    async def _claim(self, rows: list[sa.Row]) -> set[int]:
+    async def _claim(self, redis: Redis, rows: list[sa.Row]) -> set[int]:
         """Claims `rows` in Redis before they are published; returns the seqs of rows a relay that failed
         or died had claimed and already published (found on their streams): marked, not sent again."""
-        if self._redis is None:
-            return set()
         keys = [self._claim_key(r.seq) for r in rows]
-        async with self._redis.pipeline(transaction=False) as pipe:
+        async with redis.pipeline(transaction=False) as pipe:
             pipe.mget(keys)
             for key in keys:
                 pipe.set(key, self._relay_id, ex=self.CLAIM_TTL_S)
@@ -221,15 +219,14 @@ class Outbox:
         taken = [row for row, owner in zip(rows, claimed, strict=True) if owner is not None]
         if not taken:
             return set()
-        sent = set(await self._on_streams(self._redis, taken))
+        sent = set(await self._on_streams(redis, taken))
         if sent:
             log.warning("outbox relay: %d events published by a relay that failed before marking them: marked, not sent again", len(sent))
         return sent
 
-    async def _unclaim(self, rows: list[sa.Row]) -> None:
-        if self._redis is not None:
-            with contextlib.suppress(Exception):  # a claim left behind costs one stream lookup, should the row come back
-                await self._redis.delete(*(self._claim_key(r.seq) for r in rows))
+    async def _unclaim(self, redis: Redis, rows: list[sa.Row]) -> None:
+        with contextlib.suppress(Exception):  # a claim left behind costs one stream lookup, should the row come back
+            await redis.delete(*(self._claim_key(r.seq) for r in rows))
 
     async def _publish(self, broker: RedisBroker, rows: list[sa.Row], done: list[int] | None = None) -> None:
         """Publishes `rows` in order, in one Redis round trip (a pipeline of XADDs; each still goes through
