@@ -47,7 +47,10 @@ def household(i: int, abra: bool) -> tuple[dict[str, Any], int]:
     today = datetime.now(BERLIN).date()
     persons = []
     for k in range(1 + i % 3):
-        nationality, status = (("BG", "RO")[(i + k) % 2], "eu_free_movement") if abra else OTHERS[(i + k) % len(OTHERS)]
+        if abra:
+            nationality, status = ("BG", "RO")[(i + k) % 2], "eu_free_movement"
+        else:  # the head is a recognised refugee, so every other household opens a case (the casework path)
+            nationality, status = OTHERS[(i + k) % len(OTHERS)] if k else ("SY", "recognised_refugee")
         persons.append(
             {
                 **INTERVIEW_DEFAULTS, "given_name": f"Bench{i}", "family_name": f"Person{k}",

@@ -110,7 +110,8 @@ def household(i: int) -> dict[str, Any]:
     """A deterministic household for request i: 1-3 persons, cycling districts and nationalities."""
     persons = []
     for k in range(1 + i % 3):
-        nationality, status = PEOPLE[(i + k) % len(PEOPLE)]
+        # the head is a recognised refugee, so every household opens a case (the casework path); the others vary
+        nationality, status = PEOPLE[(i + k) % len(PEOPLE)] if k else ("SY", "recognised_refugee")
         persons.append(
             {
                 "given_name": f"Bench{i}",
