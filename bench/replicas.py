@@ -37,40 +37,12 @@ import sqlalchemy as sa
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench.intake_pipeline import CaseOpenedWatcher, EmbeddedStack, Post, Poster, _fmt, household, out, pipeline_run, summary_ms
+from bench.intake_pipeline import CaseOpenedWatcher, EmbeddedStack, Poster, _fmt, household, out, pipeline_run, summary_ms
 from deploy import postgres
 from deploy.stack import Stack
 from services.kit.migrations import SERVICES
 
 TICK = os.sysconf("SC_CLK_TCK")
-
-
-def casework_household(i: int) -> dict[str, Any]:
-    """intake_pipeline's household i with every person a recognised refugee from Syria: each intake
-    opens one case (the pipeline's households of other routes open none, and would never be counted)."""
-    payload = household(i)
-    for p in payload["household"]["persons"]:
-        p.update(nationality="SY", residence_status="recognised_refugee")
-    return payload
-
-
-class CaseworkPoster(Poster):
-    """intake_pipeline's Poster, with households on the casework route (every intake opens a case)."""
-
-    async def post(self, i: int) -> Post:
-        p = Post(i, time.perf_counter())
-        self.posts.append(p)
-        try:
-            resp = await self.client.post(self.url, json=casework_household(i))
-            p.status = resp.status_code
-            if resp.status_code == 201:
-                p.intake_id = str(resp.json()["intake_id"])
-            else:
-                p.error = resp.text[:300]
-        except httpx.HTTPError as exc:
-            p.error = f"{type(exc).__name__}: {exc}"
-        p.end = time.perf_counter()
-        return p
 
 
 class ReplicaStack(EmbeddedStack):
@@ -161,7 +133,7 @@ async def scaling_run(stack: ReplicaStack, args: argparse.Namespace) -> dict[str
             procs = stack.processes()
             before = cpu_snapshot(procs)
             result = await pipeline_run(
-                CaseworkPoster(client, f"{stack.url('intake')}/intakes"), watcher, intakes=args.intakes, concurrency=args.concurrency,
+                Poster(client, f"{stack.url('intake')}/intakes"), watcher, intakes=args.intakes, concurrency=args.concurrency,
                 start_index=0, timeout=args.phase_timeout, drain_timeout=args.drain_timeout,
             )
             after = cpu_snapshot(procs)
@@ -184,7 +156,7 @@ async def post_with_key(client: httpx.AsyncClient, url: str, i: int, key: str, d
     start = time.perf_counter()
     while time.monotonic() < deadline:
         try:
-            r = await client.post(url, json=casework_household(i), headers={"Idempotency-Key": key})
+            r = await client.post(url, json=household(i), headers={"Idempotency-Key": key})
             if r.status_code in (200, 201):
                 return str(r.json()["intake_id"]), time.perf_counter() - start
         except httpx.HTTPError:
