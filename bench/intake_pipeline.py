@@ -520,7 +520,8 @@ async def paced_run(
         {
             "rate_per_s": rate,
             "seconds": seconds,
-            "achieved_rate_per_s": _r(n / (time.perf_counter() - t0), 2) if n else None,
+            # intakes answered 201 per second, from the first POST's start to the last answer
+            "achieved_rate_per_s": _r(len(ids) / (max(p.end for p in posts) - t0), 2) if ids else None,
             "max_schedule_lag_ms": _r(max(lag) * 1000 if lag else None, 1),
             "missing_case_opened": missing,
         }
@@ -758,15 +759,48 @@ async def run(args: argparse.Namespace, stack: EmbeddedStack, results: dict[str,
     results["ratios"] = {
         "pipeline_vs_bare_workflow": _r(ratio_wf, 3),
         "pipeline_vs_redis_roundtrip": _r(ratio_rt, 4),
-        "target_pipeline_vs_bare_workflow": 0.5,
-        "meets_throughput_target": ratio_wf is not None and ratio_wf >= 0.5,
+        "target_pipeline_vs_bare_workflow": 0.7,
+        "meets_throughput_target": ratio_wf is not None and ratio_wf >= 0.7,
+        "busy_with_another_stack": bool(args.busy),
         "paced_post_p99_ms": paced_p99,
         "target_paced_post_p99_ms": 300,
         "meets_latency_target": paced_p99 is not None and paced_p99 < 300,
     }
-    out("ratio: pipeline / bare workflow", f"{_fmt(ratio_wf * 100 if ratio_wf else None)} % (target >= 50 %)")
+    under = " (another stack loads the machine)" if args.busy else ""
+    out("ratio: pipeline / bare workflow", f"{_fmt(ratio_wf * 100 if ratio_wf else None)} % (target >= 70 % on a quiet machine){under}")
     out("ratio: pipeline / redis round trip", f"{_fmt(ratio_rt * 100 if ratio_rt else None, 2)} %")
-    out("paced POST p99 vs target", f"{_fmt(paced_p99)} ms (target < 300 ms)")
+    out("paced POST p99 vs target", f"{_fmt(paced_p99)} ms (target < 300 ms){under}")
+    achieved = pc["achieved_rate_per_s"]
+    results["ratios"]["paced_achieved_per_s"] = achieved
+    out("paced: achieved intakes/s", f"{_fmt(achieved)} (target >= {0.95 * args.paced_rate:g}){under}")
+
+
+def start_load_stack(in_flight: int) -> subprocess.Popen[str]:
+    """bench.load_stack in a process of its own, once it posts (its stack is up)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.load_stack", "--concurrency", str(in_flight)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO_ROOT, stdin=subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None
+    for _ in range(50):  # a few lines at most before it posts
+        line = proc.stdout.readline()
+        if not line or line.strip() == "loading":
+            break
+    if proc.poll() is not None:
+        raise RuntimeError("bench.load_stack ended before it loaded the machine")
+    return proc
+
+
+def stop_load_stack(proc: subprocess.Popen[str]) -> str:
+    """Stops the load (its stack goes down); returns its last line (how many intakes it created)."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        rest, _ = proc.communicate(timeout=180)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        rest, _ = proc.communicate()
+    lines = [line for line in (rest or "").splitlines() if line.strip()]
+    return lines[-1] if lines else f"exited {proc.returncode}"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -781,6 +815,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--phase-timeout", type=float, default=900.0, help="upper bound of one phase's sending, s")
     p.add_argument("--drain-timeout", type=float, default=300.0, help="wait for the last CaseOpened at most this long, s")
     p.add_argument("--keep-data", action="store_true", help="keep the stack's data directory (logs, traces) afterwards")
+    p.add_argument("--busy", type=int, default=0, metavar="N",
+                   help="load the machine with another stack (bench.load_stack, N intakes in flight) during every phase")
     args = p.parse_args(argv)
     for name in ("intakes", "concurrency", "redis_messages", "workflows"):
         if getattr(args, name) < 1:
@@ -810,6 +846,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_at_start": os.getloadavg(),
     }
     code = 0
+    load: subprocess.Popen[str] | None = None
     try:
         print(f"starting the embedded stack in {data_dir} ...", flush=True)
         out("load average before start (1/5/15 min)", " / ".join(f"{x:.2f}" for x in os.getloadavg()))
@@ -817,6 +854,9 @@ def main(argv: list[str] | None = None) -> int:
         stack.up()
         results["stack_start_s"] = round(time.perf_counter() - t, 1)
         out("stack start s", f"{results['stack_start_s']:.1f}")
+        if args.busy:
+            load = start_load_stack(args.busy)
+            out("busy: another stack loads the machine", f"{args.busy} intakes in flight (bench.load_stack)")
         asyncio.run(run(args, stack, results))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -829,6 +869,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if load is not None:
+            results["busy"] = stop_load_stack(load)
+            out("busy: the other stack's intakes", results["busy"])
         stack.down()
         if "pipeline" in results:
             with contextlib.suppress(Exception):

@@ -24,6 +24,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +115,19 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def _child_setup(nice: int) -> None:
+    _die_with_parent()
+    if nice:
+        with contextlib.suppress(OSError):
+            os.nice(nice)
+
+
+#: `nice` of the children that only do background work. Reporting's projections and mails may lag a few
+#: seconds when the machine is busy; the front desk's POST /intakes (intake) and casework's case opening
+#: should not wait for them (issue 13: the event waits in the stream, not the clerk).
+BACKGROUND_NICE = {"reporting": 5}
+
+
 def _binary(name: str) -> str:
     local = Path(sys.executable).parent / name
     if local.exists():
@@ -139,6 +153,8 @@ class Child:
     user: str | None = None
     #: how it is asked to stop (PostgreSQL: SIGINT, its fast shutdown; SIGTERM would wait for every client)
     stop_signal: int = signal.SIGTERM
+    #: scheduling priority (`nice`): background work yields the CPU to what a clerk waits for
+    nice: int = 0
     restarts: int = 0
     last_start: float = 0.0
     log_offset: int = 0
@@ -149,7 +165,7 @@ class Child:
         self.log_offset = out.tell()
         self.proc = subprocess.Popen(
             self.cmd, env=self.env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent, cwd=self.env.get("ANKOMMEN_CWD") or (str(self.log.parent) if self.user else None),
+            preexec_fn=partial(_child_setup, self.nice), cwd=self.env.get("ANKOMMEN_CWD") or (str(self.log.parent) if self.user else None),
             user=self.user,
         )
         out.close()
@@ -395,7 +411,8 @@ class Stack:
                 svc_env["INTAKE_MASTER_KEY"] = json.loads((self.data_dir / "secrets.json").read_text())["intake_master_key"]
             for n in range(1, self.replicas + 1):
                 name = self.replica_name(svc, n)
-                self.children[name] = Child(name, [sys.executable, "-m", f"services.{svc}"], {**svc_env, **self.replica_env(svc, n)}, logs / f"{name}.out")
+                self.children[name] = Child(name, [sys.executable, "-m", f"services.{svc}"], {**svc_env, **self.replica_env(svc, n)}, logs / f"{name}.out",
+                                            nice=BACKGROUND_NICE.get(svc, 0))
         web_env = {
             **env, "WEB_PORT": str(self.ports["web"]), "WEB_HOST": "127.0.0.1",
             **{f"WEB_{svc.upper()}_URL": f"http://127.0.0.1:{self.ports[svc]}" for svc in SERVICES},
