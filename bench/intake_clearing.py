@@ -126,10 +126,10 @@ async def publish_slots(url: str, token: str, persons: int) -> int:
     per_day = max(10, -(-persons * 2 // len(days)))
     slots = []
     for day in days:
-        for h in range(16):  # every 30 minutes, 8:00 to 15:30; a slot holds at most 20 (the API's limit)
-            starts = datetime.combine(day, dtime(8 + h // 2, 30 * (h % 2)), tzinfo=BERLIN)
+        for h in range(32):  # every 15 minutes, 8:00 to 15:45; a slot holds at most 20 (the API's limit)
+            starts = datetime.combine(day, dtime(8 + h // 4, 15 * (h % 4)), tzinfo=BERLIN)
             if starts > datetime.now(BERLIN) + timedelta(minutes=5):
-                slots.append({"starts_at": starts.isoformat(), "capacity": min(20, max(1, -(-per_day // 16)))})
+                slots.append({"starts_at": starts.isoformat(), "capacity": min(20, max(1, -(-per_day // 32)))})
     async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as c:
         for i in range(0, len(slots), 400):
             r = await c.post("/abra/slots", json={"slots": slots[i : i + 400]})
@@ -144,6 +144,9 @@ async def run(args: argparse.Namespace, stack: EmbeddedStack, results: dict[str,
     abra_persons = sum(n for _, n in plan)
     capacity = await publish_slots(stack.url("intake"), coach, abra_persons)
     out("ABRA persons / slot capacity published", f"{abra_persons} / {capacity}")
+    if capacity < abra_persons:
+        print(f"warning: {abra_persons - capacity} ABRA persons find no slot within the booking window; use fewer --intakes",
+              file=sys.stderr)
     redis = Redis.from_url(stack.redis_url)
     watcher = BookedWatcher(redis)
     watcher.start()
