@@ -381,6 +381,9 @@ class Stack:
                 "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
                 "--log-level", "warn", "--log-format", "json",
                 "--dynamic-config-value", "system.enableEagerWorkflowStart=true",  # the services start workflows eagerly (one round trip less)
+                # one server, one partition per task queue: no forwarding between partitions
+                "--dynamic-config-value", "matching.numTaskqueueReadPartitions=1",
+                "--dynamic-config-value", "matching.numTaskqueueWritePartitions=1",
                 *(["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"] if self._time_skipping else []),
             ],
             env, logs / "temporal.log",
