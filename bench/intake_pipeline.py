@@ -42,6 +42,8 @@ from typing import Any
 import httpx
 from redis.asyncio import Redis
 
+from bench.profile import TICK, proc_stat
+
 CASE_OPENED_STREAM = "casework.case-opened.v1"
 PROCESSES = ("redis", "temporal", "intake", "casework", "funding", "reporting")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -272,14 +274,10 @@ def peak_memory(pids: dict[str, int | None]) -> dict[str, dict[str, float | None
 
 def cpu_seconds(pids: dict[str, int | None]) -> dict[str, float | None]:
     """User + system CPU seconds each process has used so far (/proc/PID/stat), this one as "bench"."""
-    tick = os.sysconf("SC_CLK_TCK")
     result: dict[str, float | None] = {}
     for name, pid in {**pids, "bench": os.getpid()}.items():
-        result[name] = None
-        if pid:
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                result[name] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        fields = proc_stat(pid) if pid else None
+        result[name] = (int(fields[11]) + int(fields[12])) / TICK if fields else None  # utime, stime
     return result
 
 

@@ -38,11 +38,10 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.intake_pipeline import CaseOpenedWatcher, EmbeddedStack, Poster, _fmt, household, out, pipeline_run, summary_ms
+from bench.profile import TICK, proc_stat
 from deploy import postgres
 from deploy.stack import Stack
 from services.kit.migrations import SERVICES
-
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 class ReplicaStack(EmbeddedStack):
@@ -82,24 +81,17 @@ class ReplicaStack(EmbeddedStack):
 # ---- CPU ------------------------------------------------------------------------------------------
 
 
-def _stat(pid: int) -> list[str] | None:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-
-
 def process_cpu(pid: int, with_children: bool = False) -> float:
     """User + system CPU seconds of a process (and of its reaped children); with `with_children` also of
     its live children (PostgreSQL: the postmaster and every backend)."""
-    fields = _stat(pid)
+    fields = proc_stat(pid)
     if fields is None:
         return 0.0
     total = sum(int(fields[i]) for i in (11, 12, 13, 14))
     if with_children:
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
-                child = _stat(int(entry.name))
+                child = proc_stat(int(entry.name))
                 if child is not None and child[1] == str(pid):
                     total += int(child[11]) + int(child[12])
     return total / TICK
