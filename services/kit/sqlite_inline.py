@@ -3,8 +3,8 @@ on the event loop's thread (SQLAlchemy's `async_creator` with the aiosqlite dial
 
 Why: aiosqlite hands every call (cursor, execute, fetch, close, commit) to the connection's own thread
 and back, about four round trips per statement. Measured on this project's 2-core machine with WAL and
-`synchronous=NORMAL` (`bench/sqlite_driver.py`): about 480 µs of CPU per statement through aiosqlite,
-about 26 µs with the sqlite3 module called directly. The statements of a service are short (indexed
+`synchronous=NORMAL` (`bench/sqlite_driver.py`, through the kit's Database): 499.5 µs of CPU per
+statement through aiosqlite, 138.2 µs inline. The statements of a service are short (indexed
 reads and small writes, no network: a local file whose commits do not fsync in WAL mode), so running
 them on the loop costs less than the thread hand-off did.
 
