@@ -181,7 +181,8 @@ async def run(args: argparse.Namespace, stack: EmbeddedStack, results: dict[str,
             else:
                 print("py-spy not found (pip install py-spy): no profile", file=sys.stderr)
                 profiler = None
-        idle = await asyncio.to_thread(idle_cpu_rate, {n: p for n, p in pids.items() if n != "benchmark client"})
+        stack_only = {n: p for n, p in pids.items() if n != "benchmark client"}
+        idle = await asyncio.to_thread(idle_cpu_rate, stack_only)
         cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         threads_before = {name: thread_cpu(pids[name]) for name in PROFILED if name in pids}
         t_start = time.perf_counter()
@@ -198,8 +199,8 @@ async def run(args: argparse.Namespace, stack: EmbeddedStack, results: dict[str,
     booked = [watcher.first_seen[f"{k}#{n}"] - t0 for k, (t0, n) in started.items() if watcher.count[k] >= n]
     missing = sum(1 for k, (_, n) in started.items() if watcher.count[k] < n)
     # the downstream work (cases, review cycles, projections) goes on after the last booking: count it too
-    settled = await asyncio.to_thread(wait_until_idle, {n: p for n, p in pids.items() if n != "benchmark client"}, timeout=args.timeout)
-    wall = time.perf_counter() - t_start - 2.0  # wait_until_idle's quiet stretch at the end is not work
+    settled = await asyncio.to_thread(wait_until_idle, stack_only, quiet_for=QUIET_S, timeout=args.timeout)
+    wall = time.perf_counter() - t_start - QUIET_S  # wait_until_idle's quiet stretch at the end is not work
     if profiler:
         profiler.stop()
     threads = {name: {k: round(v - before.get(k, 0.0), 2) for k, v in thread_cpu(pids[name]).items()} for name, before in threads_before.items()}
@@ -235,6 +236,8 @@ async def run(args: argparse.Namespace, stack: EmbeddedStack, results: dict[str,
 
 
 PROFILED = ("intake", "casework", "funding", "reporting")
+#: how long every process must stay quiet before the stack counts as idle (the end of the CPU window)
+QUIET_S = 2.0
 
 
 def print_profile(profile: dict[str, Any], cpu: dict[str, float], intakes: int) -> None:
