@@ -10,6 +10,7 @@ use this module; it is not used by `ankommen up` itself).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import glob
 import json
@@ -273,13 +274,31 @@ class RunningStack:
             self.__dict__["_clients"]["temporal"] = await Client.connect(self.temporal_address, data_converter=pydantic_data_converter)
         return self.__dict__["_clients"]["temporal"]
 
+    async def started(self, workflow_id: str, within: float = 10.0) -> Any:
+        """The description of a workflow, waited for up to `within` seconds: a workflow starts after the
+        record it belongs to has committed, so a caller that has just seen the record may be ahead of it."""
+        from temporalio.service import RPCError, RPCStatusCode
+
+        handle = (await self.temporal()).get_workflow_handle(workflow_id)
+        deadline = time.monotonic() + within
+        while True:
+            try:
+                return await handle.describe()
+            except RPCError as e:
+                if e.status != RPCStatusCode.NOT_FOUND or time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(0.05)
+
     async def fast_forward(self, workflow_id: str, duration: Any) -> bool:
         """Advances the virtual clock of one running workflow by `duration` and waits until its timers
-        up to then have fired (needs the stack started with TIME_SKIPPING)."""
+        up to then have fired (needs the stack started with TIME_SKIPPING). The workflow is waited for
+        first (`started`)."""
         from temporalio.testing import TimeSkipper
 
+        await self.started(workflow_id)
         client = await self.temporal()
-        return await TimeSkipper(client).fast_forward(client.get_workflow_handle(workflow_id), duration)
+        handle = client.get_workflow_handle(workflow_id)
+        return await TimeSkipper(client).fast_forward(handle, duration)
 
     @property
     def web_url(self) -> str:

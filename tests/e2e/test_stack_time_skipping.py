@@ -28,7 +28,7 @@ class TestFastForwardOnTheStack:
 
             workflow_id = f"review-cycle-{await eventually(case_id)}"
         client = await stack.temporal()
-        first_run = (await client.get_workflow_handle(workflow_id).describe()).run_id
+        first_run = (await stack.started(workflow_id)).run_id
         handle = client.get_workflow_handle(workflow_id, run_id=first_run)
 
         async def events() -> list[int]:

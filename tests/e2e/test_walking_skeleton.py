@@ -89,12 +89,11 @@ class TestIntakeFlowsThroughAllServices:
         await eventually(traced, timeout=10, interval=0.3)
 
     async def test_the_review_cycle_runs_for_the_new_case(self, stack: RunningStack) -> None:
-        from temporalio.client import Client, WorkflowExecutionStatus
+        from temporalio.client import WorkflowExecutionStatus
 
         r = await post_intake(stack, intake_payload())
         case = await eventually(lambda: case_for(stack, r.json()["intake_id"]), timeout=5)
-        client = await Client.connect(stack.temporal_address)
-        description = await client.get_workflow_handle(f"review-cycle-{case['case_id']}").describe()
+        description = await stack.started(f"review-cycle-{case['case_id']}")
         assert description.status == WorkflowExecutionStatus.RUNNING
 
 
