@@ -40,6 +40,12 @@ async def tolerant_parser(raw: Any, original: Callable[[Any], Awaitable[Any]]) -
         return msg
 
 
+async def the_message(msg: Any) -> Any:
+    """A decoder that hands the handler the message itself (headers, raw entry, delivery count), so a
+    handler needs no `Context` annotation to get it (see `Consumers.add`)."""
+    return msg
+
+
 def replay_for_other_group(fields: Mapping[bytes, Any], group: str) -> bool:
     """True for a replayed dead letter meant for another consumer group than `group`."""
     target = fields.get(REPLAY_FOR)
