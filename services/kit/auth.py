@@ -215,8 +215,8 @@ def _claim(claims: dict[str, Any], path: str) -> list[str]:
 oauth2 = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
 
-def authenticator(request: Request) -> Authenticator:
-    return request.app.state.authenticator
+async def authenticator(request: Request) -> Authenticator:
+    return request.app.state.authenticator  # async: FastAPI runs a sync dependency in a worker thread
 
 
 async def current_principal(

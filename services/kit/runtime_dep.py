@@ -16,8 +16,9 @@ from services.kit.runtime import Runtime
 from services.kit.settings import ServiceSettings
 
 
-def runtime_of(request: Request) -> Runtime[ServiceSettings]:
-    """The Runtime the app's lifespan built (the service's own Runtime subclass, if it names one)."""
+async def runtime_of(request: Request) -> Runtime[ServiceSettings]:
+    """The Runtime the app's lifespan built (the service's own Runtime subclass, if it names one).
+    Async, as every per-request dependency here: FastAPI runs a sync one in a worker thread."""
     runtime: Runtime[ServiceSettings] = request.app.state.runtime
     return runtime
 
