@@ -16,7 +16,7 @@ async def put_search_tokens(conn: AsyncConnection, rows: list[dict]) -> None:
     """Index rows (token, person_id, household_id); a row already there is kept (a backfill that runs twice,
     two replicas starting at once). A person's rows are replaced with `drop_search_tokens` first."""
     if rows:
-        await conn.execute(insert_ignoring_conflicts(conn, search_tokens, ["token", "person_id"]), rows)
+        await insert_ignoring_conflicts(conn, search_tokens, ["token", "person_id"], rows)
 
 
 async def drop_search_tokens(conn: AsyncConnection, person_ids: list[uuid.UUID]) -> None:

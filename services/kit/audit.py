@@ -124,7 +124,7 @@ class AuditChain:
         if row is None:
             from services.kit.db import insert_ignoring_conflicts
 
-            await conn.execute(insert_ignoring_conflicts(conn, head, ["id"]), [{"id": 1, "seq": 0, "hash": GENESIS, "legacy_until": 0}])
+            await insert_ignoring_conflicts(conn, head, ["id"], [{"id": 1, "seq": 0, "hash": GENESIS, "legacy_until": 0}])
             row = (await conn.execute(query)).one()
         return int(row.seq), str(row.hash)
 

@@ -19,7 +19,7 @@ from services.reporting.store import PROJECTION_TABLES, arrivals, cases, facts, 
 
 async def insert_facts(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     """One multi-row insert; a fact already there (same event id) stays as it is."""
-    await conn.execute(insert_ignoring_conflicts(conn, facts, ["event_id"]), rows)
+    await insert_ignoring_conflicts(conn, facts, ["event_id"], rows)
 
 
 async def upsert_case(conn: AsyncConnection, values: dict[str, Any]) -> None:
