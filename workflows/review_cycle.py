@@ -7,8 +7,16 @@ itself is recorded through the `record_review` update (a human decision, validat
 that is due, once); 14 days (setting) after the due date an unrecorded review escalates to the team
 lead; the next cycle is due `interval_days` after the previous due date. Histories of v1 runs (due,
 then continue-as-new at once) still replay.
+
+v3 (input `onboarding`): the workflow also runs the case's first contact (seed 001 phase 1 "Einstieg"),
+which cases opened before run in a CaseOnboarding workflow of their own: reminder to the caseworker
+(default day 10), escalation to the team lead at the deadline (day 14), the first contact recorded
+through the `record_first_contact` update. One workflow per case instead of two: a workflow start and
+its first task are most of what an opened case costs the Temporal server. The state is carried to the
+next cycle (`OnboardingState`), so a first contact still open after a review period is still taken.
 """
 
+import asyncio
 from datetime import date, datetime, timedelta
 
 from temporalio import workflow
@@ -18,15 +26,19 @@ with workflow.unsafe.imports_passed_through():
     from services.contracts import casework_activities as activities
     from services.contracts.activities import (
         REVIEW_CYCLE_WORKFLOW,
+        OnboardingState,
         RecordReviewDueInput,
         RecordReviewDueResult,
         ReviewCycleInput,
     )
     from services.contracts.casework_workflows import (
         CaseDeadlineInput,
+        FirstContactUpdate,
+        RecordFirstContactInput,
         RecordReviewInput,
         ReviewUpdate,
         StepResult,
+        first_contact_error,
     )
     from services.contracts.refusals import NON_RETRYABLE
 
@@ -41,18 +53,26 @@ REVIEW_V2 = "review-v2"
 
 @workflow.defn(name=REVIEW_CYCLE_WORKFLOW)
 class ReviewCycle:
-    def __init__(self) -> None:
+    @workflow.init
+    def __init__(self, inp: ReviewCycleInput) -> None:
         self._closed = False
         self._cycle = 0
         self._due_on: date | None = None
         self._reviewed = False
         self._recording = False
-        self._inp: ReviewCycleInput | None = None
+        self._inp: ReviewCycleInput | None = inp
+        # v3: the first contact; set here, not in run, so an update in the first task finds it
+        self._onboarding: OnboardingState | None = (
+            inp.onboarding.model_copy(update={"opened_at": inp.onboarding.opened_at or workflow.now()}) if inp.onboarding else None
+        )
+        self._contact_recording = False
 
     @workflow.run
     async def run(self, inp: ReviewCycleInput) -> str:
         self._cycle = inp.cycle
         self._inp = inp
+        if self._onboarding is not None and not self._onboarding.contacted:
+            asyncio.create_task(self._first_contact_deadlines(inp))  # noqa: RUF006 - ends with the run (deterministic workflow task)
         interval = timedelta(days=inp.interval_days)
         if inp.anchor_on is None:
             due = workflow.now() + interval
@@ -66,7 +86,7 @@ class ReviewCycle:
         except TimeoutError:
             pass
         if self._closed:
-            return "closed"
+            return await self._ended()
         result: RecordReviewDueResult = await workflow.execute_activity(
             activities.record_review_due,
             RecordReviewDueInput(case_id=inp.case_id, tenant=inp.tenant, cycle=inp.cycle, due_on=due.date()),
@@ -92,8 +112,76 @@ class ReviewCycle:
             await workflow.wait_condition(workflow.all_handlers_finished)
             if self._closed and not self._reviewed:
                 return "closed"
-            workflow.continue_as_new(inp.model_copy(update={"cycle": inp.cycle + 1, "anchor_on": due.date()}))
+            workflow.continue_as_new(inp.model_copy(update={"cycle": inp.cycle + 1, "anchor_on": due.date(), "onboarding": self._onboarding}))
         workflow.continue_as_new(inp.model_copy(update={"cycle": inp.cycle + 1}))
+
+    async def _ended(self) -> str:
+        """The case closed: a v3 run lets a first contact being recorded finish first (v1/v2 histories
+        end at once, as they did)."""
+        if self._onboarding is not None:
+            await workflow.wait_condition(workflow.all_handlers_finished)
+        return "closed"
+
+    async def _first_contact_deadlines(self, inp: ReviewCycleInput) -> None:
+        """v3: the reminder, then the escalation, each unless the first contact was recorded (or the case
+        closed) before it; a step done in an earlier cycle is not repeated."""
+        assert self._onboarding is not None and self._onboarding.opened_at is not None
+        opened, days = self._onboarding.opened_at, self._onboarding.first_contact_days
+        due = opened + timedelta(days=days)
+        deadline = CaseDeadlineInput(case_id=inp.case_id, tenant=inp.tenant, kind="first_contact", due_on=due.date())
+        steps = (
+            (opened + timedelta(days=min(self._onboarding.reminder_days, days)), activities.onboarding_remind, "reminded"),
+            (due, activities.onboarding_escalate, "escalated"),
+        )
+        for at, deadline_activity, done in steps:
+            if getattr(self._onboarding, done):
+                continue
+            try:
+                await workflow.wait_condition(lambda: self._closed or self._contacted(), timeout=max(at - workflow.now(), timedelta(seconds=1)))
+                return
+            except TimeoutError:
+                result: StepResult = await workflow.execute_activity(
+                    deadline_activity, deadline, start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
+                )
+                self._onboarding = self._onboarding.model_copy(update={done: True})
+                if not result.ok:
+                    return  # closed or contacted meanwhile
+
+    def _contacted(self) -> bool:
+        return self._onboarding is not None and self._onboarding.contacted
+
+    @workflow.update
+    async def record_first_contact(self, contact: FirstContactUpdate) -> str:
+        """v3: the caseworker's record of the welcome visit (as CaseOnboarding.record_first_contact)."""
+        assert self._inp is not None and self._onboarding is not None
+        self._contact_recording = True
+        try:
+            await workflow.execute_activity(
+                activities.record_first_contact,
+                RecordFirstContactInput(
+                    case_id=self._inp.case_id, tenant=self._inp.tenant, contact_on=contact.contact_on,
+                    starter_pack=contact.starter_pack, recorded_by=contact.recorded_by, recorded_on=workflow.now().date(),
+                ),
+                start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
+            )
+        except Exception:
+            self._contact_recording = False
+            raise
+        self._onboarding = self._onboarding.model_copy(update={"contacted": True})
+        return "recorded"
+
+    @record_first_contact.validator
+    def _validate_first_contact(self, contact: FirstContactUpdate) -> None:
+        if self._closed:
+            raise ValueError("the case is closed")
+        if self._onboarding is None:
+            raise ValueError("the first contact is not open in this workflow")
+        if self._onboarding.contacted or self._contact_recording:
+            raise ValueError("the first contact has already been recorded")
+        assert self._onboarding.opened_at is not None
+        error = first_contact_error(contact.contact_on, self._onboarding.opened_at.date(), workflow.now().date())
+        if error:
+            raise ValueError(error)
 
     @workflow.update
     async def record_review(self, review: ReviewUpdate) -> str:

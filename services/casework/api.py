@@ -31,7 +31,7 @@ from services.casework.api_access import (
     visible_case,
 )
 from services.casework.domain import check_review_goals, consent_date_error, contact_date_error, first_contact_error
-from services.casework.handlers_workflows import ensure_case_workflows
+from services.casework.handlers_workflows import ensure_case_workflows, first_contact_target
 from services.casework.runtime import CaseworkRuntime, CaseworkRuntimeDep
 from services.casework.schemas import (
     AssignmentOut,
@@ -54,11 +54,10 @@ from services.casework.schemas import (
     TimelineEntry,
 )
 from services.contracts.activities import review_cycle_workflow_id
-from services.contracts.casework_workflows import FirstContactUpdate, GoalResult, MeasureRating, ReviewUpdate, case_onboarding_workflow_id
+from services.contracts.casework_workflows import FirstContactUpdate, GoalResult, MeasureRating, ReviewUpdate
 from services.contracts.workdays import city_today
 from services.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from services.kit.params import Offset
-from workflows.case_onboarding import CaseOnboarding
 from workflows.review_cycle import ReviewCycle
 
 router = APIRouter(tags=["cases"])
@@ -107,7 +106,8 @@ async def first_contact(id: uuid.UUID, body: FirstContactIn, rt: CaseworkRuntime
     error = first_contact_error(body.contact_on, case.opened_at.date(), city_today())
     if error:
         raise Invalid(error, field="contact_on")
-    await update_workflow(rt, case_onboarding_workflow_id(id), CaseOnboarding.record_first_contact,
+    workflow_id, record = await first_contact_target(rt, id)
+    await update_workflow(rt, workflow_id, record,
                           FirstContactUpdate(contact_on=body.contact_on, starter_pack=body.starter_pack, recorded_by=principal.username), "contact_on",
                           lambda: ensure_case_workflows(rt, id))
     if body.note:

@@ -1,5 +1,5 @@
-"""Starting and telling casework's workflows (review cycle, onboarding, referral): by business key,
-idempotent, after the record they belong to has committed. A case is recorded, then its workflows
+"""Starting and telling casework's workflows (the case's review cycle with its first contact, referrals):
+by business key, idempotent, after the record they belong to has committed. A case is recorded, then its workflows
 start: the kit's PendingStarts with the case row's `workflows_pending` mark (`case_starts`)."""
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from services.casework import store, store_referrals
 from services.casework.runtime import CaseworkRuntime
-from services.contracts.activities import ReviewCycleInput, TaskQueues, review_cycle_workflow_id
+from services.contracts.activities import OnboardingState, ReviewCycleInput, TaskQueues, review_cycle_workflow_id
 from services.contracts.casework_workflows import (
-    CaseOnboardingInput,
     ReferralInput,
     case_onboarding_workflow_id,
     referral_workflow_id,
@@ -44,24 +43,32 @@ async def _start(rt: CaseworkRuntime, run: Callable[..., Any], arg: Any, workflo
         pass  # it ran and ended before: a redelivery must not start a second one
 
 
-async def start_review_cycle(rt: CaseworkRuntime, case_id: uuid.UUID) -> None:
+async def start_case_workflows(rt: CaseworkRuntime, case_id: uuid.UUID) -> None:
+    """The workflow of a committed case (business-key id: a repeated start joins it): its review cycles
+    and, since v3, its first contact (workflows/review_cycle.py). One workflow per case; cases opened
+    before have a CaseOnboarding workflow beside it, which runs on (`first_contact_target`)."""
     s = rt.settings
     await _start(
         rt, ReviewCycle.run,
-        ReviewCycleInput(case_id=case_id, tenant=rt.platform.tenant, interval_days=s.review_interval_days, escalate_after_days=s.review_escalation_days),
+        ReviewCycleInput(
+            case_id=case_id, tenant=rt.platform.tenant, interval_days=s.review_interval_days, escalate_after_days=s.review_escalation_days,
+            onboarding=OnboardingState(first_contact_days=s.first_contact_days, reminder_days=s.first_contact_reminder_days),
+        ),
         review_cycle_workflow_id(case_id),
     )
 
 
-async def start_case_workflows(rt: CaseworkRuntime, case_id: uuid.UUID) -> None:
-    """Review cycle and onboarding of a committed case (business-key ids: a repeated start joins them)."""
-    await start_review_cycle(rt, case_id)
-    s = rt.settings
-    await _start(
-        rt, CaseOnboarding.run,
-        CaseOnboardingInput(case_id=case_id, tenant=rt.platform.tenant, first_contact_days=s.first_contact_days, reminder_days=s.first_contact_reminder_days),
-        case_onboarding_workflow_id(case_id),
-    )
+async def first_contact_target(rt: CaseworkRuntime, case_id: uuid.UUID) -> tuple[str, Callable[..., Any]]:
+    """The workflow that takes a case's first contact, and its update: the case's own CaseOnboarding
+    workflow if it has one (opened before v3), else its review-cycle workflow."""
+    onboarding_id = case_onboarding_workflow_id(case_id)
+    try:
+        await rt.temporal_client.get_workflow_handle(onboarding_id).describe()
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        return review_cycle_workflow_id(case_id), ReviewCycle.record_first_contact
+    return onboarding_id, CaseOnboarding.record_first_contact
 
 
 def case_starts(rt: CaseworkRuntime) -> PendingStarts[uuid.UUID]:

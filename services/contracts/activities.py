@@ -7,7 +7,7 @@ its activity implementations under the same names. Task queues are the owning se
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,6 +34,19 @@ def review_cycle_workflow_id(case_id: uuid.UUID) -> str:
     return f"review-cycle-{case_id}"
 
 
+class OnboardingState(_Model):
+    """The first contact of a case (seed 001 phase 1 "Einstieg"), run by the case's review-cycle workflow
+    since v3 (cases opened before run it in their own CaseOnboarding workflow): due `first_contact_days`
+    after opening, a reminder at `reminder_days`. Carried from cycle to cycle with what has happened."""
+
+    first_contact_days: int = Field(14, ge=1, description="First contact due this many days after opening (DOMAIN.md flow 3 default).")
+    reminder_days: int = Field(10, ge=1, description="Reminder to the caseworker this many days after opening.")
+    opened_at: datetime | None = Field(default=None, description="When the workflow started; set by its first run.")
+    reminded: bool = False
+    escalated: bool = False
+    contacted: bool = False
+
+
 class ReviewCycleInput(_Model):
     case_id: uuid.UUID
     tenant: str
@@ -41,6 +54,9 @@ class ReviewCycleInput(_Model):
     cycle: int = Field(default=1, ge=1)
     anchor_on: date | None = Field(default=None, description="Due date of the previous review; the next one is due interval_days later (v2).")
     escalate_after_days: int = Field(default=14, ge=1, description="An unrecorded review escalates to the team lead this many days after its due date (v2).")
+    onboarding: OnboardingState | None = Field(
+        default=None, description="v3: the case's first contact runs in this workflow, one workflow per case instead of two.",
+    )
 
 
 class RecordReviewDueInput(_Model):

@@ -140,7 +140,7 @@ class TestFirstContactDeadline:
         tests/integration/test_case_onboarding.py; here both reach the work lists through the stack."""
         case = await intake_case(stack, refugee("Samir", "1990-01-01"), district="Mitte")
         case_id = case["case_id"]
-        assert await stack.fast_forward(f"case-onboarding-{case_id}", timedelta(days=15))
+        assert await stack.fast_forward(f"review-cycle-{case_id}", timedelta(days=15))  # the case's workflow runs its first contact
         await eventually(lambda: _expect(alerts(stack, "teamlead", case_id, "first_contact_overdue"), 1), timeout=20)
         reminders = await alerts(stack, "caseworker", case_id, "first_contact_reminder")
         assert [(a["role"], a["assignee"]) for a in reminders] == [("caseworker", "caseworker")]

@@ -9,7 +9,7 @@ import uuid
 from datetime import date
 
 import pytest
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from services.casework import activities, handlers, handlers_workflows, store, store_referrals
@@ -37,25 +37,26 @@ class TestRecordsBeforeTheWorkflowsStarted:
         client = time_skipping_env.client
         rt = runtime(casework_db, temporal=client)
         case_id = await committed_case_without_workflows(rt)
-        onboarding = client.get_workflow_handle(case_onboarding_workflow_id(case_id))
+        case_workflow = client.get_workflow_handle(review_cycle_workflow_id(case_id))
         with pytest.raises(RPCError):
-            await onboarding.describe()  # the window: the case is committed, no workflow yet
+            await case_workflow.describe()  # the window: the case is committed, no workflow yet
         update = FirstContactUpdate(contact_on=date.today(), starter_pack=True, recorded_by="caseworker")
         async with make_worker(client, TaskQueues.CASEWORK, workflows=[CaseOnboarding, ReviewCycle, Referral], activities=activities.activities(rt)):
-            await execute_update_or_start(client, case_onboarding_workflow_id(case_id), "record_first_contact", update,
+            await execute_update_or_start(client, review_cycle_workflow_id(case_id), "record_first_contact", update,
                                           lambda: handlers.ensure_case_workflows(rt, case_id))
-            assert await onboarding.result() == "contacted"
-            review = await client.get_workflow_handle(review_cycle_workflow_id(case_id)).describe()
-            assert review.status == WorkflowExecutionStatus.RUNNING  # the review cycle was started with it
+            assert (await case_workflow.describe()).status == WorkflowExecutionStatus.RUNNING  # the case's one workflow runs on (reviews)
+            with pytest.raises(RPCError):
+                await client.get_workflow_handle(case_onboarding_workflow_id(case_id)).describe()  # none beside it
             async with casework_db.read() as conn:
                 case = await store.get_case(conn, case_id)
             assert case.first_contact_on == date.today()
             assert case.workflows_pending is False
-            # a later record for an ended workflow is not retried into a second one
-            with pytest.raises(RPCError):
-                await execute_update_or_start(client, case_onboarding_workflow_id(case_id), "record_first_contact", update,
+            # a second record is refused by the workflow, not started anew
+            with pytest.raises(WorkflowUpdateFailedError) as again:
+                await execute_update_or_start(client, review_cycle_workflow_id(case_id), "record_first_contact", update,
                                               lambda: handlers.ensure_case_workflows(rt, case_id))
-            await client.get_workflow_handle(review_cycle_workflow_id(case_id)).terminate("test over")
+            assert again.value.cause.message == "the first contact has already been recorded"
+            await case_workflow.terminate("test over")
 
     async def test_an_advisor_step_starts_the_referral_workflow_and_is_recorded(self, time_skipping_env,
                                                                                 casework_db: Database) -> None:  # type: ignore[no-untyped-def]

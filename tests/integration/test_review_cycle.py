@@ -145,9 +145,9 @@ async def _assert_len(coro, n: int) -> None:  # type: ignore[no-untyped-def]
 
 
 class TestReviewCycleReplay:
-    @pytest.mark.parametrize("name", ["review_cycle_v1.json", "review_cycle_v2.json"])
+    @pytest.mark.parametrize("name", ["review_cycle_v1.json", "review_cycle_v2.json", "review_cycle_v3.json"])
     async def test_committed_history_replays_with_the_current_code(self, name: str) -> None:
-        """Guards running workflows: v1 histories (before the review update) and v2 histories replay;
+        """Guards running workflows: v1 histories (before the review update), v2 and v3 (with the first contact) replay;
         a change that breaks determinism fails here and needs workflow.patched (ARCHITECTURE.md)."""
         history = WorkflowHistory.from_json("review-cycle-recorded", json.loads((HISTORIES / name).read_text()))
         await Replayer(workflows=[ReviewCycle], data_converter=pydantic_data_converter).replay_workflow(history)
