@@ -10,7 +10,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.kit.db import UTCDateTime, Uuid, add_kit_tables, upsert, utc_now
+from services.kit.db import UTCDateTime, Uuid, add_kit_tables, utc_now
+from services.kit.on_conflict import upsert
 
 metadata = sa.MetaData()
 kit = add_kit_tables(metadata)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.casework.store import cases, dumps, erased_persons, goal_revisions, goals, members, plans, referrals, timeline
-from services.kit.db import upsert
+from services.kit.on_conflict import upsert
 
 #: What an erased goal title reads (the column is NOT NULL; the text is gone).
 ERASED_TITLE = "[gelöscht]"

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.casework.store import dumps, goal_revisions, goals, plans, reviews_due
-from services.kit.db import upsert, utc_now
+from services.kit.db import utc_now
+from services.kit.on_conflict import upsert
 
 # --- plans ----------------------------------------------------------------------------------------------
 

@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.casework.store import consents, referrals, timeline
-from services.kit.db import upsert, utc_now
+from services.kit.db import utc_now
+from services.kit.on_conflict import upsert
 
 # --- consents -------------------------------------------------------------------------------------------
 

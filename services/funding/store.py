@@ -11,7 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.kit.db import UTCDateTime, Uuid, add_kit_tables, upsert
+from services.kit.db import UTCDateTime, Uuid, add_kit_tables
+from services.kit.on_conflict import upsert
 
 metadata = sa.MetaData()
 kit = add_kit_tables(metadata)

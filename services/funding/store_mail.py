@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.funding.store import mail_outbox
-from services.kit.db import upsert
+from services.kit.on_conflict import upsert
 
 
 async def enqueue_mail(conn: AsyncConnection, *, key: str, kind: str, application_id: uuid.UUID, recipient: str, subject: str, body: str, now: object) -> None:

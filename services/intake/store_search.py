@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.intake.store import data_keys, households, intakes, persons, search_tokens
-from services.kit.db import insert_ignoring_conflicts
+from services.kit.on_conflict import insert_ignoring_conflicts
 
 
 async def put_search_tokens(conn: AsyncConnection, rows: list[dict]) -> None:

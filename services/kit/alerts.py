@@ -18,8 +18,9 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.kit.auth import Principal, Role, current_principal
-from services.kit.db import KitTables, upsert, utc_now
+from services.kit.db import KitTables, utc_now
 from services.kit.errors import Forbidden, NotFound
+from services.kit.on_conflict import upsert
 from services.kit.runtime_dep import KitRuntimeDep
 
 

@@ -122,7 +122,7 @@ class AuditChain:
         query = sa.select(head.c.seq, head.c.hash).where(head.c.id == 1).with_for_update()
         row = (await conn.execute(query)).first()
         if row is None:
-            from services.kit.db import insert_ignoring_conflicts
+            from services.kit.on_conflict import insert_ignoring_conflicts
 
             await insert_ignoring_conflicts(conn, head, ["id"], [{"id": 1, "seq": 0, "hash": GENESIS, "legacy_until": 0}])
             row = (await conn.execute(query)).one()

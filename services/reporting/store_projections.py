@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.kit.db import insert_ignoring_conflicts, upsert
+from services.kit.on_conflict import insert_ignoring_conflicts, upsert
 from services.reporting.store import PROJECTION_TABLES, arrivals, cases, facts, kit, watermark
 
 # ---- facts and entities -----------------------------------------------------------------------------

@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine.default import CACHE_HIT, CACHE_MISS
 
-from services.kit.db import Database, UTCDateTime, Uuid, insert_ignoring_conflicts, upsert
+from services.kit.db import Database, UTCDateTime, Uuid
+from services.kit.on_conflict import insert_ignoring_conflicts, upsert
 
 METADATA = sa.MetaData()
 ITEMS = sa.Table(
