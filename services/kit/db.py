@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from services.kit.errors import StorageUnavailable
 from services.kit.sqlite_inline import creator as sqlite_inline_creator
+from services.kit.sqlite_inline import sqlite_cause
 
 Uuid = sa.Uuid(as_uuid=True)
 
@@ -203,7 +204,6 @@ _READ_ONLY = "ankommen_read_only"
 KEEP_ON_ROLLBACK = "ankommen_keep_on_rollback"
 _NO_TRANSACTION = "ankommen_no_transaction"
 
-_SQLITE_CAUSES = {sqlite3.SQLITE_FULL: "disk_full", sqlite3.SQLITE_BUSY: "locked", sqlite3.SQLITE_LOCKED: "locked"}
 _ASYNCPG_CAUSES = {
     "DiskFullError": "disk_full", "LockNotAvailableError": "locked", "CannotConnectNowError": "unreachable",
     "ConnectionDoesNotExistError": "unreachable", "ConnectionFailureError": "unreachable", "TooManyConnectionsError": "unreachable",
@@ -224,10 +224,7 @@ def storage_cause(exc: BaseException, *, connecting: bool = False) -> str | None
             continue
         seen.add(id(e))
         if isinstance(e, sqlite3.Error):
-            code = getattr(e, "sqlite_errorcode", None)
-            cause = _SQLITE_CAUSES.get(code & 0xFF) if isinstance(code, int) else None
-            text = str(e).lower()
-            return cause or ("disk_full" if "disk is full" in text else "locked" if "is locked" in text else None)
+            return sqlite_cause(e)
         if type(e).__name__ in _ASYNCPG_CAUSES and type(e).__module__.startswith("asyncpg"):
             return _ASYNCPG_CAUSES[type(e).__name__]
         if from_driver and isinstance(e, OSError):

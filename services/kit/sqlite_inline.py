@@ -22,12 +22,21 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+_SQLITE_CAUSES = {sqlite3.SQLITE_FULL: "disk_full", sqlite3.SQLITE_BUSY: "locked", sqlite3.SQLITE_LOCKED: "locked"}
+
+
+def sqlite_cause(exc: sqlite3.Error) -> str | None:
+    """Why SQLite refused: "locked" (SQLITE_BUSY/LOCKED, "database is locked"), "disk_full" (SQLITE_FULL,
+    "database or disk is full"), or None for any other error. Read by the driver's lock waits here and
+    by `db.storage_cause`."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    cause = _SQLITE_CAUSES.get(code & 0xFF) if isinstance(code, int) else None
+    text = str(exc).lower()
+    return cause or ("disk_full" if "disk is full" in text else "locked" if "is locked" in text else None)
 
 
 def _busy(exc: sqlite3.OperationalError) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)
-    return (code & 0xFF) in _BUSY if isinstance(code, int) else "is locked" in str(exc)
+    return sqlite_cause(exc) == "locked"
 
 
 class _Requests:
