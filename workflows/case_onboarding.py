@@ -11,17 +11,14 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from services.contracts import casework_activities as activities
     from services.contracts.casework_workflows import (
         CASE_ONBOARDING_WORKFLOW,
-        CaseDeadlineInput,
         CaseOnboardingInput,
         FirstContactUpdate,
-        RecordFirstContactInput,
         StepResult,
-        first_contact_error,
     )
     from services.contracts.refusals import NON_RETRYABLE
+    from workflows import first_contact
 
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -43,11 +40,8 @@ class CaseOnboarding:
 
     @workflow.run
     async def run(self, inp: CaseOnboardingInput) -> str:
-        opened = workflow.now()
-        due = opened + timedelta(days=inp.first_contact_days)
-        remind_at = opened + timedelta(days=min(inp.reminder_days, inp.first_contact_days))
-        deadline = CaseDeadlineInput(case_id=inp.case_id, tenant=inp.tenant, kind="first_contact", due_on=due.date())
-        for at, deadline_activity in ((remind_at, activities.onboarding_remind), (due, activities.onboarding_escalate)):
+        deadline, steps = first_contact.deadlines(inp.case_id, inp.tenant, workflow.now(), inp.first_contact_days, inp.reminder_days)
+        for at, deadline_activity, _ in steps:
             try:
                 await workflow.wait_condition(lambda: self._closed or self._contacted, timeout=max(at - workflow.now(), timedelta(seconds=1)))
                 break
@@ -65,14 +59,7 @@ class CaseOnboarding:
     async def record_first_contact(self, contact: FirstContactUpdate) -> str:
         self._recording = True
         try:
-            await workflow.execute_activity(
-                activities.record_first_contact,
-                RecordFirstContactInput(
-                    case_id=self._inp.case_id, tenant=self._inp.tenant, contact_on=contact.contact_on,
-                    starter_pack=contact.starter_pack, recorded_by=contact.recorded_by, recorded_on=workflow.now().date(),
-                ),
-                start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
-            )
+            await first_contact.record(self._inp.case_id, self._inp.tenant, contact, RETRY)
         except Exception:
             self._recording = False
             raise
@@ -83,9 +70,7 @@ class CaseOnboarding:
     def _validate(self, contact: FirstContactUpdate) -> None:
         if self._closed:
             raise ValueError("the case is closed")
-        if self._contacted or self._recording:
-            raise ValueError("the first contact has already been recorded")
-        error = first_contact_error(contact.contact_on, self._opened_on, workflow.now().date())
+        error = first_contact.refusal(contact, recorded=self._contacted or self._recording, opened_on=self._opened_on)
         if error:
             raise ValueError(error)
 

@@ -34,13 +34,12 @@ with workflow.unsafe.imports_passed_through():
     from services.contracts.casework_workflows import (
         CaseDeadlineInput,
         FirstContactUpdate,
-        RecordFirstContactInput,
         RecordReviewInput,
         ReviewUpdate,
         StepResult,
-        first_contact_error,
     )
     from services.contracts.refusals import NON_RETRYABLE
+    from workflows import first_contact
 
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -125,14 +124,9 @@ class ReviewCycle:
     async def _first_contact_deadlines(self, inp: ReviewCycleInput) -> None:
         """v3: the reminder, then the escalation, each unless the first contact was recorded (or the case
         closed) before it; a step done in an earlier cycle is not repeated."""
-        assert self._onboarding is not None and self._onboarding.opened_at is not None
-        opened, days = self._onboarding.opened_at, self._onboarding.first_contact_days
-        due = opened + timedelta(days=days)
-        deadline = CaseDeadlineInput(case_id=inp.case_id, tenant=inp.tenant, kind="first_contact", due_on=due.date())
-        steps = (
-            (opened + timedelta(days=min(self._onboarding.reminder_days, days)), activities.onboarding_remind, "reminded"),
-            (due, activities.onboarding_escalate, "escalated"),
-        )
+        ob = self._onboarding
+        assert ob is not None and ob.opened_at is not None
+        deadline, steps = first_contact.deadlines(inp.case_id, inp.tenant, ob.opened_at, ob.first_contact_days, ob.reminder_days)
         for at, deadline_activity, done in steps:
             if getattr(self._onboarding, done):
                 continue
@@ -156,14 +150,7 @@ class ReviewCycle:
         assert self._inp is not None and self._onboarding is not None
         self._contact_recording = True
         try:
-            await workflow.execute_activity(
-                activities.record_first_contact,
-                RecordFirstContactInput(
-                    case_id=self._inp.case_id, tenant=self._inp.tenant, contact_on=contact.contact_on,
-                    starter_pack=contact.starter_pack, recorded_by=contact.recorded_by, recorded_on=workflow.now().date(),
-                ),
-                start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
-            )
+            await first_contact.record(self._inp.case_id, self._inp.tenant, contact, RETRY)
         except Exception:
             self._contact_recording = False
             raise
@@ -176,10 +163,8 @@ class ReviewCycle:
             raise ValueError("the case is closed")
         if self._onboarding is None:
             raise ValueError("the first contact is not open in this workflow")
-        if self._onboarding.contacted or self._contact_recording:
-            raise ValueError("the first contact has already been recorded")
         assert self._onboarding.opened_at is not None
-        error = first_contact_error(contact.contact_on, self._onboarding.opened_at.date(), workflow.now().date())
+        error = first_contact.refusal(contact, recorded=self._onboarding.contacted or self._contact_recording, opened_on=self._onboarding.opened_at.date())
         if error:
             raise ValueError(error)
 
