@@ -46,6 +46,16 @@ async def count(coro, n: int) -> None:  # type: ignore[no-untyped-def]
     assert len(await coro) == n
 
 
+async def reminded_on_day_10_escalated_on_day_14(env, handle, db: Database) -> None:  # type: ignore[no-untyped-def]
+    """Day 11: the caseworker's reminder, no escalation yet; day 15: the team lead's escalation."""
+    await env.fast_forward(handle, timedelta(days=11))
+    await eventually(lambda: count(alerts(db, "first_contact_reminder"), 1), timeout=20)
+    assert await alerts(db, "first_contact_overdue") == []
+    await env.fast_forward(handle, timedelta(days=4))
+    await eventually(lambda: count(alerts(db, "first_contact_overdue"), 1), timeout=20)
+    assert [e["kind"] for e in await events(db, "CaseEscalated")] == ["first_contact_overdue"]
+
+
 class TestCaseOnboarding:
     async def test_reminder_on_day_10_escalation_on_day_14_then_first_contact(self, time_skipping_env,
                                                                               casework_db: Database) -> None:  # type: ignore[no-untyped-def]
@@ -56,12 +66,7 @@ class TestCaseOnboarding:
             handle = await env.client.start_workflow(
                 CASE_ONBOARDING_WORKFLOW, CaseOnboardingInput(case_id=case_id, tenant="hamm"), id=case_onboarding_workflow_id(case_id), task_queue=queue,
             )
-            await env.fast_forward(handle, timedelta(days=11))
-            await eventually(lambda: count(alerts(casework_db, "first_contact_reminder"), 1), timeout=20)
-            assert await alerts(casework_db, "first_contact_overdue") == []
-            await env.fast_forward(handle, timedelta(days=4))
-            await eventually(lambda: count(alerts(casework_db, "first_contact_overdue"), 1), timeout=20)
-            assert [e["kind"] for e in await events(casework_db, "CaseEscalated")] == ["first_contact_overdue"]
+            await reminded_on_day_10_escalated_on_day_14(env, handle, casework_db)
             with pytest.raises(WorkflowUpdateFailedError):
                 await handle.execute_update(CaseOnboarding.record_first_contact,
                                             FirstContactUpdate(contact_on=date(2000, 1, 1), starter_pack=True, recorded_by="caseworker"))
@@ -192,12 +197,7 @@ class TestFirstContactInTheCaseWorkflow:
         queue = f"casework-{uuid.uuid4().hex[:6]}"
         async with make_worker(env.client, queue, workflows=[ReviewCycle], activities=activities.activities(runtime(casework_db))):
             handle = await self._start(env, case_id, queue)
-            await env.fast_forward(handle, timedelta(days=11))
-            await eventually(lambda: count(alerts(casework_db, "first_contact_reminder"), 1), timeout=20)
-            assert await alerts(casework_db, "first_contact_overdue") == []
-            await env.fast_forward(handle, timedelta(days=4))
-            await eventually(lambda: count(alerts(casework_db, "first_contact_overdue"), 1), timeout=20)
-            assert [e["kind"] for e in await events(casework_db, "CaseEscalated")] == ["first_contact_overdue"]
+            await reminded_on_day_10_escalated_on_day_14(env, handle, casework_db)
             contact = FirstContactUpdate(contact_on=date.today(), starter_pack=True, recorded_by="caseworker")
             with pytest.raises(WorkflowUpdateFailedError):
                 await handle.execute_update(ReviewCycle.record_first_contact, contact.model_copy(update={"contact_on": date(2000, 1, 1)}))
