@@ -35,10 +35,17 @@ def _on_conflict_statement(
 _BY = "by_"  # the bind parameter of an increment: `events = t.events + :by_events`
 
 
+@functools.lru_cache(maxsize=1024)
+def _defaults_left_out(table: sa.Table, columns: tuple[str, ...]) -> bool:
+    """A column not among `columns` has a Python-side default or onupdate for SQLAlchemy to fill in
+    (the table's columns are looked at once per shape, not on every upsert)."""
+    return any(c.name not in columns and (c.default is not None or c.onupdate is not None) for c in table.c)
+
+
 def _plain(table: sa.Table, columns: tuple[str, ...], values: list[dict]) -> bool:
     """True if the cached text says what SQLAlchemy's insert would: only plain values (no SQL expressions),
     and no Python-side column default or onupdate left for SQLAlchemy to fill in."""
-    if any(c.name not in columns and (c.default is not None or c.onupdate is not None) for c in table.c):
+    if _defaults_left_out(table, columns):
         return False
     return not any(isinstance(v, sa.ClauseElement) for row in values for v in row.values())
 
