@@ -297,8 +297,7 @@ class RunningStack:
 
         await self.started(workflow_id)
         client = await self.temporal()
-        handle = client.get_workflow_handle(workflow_id)
-        return await TimeSkipper(client).fast_forward(handle, duration)
+        return await TimeSkipper(client).fast_forward(client.get_workflow_handle(workflow_id), duration)
 
     @property
     def web_url(self) -> str:
