@@ -79,7 +79,8 @@ class IntakeCorrected(Event):
 
 
 class PersonRouted(Event):
-    """A person's routes were derived at intake (or changed by a correction)."""
+    """A correction changed a person's derived routes, needs or prospect (or the household's district). At
+    intake the derived facts come with IntakeCompleted's `persons`, so this event follows corrections only."""
 
     producer = "intake"
 

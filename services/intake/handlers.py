@@ -63,8 +63,8 @@ async def complete_intake(
     rt: IntakeRuntime, principal: Principal, command: IntakeIn, idempotency_key: str | None, *, draft_id: uuid.UUID | None = None
 ) -> tuple[IntakeCreated, bool]:
     """Stores the household (personal fields encrypted per person), derives each person's routes and
-    publishes IntakeCompleted, PersonRouted and ArrivalRecorded per person, and ClearingStarted per person
-    routed to ABRA, in one transaction. A repeated request with the same Idempotency-Key returns the
+    publishes IntakeCompleted (each person's routes with it), ArrivalRecorded per person and ClearingStarted per
+    person routed to ABRA, in one transaction. A repeated request with the same Idempotency-Key returns the
     first result instead of a second intake. Returns (result, created)."""
     now = utc_now()
     check_household(command.household, now.date())

@@ -138,7 +138,6 @@ class IntakeWriter:
             )
         )
         self.new_tokens += self.rt.search_rows(person_id, self.household_id, person.model_dump(mode="json"))
-        await self.routed(person_id, person, d)
         if Route.ABRA_CLEARING in d.routes:
             self.new_abra.append((person_id, person))
         return person_id, d

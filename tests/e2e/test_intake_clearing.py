@@ -38,13 +38,20 @@ async def post_intake(stack: RunningStack, payload: dict[str, Any]) -> dict[str,
     return r.json()
 
 
-async def routes_of(stack: RunningStack, person_id: str) -> list[str]:
-    async def routed() -> list[str]:
-        found = await events(stack, PersonRouted, person_id=person_id)
-        assert found
-        return found[-1]["routes"]
+async def profile_at_intake(stack: RunningStack, person_id: str) -> dict[str, Any]:
+    """The person's derived facts as IntakeCompleted carried them (PersonRouted follows corrections only)."""
 
-    return await eventually(routed, timeout=10)
+    async def completed() -> dict[str, Any]:
+        found = [p for e in await events(stack, IntakeCompleted) for p in e["persons"] if p["person_id"] == person_id]
+        assert found
+        return found[-1]
+
+    return await eventually(completed, timeout=10)
+
+
+async def routes_of(stack: RunningStack, person_id: str) -> list[str]:
+    routes: list[str] = (await profile_at_intake(stack, person_id))["routes"]
+    return routes
 
 
 async def coach(stack: RunningStack, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -198,7 +205,7 @@ class TestAbraClearing:
         async def published() -> None:
             (corrected,) = await events(stack, IntakeCorrected, intake_id=created["intake_id"])
             assert corrected["changed_fields"] == ["nationality", "residence_status"]
-            assert [e["routes"] for e in await events(stack, PersonRouted, person_id=pid)] == [["abra_clearing"], ["information"]]
+            assert [e["routes"] for e in await events(stack, PersonRouted, person_id=pid)] == [["information"]]
             assert [e["outcome"] for e in await events(stack, ClearingClosed, person_id=pid)] == ["cancelled"]
             assert await events(stack, ArrivalRetracted)
 
@@ -231,8 +238,7 @@ class TestOtherRoutes:
                                                           status_since="2019-05-01")))
         (pid,) = created["person_ids"]
         assert await routes_of(stack, pid) == ["casework"]
-        (routed,) = await events(stack, PersonRouted, person_id=pid)
-        assert routed["prospect"] == "unclear"
+        assert (await profile_at_intake(stack, pid))["prospect"] == "unclear"
         assert (await registration(stack, created["household_id"]))[pid]["allowed"]
         assert await clearings_of(stack, created["household_id"]) == {}
 
@@ -241,7 +247,7 @@ class TestOtherRoutes:
                                     intake_payload(person("Luan", "Berisha", "1990-01-01", "XK", sex="male", residence_status="enforceably_obliged_to_leave")))
         (pid,) = created["person_ids"]
         assert await routes_of(stack, pid) == ["return_counselling"]
-        (routed,) = await events(stack, PersonRouted, person_id=pid)
+        routed = await profile_at_intake(stack, pid)
         assert routed["prospect"] == "none" and routed["needs"] == ["language", "work"]
         assert (await registration(stack, created["household_id"]))[pid]["allowed"]
         assert await clearings_of(stack, created["household_id"]) == {}
