@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from faststream.redis.message import bDATA_KEY
+from faststream.redis.parser.binary import BinaryMessageFormatV1
 
 from services.contracts import Event
 
@@ -38,6 +39,30 @@ async def tolerant_parser(raw: Any, original: Callable[[Any], Awaitable[Any]]) -
         msg.raw_message = raw
         msg.headers = {UNDECODABLE: type(exc).__name__}
         return msg
+
+
+async def tolerant_batch_parser(raw: Any, original: Callable[[Any], Awaitable[Any]]) -> Any:
+    """FastStream's batch parser, except that a batch it cannot parse still arrives (with no body): the
+    kit reads every entry from the raw batch itself (`batch_entries`)."""
+    try:
+        return await original(raw)
+    except Exception:
+        msg = await original({**raw, "data": []})
+        msg.raw_message = raw
+        return msg
+
+
+def batch_entries(raw: Mapping[str, Any]) -> list[tuple[bytes, Mapping[bytes, Any], dict[str, Any], bytes]]:
+    """(entry id, fields, headers, body) of every entry of a raw batch; an entry that cannot be read gets
+    the UNDECODABLE header (it fails in `parse`, and the reclaimer dead-letters it)."""
+    out: list[tuple[bytes, Mapping[bytes, Any], dict[str, Any], bytes]] = []
+    for entry_id, fields in zip(raw["message_ids"], raw["data"], strict=True):
+        try:
+            body, headers = BinaryMessageFormatV1.parse(fields[bDATA_KEY])
+        except Exception as exc:  # noqa: BLE001 - any unreadable entry is poison
+            body, headers = b"", {UNDECODABLE: type(exc).__name__}
+        out.append((entry_id, fields, headers, body))
+    return out
 
 
 async def the_message(msg: Any) -> Any:

@@ -9,7 +9,8 @@ from services.reporting import handlers
 from services.reporting.runtime import ReportingRuntime
 
 PRODUCERS = ("intake", "casework", "funding")
-CONCURRENCY = 4  # events handled at once per stream; projections are order-independent per event
+#: entries read and handled at once per stream (one group commit); projections are order-independent per event
+BATCH = 64
 
 
 def projected_events() -> list[type[Event]]:
@@ -20,4 +21,4 @@ def subscriptions(rt: ReportingRuntime) -> list[Subscription]:
     async def project(event: Event, delivery: Delivery) -> None:
         await handlers.on_event(rt, event, delivery)
 
-    return [Subscription(cls, project, name="project", concurrency=CONCURRENCY) for cls in projected_events()]
+    return [Subscription(cls, project, name="project", batch=BATCH) for cls in projected_events()]

@@ -1,5 +1,5 @@
 """Consuming events from real Redis Streams: idempotent inbox, reclaiming entries of a dead consumer,
-dead letters after the last delivery, replay."""
+dead letters after the last delivery, replay; each with entries read one by one and in batches."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 
 import pytest
 from faststream.redis import RedisBroker
+from opentelemetry import propagate
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from redis.asyncio import Redis
 
 from services.kit import deadletters
@@ -39,8 +43,8 @@ class Harness:
         return int((await self.redis.xpending(ThingHappened.stream, SERVICE))["pending"])
 
 
-@pytest.fixture
-async def harness(redis_url: str, tmp_path) -> AsyncIterator[Harness]:  # type: ignore[no-untyped-def]
+@pytest.fixture(params=[0, 16], ids=["one-by-one", "batch"])
+async def harness(request, redis_url: str, tmp_path) -> AsyncIterator[Harness]:  # type: ignore[no-untyped-def]
     redis = Redis.from_url(redis_url)
     await redis.delete(ThingHappened.stream, ThingHappened.stream + ".dlq")
     outbox = await make_outbox(f"sqlite+aiosqlite:///{tmp_path / 'consumer.db'}")
@@ -56,7 +60,7 @@ async def harness(redis_url: str, tmp_path) -> AsyncIterator[Harness]:  # type: 
         async with delivery.transaction() as tx:
             await tx.conn.execute(effects.insert().values(thing_id=event.thing_id))
 
-    consumers.add(Subscription(ThingHappened, apply, name="apply"))
+    consumers.add(Subscription(ThingHappened, apply, name="apply", batch=request.param))
     h.start = lambda: _start(h)  # type: ignore[attr-defined]
     yield h
     await broker.stop()
@@ -81,6 +85,39 @@ class TestConsumerGroups:
             assert await count_effects(harness.outbox) == 3
 
         await eventually(all_applied)
+
+
+class TestBatchReads:
+    @pytest.mark.parametrize("harness", [16], indirect=True)
+    async def test_a_burst_is_read_at_once_and_each_event_keeps_its_own_span_in_its_producers_trace(self, harness: Harness) -> None:
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        harness.consumers.tracer_provider = provider
+        producer = provider.get_tracer("producer")
+        burst = [thing() for _ in range(10)]
+        parents = {}
+        await harness.broker.connect()
+        for e in burst:
+            with producer.start_as_current_span("publish") as span:
+                headers = {"event_id": str(e.event_id), "event_type": e.event_type}
+                propagate.inject(headers)
+                parents[str(e.event_id)] = span.get_span_context()
+            await harness.broker.publish(e.model_dump_json().encode(), stream=ThingHappened.stream, headers=headers)
+        await harness.start()  # type: ignore[attr-defined]
+
+        async def handled() -> None:
+            assert await count_effects(harness.outbox) == 10
+            assert await harness.pending() == 0
+
+        await eventually(handled)
+        assert (harness.consumers.batches, harness.consumers.batched, harness.consumers.handled) == (1, 10, 10)
+        spans = [s for s in exporter.get_finished_spans() if s.name == f"{ThingHappened.stream} process"]
+        assert sorted(str(s.attributes["ankommen.event_id"]) for s in spans) == sorted(parents)
+        for s in spans:
+            parent = parents[str(s.attributes["ankommen.event_id"])]
+            assert s.parent is not None and (s.parent.trace_id, s.parent.span_id) == (parent.trace_id, parent.span_id)
+        provider.shutdown()
 
 
 class TestIdempotentInbox:

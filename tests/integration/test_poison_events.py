@@ -1,6 +1,7 @@
 """Poison on a stream that two consumer groups read (real Redis, the kit's consumers): every kind of
 garbage is dead-lettered for each group after the last delivery, nothing stays pending, good events
-behind it are handled, and a replayed dead letter goes back to its own group only."""
+behind it are handled, and a replayed dead letter goes back to its own group only. One group reads in
+batches, the other entry by entry."""
 
 from __future__ import annotations
 
@@ -56,7 +57,8 @@ async def groups(redis_url: str, tmp_path) -> AsyncIterator[TwoGroups]:  # type:
         async def apply(event: ThingHappened, delivery: Delivery, handled: list[str] = handled) -> None:
             handled.append(str(event.event_id))
 
-        consumers.add(Subscription(ThingHappened, apply, name="apply"))
+        # the first group reads in batches (as reporting does), the second one entry at a time
+        consumers.add(Subscription(ThingHappened, apply, name="apply", batch=16 if group == GROUPS[0] else 0))
         await consumers.ensure_groups(redis)
         await broker.start()
         h.brokers.append(broker)
