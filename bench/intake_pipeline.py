@@ -35,7 +35,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ import httpx
 from redis.asyncio import Redis
 
 from bench.profile import TICK, proc_stat, wait_until_idle
+from services.contracts.workdays import BERLIN
 
 CASE_OPENED_STREAM = "casework.case-opened.v1"
 PROCESSES = ("redis", "temporal", "intake", "casework", "funding", "reporting")
@@ -110,6 +111,7 @@ def busy(cpu: dict[str, Any]) -> str:
 
 def household(i: int) -> dict[str, Any]:
     """A deterministic household for request i: 1-3 persons, cycling districts and nationalities."""
+    today = datetime.now(BERLIN).date()
     persons = []
     for k in range(1 + i % 3):
         # the head is a recognised refugee, so every household opens a case (the casework path); the others vary
@@ -121,7 +123,9 @@ def household(i: int) -> dict[str, Any]:
                 "date_of_birth": f"{1960 + (i + 7 * k) % 40}-{1 + i % 12:02d}-{1 + (i + k) % 28:02d}",  # adults (the household rule)
                 "nationality": nationality,
                 "residence_status": status,
-                "move_in_date": f"2025-{1 + (i + k) % 12:02d}-{1 + i % 28:02d}",
+                # moved in within the last two weeks, as people who come to register (§17 BMG); a fixed year
+                # in the past made every ABRA person's reminder and missed deadline fire at once
+                "move_in_date": (today - timedelta(days=(i + k) % 14)).isoformat(),
                 **INTERVIEW_DEFAULTS,
             }
         )
