@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from services.contracts.vocab import Need, Prospect, Route
+from services.contracts.workdays import city_today
 from services.intake.crypto import Keyring, KeyUnavailable, generate_master_key
 from services.intake.domain import check_household
 from services.intake.domain_routing import RoutingRules, derive
@@ -83,7 +84,7 @@ class TestValidation:
             ({"consents": [{"partner": "nsa", "purpose": "referral", "given_on": "2026-11-02"}]}, "consents"),
             ({"residence_status": "tolerated"}, None),  # status_since missing
             ({"nationality": "DE", "residence_status": "recognised_refugee"}, None),  # a German has status german
-            ({"move_in_date": (date.today() + timedelta(days=1)).isoformat()}, "move_in_date"),
+            ({"move_in_date": (city_today() + timedelta(days=1)).isoformat()}, "move_in_date"),
         ],
     )
     def test_invalid_person_fields_are_rejected_with_their_field(self, change: dict, field: str | None) -> None:

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 from pydantic import ValidationError
 
-from services.contracts.workdays import closed_day_reason, closed_days_between
+from services.contracts.workdays import city_today, closed_day_reason, closed_days_between
 from services.intake.domain import check_registration, may_register, registration_deadline, registration_missed
 from services.intake.schemas_clearing import RegistrationIn
 from services.kit.errors import Conflict, Invalid
@@ -75,5 +75,5 @@ class TestRecordingARegistration:
 
     def test_not_in_the_future(self) -> None:
         with pytest.raises(ValidationError) as exc:
-            RegistrationIn(registered_on=date.today() + timedelta(days=1))
+            RegistrationIn(registered_on=city_today() + timedelta(days=1))
         assert exc.value.errors()[0]["loc"] == ("registered_on",)
