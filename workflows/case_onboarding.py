@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
         StepResult,
     )
     from services.contracts.refusals import NON_RETRYABLE
+    from services.contracts.workdays import city_today
     from workflows import first_contact
 
 RETRY = RetryPolicy(
@@ -36,7 +37,7 @@ class CaseOnboarding:
         self._contacted = False
         self._recording = False
         self._inp = inp
-        self._opened_on = workflow.now().date()
+        self._opened_on = city_today(workflow.now())
 
     @workflow.run
     async def run(self, inp: CaseOnboardingInput) -> str:

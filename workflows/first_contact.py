@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
         RecordFirstContactInput,
         first_contact_error,
     )
+    from services.contracts.workdays import city_today
 
 #: The steps before the first contact: (when, the activity that raises it, the step's name).
 Step = tuple[datetime, Callable[..., Any], str]
@@ -27,7 +28,7 @@ def deadlines(case_id: Any, tenant: str, opened: datetime, first_contact_days: i
     """The deadline the reminder and the escalation name, and the two steps: the reminder to the
     caseworker (day `reminder_days`, at the latest on the due day), the escalation at the due day."""
     due = opened + timedelta(days=first_contact_days)
-    deadline = CaseDeadlineInput(case_id=case_id, tenant=tenant, kind="first_contact", due_on=due.date())
+    deadline = CaseDeadlineInput(case_id=case_id, tenant=tenant, kind="first_contact", due_on=city_today(due))
     remind_at = opened + timedelta(days=min(reminder_days, first_contact_days))
     return deadline, ((remind_at, activities.onboarding_remind, "reminded"), (due, activities.onboarding_escalate, "escalated"))
 
@@ -38,7 +39,7 @@ async def record(case_id: Any, tenant: str, contact: FirstContactUpdate, retry: 
         activities.record_first_contact,
         RecordFirstContactInput(
             case_id=case_id, tenant=tenant, contact_on=contact.contact_on,
-            starter_pack=contact.starter_pack, recorded_by=contact.recorded_by, recorded_on=workflow.now().date(),
+            starter_pack=contact.starter_pack, recorded_by=contact.recorded_by, recorded_on=city_today(workflow.now()),
         ),
         start_to_close_timeout=timedelta(seconds=30), retry_policy=retry,
     )
@@ -49,4 +50,4 @@ def refusal(contact: FirstContactUpdate, *, recorded: bool, opened_on: date) -> 
     recorded), or a date the rule refuses (contracts' first_contact_error)."""
     if recorded:
         return "the first contact has already been recorded"
-    return first_contact_error(contact.contact_on, opened_on, workflow.now().date())
+    return first_contact_error(contact.contact_on, opened_on, city_today(workflow.now()))

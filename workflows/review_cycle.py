@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         StepResult,
     )
     from services.contracts.refusals import NON_RETRYABLE
+    from services.contracts.workdays import city_today
     from workflows import first_contact
 
 RETRY = RetryPolicy(
@@ -164,7 +165,7 @@ class ReviewCycle:
         if self._onboarding is None:
             raise ValueError("the first contact is not open in this workflow")
         assert self._onboarding.opened_at is not None
-        error = first_contact.refusal(contact, recorded=self._onboarding.contacted or self._contact_recording, opened_on=self._onboarding.opened_at.date())
+        error = first_contact.refusal(contact, recorded=self._onboarding.contacted or self._contact_recording, opened_on=city_today(self._onboarding.opened_at))
         if error:
             raise ValueError(error)
 

@@ -210,7 +210,7 @@ class CaseworkActivities:
                 raise refusal(NOT_FOUND, "no such case")
             if case.first_contact_on is not None:
                 return StepResult(detail="already recorded")
-            error = first_contact_error(inp.contact_on, case.opened_at.date(), inp.recorded_on or city_today())
+            error = first_contact_error(inp.contact_on, city_today(case.opened_at), inp.recorded_on or city_today())
             if error:
                 raise refusal(INVALID, error)
             await store.update_case(tx.conn, inp.case_id, first_contact_on=inp.contact_on)

@@ -103,7 +103,7 @@ async def close_case(id: uuid.UUID, body: CloseIn, rt: CaseworkRuntimeDep, princ
 @router.post("/cases/{id}/first-contact", response_model=CaseOut, summary="Record the first contact (welcome visit) and the starter pack")
 async def first_contact(id: uuid.UUID, body: FirstContactIn, rt: CaseworkRuntimeDep, principal: Worker) -> CaseOut:
     case = await check_case(rt, principal, id)
-    error = first_contact_error(body.contact_on, case.opened_at.date(), city_today())
+    error = first_contact_error(body.contact_on, city_today(case.opened_at), city_today())
     if error:
         raise Invalid(error, field="contact_on")
     workflow_id, record = await first_contact_target(rt, id)

@@ -11,12 +11,13 @@ reassignment and the closure change no other test's cases."""
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from playwright.async_api import expect
 
+from services.contracts.workdays import city_today
 from tests.browser.test_web_browser import sign_in
 from tests.e2e.test_casework_scenarios import intake_case, refugee
 from tests.support.browser import check_screen, staff_context
@@ -24,7 +25,7 @@ from tests.support.stack import RunningStack
 
 pytestmark = pytest.mark.stack
 DISTRICT = "Bockum-Hövel"
-TODAY = date.today()
+TODAY = city_today()
 
 
 async def new_case(stack: RunningStack) -> tuple[str, str]:

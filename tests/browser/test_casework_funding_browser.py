@@ -8,12 +8,13 @@ a caseworker filed (four-eyes state shown) and a fund manager who filed one cann
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from playwright.async_api import expect
 
+from services.contracts.workdays import city_today
 from tests.browser.test_role_screens_browser import nav
 from tests.browser.test_web_browser import sign_in
 from tests.e2e.test_casework_scenarios import planned_case
@@ -25,7 +26,7 @@ from tests.support.eventually import eventually
 from tests.support.stack import RunningStack, intake_payload, person
 
 pytestmark = pytest.mark.stack
-TODAY = date.today().isoformat()
+TODAY = city_today().isoformat()
 
 
 def refugee(given: str, born: str) -> dict[str, Any]:
@@ -209,12 +210,12 @@ class TestIntegrationPointInTheBrowser:
         await expect(page.get_by_role("status")).to_contain_text("Nicht möglich")
         await page.get_by_role("button", name="Eingang bestätigen").click()
         await expect(page.get_by_role("status")).to_have_text("Der Eingang ist bestätigt.")
-        await page.get_by_label("Ersttermin am").fill((date.today() + timedelta(days=3)).isoformat())
+        await page.get_by_label("Ersttermin am").fill((city_today() + timedelta(days=3)).isoformat())
         await page.get_by_role("button", name="Termin buchen").click()
         await expect(page.get_by_role("status")).to_have_text("Der Ersttermin ist gebucht.")
         await check_screen(page, "38-ueberleitung")
         async with stack.client("casework", "ipadvisor") as ip:
-            assert (await ip.get(f"/referrals/{referral_id}")).json()["appointment_on"] == (date.today() + timedelta(days=3)).isoformat()
+            assert (await ip.get(f"/referrals/{referral_id}")).json()["appointment_on"] == (city_today() + timedelta(days=3)).isoformat()
 
 
 class TestDiscretionaryRoundInTheBrowser:

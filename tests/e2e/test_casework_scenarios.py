@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,12 +17,13 @@ from temporalio.client import WorkflowExecutionStatus
 
 from services.contracts.events import ConsentGiven, Event, IntakeCompleted, IntakeCorrected, PersonProfile
 from services.contracts.vocab import AgeGroup, Partner, Prospect, Purpose, ResidenceStatus, Route, Sex
+from services.contracts.workdays import city_today
 from tests.support.events import publish_events
 from tests.support.eventually import eventually
 from tests.support.stack import RunningStack, intake_payload, person
 
 pytestmark = pytest.mark.stack
-TODAY = date.today().isoformat()
+TODAY = city_today().isoformat()
 
 
 def refugee(given: str, born: str) -> dict[str, Any]:
@@ -235,7 +236,7 @@ class TestIntegrationPointReferral:
             assert referral_id in [x["referral_id"] for x in (await ip.get("/referrals")).json()]
             assert (await ip.post(f"/referrals/{referral_id}/profiling")).status_code == 409  # not acknowledged yet
             assert (await ip.post(f"/referrals/{referral_id}/acknowledge")).status_code == 200
-            r = await ip.post(f"/referrals/{referral_id}/appointment", json={"on": (date.today() + timedelta(days=3)).isoformat()})
+            r = await ip.post(f"/referrals/{referral_id}/appointment", json={"on": (city_today() + timedelta(days=3)).isoformat()})
             assert r.status_code == 200, r.text
             assert (await ip.post(f"/referrals/{referral_id}/profiling")).status_code == 200
             r = await ip.post(f"/referrals/{referral_id}/measure", json={"measure": "yoga"})
@@ -275,10 +276,10 @@ def profile(person_id: uuid.UUID, status: ResidenceStatus, *, consents: tuple[Co
 class TestChangeOfLegalRegime:
     async def test_asylum_recognised_hands_the_agency_referral_to_the_job_centre_with_its_history_and_measure(self, stack: RunningStack) -> None:
         intake_id, household_id, person_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-        consent = ConsentGiven(partner=Partner.EMPLOYMENT_AGENCY, purpose=Purpose.REFERRAL, given_on=date.today())
+        consent = ConsentGiven(partner=Partner.EMPLOYMENT_AGENCY, purpose=Purpose.REFERRAL, given_on=city_today())
         await publish(stack, IntakeCompleted(
             tenant="hamm", correlation_id=intake_id, intake_id=intake_id, household_id=household_id, district="Mitte",
-            move_in_date=date.today(), persons=[profile(person_id, ResidenceStatus.ASYLUM_SEEKER, consents=(consent,))],
+            move_in_date=city_today(), persons=[profile(person_id, ResidenceStatus.ASYLUM_SEEKER, consents=(consent,))],
         ))
         async with stack.client("casework", "teamlead") as lead:
             async def opened() -> str:
@@ -301,7 +302,7 @@ class TestChangeOfLegalRegime:
 
         await publish(stack, IntakeCorrected(
             tenant="hamm", correlation_id=intake_id, intake_id=intake_id, household_id=household_id, correction_no=1, district="Mitte",
-            move_in_date=date.today(), persons=[profile(person_id, ResidenceStatus.RECOGNISED_REFUGEE, consents=(consent,))],
+            move_in_date=city_today(), persons=[profile(person_id, ResidenceStatus.RECOGNISED_REFUGEE, consents=(consent,))],
             changed_fields=["residence_status"],
         ))
 

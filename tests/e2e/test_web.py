@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import date
 from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
+from services.contracts.workdays import city_today
 from tests.support.eventually import eventually
 from tests.support.stack import RunningStack, intake_payload
 from tests.support.web import csrf_of, dead_letter_for, raise_test_alert, sign_in, web_client
@@ -417,10 +417,10 @@ class TestInterviewFormOverHttp:
             await sign_in(stack, c, "frontdesk")
             draft = await self.new_draft(c)
             assert (await self.add(c, draft, given_name="Ana", family_name="Pop", date_of_birth="1990-01-01")).status_code == 303
-            assert (await self.add(c, draft, given_name="Ion", family_name="Pop", date_of_birth=f"{date.today().year - 8}-01-01")).status_code == 303
+            assert (await self.add(c, draft, given_name="Ion", family_name="Pop", date_of_birth=f"{city_today().year - 8}-01-01")).status_code == 303
             page = await c.get(f"/erstgespraech/{draft}/einwilligungen")
             assert "Für den ganzen Haushalt (2 Personen)" in page.text and "Ion Pop (minderjährig: Einwilligung durch die Sorgeberechtigten)" in page.text
-            r = await c.post(f"/erstgespraech/{draft}/einwilligungen", data={"csrf_token": csrf_of(page.text), "given_on": date.today().isoformat(),
+            r = await c.post(f"/erstgespraech/{draft}/einwilligungen", data={"csrf_token": csrf_of(page.text), "given_on": city_today().isoformat(),
                                                                                "consent-haushalt": "social_casework:counselling",
                                                                                "consent-1": "daycare:referral"})
             assert r.status_code == 303
@@ -435,12 +435,12 @@ class TestInterviewFormOverHttp:
         unique = "".join(chr(ord("a") + int(ch, 16)) for ch in uuid.uuid4().hex[:8])
         minor = {"family_name": f"Rahimi{unique}", "sex": "male", "nationality": "AF", "language_1": "fa", "german_level": "none",
                  "literate": "ja", "schooling_years": "6", "highest_certificate": "primary", "work_experience_years": "0", "able_to_work": "ja",
-                 "health_insurance": "asylum_seekers_benefits", "residence_status": "asylum_seeker", "move_in_date": date.today().isoformat(),
+                 "health_insurance": "asylum_seekers_benefits", "residence_status": "asylum_seeker", "move_in_date": city_today().isoformat(),
                  "wants_registration": "ja"}
         async with web_client(stack) as c:
             await sign_in(stack, c, "frontdesk")
             draft = await self.new_draft(c)
-            r = await self.add(c, draft, given_name="Ahmad", date_of_birth=f"{date.today().year - 16}-01-01", relation="head", **minor)
+            r = await self.add(c, draft, given_name="Ahmad", date_of_birth=f"{city_today().year - 16}-01-01", relation="head", **minor)
             assert r.status_code == 303
             review = await c.get(f"/erstgespraech/{draft}/pruefen")
             r = await c.post(f"/erstgespraech/{draft}/abschliessen", data={"csrf_token": csrf_of(review.text)})
@@ -466,7 +466,7 @@ class TestCaseCloseAndGoalOverHttp:
         case = await intake_case(stack, refugee("Karim", "1991-05-05"), district="Bockum-Hövel")
         case_id, (member,) = case["case_id"], case["member_ids"]
         async with stack.client("casework", "caseworker4") as cw:
-            assert (await cw.post(f"/cases/{case_id}/first-contact", json={"contact_on": date.today().isoformat(), "starter_pack": False})).status_code == 200
+            assert (await cw.post(f"/cases/{case_id}/first-contact", json={"contact_on": city_today().isoformat(), "starter_pack": False})).status_code == 200
             goal = (await cw.post(f"/cases/{case_id}/goals", json={"field_of_action": 1, "title": "Deutschkurs", "target_date": "2027-06-30",
                                                                    "responsible": "client"})).json()
         goal_page = f"/faelle/{case_id}/ziele/{goal['goal_id']}"

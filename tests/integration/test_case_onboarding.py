@@ -30,6 +30,7 @@ from services.contracts.casework_workflows import (
     first_contact_error,
 )
 from services.contracts.events import CaseClosed
+from services.contracts.workdays import city_today
 from services.kit.auth import Principal
 from services.kit.db import Database
 from services.kit.errors import Invalid
@@ -71,7 +72,7 @@ class TestCaseOnboarding:
                 await handle.execute_update(CaseOnboarding.record_first_contact,
                                             FirstContactUpdate(contact_on=date(2000, 1, 1), starter_pack=True, recorded_by="caseworker"))
             await handle.execute_update(CaseOnboarding.record_first_contact,
-                                        FirstContactUpdate(contact_on=date.today(), starter_pack=True, recorded_by="caseworker"))
+                                        FirstContactUpdate(contact_on=city_today(), starter_pack=True, recorded_by="caseworker"))
             assert await handle.result() == "contacted"
         recorded = await events(casework_db, "FirstContactRecorded")
         assert [(e["starter_pack"]) for e in recorded] == [True]
@@ -87,7 +88,7 @@ class TestCaseOnboarding:
                 CASE_ONBOARDING_WORKFLOW, CaseOnboardingInput(case_id=case_id, tenant="hamm"), id=case_onboarding_workflow_id(case_id), task_queue=queue,
             )
             await handle.execute_update(CaseOnboarding.record_first_contact,
-                                        FirstContactUpdate(contact_on=date.today(), starter_pack=False, recorded_by="caseworker"))
+                                        FirstContactUpdate(contact_on=city_today(), starter_pack=False, recorded_by="caseworker"))
             assert await handle.result() == "contacted"
         assert await alerts(casework_db, "first_contact_reminder") == []
         assert await events(casework_db, "CaseEscalated") == []
@@ -137,7 +138,7 @@ class TestOneFirstContactRule:
     @pytest.mark.parametrize("days", [1, 30, -1])  # tomorrow and later: in the future; yesterday: before the case was opened
     async def test_a_refused_date_is_refused_by_all_three_with_the_same_reason(self, days: int, temporal_env, casework_db: Database) -> None:  # type: ignore[no-untyped-def]
         env = temporal_env
-        today = date.today()
+        today = city_today()
         contact_on = today + timedelta(days=days)
         rule = first_contact_error(contact_on, today, today)
         assert rule is not None
@@ -165,7 +166,7 @@ class TestOneFirstContactRule:
 
     async def test_an_accepted_date_passes_the_api_the_validator_and_the_activity(self, temporal_env, casework_db: Database) -> None:  # type: ignore[no-untyped-def]
         env = temporal_env
-        today = date.today()
+        today = city_today()
         assert first_contact_error(today, today, today) is None
         rt = runtime(casework_db, temporal=env.client)
         queue = f"casework-{uuid.uuid4().hex[:6]}"
@@ -198,7 +199,7 @@ class TestFirstContactInTheCaseWorkflow:
         async with make_worker(env.client, queue, workflows=[ReviewCycle], activities=activities.activities(runtime(casework_db))):
             handle = await self._start(env, case_id, queue)
             await reminded_on_day_10_escalated_on_day_14(env, handle, casework_db)
-            contact = FirstContactUpdate(contact_on=date.today(), starter_pack=True, recorded_by="caseworker")
+            contact = FirstContactUpdate(contact_on=city_today(), starter_pack=True, recorded_by="caseworker")
             with pytest.raises(WorkflowUpdateFailedError):
                 await handle.execute_update(ReviewCycle.record_first_contact, contact.model_copy(update={"contact_on": date(2000, 1, 1)}))
             assert await handle.execute_update(ReviewCycle.record_first_contact, contact) == "recorded"
@@ -222,7 +223,7 @@ class TestFirstContactInTheCaseWorkflow:
         async with make_worker(env.client, queue, workflows=[ReviewCycle], activities=activities.activities(runtime(casework_db))):
             handle = await self._start(env, case_id, queue)
             await handle.execute_update(ReviewCycle.record_first_contact,
-                                        FirstContactUpdate(contact_on=date.today(), starter_pack=False, recorded_by="caseworker"))
+                                        FirstContactUpdate(contact_on=city_today(), starter_pack=False, recorded_by="caseworker"))
             await env.fast_forward(handle, timedelta(days=15))
             await handle.signal(ReviewCycle.case_closed)
             assert await handle.result() == "closed"
@@ -254,7 +255,7 @@ class TestFirstContactInTheCaseWorkflow:
             await env.fast_forward(current, timedelta(days=4))
             await eventually(lambda: count(alerts(casework_db, "first_contact_overdue"), 1), timeout=20)
             assert await current.execute_update(ReviewCycle.record_first_contact,
-                                                FirstContactUpdate(contact_on=date.today(), starter_pack=True, recorded_by="caseworker")) == "recorded"
+                                                FirstContactUpdate(contact_on=city_today(), starter_pack=True, recorded_by="caseworker")) == "recorded"
             await current.signal(ReviewCycle.case_closed)
             assert await current.result() == "closed"
         assert len(await alerts(casework_db, "first_contact_reminder")) == 1
