@@ -32,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
         referral_step_error,
     )
     from services.contracts.refusals import NON_RETRYABLE
-    from services.contracts.workdays import add_working_days, end_of_working_day
+    from services.contracts.workdays import add_working_days, city_today, end_of_working_day
 
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -84,7 +84,7 @@ class Referral:
                 RecordReferralStepInput(
                     referral_id=self._inp.referral_id, tenant=self._inp.tenant, step=step.step, measure=step.measure,
                     appointment_on=step.on if step.step == "appointment_booked" else None, on=step.on,
-                    recorded_on=workflow.now().date(), recorded_by=step.recorded_by,
+                    recorded_on=city_today(workflow.now()), recorded_by=step.recorded_by,
                 ),
                 start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
             )

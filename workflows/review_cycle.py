@@ -178,7 +178,7 @@ class ReviewCycle:
                 activities.record_review,
                 RecordReviewInput(
                     case_id=self._inp.case_id, tenant=self._inp.tenant, cycle=self._cycle, due_on=self._due_on,
-                    reviewed_on=workflow.now().date(), review=review,
+                    reviewed_on=city_today(workflow.now()), review=review,
                 ),
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RETRY,

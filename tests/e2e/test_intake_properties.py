@@ -11,11 +11,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from services.contracts.workdays import city_today
 from tests.support.stack import RunningStack
 
 pytestmark = pytest.mark.stack
 
-TODAY = date.today()
+TODAY = city_today()
 NAMES = st.text(alphabet=st.characters(categories=("L",)), min_size=1, max_size=30).filter(lambda s: s.strip() == s)
 ENUMS = {
     "sex": ["female", "male", "diverse", "unspecified"],
