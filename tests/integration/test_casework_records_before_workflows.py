@@ -15,6 +15,7 @@ from temporalio.service import RPCError
 from services.casework import activities, handlers, handlers_workflows, store, store_referrals
 from services.contracts.activities import TaskQueues, review_cycle_workflow_id
 from services.contracts.casework_workflows import FirstContactUpdate, ReferralStepUpdate, case_onboarding_workflow_id, referral_workflow_id
+from services.contracts.workdays import city_today
 from services.kit.broker import Delivery
 from services.kit.db import Database, utc_now
 from services.kit.temporal import execute_update_or_start, make_worker
@@ -40,7 +41,7 @@ class TestRecordsBeforeTheWorkflowsStarted:
         case_workflow = client.get_workflow_handle(review_cycle_workflow_id(case_id))
         with pytest.raises(RPCError):
             await case_workflow.describe()  # the window: the case is committed, no workflow yet
-        update = FirstContactUpdate(contact_on=date.today(), starter_pack=True, recorded_by="caseworker")
+        update = FirstContactUpdate(contact_on=city_today(), starter_pack=True, recorded_by="caseworker")
         async with make_worker(client, TaskQueues.CASEWORK, workflows=[CaseOnboarding, ReviewCycle, Referral], activities=activities.activities(rt)):
             await execute_update_or_start(client, review_cycle_workflow_id(case_id), "record_first_contact", update,
                                           lambda: handlers.ensure_case_workflows(rt, case_id))
@@ -49,7 +50,7 @@ class TestRecordsBeforeTheWorkflowsStarted:
                 await client.get_workflow_handle(case_onboarding_workflow_id(case_id)).describe()  # none beside it
             async with casework_db.read() as conn:
                 case = await store.get_case(conn, case_id)
-            assert case.first_contact_on == date.today()
+            assert case.first_contact_on == city_today()
             assert case.workflows_pending is False
             # a second record is refused by the workflow, not started anew
             with pytest.raises(WorkflowUpdateFailedError) as again:
