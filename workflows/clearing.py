@@ -1,6 +1,8 @@
 """ABRA pre-registration clearing (Kommunales Voranmeldeverfahren; 000 "Projekt ABRA"; DOMAIN.md flow 2).
 
-One workflow per person routed to ABRA, id `clearing-<person id>`. It books the earliest free slot in the
+One workflow per person routed to ABRA, id `clearing-<person id>`: clearings started before v3. Since v3 a
+household's clearings share one workflow (`workflows/household_clearing.py`), with the same steps per
+person; this one runs on for the clearings started before, and their histories replay. It books the earliest free slot in the
 ABRA calendar within N working days (no free slot: the ABRA team lead is alerted and booking is retried on
 a timer), reminds the ABRA team on day 10 after moving in if not cleared, marks the registration deadline
 missed on day 14 (§17 BMG; the clearing goes on), and waits for the coach's decisions, which are updates

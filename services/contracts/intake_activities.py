@@ -13,13 +13,16 @@ from services.contracts.intake_reminders import (
 )
 from services.contracts.intake_workflows import (
     BOOK_APPOINTMENT,
+    BOOK_APPOINTMENTS,
     CLOSE_CLEARING,
     COMPLETE_CLEARING,
     MARK_DEADLINE_MISSED,
     RAISE_NO_SLOT_ALERT,
     RECORD_NO_SHOW,
     SEND_REMINDER,
+    BookAll,
     Booking,
+    Bookings,
     BookInput,
     ClearingStep,
     CloseInput,
@@ -30,6 +33,12 @@ from services.contracts.intake_workflows import (
 @activity.defn(name=BOOK_APPOINTMENT)
 async def book_appointment(inp: BookInput) -> Booking:
     """The earliest free slot within the booking window, once per (clearing, attempt)."""
+    raise NotImplementedError
+
+
+@activity.defn(name=BOOK_APPOINTMENTS)
+async def book_appointments(inp: BookAll) -> Bookings:
+    """`book_appointment` for each of a household's persons waiting for a slot, in one transaction."""
     raise NotImplementedError
 
 

@@ -12,8 +12,11 @@ from datetime import date, datetime
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 CLEARING_WORKFLOW = "PreRegistrationClearing"
+#: v3: one workflow for the clearings an intake (or one of its corrections) starts, a household's
+HOUSEHOLD_CLEARING_WORKFLOW = "HouseholdClearing"
 
 BOOK_APPOINTMENT = "intake.clearing_book_appointment"
+BOOK_APPOINTMENTS = "intake.clearing_book_appointments"
 RAISE_NO_SLOT_ALERT = "intake.clearing_no_slot_alert"
 SEND_REMINDER = "intake.clearing_reminder"
 MARK_DEADLINE_MISSED = "intake.clearing_deadline_missed"
@@ -28,8 +31,14 @@ NEEDS_FOUND = ("work", "housing", "health_insurance", "schooling")
 
 
 def clearing_workflow_id(person_id: uuid.UUID) -> str:
-    """Business key: one clearing per person."""
+    """Business key of a clearing started before v3: one workflow per person."""
     return f"clearing-{person_id}"
+
+
+def household_clearing_workflow_id(intake_id: uuid.UUID, correction_no: int = 0) -> str:
+    """Business key since v3: one workflow for the clearings the intake started (`correction_no` 0) or
+    one of its corrections started (a person newly routed to ABRA). Ids only."""
+    return f"clearing-intake-{intake_id}" + (f"-correction-{correction_no}" if correction_no else "")
 
 
 class _Model(BaseModel):
@@ -117,3 +126,60 @@ class ClearingState(_Model):
     deadline_missed: bool = False
     move_in_date: date | None = None
     correction_no: int = 0
+
+
+# ---- v3: one workflow per household (HouseholdClearing) -----------------------------------------
+
+
+class ClearingMember(_Model):
+    """One person's clearing in a household's workflow."""
+
+    clearing_id: uuid.UUID
+    person_id: uuid.UUID
+    move_in_date: date
+    correction_no: int = Field(default=0, ge=0, description="The intake correction that set move_in_date (0: the intake itself).")
+
+
+class HouseholdClearingInput(_Model):
+    """The clearings an intake (or a correction) started, with intake's settings. The persons' steps
+    (booking, reminder, deadline, the coach's decisions) stay per person, as in `ClearingInput`."""
+
+    tenant: str
+    members: list[ClearingMember] = Field(min_length=1)
+    booking_working_days: int = Field(ge=0)
+    reminder_days: int = Field(ge=1)
+    deadline_days: int = Field(ge=1)
+    max_rebookings: int = Field(ge=0)
+    slot_retry_minutes: int = Field(ge=1)
+
+
+class BookAll(_Model):
+    """The household's persons who wait for a slot: booked in one transaction, in this order."""
+
+    items: list[BookInput] = Field(min_length=1)
+
+
+class Bookings(_Model):
+    items: list[Booking]
+
+
+class ForMember(_Model):
+    """A coach's decision or a correction for one person of a household's workflow."""
+
+    clearing_id: uuid.UUID
+
+
+class MemberAttendance(ForMember):
+    attendance: Attendance
+
+
+class MemberInterview(ForMember):
+    facts: InterviewFacts
+
+
+class MemberClose(ForMember):
+    request: CloseRequest
+
+
+class MemberMoveIn(ForMember):
+    correction: MoveInCorrection

@@ -8,6 +8,7 @@ from services.intake.settings import IntakeSettings
 from services.kit.service import ServiceSpec
 from workflows.clearing import PreRegistrationClearing
 from workflows.clearing_reminders import ClearingReminders
+from workflows.household_clearing import HouseholdClearing
 
 
 async def _check_keyring(rt: IntakeRuntime) -> None:
@@ -26,7 +27,7 @@ def build() -> ServiceSpec:
         settings=IntakeSettings(),
         routers=[router],
         subscriptions=consumers.subscriptions,
-        workflows=[PreRegistrationClearing, ClearingReminders],
+        workflows=[HouseholdClearing, PreRegistrationClearing, ClearingReminders],
         activities=lambda rt: IntakeActivities(rt).all(),
         on_start=_check_keyring,
         runtime=IntakeRuntime,

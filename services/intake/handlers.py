@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.contracts.events import IntakeCompleted, IntakeCorrected, PersonErased, PersonProfile, PersonRetentionElapsed
+from services.contracts.intake_workflows import household_clearing_workflow_id
 from services.contracts.vocab import Need, Route
 from services.intake import store, store_clearing, store_drafts, store_search
 from services.intake.domain import SEARCH_FIELDS, changed_fields, check_household, check_person_ids, statistics_changed
@@ -138,6 +139,7 @@ class _Correction:
         self.rt, self.tx, self.intake, self.household, self.rows, self.keys = rt, tx, intake, household, rows, keys
         self.w = IntakeWriter(rt, tx, intake.id, intake.household_id, household.district, now)
         self.number = intake.correction_no + 1
+        self.w.clearing_workflow = household_clearing_workflow_id(intake.id, self.number)
         self.changed: set[str] = set()
         self.profiles: list[PersonProfile] = []
         self.kept: set[uuid.UUID] = set()

@@ -18,10 +18,17 @@ from services.contracts.events import ClearingClosed, ClearingStarted
 from services.contracts.intake_workflows import (
     Attendance,
     ClearingInput,
+    ClearingMember,
     ClearingState,
     CloseInput,
     CloseRequest,
+    ForMember,
+    HouseholdClearingInput,
     InterviewFacts,
+    MemberAttendance,
+    MemberClose,
+    MemberInterview,
+    MemberMoveIn,
     MoveInCorrection,
     clearing_workflow_id,
 )
@@ -38,6 +45,7 @@ from services.kit.db import utc_now
 from services.kit.errors import Conflict, Invalid, NotFound
 from services.kit.workflows import run_update
 from workflows.clearing import PreRegistrationClearing
+from workflows.household_clearing import HouseholdClearing
 
 COACH_ROLES = ("abra_coach",)
 
@@ -84,8 +92,9 @@ async def list_clearings(rt: IntakeRuntime, **filters: Any) -> list[ClearingOut]
 
 
 async def start_clearing_workflow(rt: IntakeRuntime, event: ClearingStarted, delivery: Delivery) -> None:
-    """Starts `clearing-<person id>` (business key, USE_EXISTING) for a clearing intake committed; a
-    redelivered event finds the running workflow."""
+    """Starts the household's clearing workflow (business key, USE_EXISTING) for a clearing intake
+    committed, with every pending clearing of the intake (or correction): the first of its persons' events
+    starts it, the others find it started and cost nothing; a redelivered event finds the running workflow."""
     telemetry.mark(clearing_id=event.clearing_id, person_id=event.person_id)
     if await delivery.already_handled():
         return
@@ -109,7 +118,7 @@ async def cancel_clearings_after_correction(rt: IntakeRuntime, event: Any, deliv
                 await _send_move_in(rt, row)
             continue
         try:
-            await _update(rt, row.person_id, PreRegistrationClearing.close, CloseRequest(outcome="cancelled", by_correction=True))
+            await _update(rt, row, "close", CloseRequest(outcome="cancelled", by_correction=True))
         except Conflict:
             if await _still_pending(rt, row.id):
                 raise  # a coach decision was being recorded: the redelivery tries again
@@ -130,48 +139,88 @@ async def _send_move_in(rt: IntakeRuntime, row: sa.Row) -> None:
     not started yet is started with the corrected date; one that closed meanwhile needs nothing."""
     try:
         correction = MoveInCorrection(correction_no=row.dates_correction_no, move_in_date=row.move_in_date)
-        await _update(rt, row.person_id, PreRegistrationClearing.correct_move_in, correction, pending=row)
+        await _update(rt, row, "correct_move_in", correction, pending=True)
     except (Conflict, NotFound):
         if await _still_pending(rt, row.id):
             raise
 
 
-async def ensure_clearing_workflow(rt: IntakeRuntime, row: sa.Row) -> None:
-    """Starts the pending clearing's workflow, or joins it if it runs (business key, USE_EXISTING)."""
+def _durations(rt: IntakeRuntime) -> dict[str, int]:
     s = rt.settings
+    return dict(
+        booking_working_days=s.clearing_booking_working_days, reminder_days=s.clearing_reminder_days, deadline_days=s.registration_deadline_days,
+        max_rebookings=s.clearing_max_rebookings, slot_retry_minutes=s.clearing_slot_retry_minutes,
+    )
+
+
+async def _start(rt: IntakeRuntime, run: Callable[..., Any], arg: BaseModel, workflow_id: str) -> None:
     await rt.temporal_client.start_workflow(
-        PreRegistrationClearing.run,
-        ClearingInput(
-            clearing_id=row.id, person_id=row.person_id, tenant=rt.platform.tenant, move_in_date=row.move_in_date,
-            booking_working_days=s.clearing_booking_working_days, reminder_days=s.clearing_reminder_days,
-            deadline_days=s.registration_deadline_days, max_rebookings=s.clearing_max_rebookings,
-            slot_retry_minutes=s.clearing_slot_retry_minutes, correction_no=row.dates_correction_no or 0,
-        ),
-        id=clearing_workflow_id(row.person_id),
-        task_queue=TaskQueues.INTAKE,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        run, arg, id=workflow_id, task_queue=TaskQueues.INTAKE, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         request_eager_start=True,  # this process's worker gets the first workflow task in the start's reply: no poll round trip
     )
+
+
+async def ensure_clearing_workflow(rt: IntakeRuntime, row: sa.Row) -> None:
+    """Starts the pending clearing's workflow, or joins it if it runs (business key, USE_EXISTING): its
+    household's (v3) with every pending clearing of it, marked started after; a clearing from before v3
+    (no `workflow_id`) its own."""
+    if row.workflow_id is None:
+        inp = ClearingInput(
+            clearing_id=row.id, person_id=row.person_id, tenant=rt.platform.tenant, move_in_date=row.move_in_date,
+            correction_no=row.dates_correction_no or 0, **_durations(rt),
+        )
+        await _start(rt, PreRegistrationClearing.run, inp, clearing_workflow_id(row.person_id))
+        return
+    async with rt.db.read() as conn:
+        rows = await store_clearing.pending_clearings_of_workflow(conn, row.workflow_id)
+    if rows:
+        members = [
+            ClearingMember(clearing_id=r.id, person_id=r.person_id, move_in_date=r.move_in_date, correction_no=r.dates_correction_no or 0)
+            for r in rows
+        ]
+        inp3 = HouseholdClearingInput(tenant=rt.platform.tenant, members=members, **_durations(rt))
+        await _start(rt, HouseholdClearing.run, inp3, row.workflow_id)
+    async with rt.db.begin() as conn:
+        await store_clearing.mark_workflow_started(conn, row.workflow_id)
 
 
 # ---- coach actions (workflow updates) ------------------------------------------------------------
 
 
-async def _start_if_pending(rt: IntakeRuntime, clearing_id: uuid.UUID) -> None:
+async def _start_if_pending(rt: IntakeRuntime, clearing_id: uuid.UUID, *, again: bool = False) -> None:
+    """Starts the clearing's workflow if it is pending and its workflow was not started yet (`again`: also
+    if it was, e.g. an update found it not running)."""
     async with rt.db.read() as conn:
         row = await store_clearing.clearing(conn, clearing_id)
-    if row is not None and row.status == CLEARING_PENDING:
+    if row is not None and row.status == CLEARING_PENDING and (again or not row.workflow_started):
         await ensure_clearing_workflow(rt, row)
 
 
-async def _update(rt: IntakeRuntime, person_id: uuid.UUID, update: Callable[..., Any], arg: BaseModel, pending: sa.Row | None = None) -> ClearingState:
+#: a household workflow's update takes the person's clearing id with the decision (ForMember)
+MEMBER_ARGS: dict[str, tuple[type[ForMember], str]] = {
+    "record_attendance": (MemberAttendance, "attendance"), "record_interview": (MemberInterview, "facts"),
+    "close": (MemberClose, "request"), "correct_move_in": (MemberMoveIn, "correction"),
+}
+
+
+def update_target(row: sa.Row, update: str, arg: BaseModel) -> tuple[str, Callable[..., Any], BaseModel]:
+    """(workflow id, update, argument) of a decision on the clearing: its household's workflow (v3) with
+    the clearing id, or, for a clearing started before v3, its own per-person workflow."""
+    if row.workflow_id is None:
+        return clearing_workflow_id(row.person_id), getattr(PreRegistrationClearing, update), arg
+    model, field = MEMBER_ARGS[update]
+    return row.workflow_id, getattr(HouseholdClearing, update), model(clearing_id=row.id, **{field: arg})
+
+
+async def _update(rt: IntakeRuntime, row: sa.Row, update: str, arg: BaseModel, pending: bool = False) -> ClearingState:
     """A coach's record as a workflow update (kit.workflows.run_update: a refusal is a DomainError by its
     type, a workflow not running is 404). The clearing is visible once intake commits it, and its
-    workflow starts just after (consumer of ClearingStarted): given the `pending` row, a record made
-    in that window starts the workflow itself, if the clearing is still pending, and is sent once more."""
-    starter = None if pending is None else (lambda: _start_if_pending(rt, pending.id))
+    workflow starts just after (consumer of ClearingStarted): with `pending`, a record made in that
+    window starts the workflow itself, if the clearing is still pending, and is sent once more."""
+    starter = (lambda: _start_if_pending(rt, row.id, again=True)) if pending else None
+    workflow_id, method, payload = update_target(row, update, arg)
     state: ClearingState = await run_update(
-        rt.temporal_client, clearing_workflow_id(person_id), update, arg, start=starter, not_running=NotFound("the clearing is not running")
+        rt.temporal_client, workflow_id, method, payload, start=starter, not_running=NotFound("the clearing is not running")
     )
     return state
 
@@ -198,7 +247,7 @@ async def _audited_out(rt: IntakeRuntime, principal: Principal, action: str, cle
 async def record_attendance(rt: IntakeRuntime, principal: Principal, clearing_id: uuid.UUID, attended: bool) -> ClearingOut:
     row = await _pending_clearing(rt, clearing_id)
     telemetry.mark(clearing_id=clearing_id)
-    await _update(rt, row.person_id, PreRegistrationClearing.record_attendance, Attendance(attended=attended), pending=row)
+    await _update(rt, row, "record_attendance", Attendance(attended=attended), pending=True)
     return await _audited_out(rt, principal, "attendance" if attended else "no_show", clearing_id)
 
 
@@ -218,7 +267,7 @@ async def record_interview(rt: IntakeRuntime, principal: Principal, clearing_id:
         await rt.audit(conn, principal, COACH_ROLES, "create", "clearing_record", record_id)
     facts = InterviewFacts(record_id=record_id, needs_found=body.needs_found, long_term_coaching=body.long_term_coaching)
     try:
-        await _update(rt, row.person_id, PreRegistrationClearing.record_interview, facts, pending=row)
+        await _update(rt, row, "record_interview", facts, pending=True)
     except Exception:
         async with rt.db.begin() as conn:
             await store_clearing.withdraw_clearing_record(conn, record_id)
@@ -229,7 +278,7 @@ async def record_interview(rt: IntakeRuntime, principal: Principal, clearing_id:
 
 async def close_by_coach(rt: IntakeRuntime, principal: Principal, clearing_id: uuid.UUID, outcome: str) -> ClearingOut:
     row = await _pending_clearing(rt, clearing_id)
-    await _update(rt, row.person_id, PreRegistrationClearing.close, CloseRequest(outcome=outcome), pending=row)
+    await _update(rt, row, "close", CloseRequest(outcome=outcome), pending=True)
     return await _audited_out(rt, principal, f"close_{outcome}", clearing_id)
 
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from services.contracts.events import ArrivalRecorded, ArrivalRetracted, ClearingStarted, ConsentGiven, PersonProfile, PersonRouted
+from services.contracts.intake_workflows import household_clearing_workflow_id
 from services.contracts.vocab import Route
 from services.contracts.workdays import BERLIN
 from services.intake import store, store_clearing, store_search
@@ -54,6 +55,8 @@ class IntakeWriter:
         self.new_persons: list[dict[str, Any]] = []
         self.new_abra: list[tuple[uuid.UUID, PersonIn]] = []
         self.new_tokens: list[dict[str, Any]] = []
+        #: the household's clearing workflow for clearings this transaction starts (a correction's own)
+        self.clearing_workflow = household_clearing_workflow_id(intake_id)
 
     def event_base(self) -> dict[str, Any]:
         return dict(tenant=self.rt.platform.tenant, correlation_id=self.intake_id, occurred_at=self.now)
@@ -87,7 +90,8 @@ class IntakeWriter:
         )
 
     async def start_clearing(self, person_id: uuid.UUID, person: PersonIn, *, new: bool = False) -> None:
-        """A person routed to ABRA gets a clearing (one per person; a cancelled one is reopened)."""
+        """A person routed to ABRA gets a clearing (one per person; a cancelled one is reopened), in the
+        household's clearing workflow of this intake or correction."""
         existing = None if new else await store_clearing.clearing_of_person(self.tx.conn, person_id)
         deadline = self.rt.registration_deadline(person.move_in_date)
         if existing is not None and existing.status == CLEARING_PENDING:
@@ -97,7 +101,7 @@ class IntakeWriter:
             self.tx.conn, replaces=existing.id if existing is not None else None,
             id=clearing_id, person_id=person_id, intake_id=self.intake_id, household_id=self.household_id,
             district=self.district, move_in_date=person.move_in_date, registration_deadline=deadline,
-            status=CLEARING_PENDING, attempt=0, started_at=self.now,
+            status=CLEARING_PENDING, attempt=0, started_at=self.now, workflow_id=self.clearing_workflow,
         )
         await self.tx.emit(
             ClearingStarted(

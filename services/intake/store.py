@@ -102,6 +102,10 @@ clearings = sa.Table(
     # the intake correction that last moved move_in_date (null: the intake's own date); the correction's
     # consumer sends the new dates to the workflow under this number (once per number)
     sa.Column("dates_correction_no", sa.Integer, nullable=True),
+    # v3: the household's workflow the clearing belongs to (null: started before, its own per-person
+    # workflow), and whether intake's consumer of ClearingStarted has started it
+    sa.Column("workflow_id", sa.String(100), nullable=True, index=True),
+    sa.Column("workflow_started", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 abra_slots = sa.Table(

@@ -26,6 +26,16 @@ async def pending_clearings_of_household(conn: AsyncConnection, household_id: uu
     return list((await conn.execute(sa.select(clearings).where(clearings.c.household_id == household_id, clearings.c.status == "pending"))).all())
 
 
+async def pending_clearings_of_workflow(conn: AsyncConnection, workflow_id: str) -> list[sa.Row]:
+    """The pending clearings of a household's workflow (v3), in the order they were written."""
+    q = sa.select(clearings).where(clearings.c.workflow_id == workflow_id, clearings.c.status == "pending").order_by(clearings.c.started_at, clearings.c.id)
+    return list((await conn.execute(q)).all())
+
+
+async def mark_workflow_started(conn: AsyncConnection, workflow_id: str) -> None:
+    await conn.execute(clearings.update().where(clearings.c.workflow_id == workflow_id).values(workflow_started=True))
+
+
 async def move_clearing_dates(
     conn: AsyncConnection, clearing_id: uuid.UUID, *, move_in: date, deadline: date, correction_no: int, missed: bool | None = None
 ) -> None:

@@ -9,6 +9,7 @@ import contextlib
 import os
 import signal
 import sqlite3
+import uuid
 from collections import Counter
 from datetime import timedelta
 
@@ -16,6 +17,7 @@ import httpx
 import pytest
 
 from services.contracts.events import ClearingAppointmentBooked, ClearingStarted
+from services.contracts.intake_workflows import household_clearing_workflow_id
 from tests.support.eventually import eventually
 from tests.support.intake import events, publish_slots, today
 from tests.support.stack import FAST_RECLAIM, TIME_SKIPPING, RunningStack, intake_payload, person
@@ -99,8 +101,8 @@ class TestIntakeKilledWhileClearingsPending:
             await eventually(all_booked, timeout=90, interval=0.5)
 
             # second crash: while day-10 reminders are being sent
-            for pid in person_ids:
-                assert await stack.fast_forward(f"clearing-{pid}", timedelta(days=11))
+            for a in answered.values():  # one person per intake, one clearing workflow per intake's household
+                assert await stack.fast_forward(household_clearing_workflow_id(uuid.UUID(a["intake_id"])), timedelta(days=11))
             second = kill_intake(stack)
             await restarted(stack, second)
 
@@ -124,7 +126,7 @@ class TestIntakeKilledWhileClearingsPending:
 
             await eventually(announced_once, timeout=30, interval=0.5)
             client = await stack.temporal()
-            running = await client.count_workflows("WorkflowType = 'PreRegistrationClearing' AND ExecutionStatus = 'Running'")
+            running = await client.count_workflows("WorkflowType = 'HouseholdClearing' AND ExecutionStatus = 'Running'")  # one per intake, here one person each
             assert running.count == INTAKES
         finally:
             stack.down()

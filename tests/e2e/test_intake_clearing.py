@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import uuid
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -23,6 +24,7 @@ from services.contracts.events import (
     PersonRouted,
     RegistrationDeadlineMissed,
 )
+from services.contracts.intake_workflows import household_clearing_workflow_id
 from services.contracts.workdays import BERLIN
 from tests.support.eventually import eventually
 from tests.support.intake import INTERVIEW, booked_clearing, clearings_of, events, publish_slots, registration, today
@@ -61,9 +63,15 @@ async def coach(stack: RunningStack, method: str, path: str, body: dict[str, Any
     return r.json()
 
 
-async def workflow_result(stack: RunningStack, person_id: str) -> str:
+def clearing_workflow(created: dict[str, Any]) -> str:
+    """The household's clearing workflow of an intake (one for all its persons)."""
+    return household_clearing_workflow_id(uuid.UUID(created["intake_id"]))
+
+
+async def workflow_result(stack: RunningStack, created: dict[str, Any]) -> list[str]:
+    """The outcomes of the household's clearings, once all are closed (the workflow's result)."""
     client = await stack.temporal()
-    return await asyncio.wait_for(client.get_workflow_handle(f"clearing-{person_id}").result(), 30)
+    return sorted((await asyncio.wait_for(client.get_workflow_handle(clearing_workflow(created)).result(), 30)).values())
 
 
 async def alerts(stack: RunningStack, user: str, subject_id: str) -> list[dict[str, Any]]:
@@ -104,13 +112,13 @@ class TestAbraClearing:
         assert all(not s["allowed"] and "ABRA-Clearing ausstehend" in s["reason"] and "Anmeldefrist" in s["reason"] for s in status.values())
         assert status[pids[0]]["appointment_at"] is not None and status[pids[0]]["given_name"] == "Ivan"
 
+        assert await stack.fast_forward(clearing_workflow(created), timedelta(days=5))  # one workflow for the family
         for i, p in enumerate(pids):
-            assert await stack.fast_forward(f"clearing-{p}", timedelta(days=5))
             cid = booked[p]["clearing_id"]
             await coach(stack, "POST", f"/clearings/{cid}/attendance", {"attended": True})
             done = await coach(stack, "POST", f"/clearings/{cid}/interview", {**INTERVIEW, "long_term_coaching": i == 0})
             assert done["status"] == "cleared"
-            assert await workflow_result(stack, p) == "cleared"
+        assert await workflow_result(stack, created) == ["cleared"] * 4
 
         status = await registration(stack, household)
         assert all(s["allowed"] and s["clearing_status"] == "cleared" for s in status.values())
@@ -141,10 +149,10 @@ class TestAbraClearing:
         assert await routes_of(stack, pid) == ["abra_clearing"]
         for attempt in (1, 2, 3):
             c = await booked_clearing(stack, household, pid, attempt)
-            assert await stack.fast_forward(f"clearing-{pid}", timedelta(days=1))
+            assert await stack.fast_forward(clearing_workflow(created), timedelta(days=1))
             after = await coach(stack, "POST", f"/clearings/{c['clearing_id']}/attendance", {"attended": False})
         assert after["status"] == "not_appeared"
-        assert await workflow_result(stack, pid) == "not_appeared"
+        assert await workflow_result(stack, created) == ["not_appeared"]
 
         async def published() -> None:
             assert [e["attempt"] for e in await events(stack, ClearingNoShow, person_id=pid)] == [1, 2, 3]
@@ -164,7 +172,7 @@ class TestAbraClearing:
         household, (pid,) = created["household_id"], created["person_ids"]
         c = await booked_clearing(stack, household, pid)
         cid = c["clearing_id"]
-        assert await stack.fast_forward(f"clearing-{pid}", timedelta(days=16))
+        assert await stack.fast_forward(clearing_workflow(created), timedelta(days=16))
 
         async def missed() -> None:
             assert (await clearings_of(stack, household))[pid]["deadline_missed"]
@@ -179,7 +187,7 @@ class TestAbraClearing:
         await coach(stack, "POST", f"/clearings/{cid}/interview", INTERVIEW)
         status = (await registration(stack, household))[pid]
         assert status["allowed"] and status["clearing_status"] == "cleared"
-        assert await workflow_result(stack, pid) == "cleared"
+        assert await workflow_result(stack, created) == ["cleared"]
 
         async def completed() -> None:
             (done,) = await events(stack, ClearingCompleted, person_id=pid)
@@ -200,7 +208,7 @@ class TestAbraClearing:
             r = await c.put(f"/intakes/{created['intake_id']}", json={"household": {"district": "Westen", "persons": [fixed]}})
         assert r.status_code == 200, r.text
         assert r.json()["correction_no"] == 1 and r.json()["persons"][0]["derived"]["routes"] == ["information"]
-        assert await workflow_result(stack, pid) == "cancelled"
+        assert await workflow_result(stack, created) == ["cancelled"]
 
         async def published() -> None:
             (corrected,) = await events(stack, IntakeCorrected, intake_id=created["intake_id"])

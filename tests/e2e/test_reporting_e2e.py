@@ -15,11 +15,13 @@ and reads the XLSX back."""
 from __future__ import annotations
 
 import io
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from services.contracts.intake_workflows import household_clearing_workflow_id
 from tests.support.eventually import eventually
 from tests.support.intake import INTERVIEW, booked_clearing, publish_slots, today
 from tests.support.stack import RunningStack, cli, intake_payload, person
@@ -122,16 +124,17 @@ class TestAbraFunderReport:
 
         # --- ABRA coach: attendance and interview; five of six recommend long-term coaching
         cleared = [(h["household_id"], p) for h in coached for p in h["person_ids"]]
-        for n, (household, pid) in enumerate(cleared):
-            clearing = await booked_clearing(stack, household, pid)
-            assert await stack.fast_forward(f"clearing-{pid}", timedelta(days=5))
+        clearings = [await booked_clearing(stack, household, pid) for household, pid in cleared]
+        for h in coached:  # one clearing workflow per household
+            assert await stack.fast_forward(household_clearing_workflow_id(uuid.UUID(h["intake_id"])), timedelta(days=5))
+        for n, clearing in enumerate(clearings):
             await call(stack, "intake", "abra", "POST", f"/clearings/{clearing['clearing_id']}/attendance", {"attended": True})
             done = await call(stack, "intake", "abra", "POST", f"/clearings/{clearing['clearing_id']}/interview", {**INTERVIEW, "long_term_coaching": n < 5})
             assert done["status"] == "cleared"
         (no_show,) = absent["person_ids"]
         for attempt in (1, 2, 3):  # the default: rebooked twice, the third missed appointment closes it
             clearing = await booked_clearing(stack, absent["household_id"], no_show, attempt)
-            assert await stack.fast_forward(f"clearing-{no_show}", timedelta(days=1))
+            assert await stack.fast_forward(household_clearing_workflow_id(uuid.UUID(absent["intake_id"])), timedelta(days=1))
             after = await call(stack, "intake", "abra", "POST", f"/clearings/{clearing['clearing_id']}/attendance", {"attended": False})
         assert after["status"] == "not_appeared"
 

@@ -1,0 +1,29 @@
+"""intake: the workflow a clearing belongs to (v3: one per household, `clearing-intake-<intake id>`; null: a
+clearing started before, with its own `clearing-<person id>` workflow), and whether it was started.
+
+Revision ID: 0007_household_clearing
+Revises: 0006_audit_chain
+Create Date: 2026-12-08 01:00:00
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0007_household_clearing'
+down_revision = '0006_audit_chain'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('clearings', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('workflow_id', sa.String(length=100), nullable=True))
+        batch_op.add_column(sa.Column('workflow_started', sa.Boolean(), server_default=sa.false(), nullable=False))
+        batch_op.create_index(batch_op.f('ix_clearings_workflow_id'), ['workflow_id'], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('clearings', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_clearings_workflow_id'))
+        batch_op.drop_column('workflow_started')
+        batch_op.drop_column('workflow_id')
