@@ -16,11 +16,15 @@ from temporalio.common import RetryPolicy, WorkflowIDConflictPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.service import RPCError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
+from services.contracts.intake_reminders import SEND_DUE_CLEARING_REMINDERS, RemindersInput, RemindersResult
 from services.contracts.refusals import NON_RETRYABLE, refusal
 from services.kit.db import Database, Uuid
 from services.kit.errors import Conflict, Forbidden, Invalid, NotFound
+from services.kit.temporal import _compiled, make_worker, sandbox_runner
 from services.kit.workflows import PendingStarts, refuses_domain_errors, run_update
+from workflows.clearing_reminders import ClearingReminders
 
 metadata = sa.MetaData()
 records = sa.Table(
@@ -232,3 +236,24 @@ class TestTypedReferences:
         impl = GreetingActivities("Hallo")
         with pytest.raises(ValueError, match="More than one activity named kit_test.greet"):
             Worker(temporal_env.client, task_queue="kit-unused", activities=[greet_stub, impl.greet])
+
+
+@activity.defn(name=SEND_DUE_CLEARING_REMINDERS)
+async def reminders_sent(inp: RemindersInput) -> RemindersResult:
+    return RemindersResult(sent=2)
+
+
+class TestSandboxRunner:
+    async def test_the_services_workers_run_workflows_in_the_sandbox_entering_it_by_snippets_compiled_once(self, temporal_env) -> None:  # type: ignore[no-untyped-def]
+        """make_worker's runner: our workflow modules passed through, and the sandbox's entry snippets
+        (activate, serialization context) compiled once and then taken from the cache."""
+        client, queue = temporal_env.client, f"kit-{uuid.uuid4().hex[:6]}"
+        assert isinstance(sandbox_runner(), SandboxedWorkflowRunner)
+        before = _compiled.cache_info()
+        async with make_worker(client, queue, workflows=[ClearingReminders], activities=[reminders_sent]):
+            for _ in range(3):
+                result = await client.execute_workflow(ClearingReminders.run, RemindersInput(tenant="hamm"), id=f"kit-sandbox-{uuid.uuid4()}", task_queue=queue)
+                assert result.sent == 2
+        after = _compiled.cache_info()
+        assert after.currsize - before.currsize <= 5  # a handful of snippets (two name the workflow class), whatever the number of runs
+        assert after.hits - before.hits >= 3 * 3  # every run enters the sandbox several times, compiled once
