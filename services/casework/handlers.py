@@ -103,12 +103,11 @@ async def open_case_for_intake(rt: CaseworkRuntime, event: IntakeCompleted, deli
     of its case."""
     case_id = case_id_for_intake(event.intake_id)
     telemetry.mark(intake_id=event.intake_id, case_id=case_id)
+    if not _wants_casework(event.persons):
+        return  # no case: nothing to do and nothing to remember (a redelivery decides the same), no database
     if await delivery.already_handled():
         await ensure_case_workflows(rt, case_id)
         return
-    if not _wants_casework(event.persons):
-        async with delivery.transaction():
-            return
     await commit_intake_case(rt, event, delivery)
     await ensure_case_workflows(rt, case_id)
 

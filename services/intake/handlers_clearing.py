@@ -93,14 +93,12 @@ async def list_clearings(rt: IntakeRuntime, **filters: Any) -> list[ClearingOut]
 
 async def start_clearing_workflow(rt: IntakeRuntime, event: ClearingStarted, delivery: Delivery) -> None:
     """Starts the household's clearing workflow (business key, USE_EXISTING) for a clearing intake
-    committed, with every pending clearing of the intake (or correction): the first of its persons' events
-    starts it, the others find it started and cost nothing; a redelivered event finds the running workflow."""
+    committed, with every pending clearing of the intake (or correction), and marks them started: the
+    first of its persons' events starts it, the others find it started and cost no Temporal call.
+    Idempotent without the inbox: a redelivered event finds the mark, and a crash between the start and
+    the mark starts again, which joins the running workflow."""
     telemetry.mark(clearing_id=event.clearing_id, person_id=event.person_id)
-    if await delivery.already_handled():
-        return
     await _start_if_pending(rt, event.clearing_id)
-    async with delivery.transaction():
-        pass
 
 
 async def cancel_clearings_after_correction(rt: IntakeRuntime, event: Any, delivery: Delivery) -> None:
