@@ -1,17 +1,15 @@
-"""Events intake consumes: its own, to act on them after commit (crash-safe through the inbox); and
+"""Events intake consumes: its own IntakeCorrected, to act on a pending clearing after commit (crash-safe
+through the inbox; a clearing's workflow is started by handlers_clearing.start_clearings_forever); and
 casework's referrals and consents, to check a handover to the Integration Point (handlers_handover.py); and
 casework's retention sweep (PersonRetentionElapsed: the person is erased)."""
 
-from services.contracts.events import ClearingStarted, ConsentChanged, IntakeCorrected, PersonRetentionElapsed, ReferralClosed, ReferralHandedOver, ReferralMade
+from services.contracts.events import ConsentChanged, IntakeCorrected, PersonRetentionElapsed, ReferralClosed, ReferralHandedOver, ReferralMade
 from services.intake import handlers, handlers_clearing, handlers_handover
 from services.intake.runtime import IntakeRuntime
 from services.kit.broker import Delivery, Subscription
 
 
 def subscriptions(rt: IntakeRuntime) -> list[Subscription]:
-    async def on_clearing_started(event: ClearingStarted, delivery: Delivery) -> None:
-        await handlers_clearing.start_clearing_workflow(rt, event, delivery)
-
     async def on_intake_corrected(event: IntakeCorrected, delivery: Delivery) -> None:
         await handlers_clearing.cancel_clearings_after_correction(rt, event, delivery)
 
@@ -31,7 +29,6 @@ def subscriptions(rt: IntakeRuntime) -> list[Subscription]:
         await handlers.erase_after_retention(rt, event, delivery)
 
     return [
-        Subscription(ClearingStarted, on_clearing_started, name="start_clearing"),
         Subscription(IntakeCorrected, on_intake_corrected, name="cancel_clearing"),
         Subscription(ReferralMade, on_referral_made, name="handover_referral_made"),
         Subscription(ReferralHandedOver, on_referral_handed_over, name="handover_referral_handed_over"),

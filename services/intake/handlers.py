@@ -65,7 +65,7 @@ async def complete_intake(
 ) -> tuple[IntakeCreated, bool]:
     """Stores the household (personal fields encrypted per person), derives each person's routes and
     publishes IntakeCompleted (each person's routes with it), ArrivalRecorded per person and ClearingStarted per
-    person routed to ABRA, in one transaction. A repeated request with the same Idempotency-Key returns the
+    person routed to ABRA, in one transaction; their clearing workflow is started after the commit. A repeated request with the same Idempotency-Key returns the
     first result instead of a second intake. Returns (result, created)."""
     now = utc_now()
     check_household(command.household, now.date())
@@ -96,6 +96,8 @@ async def complete_intake(
                 persons=[profile(pid, person, d) for (pid, d), person in zip(people, h.persons, strict=True)],
             )
         )
+    if w.clearings_started:
+        rt.clearings_committed.set()  # their household's workflow starts now, without the clerk waiting for it
     return IntakeCreated(intake_id=intake_id, household_id=household_id, person_ids=[pid for pid, _ in people]), True
 
 
@@ -225,6 +227,8 @@ async def correct_intake(
             )
         )
         out = await read_intake(rt, tx.conn, intake_id)
+    if c.w.clearings_started:
+        rt.clearings_committed.set()
     if out is None:
         raise NotFound("no such intake")
     return out

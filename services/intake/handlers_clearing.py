@@ -4,6 +4,9 @@ workflow after intake committed the clearing, and a correction's effect on a pen
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -14,7 +17,7 @@ from pydantic import BaseModel
 from temporalio.common import WorkflowIDConflictPolicy
 
 from services.contracts.activities import TaskQueues
-from services.contracts.events import ClearingClosed, ClearingStarted
+from services.contracts.events import ClearingClosed
 from services.contracts.intake_workflows import (
     Attendance,
     ClearingInput,
@@ -43,11 +46,15 @@ from services.kit.auth import Principal
 from services.kit.broker import Delivery
 from services.kit.db import utc_now
 from services.kit.errors import Conflict, Invalid, NotFound
-from services.kit.workflows import run_update
+from services.kit.workflows import PendingStarts, run_update
 from workflows.clearing import PreRegistrationClearing
 from workflows.household_clearing import HouseholdClearing
 
 COACH_ROLES = ("abra_coach",)
+STARTER_POLL_S = 5.0  # how often the starter looks for clearings whose workflow did not start (Temporal was unavailable)
+STARTS_IN_FLIGHT = 8  # workflow starts at a time (about what two cores' Temporal server takes, ARCHITECTURE.md)
+STARTS_PER_ROUND = 200
+log = logging.getLogger(__name__)
 
 
 def clearing_out(row: sa.Row) -> ClearingOut:
@@ -88,17 +95,44 @@ async def list_clearings(rt: IntakeRuntime, **filters: Any) -> list[ClearingOut]
         return [clearing_out(r) for r in await store_clearing.list_clearings(conn, **filters)]
 
 
-# ---- starting the workflow (consumer of ClearingStarted) -----------------------------------------
+# ---- starting the workflows (record, then start) ---------------------------------------------------
 
 
-async def start_clearing_workflow(rt: IntakeRuntime, event: ClearingStarted, delivery: Delivery) -> None:
-    """Starts the household's clearing workflow (business key, USE_EXISTING) for a clearing intake
-    committed, with every pending clearing of the intake (or correction), and marks them started: the
-    first of its persons' events starts it, the others find it started and cost no Temporal call.
-    Idempotent without the inbox: a redelivered event finds the mark, and a crash between the start and
-    the mark starts again, which joins the running workflow."""
-    telemetry.mark(clearing_id=event.clearing_id, person_id=event.person_id)
-    await _start_if_pending(rt, event.clearing_id)
+def clearing_starts(rt: IntakeRuntime) -> PendingStarts[uuid.UUID]:
+    """A clearing is recorded with the start mark (`workflow_pending`) in the intake's transaction; after
+    the commit its workflow starts (`ensure_clearing_workflow`, which clears the mark of the household's
+    every clearing) - kit.workflows.PendingStarts, as casework starts a case's workflow."""
+    return PendingStarts(rt.db, store.clearings, lambda row: ensure_clearing_workflow(rt, row), flag="workflow_pending")
+
+
+async def start_clearings_forever(rt: IntakeRuntime, *, poll_s: float = STARTER_POLL_S, in_flight: int = STARTS_IN_FLIGHT) -> None:
+    """Intake's starter of clearing workflows (a background task of the service): woken when an intake
+    or a correction that started clearings commits, and every `poll_s` seconds, it starts the workflow of
+    every clearing still marked, one start per household, at most `in_flight` at a time. The clerk's POST
+    never waits for Temporal; a start that fails (Temporal unavailable) keeps its mark and is tried on
+    the next round, and a crash between commit and start is found by the first round after the restart."""
+    starts = clearing_starts(rt)
+    gate = asyncio.Semaphore(in_flight)
+
+    async def start(clearing_id: uuid.UUID) -> None:
+        async with gate:
+            await starts.start_pending(clearing_id)
+
+    while True:
+        rt.clearings_committed.clear()
+        try:
+            async with rt.db.read() as conn:
+                due = await store_clearing.clearings_to_start(conn, limit=STARTS_PER_ROUND)
+            results = await asyncio.gather(*(start(cid) for cid in due), return_exceptions=True)
+            failed = [r for r in results if isinstance(r, Exception)]
+            if failed:
+                log.warning("%d of %d clearing workflows not started yet (tried again): %s", len(failed), len(due), type(failed[0]).__name__)
+            if len(due) == STARTS_PER_ROUND and not failed:
+                continue  # more are waiting
+        except Exception as exc:  # the database is unavailable: the next round tries again
+            log.warning("clearing starter: %s", type(exc).__name__)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(rt.clearings_committed.wait(), timeout=poll_s)
 
 
 async def cancel_clearings_after_correction(rt: IntakeRuntime, event: Any, delivery: Delivery) -> None:
@@ -160,8 +194,8 @@ async def _start(rt: IntakeRuntime, run: Callable[..., Any], arg: BaseModel, wor
 
 async def ensure_clearing_workflow(rt: IntakeRuntime, row: sa.Row) -> None:
     """Starts the pending clearing's workflow, or joins it if it runs (business key, USE_EXISTING): its
-    household's (v3) with every pending clearing of it, marked started after; a clearing from before v3
-    (no `workflow_id`) its own."""
+    household's (v3) with every pending clearing of it, whose start marks are cleared after; a clearing
+    from before v3 (no `workflow_id`) its own."""
     if row.workflow_id is None:
         inp = ClearingInput(
             clearing_id=row.id, person_id=row.person_id, tenant=rt.platform.tenant, move_in_date=row.move_in_date,
@@ -185,12 +219,12 @@ async def ensure_clearing_workflow(rt: IntakeRuntime, row: sa.Row) -> None:
 # ---- coach actions (workflow updates) ------------------------------------------------------------
 
 
-async def _start_if_pending(rt: IntakeRuntime, clearing_id: uuid.UUID, *, again: bool = False) -> None:
-    """Starts the clearing's workflow if it is pending and its workflow was not started yet (`again`: also
-    if it was, e.g. an update found it not running)."""
+async def _start_if_pending(rt: IntakeRuntime, clearing_id: uuid.UUID) -> None:
+    """Starts (or joins) the clearing's workflow if the clearing is pending: a coach's decision found it
+    not running, e.g. made before the starter got to it."""
     async with rt.db.read() as conn:
         row = await store_clearing.clearing(conn, clearing_id)
-    if row is not None and row.status == CLEARING_PENDING and (again or not row.workflow_started):
+    if row is not None and row.status == CLEARING_PENDING:
         await ensure_clearing_workflow(rt, row)
 
 
@@ -213,9 +247,9 @@ def update_target(row: sa.Row, update: str, arg: BaseModel) -> tuple[str, Callab
 async def _update(rt: IntakeRuntime, row: sa.Row, update: str, arg: BaseModel, pending: bool = False) -> ClearingState:
     """A coach's record as a workflow update (kit.workflows.run_update: a refusal is a DomainError by its
     type, a workflow not running is 404). The clearing is visible once intake commits it, and its
-    workflow starts just after (consumer of ClearingStarted): with `pending`, a record made in that
+    workflow starts just after (`start_clearings_forever`): with `pending`, a record made in that
     window starts the workflow itself, if the clearing is still pending, and is sent once more."""
-    starter = (lambda: _start_if_pending(rt, row.id, again=True)) if pending else None
+    starter = (lambda: _start_if_pending(rt, row.id)) if pending else None
     workflow_id, method, payload = update_target(row, update, arg)
     state: ClearingState = await run_update(
         rt.temporal_client, workflow_id, method, payload, start=starter, not_running=NotFound("the clearing is not running")

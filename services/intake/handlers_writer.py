@@ -57,6 +57,7 @@ class IntakeWriter:
         self.new_tokens: list[dict[str, Any]] = []
         #: the household's clearing workflow for clearings this transaction starts (a correction's own)
         self.clearing_workflow = household_clearing_workflow_id(intake_id)
+        self.clearings_started = 0
 
     def event_base(self) -> dict[str, Any]:
         return dict(tenant=self.rt.platform.tenant, correlation_id=self.intake_id, occurred_at=self.now)
@@ -91,7 +92,8 @@ class IntakeWriter:
 
     async def start_clearing(self, person_id: uuid.UUID, person: PersonIn, *, new: bool = False) -> None:
         """A person routed to ABRA gets a clearing (one per person; a cancelled one is reopened), in the
-        household's clearing workflow of this intake or correction."""
+        household's clearing workflow of this intake or correction, marked for its start after the commit
+        (handlers_clearing.start_clearings_forever)."""
         existing = None if new else await store_clearing.clearing_of_person(self.tx.conn, person_id)
         deadline = self.rt.registration_deadline(person.move_in_date)
         if existing is not None and existing.status == CLEARING_PENDING:
@@ -101,8 +103,9 @@ class IntakeWriter:
             self.tx.conn, replaces=existing.id if existing is not None else None,
             id=clearing_id, person_id=person_id, intake_id=self.intake_id, household_id=self.household_id,
             district=self.district, move_in_date=person.move_in_date, registration_deadline=deadline,
-            status=CLEARING_PENDING, attempt=0, started_at=self.now, workflow_id=self.clearing_workflow,
+            status=CLEARING_PENDING, attempt=0, started_at=self.now, workflow_id=self.clearing_workflow, workflow_pending=True,
         )
+        self.clearings_started += 1
         await self.tx.emit(
             ClearingStarted(
                 **self.event_base(), clearing_id=clearing_id, intake_id=self.intake_id, household_id=self.household_id,

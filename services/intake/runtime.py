@@ -5,6 +5,7 @@ fields opened or indexed with them. The composition root (app.py) builds it (Ser
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -29,6 +30,11 @@ class IntakeRuntime(Runtime[IntakeSettings]):
     def keyring(self) -> Keyring:
         """Wraps the data keys with the master key (crypto.py); made at the start, so a missing key fails it."""
         return Keyring(self.settings.master_key)
+
+    @cached_property
+    def clearings_committed(self) -> asyncio.Event:
+        """Set after a transaction that started clearings commits: wakes the starter of their workflows."""
+        return asyncio.Event()
 
     @cached_property
     def blind_index(self) -> BlindIndex:

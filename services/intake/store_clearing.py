@@ -33,7 +33,20 @@ async def pending_clearings_of_workflow(conn: AsyncConnection, workflow_id: str)
 
 
 async def mark_workflow_started(conn: AsyncConnection, workflow_id: str) -> None:
-    await conn.execute(clearings.update().where(clearings.c.workflow_id == workflow_id).values(workflow_started=True))
+    """Clears the start mark of every clearing of the household's workflow (it runs)."""
+    await conn.execute(clearings.update().where(clearings.c.workflow_id == workflow_id).values(workflow_pending=False))
+
+
+async def clearings_to_start(conn: AsyncConnection, limit: int) -> list[uuid.UUID]:
+    """Clearings still marked for their workflow's start, one per workflow (its first), oldest first."""
+    q = sa.select(clearings.c.id, clearings.c.workflow_id).where(clearings.c.workflow_pending.is_(True)).order_by(clearings.c.started_at).limit(limit)
+    seen: set[str] = set()
+    out = []
+    for row in (await conn.execute(q)).all():
+        if row.workflow_id is None or row.workflow_id not in seen:
+            out.append(row.id)
+            seen.add(row.workflow_id)
+    return out
 
 
 async def move_clearing_dates(

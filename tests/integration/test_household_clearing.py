@@ -6,7 +6,10 @@ address one person; the workflow ends when every person's clearing is closed."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
 import os
 import uuid
 from datetime import datetime, timedelta
@@ -14,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from temporalio.client import WorkflowHistory, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
@@ -44,8 +47,9 @@ ABSENT = Attendance(attended=False)
 HISTORY_V3 = Path(__file__).resolve().parent.parent / "histories" / "clearing_v3_household.json"
 
 
-async def household(db: Database, persons: int, workflow_id: str | None = None) -> list[uuid.UUID]:
-    """`persons` pending clearings of one intake's household (in the workflow `workflow_id`, if given)."""
+async def household(db: Database, persons: int, workflow_id: str | None = None, *, to_start: bool = False) -> list[uuid.UUID]:
+    """`persons` pending clearings of one intake's household (in the workflow `workflow_id`, if given;
+    `to_start`: marked for their workflow's start, as intake records them)."""
     intake_id, household_id, move_in, now = uuid.uuid4(), uuid.uuid4(), datetime.now(BERLIN).date(), utc_now()
     ids = [uuid.uuid4() for _ in range(persons)]
     async with db.begin() as conn:
@@ -54,6 +58,7 @@ async def household(db: Database, persons: int, workflow_id: str | None = None) 
                 store.clearings.insert().values(
                     id=cid, person_id=uuid.uuid4(), intake_id=intake_id, household_id=household_id, district="Westen", move_in_date=move_in,
                     registration_deadline=move_in + timedelta(days=14), status="pending", attempt=0, started_at=now, workflow_id=workflow_id,
+                    workflow_pending=to_start,
                 )
             )
     return ids
@@ -163,19 +168,23 @@ class TestHouseholdClearingWorkflow:
             await db.dispose()
 
 
+def marked() -> sa.Select:
+    return sa.select(sa.func.count()).select_from(store.clearings).where(store.clearings.c.workflow_pending)
+
+
 class TestStartedOncePerHousehold:
-    async def test_a_coach_acting_before_the_start_starts_the_households_workflow_for_everyone_and_later_events_cost_nothing(
+    async def test_a_coach_acting_before_the_start_starts_the_households_workflow_for_everyone_and_the_starter_then_has_nothing_to_do(
         self, time_skipping_env, tmp_path,  # type: ignore[no-untyped-def]
     ) -> None:
-        """The clearings are committed and visible to coaches before intake's consumer of ClearingStarted
-        starts their workflow. A coach's close in that window starts it, with both persons; the persons'
-        ClearingStarted then find it started (no second start); the other person is booked."""
+        """The clearings are committed and visible to coaches just before intake's starter starts their
+        workflow. A coach's close in that window starts it, with both persons, and clears both marks; the
+        starter then starts nothing; the other person is booked."""
         env = time_skipping_env
         db = await make_db(f"sqlite+aiosqlite:///{tmp_path / 'intake.db'}")
         rt = runtime(db)
         rt.temporal = env.client
         workflow_id = household_clearing_workflow_id(uuid.uuid4())
-        first, second = await household(db, 2, workflow_id)
+        first, second = await household(db, 2, workflow_id, to_start=True)
         coach = Principal("abra", frozenset({"abra_coach"}))
         try:
             async with make_worker(env.client, TaskQueues.INTAKE, workflows=[HouseholdClearing], activities=IntakeActivities(rt).all()):
@@ -183,9 +192,8 @@ class TestStartedOncePerHousehold:
                 assert (await handlers_clearing.close_by_coach(rt, coach, first, "cancelled")).status == "cancelled"
                 handle = env.client.get_workflow_handle(workflow_id)
                 run_id = (await handle.describe()).run_id
-                assert await scalar(db, sa.select(sa.func.count()).select_from(store.clearings).where(store.clearings.c.workflow_started)) == 2
-                for cid in (first, second):
-                    await handlers_clearing._start_if_pending(rt, cid)  # the persons' ClearingStarted, after the coach
+                assert await scalar(db, marked()) == 0
+                assert [await handlers_clearing.clearing_starts(rt).start_pending(cid) for cid in (first, second)] == [False, False]
                 assert (await handle.describe()).run_id == run_id
 
                 async def booked() -> None:
@@ -197,6 +205,52 @@ class TestStartedOncePerHousehold:
                 assert await handle.result() == {str(first): "cancelled", str(second): "not_appeared"}
         finally:
             await db.dispose()
+
+    async def test_the_starter_starts_one_workflow_per_household_and_a_pre_v3_clearings_own_and_retries_while_temporal_is_away(
+        self, temporal_env, tmp_path, caplog,  # type: ignore[no-untyped-def]
+    ) -> None:
+        """Marked clearings: a household of two, one of one, and one recorded before v3 (no workflow id,
+        marked by the migration). While Temporal cannot be reached nothing starts and the marks stay; once
+        it can, the next round starts three workflows and clears every mark."""
+        db = await make_db(f"sqlite+aiosqlite:///{tmp_path / 'intake.db'}")
+        rt = runtime(db)
+        away = await Client.connect("127.0.0.1:1", lazy=True, data_converter=pydantic_data_converter)  # nothing listens on port 1
+        rt.temporal = away
+        families = [household_clearing_workflow_id(uuid.uuid4()) for _ in range(2)]
+        await household(db, 2, families[0], to_start=True)
+        await household(db, 1, families[1], to_start=True)
+        (old,) = await household(db, 1, None, to_start=True)
+        async with db.read() as conn:
+            old_person = (await store_clearing.clearing(conn, old)).person_id
+        caplog.set_level(logging.WARNING, logger=handlers_clearing.__name__)
+        starter = asyncio.create_task(handlers_clearing.start_clearings_forever(rt, poll_s=0.2))
+        try:
+            rt.clearings_committed.set()
+
+            async def tried() -> None:
+                assert "3 of 3 clearing workflows not started yet" in caplog.text  # one start per workflow
+
+            await eventually(tried, timeout=30)
+            assert await scalar(db, marked()) == 4
+            rt.temporal = temporal_env.client
+
+            await eventually(lambda: _none_marked(db), timeout=20)
+            for workflow_id in [*families, f"clearing-{old_person}"]:
+                await temporal_env.client.get_workflow_handle(workflow_id).describe()  # started (NOT_FOUND otherwise)
+        finally:
+            starter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starter
+            for workflow_id in families:
+                with contextlib.suppress(Exception):
+                    await temporal_env.client.get_workflow_handle(workflow_id).terminate()
+            with contextlib.suppress(Exception):
+                await temporal_env.client.get_workflow_handle(f"clearing-{old_person}").terminate()
+            await db.dispose()
+
+
+async def _none_marked(db: Database) -> None:
+    assert await scalar(db, marked()) == 0
 
 
 class TestHouseholdClearingReplay:

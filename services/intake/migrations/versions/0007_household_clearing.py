@@ -1,5 +1,8 @@
 """intake: the workflow a clearing belongs to (v3: one per household, `clearing-intake-<intake id>`; null: a
-clearing started before, with its own `clearing-<person id>` workflow), and whether it was started.
+clearing started before, with its own `clearing-<person id>` workflow), and the mark of a clearing whose
+workflow is still to be started (record, then start: kit.workflows.PendingStarts). Every clearing pending
+at the upgrade is marked: intake's starter (re)starts or joins its workflow once, as intake no longer
+consumes its own ClearingStarted.
 
 Revision ID: 0007_household_clearing
 Revises: 0006_audit_chain
@@ -18,12 +21,15 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('clearings', schema=None) as batch_op:
         batch_op.add_column(sa.Column('workflow_id', sa.String(length=100), nullable=True))
-        batch_op.add_column(sa.Column('workflow_started', sa.Boolean(), server_default=sa.false(), nullable=False))
+        batch_op.add_column(sa.Column('workflow_pending', sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.create_index(batch_op.f('ix_clearings_workflow_id'), ['workflow_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_clearings_workflow_pending'), ['workflow_pending'], unique=False)
+    op.execute(sa.text("UPDATE clearings SET workflow_pending = true WHERE status = 'pending'"))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('clearings', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_clearings_workflow_id'))
-        batch_op.drop_column('workflow_started')
+        batch_op.drop_index(batch_op.f('ix_clearings_workflow_pending'))
+        batch_op.drop_column('workflow_pending')
         batch_op.drop_column('workflow_id')
