@@ -1,6 +1,6 @@
 """Composition root of the intake service."""
 
-from services.intake import consumers, handlers_clearing, handlers_communication, handlers_privacy, handlers_search, store
+from services.intake import consumers, handlers_clearing_starts, handlers_communication, handlers_privacy, handlers_search, store
 from services.intake.activities import IntakeActivities
 from services.intake.api import router
 from services.intake.runtime import IntakeRuntime
@@ -30,7 +30,7 @@ def build() -> ServiceSpec:
         workflows=[HouseholdClearing, PreRegistrationClearing, ClearingReminders],
         activities=lambda rt: IntakeActivities(rt).all(),
         on_start=_check_keyring,
-        background=lambda rt: [handlers_clearing.start_clearings_forever(rt)],
+        background=lambda rt: [handlers_clearing_starts.start_clearings_forever(rt)],
         runtime=IntakeRuntime,
         person_records=handlers_privacy.person_records,
         data_subject=handlers_privacy.data_subject,

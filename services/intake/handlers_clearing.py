@@ -4,9 +4,6 @@ workflow after intake committed the clearing, and a correction's effect on a pen
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -14,19 +11,14 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
-from temporalio.common import WorkflowIDConflictPolicy
 
-from services.contracts.activities import TaskQueues
 from services.contracts.events import ClearingClosed
 from services.contracts.intake_workflows import (
     Attendance,
-    ClearingInput,
-    ClearingMember,
     ClearingState,
     CloseInput,
     CloseRequest,
     ForMember,
-    HouseholdClearingInput,
     InterviewFacts,
     MemberAttendance,
     MemberClose,
@@ -38,6 +30,7 @@ from services.contracts.intake_workflows import (
 from services.contracts.vocab import Route
 from services.intake import store, store_clearing
 from services.intake.domain import CLEARING_PENDING, closed_slot_problems, gives_back_slot
+from services.intake.handlers_clearing_starts import ensure_clearing_workflow
 from services.intake.runtime import IntakeRuntime
 from services.intake.schemas_clearing import ClearingDetail, ClearingInterviewIn, ClearingOut, SlotIn, SlotOut
 from services.kit import telemetry
@@ -46,15 +39,11 @@ from services.kit.auth import Principal
 from services.kit.broker import Delivery
 from services.kit.db import utc_now
 from services.kit.errors import Conflict, Invalid, NotFound
-from services.kit.workflows import PendingStarts, run_update
+from services.kit.workflows import run_update
 from workflows.clearing import PreRegistrationClearing
 from workflows.household_clearing import HouseholdClearing
 
 COACH_ROLES = ("abra_coach",)
-STARTER_POLL_S = 5.0  # how often the starter looks for clearings whose workflow did not start (Temporal was unavailable)
-STARTS_IN_FLIGHT = 8  # workflow starts at a time (about what two cores' Temporal server takes, ARCHITECTURE.md)
-STARTS_PER_ROUND = 200
-log = logging.getLogger(__name__)
 
 
 def clearing_out(row: sa.Row) -> ClearingOut:
@@ -93,46 +82,6 @@ async def list_slots(rt: IntakeRuntime, start: datetime, end: datetime) -> list[
 async def list_clearings(rt: IntakeRuntime, **filters: Any) -> list[ClearingOut]:
     async with rt.db.read() as conn:
         return [clearing_out(r) for r in await store_clearing.list_clearings(conn, **filters)]
-
-
-# ---- starting the workflows (record, then start) ---------------------------------------------------
-
-
-def clearing_starts(rt: IntakeRuntime) -> PendingStarts[uuid.UUID]:
-    """A clearing is recorded with the start mark (`workflow_pending`) in the intake's transaction; after
-    the commit its workflow starts (`ensure_clearing_workflow`, which clears the mark of the household's
-    every clearing) - kit.workflows.PendingStarts, as casework starts a case's workflow."""
-    return PendingStarts(rt.db, store.clearings, lambda row: ensure_clearing_workflow(rt, row), flag="workflow_pending")
-
-
-async def start_clearings_forever(rt: IntakeRuntime, *, poll_s: float = STARTER_POLL_S, in_flight: int = STARTS_IN_FLIGHT) -> None:
-    """Intake's starter of clearing workflows (a background task of the service): woken when an intake
-    or a correction that started clearings commits, and every `poll_s` seconds, it starts the workflow of
-    every clearing still marked, one start per household, at most `in_flight` at a time. The clerk's POST
-    never waits for Temporal; a start that fails (Temporal unavailable) keeps its mark and is tried on
-    the next round, and a crash between commit and start is found by the first round after the restart."""
-    starts = clearing_starts(rt)
-    gate = asyncio.Semaphore(in_flight)
-
-    async def start(clearing_id: uuid.UUID) -> None:
-        async with gate:
-            await starts.start_pending(clearing_id)
-
-    while True:
-        rt.clearings_committed.clear()
-        try:
-            async with rt.db.read() as conn:
-                due = await store_clearing.clearings_to_start(conn, limit=STARTS_PER_ROUND)
-            results = await asyncio.gather(*(start(cid) for cid in due), return_exceptions=True)
-            failed = [r for r in results if isinstance(r, Exception)]
-            if failed:
-                log.warning("%d of %d clearing workflows not started yet (tried again): %s", len(failed), len(due), type(failed[0]).__name__)
-            if len(due) == STARTS_PER_ROUND and not failed:
-                continue  # more are waiting
-        except Exception as exc:  # the database is unavailable: the next round tries again
-            log.warning("clearing starter: %s", type(exc).__name__)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(rt.clearings_committed.wait(), timeout=poll_s)
 
 
 async def cancel_clearings_after_correction(rt: IntakeRuntime, event: Any, delivery: Delivery) -> None:
@@ -177,45 +126,6 @@ async def _send_move_in(rt: IntakeRuntime, row: sa.Row) -> None:
             raise
 
 
-def _durations(rt: IntakeRuntime) -> dict[str, int]:
-    s = rt.settings
-    return dict(
-        booking_working_days=s.clearing_booking_working_days, reminder_days=s.clearing_reminder_days, deadline_days=s.registration_deadline_days,
-        max_rebookings=s.clearing_max_rebookings, slot_retry_minutes=s.clearing_slot_retry_minutes,
-    )
-
-
-async def _start(rt: IntakeRuntime, run: Callable[..., Any], arg: BaseModel, workflow_id: str) -> None:
-    await rt.temporal_client.start_workflow(
-        run, arg, id=workflow_id, task_queue=TaskQueues.INTAKE, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        request_eager_start=True,  # this process's worker gets the first workflow task in the start's reply: no poll round trip
-    )
-
-
-async def ensure_clearing_workflow(rt: IntakeRuntime, row: sa.Row) -> None:
-    """Starts the pending clearing's workflow, or joins it if it runs (business key, USE_EXISTING): its
-    household's (v3) with every pending clearing of it, whose start marks are cleared after; a clearing
-    from before v3 (no `workflow_id`) its own."""
-    if row.workflow_id is None:
-        inp = ClearingInput(
-            clearing_id=row.id, person_id=row.person_id, tenant=rt.platform.tenant, move_in_date=row.move_in_date,
-            correction_no=row.dates_correction_no or 0, **_durations(rt),
-        )
-        await _start(rt, PreRegistrationClearing.run, inp, clearing_workflow_id(row.person_id))
-        return
-    async with rt.db.read() as conn:
-        rows = await store_clearing.pending_clearings_of_workflow(conn, row.workflow_id)
-    if rows:
-        members = [
-            ClearingMember(clearing_id=r.id, person_id=r.person_id, move_in_date=r.move_in_date, correction_no=r.dates_correction_no or 0)
-            for r in rows
-        ]
-        inp3 = HouseholdClearingInput(tenant=rt.platform.tenant, members=members, **_durations(rt))
-        await _start(rt, HouseholdClearing.run, inp3, row.workflow_id)
-    async with rt.db.begin() as conn:
-        await store_clearing.mark_workflow_started(conn, row.workflow_id)
-
-
 # ---- coach actions (workflow updates) ------------------------------------------------------------
 
 
@@ -247,7 +157,7 @@ def update_target(row: sa.Row, update: str, arg: BaseModel) -> tuple[str, Callab
 async def _update(rt: IntakeRuntime, row: sa.Row, update: str, arg: BaseModel, pending: bool = False) -> ClearingState:
     """A coach's record as a workflow update (kit.workflows.run_update: a refusal is a DomainError by its
     type, a workflow not running is 404). The clearing is visible once intake commits it, and its
-    workflow starts just after (`start_clearings_forever`): with `pending`, a record made in that
+    workflow starts just after (handlers_clearing_starts.py): with `pending`, a record made in that
     window starts the workflow itself, if the clearing is still pending, and is sent once more."""
     starter = (lambda: _start_if_pending(rt, row.id)) if pending else None
     workflow_id, method, payload = update_target(row, update, arg)

@@ -32,21 +32,15 @@ async def pending_clearings_of_workflow(conn: AsyncConnection, workflow_id: str)
     return list((await conn.execute(q)).all())
 
 
-async def mark_workflow_started(conn: AsyncConnection, workflow_id: str) -> None:
-    """Clears the start mark of every clearing of the household's workflow (it runs)."""
-    await conn.execute(clearings.update().where(clearings.c.workflow_id == workflow_id).values(workflow_pending=False))
+async def clear_start_marks(conn: AsyncConnection, clearing_ids: list[uuid.UUID]) -> None:
+    """The clearings' workflow runs: their start marks are cleared."""
+    await conn.execute(clearings.update().where(clearings.c.id.in_(clearing_ids)).values(workflow_pending=False))
 
 
-async def clearings_to_start(conn: AsyncConnection, limit: int) -> list[uuid.UUID]:
-    """Clearings still marked for their workflow's start, one per workflow (its first), oldest first."""
-    q = sa.select(clearings.c.id, clearings.c.workflow_id).where(clearings.c.workflow_pending.is_(True)).order_by(clearings.c.started_at).limit(limit)
-    seen: set[str] = set()
-    out = []
-    for row in (await conn.execute(q)).all():
-        if row.workflow_id is None or row.workflow_id not in seen:
-            out.append(row.id)
-            seen.add(row.workflow_id)
-    return out
+async def marked_clearings(conn: AsyncConnection, limit: int) -> list[sa.Row]:
+    """Clearings still marked for their workflow's start, oldest first (a household's in the order written)."""
+    q = sa.select(clearings).where(clearings.c.workflow_pending.is_(True)).order_by(clearings.c.started_at, clearings.c.id).limit(limit)
+    return list((await conn.execute(q)).all())
 
 
 async def move_clearing_dates(

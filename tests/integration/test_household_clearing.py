@@ -34,7 +34,7 @@ from services.contracts.intake_workflows import (
     household_clearing_workflow_id,
 )
 from services.contracts.workdays import BERLIN
-from services.intake import handlers_clearing, store, store_clearing
+from services.intake import handlers_clearing, handlers_clearing_starts, store, store_clearing
 from services.intake.activities import IntakeActivities
 from services.kit.auth import Principal
 from services.kit.db import Database, utc_now
@@ -193,7 +193,7 @@ class TestStartedOncePerHousehold:
                 handle = env.client.get_workflow_handle(workflow_id)
                 run_id = (await handle.describe()).run_id
                 assert await scalar(db, marked()) == 0
-                assert [await handlers_clearing.clearing_starts(rt).start_pending(cid) for cid in (first, second)] == [False, False]
+                assert await handlers_clearing_starts.start_marked_clearings(rt) == (0, 0)  # nothing marked, nothing started
                 assert (await handle.describe()).run_id == run_id
 
                 async def booked() -> None:
@@ -222,8 +222,8 @@ class TestStartedOncePerHousehold:
         (old,) = await household(db, 1, None, to_start=True)
         async with db.read() as conn:
             old_person = (await store_clearing.clearing(conn, old)).person_id
-        caplog.set_level(logging.WARNING, logger=handlers_clearing.__name__)
-        starter = asyncio.create_task(handlers_clearing.start_clearings_forever(rt, poll_s=0.2))
+        caplog.set_level(logging.WARNING, logger=handlers_clearing_starts.__name__)
+        starter = asyncio.create_task(handlers_clearing_starts.start_clearings_forever(rt, poll_s=0.2))
         try:
             rt.clearings_committed.set()
 
@@ -271,3 +271,29 @@ class TestDecisionRouting:
         workflow_id, update, arg = handlers_clearing.update_target(since, "close", request)  # type: ignore[arg-type]
         member = MemberClose(clearing_id=clearing_id, request=request)
         assert (workflow_id, update.__qualname__, arg) == ("clearing-intake-x", "HouseholdClearing.close", member)
+
+
+class TestStarterRounds:
+    async def test_a_round_never_starts_a_household_with_part_of_its_persons(self, temporal_env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+        """Rounds of 3 marked clearings over households of 2, 2 and 1: the household cut by the limit is
+        left for the next round and started whole, so every person is in their household's workflow."""
+        db = await make_db(f"sqlite+aiosqlite:///{tmp_path / 'intake.db'}")
+        rt = runtime(db)
+        rt.temporal = temporal_env.client
+        families = {household_clearing_workflow_id(uuid.uuid4()): n for n in (2, 2, 1)}
+        persons = {wid: await household(db, n, wid, to_start=True) for wid, n in families.items()}
+        try:
+            rounds = []
+            while (done := await handlers_clearing_starts.start_marked_clearings(rt, limit=3)) != (0, 0):
+                rounds.append(done)
+            # rows read per round: A A B (B cut: waits), B B C (C may go on: waits), C
+            assert rounds == [(3, 0), (3, 0), (1, 0)] and await scalar(db, marked()) == 0
+            for wid, ids in persons.items():
+                inp = await temporal_env.client.get_workflow_handle(wid).fetch_history()
+                started = inp.events[0].workflow_execution_started_event_attributes.input.payloads[0].data
+                assert all(str(cid).encode() in started for cid in ids), wid
+        finally:
+            for wid in families:
+                with contextlib.suppress(Exception):
+                    await temporal_env.client.get_workflow_handle(wid).terminate()
+            await db.dispose()
