@@ -189,11 +189,11 @@ async def note(conn: AsyncConnection, case_id: uuid.UUID, kind: str, actor: str,
     """Appends to the case's timeline (the Laufzettel, 002 §4.1). With `key`, at most once per key."""
     if key is not None and await timeline_key_seen(conn, key):
         return
-    await conn.execute(timeline.insert().values(case_id=case_id, at=utc_now(), kind=kind, actor=actor, detail=dumps(detail), key=key))
+    await conn.execute(timeline.insert(), dict(case_id=case_id, at=utc_now(), kind=kind, actor=actor, detail=dumps(detail), key=key))
 
 
 async def timeline_key_seen(conn: AsyncConnection, key: str) -> bool:
-    return (await conn.execute(sa.select(timeline.c.id).where(timeline.c.key == key))).first() is not None
+    return (await conn.execute(_TIMELINE_KEY, {"b_key": key})).first() is not None
 
 
 async def timeline_of(conn: AsyncConnection, case_id: uuid.UUID) -> list[sa.Row]:
@@ -203,17 +203,29 @@ async def timeline_of(conn: AsyncConnection, case_id: uuid.UUID) -> list[sa.Row]
 # --- cases ----------------------------------------------------------------------------------------------
 
 
+# statements of opening a case, built once (services/kit/db.py: why)
+_CASE = sa.select(cases).where(cases.c.id == sa.bindparam("b_id"))
+_TIMELINE_KEY = sa.select(timeline.c.id).where(timeline.c.key == sa.bindparam("b_key"))
+_UPDATE_CASE = cases.update().where(cases.c.id == sa.bindparam("b_id"))
+_CASEWORKERS = sa.select(caseworkers).order_by(caseworkers.c.username)
+_TAKE_PLACE = (
+    caseworkers.update()
+    .where(caseworkers.c.username == sa.bindparam("b_username"), caseworkers.c.caseload < caseworkers.c.cap, caseworkers.c.on_leave.is_(False))
+    .values(caseload=caseworkers.c.caseload + 1)
+)
+
+
 async def get_case(conn: AsyncConnection, case_id: uuid.UUID) -> sa.Row | None:
-    return (await conn.execute(sa.select(cases).where(cases.c.id == case_id))).first()
+    return (await conn.execute(_CASE, {"b_id": case_id})).first()
 
 
 async def insert_case(conn: AsyncConnection, **values: Any) -> None:
-    await conn.execute(cases.insert().values(**values))
+    await conn.execute(cases.insert(), values)
 
 
 async def update_case(conn: AsyncConnection, case_id: uuid.UUID, **values: Any) -> None:
     """Sets columns of one case (phase, caseworker, queued_at, first_contact_on, plan_version, closure, workflows_pending)."""
-    await conn.execute(cases.update().where(cases.c.id == case_id).values(**values))
+    await conn.execute(_UPDATE_CASE, {"b_id": case_id, **values})  # the SET columns are the parameters' names
 
 
 async def pending_case_ids(conn: AsyncConnection) -> list[uuid.UUID]:
@@ -324,18 +336,14 @@ async def update_caseworker(conn: AsyncConnection, username: str, **values: Any)
 
 
 async def all_caseworkers(conn: AsyncConnection) -> list[sa.Row]:
-    return list((await conn.execute(sa.select(caseworkers).order_by(caseworkers.c.username))).all())
+    return list((await conn.execute(_CASEWORKERS)).all())
 
 
 async def take_place(conn: AsyncConnection, username: str) -> bool:
     """Claims one place in a caseworker's caseload: a conditional increment, so two transactions
     cannot both take the last place (PostgreSQL re-checks the condition on the locked row; SQLite
     serialises writers)."""
-    result = await conn.execute(
-        caseworkers.update()
-        .where(caseworkers.c.username == username, caseworkers.c.caseload < caseworkers.c.cap, caseworkers.c.on_leave.is_(False))
-        .values(caseload=caseworkers.c.caseload + 1)
-    )
+    result = await conn.execute(_TAKE_PLACE, {"b_username": username})
     return result.rowcount == 1
 
 
@@ -346,7 +354,7 @@ async def free_place(conn: AsyncConnection, username: str) -> None:
 
 
 async def add_assignment(conn: AsyncConnection, case_id: uuid.UUID, caseworker: str, reason: str, by: str) -> None:
-    await conn.execute(assignments.insert().values(case_id=case_id, caseworker=caseworker, reason=reason, at=utc_now(), by=by))
+    await conn.execute(assignments.insert(), dict(case_id=case_id, caseworker=caseworker, reason=reason, at=utc_now(), by=by))
 
 
 async def assignments_of(conn: AsyncConnection, case_id: uuid.UUID) -> list[sa.Row]:

@@ -261,7 +261,7 @@ async def wrapped_keys(conn: AsyncConnection, ids: list[uuid.UUID]) -> dict[uuid
 
 
 async def put_key(conn: AsyncConnection, subject_id: uuid.UUID, wrapped: bytes, at: datetime) -> None:
-    await conn.execute(data_keys.insert().values(subject_id=subject_id, wrapped_key=wrapped, created_at=at))
+    await conn.execute(data_keys.insert(), dict(subject_id=subject_id, wrapped_key=wrapped, created_at=at))
 
 
 async def household(conn: AsyncConnection, household_id: uuid.UUID) -> sa.Row | None:
@@ -282,7 +282,7 @@ async def person_any(conn: AsyncConnection, person_id: uuid.UUID) -> sa.Row | No
 
 
 async def insert_household(conn: AsyncConnection, household_id: uuid.UUID, district: str, at: datetime) -> None:
-    await conn.execute(households.insert().values(id=household_id, district=district, created_at=at))
+    await conn.execute(households.insert(), dict(id=household_id, district=district, created_at=at))
 
 
 async def set_household_district(conn: AsyncConnection, household_id: uuid.UUID, district: str) -> None:
@@ -291,7 +291,7 @@ async def set_household_district(conn: AsyncConnection, household_id: uuid.UUID,
 
 async def insert_intake(conn: AsyncConnection, **values: Any) -> None:
     """An intake row (id, household_id, status, idempotency_key, request_hash, completed_by, completed_at, correction_no, draft_id)."""
-    await conn.execute(intakes.insert().values(**values))
+    await conn.execute(intakes.insert(), values)
 
 
 async def set_correction_no(conn: AsyncConnection, intake_id: uuid.UUID, number: int) -> None:
@@ -306,8 +306,11 @@ async def insert_persons(conn: AsyncConnection, keys: list[dict[str, Any]], rows
         await conn.execute(persons.insert(), rows)
 
 
+_UPDATE_PERSON = persons.update().where(persons.c.id == sa.bindparam("b_id"))  # built once (services/kit/db.py: why)
+
+
 async def update_person(conn: AsyncConnection, person_id: uuid.UUID, **values: Any) -> None:
-    await conn.execute(persons.update().where(persons.c.id == person_id).values(**values))
+    await conn.execute(_UPDATE_PERSON, {"b_id": person_id, **values})  # the SET columns are the parameters' names
 
 
 async def erase_person_data(conn: AsyncConnection, person_id: uuid.UUID, at: datetime) -> None:

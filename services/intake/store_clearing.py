@@ -3,6 +3,7 @@ bookings, the interview's sealed records, and the registration of residence (§1
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -13,9 +14,22 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.contracts.workdays import BERLIN
 from services.intake.store import abra_slots, clearing_records, clearings, registrations, slot_bookings
 
+# statements of the clearing's hot path, built once (services/kit/db.py: why)
+_CLEARING = sa.select(clearings).where(clearings.c.id == sa.bindparam("b_id"))
+_MARKED = (
+    sa.select(clearings).where(clearings.c.workflow_pending.is_(True)).order_by(clearings.c.started_at, clearings.c.id).limit(sa.bindparam("b_limit"))
+)
+_UNMARK = clearings.update().where(clearings.c.id.in_(sa.bindparam("b_ids", expanding=True))).values(workflow_pending=False)
+_BOOKING_OF = sa.select(slot_bookings).where(slot_bookings.c.clearing_id == sa.bindparam("b_clearing"), slot_bookings.c.attempt == sa.bindparam("b_attempt"))
+_TAKE_PLACE = (
+    abra_slots.update().where(abra_slots.c.id == sa.bindparam("b_id"), abra_slots.c.booked < abra_slots.c.capacity).values(booked=abra_slots.c.booked + 1)
+)
+_BOOKED = clearings.update().where(clearings.c.id == sa.bindparam("b_id"))
+_REGISTRATION_OF = sa.select(registrations).where(registrations.c.person_id == sa.bindparam("b_person"))
+
 
 async def clearing(conn: AsyncConnection, clearing_id: uuid.UUID) -> sa.Row | None:
-    return (await conn.execute(sa.select(clearings).where(clearings.c.id == clearing_id))).first()
+    return (await conn.execute(_CLEARING, {"b_id": clearing_id})).first()
 
 
 async def clearing_of_person(conn: AsyncConnection, person_id: uuid.UUID) -> sa.Row | None:
@@ -34,13 +48,12 @@ async def pending_clearings_of_workflow(conn: AsyncConnection, workflow_id: str)
 
 async def clear_start_marks(conn: AsyncConnection, clearing_ids: list[uuid.UUID]) -> None:
     """The clearings' workflow runs: their start marks are cleared."""
-    await conn.execute(clearings.update().where(clearings.c.id.in_(clearing_ids)).values(workflow_pending=False))
+    await conn.execute(_UNMARK, {"b_ids": clearing_ids})
 
 
 async def marked_clearings(conn: AsyncConnection, limit: int) -> list[sa.Row]:
     """Clearings still marked for their workflow's start, oldest first (a household's in the order written)."""
-    q = sa.select(clearings).where(clearings.c.workflow_pending.is_(True)).order_by(clearings.c.started_at, clearings.c.id).limit(limit)
-    return list((await conn.execute(q)).all())
+    return list((await conn.execute(_MARKED, {"b_limit": limit})).all())
 
 
 async def move_clearing_dates(
@@ -57,7 +70,7 @@ async def insert_clearing(conn: AsyncConnection, *, replaces: uuid.UUID | None =
     """A new clearing row; `replaces`: the person's earlier (cancelled) clearing, deleted first (one per person)."""
     if replaces is not None:
         await conn.execute(clearings.delete().where(clearings.c.id == replaces))
-    await conn.execute(clearings.insert().values(**values))
+    await conn.execute(clearings.insert(), values)
 
 
 async def clearings_of_household(conn: AsyncConnection, household_id: uuid.UUID) -> dict[uuid.UUID, sa.Row]:
@@ -129,23 +142,19 @@ async def slots_between(conn: AsyncConnection, start: datetime, end: datetime) -
 
 
 async def booking_of(conn: AsyncConnection, clearing_id: uuid.UUID, attempt: int) -> sa.Row | None:
-    b = slot_bookings
-    return (await conn.execute(sa.select(b).where(b.c.clearing_id == clearing_id, b.c.attempt == attempt))).first()
+    return (await conn.execute(_BOOKING_OF, {"b_clearing": clearing_id, "b_attempt": attempt})).first()
 
 
 async def take_place(conn: AsyncConnection, slot_id: uuid.UUID) -> bool:
     """Takes one place of the slot if one is free (a conditional update: two clearings never share the last place)."""
-    t = abra_slots
-    taken = await conn.execute(t.update().where(t.c.id == slot_id, t.c.booked < t.c.capacity).values(booked=t.c.booked + 1))
+    taken = await conn.execute(_TAKE_PLACE, {"b_id": slot_id})
     return taken.rowcount == 1
 
 
 async def record_booking(conn: AsyncConnection, clearing_id: uuid.UUID, attempt: int, slot_id: uuid.UUID, appointment_at: datetime, at: datetime) -> None:
     """The booking of (clearing, attempt), and the clearing's appointment."""
-    await conn.execute(
-        slot_bookings.insert().values(clearing_id=clearing_id, attempt=attempt, slot_id=slot_id, appointment_at=appointment_at, booked_at=at)
-    )
-    await conn.execute(clearings.update().where(clearings.c.id == clearing_id).values(slot_id=slot_id, appointment_at=appointment_at, attempt=attempt))
+    await conn.execute(slot_bookings.insert(), dict(clearing_id=clearing_id, attempt=attempt, slot_id=slot_id, appointment_at=appointment_at, booked_at=at))
+    await conn.execute(_BOOKED, {"b_id": clearing_id, "slot_id": slot_id, "appointment_at": appointment_at, "attempt": attempt})
 
 
 # ---- the clearing interview's records ------------------------------------------------------------
@@ -174,19 +183,28 @@ async def shred_clearing_records(conn: AsyncConnection, clearing_id: uuid.UUID) 
 async def free_slots(conn: AsyncConnection, not_before: datetime, until: datetime, closed_days: list[date], limit: int = 20) -> list[sa.Row]:
     """Slots with a free place from `not_before` up to `until`, earliest first, none on `closed_days`
     (Berlin calendar days: weekends and NRW holidays, for slots published before the rule)."""
-    t = abra_slots
-    q = sa.select(t.c.id, t.c.starts_at).where(t.c.starts_at >= not_before, t.c.starts_at <= until, t.c.booked < t.c.capacity)
-    for day in closed_days:
+    params: dict[str, object] = {"b_from": not_before, "b_until": until, "b_limit": limit}
+    for i, day in enumerate(closed_days):
         start = datetime.combine(day, time(0), tzinfo=BERLIN)
-        q = q.where(sa.not_(sa.and_(t.c.starts_at >= start, t.c.starts_at < start + timedelta(days=1))))
-    return list((await conn.execute(q.order_by(t.c.starts_at, t.c.id).limit(limit))).all())
+        params[f"b_day{i}"], params[f"b_next{i}"] = start, start + timedelta(days=1)
+    return list((await conn.execute(_free_slots(len(closed_days)), params)).all())
+
+
+@functools.cache
+def _free_slots(closed_days: int) -> sa.Select:
+    """The query of `free_slots` for a window with `closed_days` closed days, built once per count."""
+    t = abra_slots
+    q = sa.select(t.c.id, t.c.starts_at).where(t.c.starts_at >= sa.bindparam("b_from"), t.c.starts_at <= sa.bindparam("b_until"), t.c.booked < t.c.capacity)
+    for i in range(closed_days):
+        q = q.where(sa.not_(sa.and_(t.c.starts_at >= sa.bindparam(f"b_day{i}"), t.c.starts_at < sa.bindparam(f"b_next{i}"))))
+    return q.order_by(t.c.starts_at, t.c.id).limit(sa.bindparam("b_limit"))
 
 
 # ---- registration of residence --------------------------------------------------------------------
 
 
 async def registration_of(conn: AsyncConnection, person_id: uuid.UUID) -> sa.Row | None:
-    return (await conn.execute(sa.select(registrations).where(registrations.c.person_id == person_id))).first()
+    return (await conn.execute(_REGISTRATION_OF, {"b_person": person_id})).first()
 
 
 async def registrations_of_household(conn: AsyncConnection, household_id: uuid.UUID) -> dict[uuid.UUID, sa.Row]:

@@ -8,6 +8,7 @@ an activity is retried after a crash, keeps one alert. Messages carry ids and da
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime
 from typing import Annotated
@@ -71,12 +72,20 @@ async def raise_alert(
 
 async def resolve_alerts(conn: AsyncConnection, tables: KitTables, *, subject_id: object, by: str, kinds: tuple[str, ...] = ()) -> int:
     """Resolves the open alerts of a subject (all kinds, or only `kinds`); returns how many."""
-    t = tables.alerts
-    cond = sa.and_(t.c.subject_id == str(subject_id), t.c.resolved_at.is_(None))
+    params: dict[str, object] = {"b_subject": str(subject_id), "b_at": utc_now(), "b_by": by}
     if kinds:
-        cond = sa.and_(cond, t.c.kind.in_(kinds))
-    result = await conn.execute(t.update().where(cond).values(resolved_at=utc_now(), resolved_by=by))
+        params["b_kinds"] = list(kinds)
+    result = await conn.execute(_resolving(tables.alerts, bool(kinds)), params)
     return result.rowcount or 0
+
+
+@functools.cache
+def _resolving(t: sa.Table, of_kinds: bool) -> sa.Update:
+    """The update of `resolve_alerts`, built once (bind parameters; kit db.py on why)."""
+    cond = sa.and_(t.c.subject_id == sa.bindparam("b_subject"), t.c.resolved_at.is_(None))
+    if of_kinds:
+        cond = sa.and_(cond, t.c.kind.in_(sa.bindparam("b_kinds", expanding=True)))
+    return t.update().where(cond).values(resolved_at=sa.bindparam("b_at"), resolved_by=sa.bindparam("b_by"))
 
 
 async def list_alerts(

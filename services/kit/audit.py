@@ -22,6 +22,7 @@ The key is the setting ANKOMMEN_AUDIT_KEY or, if unset, derived from the stack's
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -93,9 +94,7 @@ class AuditChain:
         if self._hint is not None:
             seq, last = self._hint
             new = chain_rows(self.key, rows, seq, last)
-            moved = await conn.execute(
-                head.update().where(head.c.id == 1, head.c.seq == seq, head.c.hash == last).values(seq=new[0], hash=new[1])
-            )
+            moved = await conn.execute(_move_head(head), {"b_seq": seq, "b_hash": last, "seq": new[0], "hash": new[1]})
             if moved.rowcount == 1:
                 await self._insert(conn, rows, new)
                 return
@@ -169,3 +168,10 @@ def route_record(path: str) -> str:
 def route_record_id(path_params: dict[str, object]) -> str | None:
     """The record a refused request was after: its path parameters' values joined, e.g. `30:2024-Q3`."""
     return ":".join(str(v) for v in path_params.values())[:200] or None
+
+
+@functools.cache
+def _move_head(head: sa.Table) -> sa.Update:
+    """Moves the chain's head from (b_seq, b_hash) to the new (seq, hash), built once per table
+    (services/kit/db.py: why); no row changes if another transaction moved it first."""
+    return head.update().where(head.c.id == 1, head.c.seq == sa.bindparam("b_seq"), head.c.hash == sa.bindparam("b_hash"))

@@ -10,6 +10,15 @@ server unreachable) raises `StorageUnavailable` from `begin()`/`read()` (the tra
 nothing half-written); writers that queued behind a transaction which waited out the busy timeout in
 vain fail at once instead of each waiting again. The next transaction after the cause is gone
 succeeds: nothing to reset.
+
+Statements on hot paths are built once. SQLAlchemy caches a statement's compiled SQL under a cache key
+that it computes by walking the statement's tree, and it memoizes that key on the statement object. A
+statement built anew for every call (`sa.select(t).where(t.c.id == x)`, `t.insert().values(**row)`)
+walks its tree again each time: 70-120 µs of CPU per execution on these machines, two thirds of a
+simple statement's cost. So a store keeps such statements as module constants with bind parameters
+(named `b_...`: a name of a column is reserved for the values of an INSERT or UPDATE), or, for a table
+it is given, builds them once per table (`functools.cache`); an INSERT gets its row as parameters
+(`conn.execute(t.insert(), row)`), not as `.values(...)`.
 """
 
 from __future__ import annotations

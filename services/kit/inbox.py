@@ -3,6 +3,7 @@ so a redelivery (reclaimed entry, replayed dead letter, outbox re-publish) chang
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 import sqlalchemy as sa
@@ -16,12 +17,14 @@ class AlreadyHandled(Exception):
     """The event was handled before (found in the inbox, or recorded concurrently by another delivery)."""
 
 
+@functools.cache
+def _handled(inbox: sa.Table) -> sa.Select:
+    return sa.select(inbox.c.event_id).where(inbox.c.consumer == sa.bindparam("b_consumer"), inbox.c.event_id == sa.bindparam("b_event_id"))
+
+
 async def was_handled(db: Database, tables: KitTables, consumer: str, event_id: uuid.UUID) -> bool:
-    inbox = tables.inbox
     async with db.read() as conn:
-        found = (
-            await conn.execute(sa.select(inbox.c.event_id).where(inbox.c.consumer == consumer, inbox.c.event_id == event_id))
-        ).first()
+        found = (await conn.execute(_handled(tables.inbox), {"b_consumer": consumer, "b_event_id": event_id})).first()
     return found is not None
 
 
@@ -29,6 +32,6 @@ async def record(conn: AsyncConnection, tables: KitTables, consumer: str, event_
     """Claims the event for this transaction; raises AlreadyHandled if another delivery got there first.
     Runs first in the transaction, so a duplicate fails before any effect is written."""
     try:
-        await conn.execute(tables.inbox.insert().values(consumer=consumer, event_id=event_id, processed_at=utc_now()))
+        await conn.execute(tables.inbox.insert(), dict(consumer=consumer, event_id=event_id, processed_at=utc_now()))
     except IntegrityError as exc:
         raise AlreadyHandled(str(event_id)) from exc

@@ -164,6 +164,13 @@ def refuses_domain_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitabl
 # --- record, then start its workflow -----------------------------------------------------------
 
 
+@functools.cache
+def _by_key(table: sa.Table, key: str) -> tuple[sa.Select, sa.Update]:
+    """PendingStarts' select of a row and update of its flag (the flag's value a parameter), built once
+    per table (services/kit/db.py: why): a service makes its PendingStarts per call."""
+    return sa.select(table).where(table.c[key] == sa.bindparam("b_key")), table.update().where(table.c[key] == sa.bindparam("b_key"))
+
+
 class PendingStarts(Generic[K]):
     """Record, then start its workflow: the one way a service starts a workflow for a record it stores.
 
@@ -207,6 +214,7 @@ class PendingStarts(Generic[K]):
         self.flag = flag
         self.key = key
         self._start = start
+        self._row, self._set_flag = _by_key(table, key)
 
     @property
     def mark(self) -> dict[str, bool]:
@@ -216,7 +224,7 @@ class PendingStarts(Generic[K]):
     async def mark_pending(self, conn: Any, key: K) -> None:
         """Sets the pending mark on an existing row, in the caller's transaction (`conn`)."""
         if self.flag:
-            await conn.execute(self.table.update().where(self.table.c[self.key] == key).values({self.flag: True}))
+            await conn.execute(self._set_flag, {"b_key": key, self.flag: True})
 
     async def start_pending(self, key: K) -> bool:
         """After the commit: starts the record's workflow if its row is marked, then clears the mark.
@@ -224,12 +232,12 @@ class PendingStarts(Generic[K]):
         if not self.flag:
             return False
         async with self.db.read() as conn:
-            row = (await conn.execute(sa.select(self.table).where(self.table.c[self.key] == key))).first()
+            row = (await conn.execute(self._row, {"b_key": key})).first()
         if row is None or not getattr(row, self.flag):
             return False
         await self._start(row)
         async with self.db.begin() as conn:
-            await conn.execute(self.table.update().where(self.table.c[self.key] == key).values({self.flag: False}))
+            await conn.execute(self._set_flag, {"b_key": key, self.flag: False})
         return True
 
     async def sweep(self) -> int:
