@@ -7,6 +7,10 @@ from services.casework.runtime import CaseworkRuntime
 from services.contracts.events import CaseClosed, ClearingClosed, ClearingCompleted, IntakeCompleted, IntakeCorrected, PersonErased
 from services.kit.broker import Delivery, Subscription
 
+#: completed intakes read up to this many per XREADGROUP and opened at once (one FastStream pass, one
+#: XACK): each opens a case and starts its workflow, so about the starts two cores take in flight
+OPEN_BATCH = 10
+
 
 def subscriptions(rt: CaseworkRuntime) -> list[Subscription]:
     async def on_intake_completed(event: IntakeCompleted, delivery: Delivery) -> None:
@@ -28,7 +32,7 @@ def subscriptions(rt: CaseworkRuntime) -> list[Subscription]:
         await handlers_erasure.erase_person(rt, event, delivery)
 
     return [
-        Subscription(IntakeCompleted, on_intake_completed, name="open_case"),
+        Subscription(IntakeCompleted, on_intake_completed, name="open_case", batch=OPEN_BATCH),
         Subscription(IntakeCorrected, on_intake_corrected, name="follow_correction"),
         Subscription(ClearingCompleted, on_clearing_completed, name="abra_coaching_completed"),
         Subscription(ClearingClosed, on_clearing_closed, name="abra_coaching_closed"),
