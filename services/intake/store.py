@@ -103,7 +103,7 @@ clearings = sa.Table(
     # consumer sends the new dates to the workflow under this number (once per number)
     sa.Column("dates_correction_no", sa.Integer, nullable=True),
     # v3: the household's workflow the clearing belongs to (null: started before, its own per-person
-    # workflow), and the mark of a clearing whose workflow is still to be started (PendingStarts)
+    # workflow), and the mark of a clearing whose workflow is still to be started (handlers_clearing_starts.py)
     sa.Column("workflow_id", sa.String(100), nullable=True, index=True),
     sa.Column("workflow_pending", sa.Boolean, nullable=False, server_default=sa.false(), index=True),
 )

@@ -1,6 +1,6 @@
 """intake: the workflow a clearing belongs to (v3: one per household, `clearing-intake-<intake id>`; null: a
 clearing started before, with its own `clearing-<person id>` workflow), and the mark of a clearing whose
-workflow is still to be started (record, then start: kit.workflows.PendingStarts). Every clearing pending
+workflow is still to be started (record, then start: services/intake/handlers_clearing_starts.py). Every clearing pending
 at the upgrade is marked: intake's starter (re)starts or joins its workflow once, as intake no longer
 consumes its own ClearingStarted.
 
